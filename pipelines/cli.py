@@ -1,0 +1,77 @@
+"""The ``trainguard`` command: a thin skin over the Python API, one module per subcommand.
+
+Subcommand modules are imported only when chosen, so commands that do not need the SageMaker SDK
+(local run, registry) never pay for importing it. Each module exposes ``add_arguments(parser)``
+and ``run(args) -> int``. Errors raised on purpose (TrainguardError) become one message and their
+exit status; a traceback is shown only for bugs, or with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from training.errors import TrainguardError
+
+__all__ = ["COMMANDS", "main"]
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("pipelines.local_run", "run the pipeline locally: a dry run of the emitted definition"),
+    "definition": ("pipelines.definition_cmd", "print or write the pipeline definition JSON"),
+    "registry": ("pipelines.registry_cmd", "list, show, approve or reject local model packages"),
+    "lint": ("pipelines.lint", "check a pipeline definition against the safeguard policy"),
+    "iam-policy": ("pipelines.iam", "derive the least-privilege execution role policy"),
+    "diff": ("pipelines.deploy", "compare the deployed pipeline with the local definition"),
+    "upsert": ("pipelines.deploy", "lint, upload the code bundle and create or update the pipeline"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors with exit status 2 and a hint, never a traceback."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"trainguard: error: {message}\nRun '{self.prog} --help' for the options.\n")
+
+
+def _build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    parser = _Parser(prog="trainguard", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for every error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    wanted = next((a for a in argv if a in COMMANDS), None)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == wanted:  # import only the chosen command's module
+            mod = importlib.import_module(module)
+            adder = getattr(mod, f"add_{name.replace('-', '_')}_arguments", None) or mod.add_arguments
+            adder(p)
+            runner = getattr(mod, f"run_{name.replace('-', '_')}", None) or mod.run
+            p.set_defaults(_run=runner)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _build_parser(argv)
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except TrainguardError as exc:
+        if args.debug:
+            raise
+        print(f"trainguard {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("trainguard: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

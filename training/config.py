@@ -1,0 +1,529 @@
+"""The one typed configuration that feeds training, the pipeline builders, the local run and CI.
+
+Every field has a default, so an empty config runs the embedded example. Keys are dotted
+(``cv.folds``, ``approval.min_auc``); YAML files and ``--set key=value`` overrides are validated
+against the field types here, and every mistake is reported with the key that holds it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from training.errors import ConfigError
+
+__all__ = [
+    "ApprovalConfig",
+    "AwsConfig",
+    "Config",
+    "CVConfig",
+    "DataConfig",
+    "ParamRange",
+    "RegistryConfig",
+    "ResamplingConfig",
+    "SecurityConfig",
+    "TuningConfig",
+    "XGBoostConfig",
+    "apply_overrides",
+    "load_config",
+    "parse_override",
+]
+
+METRICS = ("auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss")
+Metric = Literal["auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss"]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the data is and which column is the binary label."""
+
+    uri: str | None = None
+    """Local CSV/Parquet path or s3:// URI; None means the embedded example data set."""
+    target: str = "is_eight"
+    """Name of the binary label column."""
+    test_size: float = 0.2
+    """Fraction of rows set aside, stratified, as the untouched holdout test set."""
+    positive_label: str | None = None
+    """Which of the two label values is the positive class; None picks 1/true/the larger value."""
+
+
+@dataclass(frozen=True)
+class CVConfig:
+    """Stratified k-fold cross-validation on the training split."""
+
+    folds: int = 5
+    shuffle: bool = True
+
+
+@dataclass(frozen=True)
+class ResamplingConfig:
+    """The over-sampler fitted inside each fold's fit part only, never on scored rows."""
+
+    method: Literal["smote", "none", "random_over", "adasyn", "borderline_smote"] = "smote"
+    sampling_strategy: float | str = "auto"
+    """Minority/majority ratio after resampling (0 < r <= 1), or 'auto' (balance fully)."""
+    k_neighbors: int = 5
+
+
+@dataclass(frozen=True)
+class XGBoostConfig:
+    """Regularized XGBoost hyperparameters; the tuner overrides those it searches."""
+
+    eta: float = 0.1
+    max_depth: int = 4
+    min_child_weight: float = 3.0
+    alpha: float = 0.1
+    """L1 regularization on leaf weights."""
+    reg_lambda: float = 1.0
+    """L2 regularization on leaf weights (key ``xgboost.lambda``; ``xgboost.reg_lambda`` works too)."""
+    gamma: float = 0.0
+    subsample: float = 0.85
+    colsample_bytree: float = 0.8
+    num_round: int = 500
+    """Ceiling on boosting rounds; early stopping usually ends sooner."""
+    early_stopping_rounds: int = 20
+    validation_fraction: float = 0.15
+    """Share of each fold's fit part carved out (before resampling) to watch for early stopping."""
+    nthread: int = 0
+    """XGBoost threads; 0 means all cores."""
+
+
+@dataclass(frozen=True)
+class ParamRange:
+    """One searched hyperparameter: a continuous, integer or categorical range."""
+
+    type: Literal["continuous", "integer", "categorical"] = "continuous"
+    min: float | None = None
+    max: float | None = None
+    scaling: Literal["Auto", "Linear", "Logarithmic"] = "Auto"
+    values: list[str] | None = None
+
+
+def _default_ranges() -> dict[str, ParamRange]:
+    return {
+        "eta": ParamRange("continuous", 0.01, 0.3, "Logarithmic"),
+        "max_depth": ParamRange("integer", 2, 6, "Linear"),
+        "min_child_weight": ParamRange("continuous", 1.0, 10.0, "Logarithmic"),
+        "alpha": ParamRange("continuous", 0.001, 10.0, "Logarithmic"),
+        "lambda": ParamRange("continuous", 0.1, 10.0, "Logarithmic"),
+        "subsample": ParamRange("continuous", 0.6, 1.0, "Linear"),
+    }
+
+
+@dataclass(frozen=True)
+class TuningConfig:
+    """Hyperparameter search: the same space locally and in the SageMaker tuning job."""
+
+    enabled: bool = True
+    strategy: Literal["bayesian", "random"] = "bayesian"
+    max_jobs: int = 8
+    max_parallel_jobs: int = 2
+    objective: Metric = "auc"
+    """CV mean of this metric is the objective (maximized; log_loss is minimized)."""
+    early_stopping: Literal["auto", "off"] = "auto"
+    """'auto' stops trials whose running CV score falls below the median of earlier trials."""
+    warm_start_parents: list[str] = field(default_factory=list)
+    """Names of earlier tuning jobs to warm-start from (SageMaker only)."""
+    ranges: dict[str, ParamRange] = field(default_factory=_default_ranges)
+
+
+@dataclass(frozen=True)
+class ApprovalConfig:
+    """The approval rule: floors, the overfitting-gap ceiling and champion/challenger."""
+
+    min_auc: float = 0.75
+    min_recall: float = 0.5
+    min_pr_auc: float = 0.0
+    max_overfit_gap: float = 0.1
+    """Largest allowed train AUC minus CV AUC."""
+    champion_metric: Literal["auc", "pr_auc", "f1", "recall"] = "auc"
+    champion_margin: float = 0.0
+    """How much the challenger must beat the champion by (absolute or relative, see below)."""
+    champion_margin_mode: Literal["absolute", "relative"] = "absolute"
+    approval_status: Literal["PendingManualApproval", "Approved"] = "PendingManualApproval"
+    """Status a passing model is registered with; 'Approved' only when set here explicitly."""
+    on_reject: Literal["register_rejected", "fail", "both"] = "both"
+    """Register a Rejected package with the reasons (audit trail), fail the run, or both."""
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    """Where models are registered: the model package group and the local SQLite file."""
+
+    model_package_group: str = "trainguard-models"
+    local_path: str = ".trainguard/registry.db"
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    """Encryption and network controls applied to every processing, training and tuning job."""
+
+    kms_key_id: str | None = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+    """KMS key for job volumes and outputs (placeholder until set; lint flags the placeholder)."""
+    subnets: list[str] = field(default_factory=lambda: ["subnet-00000000000000000"])
+    security_group_ids: list[str] = field(default_factory=lambda: ["sg-00000000000000000"])
+    network_isolation: bool = True
+    inter_container_encryption: bool = True
+    max_runtime_seconds: int = 3600
+    allow_insecure: bool = False
+    """Must be true to build a pipeline without the controls above; lint still flags it."""
+    tags: dict[str, str] = field(default_factory=lambda: {"project": "trainguard"})
+
+
+@dataclass(frozen=True)
+class AwsConfig:
+    """Names, places and machines of the SageMaker pipeline."""
+
+    region: str = "us-east-1"
+    role_arn: str = "arn:aws:iam::111122223333:role/trainguard-execution"
+    pipeline_name: str = "trainguard-pipeline"
+    bucket: str | None = None
+    """S3 bucket for code, data and artifacts; None means sagemaker-<region>-<account>."""
+    prefix: str = "trainguard"
+    image_uri: str | None = None
+    """Container image for every job; None means the SageMaker XGBoost image (1.7-1)."""
+    processing_instance_type: str = "ml.m5.xlarge"
+    processing_instance_count: int = 1
+    training_instance_type: str = "ml.m5.xlarge"
+    training_instance_count: int = 1
+    cache_steps: bool = True
+    cache_expire_after: str = "P30D"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything trainguard needs, one section per concern; build with ``load_config``."""
+
+    seed: int = 7
+    data: DataConfig = field(default_factory=DataConfig)
+    cv: CVConfig = field(default_factory=CVConfig)
+    resampling: ResamplingConfig = field(default_factory=ResamplingConfig)
+    xgboost: XGBoostConfig = field(default_factory=XGBoostConfig)
+    tuning: TuningConfig = field(default_factory=TuningConfig)
+    approval: ApprovalConfig = field(default_factory=ApprovalConfig)
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    aws: AwsConfig = field(default_factory=AwsConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (JSON/YAML ready) that ``load_config`` reads back to an equal Config."""
+        return _to_plain(self)
+
+    def replace(self, **overrides: Any) -> Config:
+        """A copy with dotted-key overrides (``cfg.replace(**{"cv.folds": 3})``), validated."""
+        return apply_overrides(self, overrides)
+
+
+# Other spellings accepted on input (XGBoost's scikit-learn names) and the key each stands for.
+_ALIASES = {"xgboost.reg_lambda": "xgboost.lambda", "xgboost.reg_alpha": "xgboost.alpha"}
+
+
+def load_config(source: Config | str | Path | Mapping[str, Any] | None = None,
+                overrides: Mapping[str, Any] | None = None) -> Config:
+    """Build a validated Config from a YAML path, a nested mapping, a Config or None (defaults).
+
+    ``overrides`` uses dotted keys; values that are strings are parsed as YAML scalars, as on the
+    command line. Raises ConfigError naming the key for unknown keys and wrong types.
+    """
+    if source is None:
+        cfg = Config()
+    elif isinstance(source, Config):
+        cfg = source
+    elif isinstance(source, (str, Path)):
+        cfg = _build(Config, _read_yaml(Path(source)), "")
+    elif isinstance(source, Mapping):
+        cfg = _build(Config, dict(source), "")
+    else:
+        raise ConfigError(
+            f"config must be a Config, a path to a YAML file or a mapping; got {type(source).__name__}."
+        )
+    if overrides:
+        cfg = apply_overrides(cfg, overrides)
+    _check_consistency(cfg)
+    return cfg
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split one ``dotted.key=value`` command-line override; the value is read as a YAML scalar."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} has no '='; write it as dotted.key=value, e.g. cv.folds=3.")
+    key, _, raw = text.partition("=")
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"override {text!r} has an empty key; write it as dotted.key=value.")
+    return key, _yaml_scalar(raw)
+
+
+def apply_overrides(cfg: Config, overrides: Mapping[str, Any]) -> Config:
+    """Return a copy of ``cfg`` with dotted-key overrides applied and the result re-validated."""
+    tree = cfg.to_dict()
+    for raw_key, value in overrides.items():
+        key = _ALIASES.get(raw_key, raw_key)
+        parts = key.split(".")
+        node: dict[str, Any] = tree
+        for i, part in enumerate(parts[:-1]):
+            nxt = node.get(part)
+            if not isinstance(nxt, dict):
+                raise ConfigError(_unknown_key_message(".".join(parts[: i + 1]), raw_key))
+            node = nxt
+        if parts[-1] not in node and not _is_open_mapping(parts[:-1]):
+            raise ConfigError(_unknown_key_message(raw_key, raw_key))
+        if isinstance(value, str) and not _is_string_field(parts):
+            value = _yaml_scalar(value)
+        node[parts[-1]] = value
+    out = _build(Config, tree, "")
+    _check_consistency(out)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# internals
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; pass an existing YAML file with --config.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections at the top level.")
+    return data
+
+
+def _yaml_scalar(raw: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        return raw
+
+
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {}
+        for f in dataclasses.fields(obj):
+            name = "lambda" if f.name == "reg_lambda" else f.name
+            out[name] = _to_plain(getattr(obj, f.name))
+        return out
+    if isinstance(obj, dict):
+        return {k: _to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_to_plain(v) for v in obj]
+    return obj
+
+
+def _field_names(cls: type) -> dict[str, dataclasses.Field[Any]]:
+    out = {}
+    for f in dataclasses.fields(cls):
+        out["lambda" if f.name == "reg_lambda" else f.name] = f
+    return out
+
+
+def _build(cls: type, data: Any, path: str) -> Any:
+    where = path or "the config"
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where} must be a mapping of keys to values; got {_describe(data)}.")
+    fields = _field_names(cls)
+    hints = typing.get_type_hints(cls)
+    unknown = [k for k in data if k not in fields and f"{path}.{k}".lstrip(".") not in _ALIASES]
+    if unknown:
+        key = f"{path}.{unknown[0]}" if path else str(unknown[0])
+        raise ConfigError(_unknown_key_message(key, key, sorted(fields)))
+    kwargs = {}
+    for key, value in data.items():
+        full = f"{path}.{key}" if path else str(key)
+        canonical = _ALIASES.get(full, full).rsplit(".", 1)[-1]
+        name = fields[canonical].name
+        kwargs[name] = _coerce(hints[name], value, full)
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any, key: str) -> Any:
+    origin = get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key)
+    if origin in (typing.Union, types.UnionType):
+        options = get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for opt in options:
+            if opt is type(None):
+                continue
+            try:
+                return _coerce(opt, value, key)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise ConfigError(f"{key} must be {_type_name(tp)}; got {_describe(value)}.")
+    if origin is Literal:
+        allowed = get_args(tp)
+        if value not in allowed:
+            raise ConfigError(
+                f"{key} must be one of {', '.join(repr(a) for a in allowed)}; got {_describe(value)}."
+            )
+        return value
+    if origin is list:
+        (item_tp,) = get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key} must be a list of {_type_name(item_tp)}; got {_describe(value)}.")
+        return [_coerce(item_tp, v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        _, val_tp = get_args(tp)
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key} must be a mapping; got {_describe(value)}.")
+        return {str(k): _coerce(val_tp, v, f"{key}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false; got {_describe(value)}.")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer; got {_describe(value)}.")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key} must be a number; got {_describe(value)}.")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string; got {_describe(value)}.")
+        return value
+    raise ConfigError(f"{key}: unsupported type {tp!r}")  # pragma: no cover - a bug in Config
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(tp))
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+            type(None): "null"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def _unknown_key_message(key: str, given: str, known: list[str] | None = None) -> str:
+    parent = key.rsplit(".", 1)[0] if "." in key else ""
+    if known is None:
+        known = _known_keys(parent)
+    hint = f" Known keys{' under ' + parent if parent else ''}: {', '.join(known)}." if known else ""
+    return f"unknown config key {given!r}.{hint}"
+
+
+def _known_keys(parent: str) -> list[str]:
+    cls: Any = Config
+    for part in [p for p in parent.split(".") if p]:
+        fields = _field_names(cls) if dataclasses.is_dataclass(cls) else {}
+        if part not in fields:
+            return []
+        cls = typing.get_type_hints(cls)[fields[part].name]
+    return sorted(_field_names(cls)) if dataclasses.is_dataclass(cls) else []
+
+
+def _is_open_mapping(parts: list[str]) -> bool:
+    """True where the key names an entry of a free-form mapping (tags, tuning ranges)."""
+    joined = ".".join(parts)
+    return joined in ("security.tags", "tuning.ranges")
+
+
+def _is_string_field(parts: list[str]) -> bool:
+    cls: Any = Config
+    for part in parts:
+        if not dataclasses.is_dataclass(cls):
+            return False
+        fields = _field_names(cls)
+        if part not in fields:
+            return False
+        cls = typing.get_type_hints(cls)[fields[part].name]
+    return cls is str
+
+
+def _check_consistency(cfg: Config) -> None:
+    """Range checks that types alone cannot express; each names its key and the allowed range."""
+    problems: list[str] = []
+
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            problems.append(message)
+
+    need(0.0 < cfg.data.test_size < 1.0, f"data.test_size must be between 0 and 1 (exclusive); got {cfg.data.test_size}.")
+    need(bool(cfg.data.target), "data.target must name the label column; got an empty string.")
+    need(cfg.cv.folds >= 2, f"cv.folds must be at least 2; got {cfg.cv.folds}.")
+    need(cfg.resampling.k_neighbors >= 1, f"resampling.k_neighbors must be at least 1; got {cfg.resampling.k_neighbors}.")
+    ss = cfg.resampling.sampling_strategy
+    need(ss == "auto" if isinstance(ss, str) else 0.0 < ss <= 1.0,
+         f"resampling.sampling_strategy must be 'auto' or a ratio in (0, 1]; got {ss!r}.")
+    x = cfg.xgboost
+    need(x.eta > 0, f"xgboost.eta must be positive; got {x.eta}.")
+    need(x.max_depth >= 1, f"xgboost.max_depth must be at least 1; got {x.max_depth}.")
+    need(x.min_child_weight >= 0, f"xgboost.min_child_weight must be >= 0; got {x.min_child_weight}.")
+    need(x.alpha >= 0, f"xgboost.alpha must be >= 0; got {x.alpha}.")
+    need(x.reg_lambda >= 0, f"xgboost.lambda must be >= 0; got {x.reg_lambda}.")
+    need(x.gamma >= 0, f"xgboost.gamma must be >= 0; got {x.gamma}.")
+    need(0 < x.subsample <= 1, f"xgboost.subsample must be in (0, 1]; got {x.subsample}.")
+    need(0 < x.colsample_bytree <= 1, f"xgboost.colsample_bytree must be in (0, 1]; got {x.colsample_bytree}.")
+    need(x.num_round >= 1, f"xgboost.num_round must be at least 1; got {x.num_round}.")
+    need(x.early_stopping_rounds >= 1, f"xgboost.early_stopping_rounds must be at least 1; got {x.early_stopping_rounds}.")
+    need(0 < x.validation_fraction < 0.5, f"xgboost.validation_fraction must be in (0, 0.5); got {x.validation_fraction}.")
+    need(x.nthread >= 0, f"xgboost.nthread must be >= 0 (0 = all cores); got {x.nthread}.")
+    t = cfg.tuning
+    need(t.max_jobs >= 1, f"tuning.max_jobs must be at least 1; got {t.max_jobs}.")
+    need(t.max_parallel_jobs >= 1, f"tuning.max_parallel_jobs must be at least 1; got {t.max_parallel_jobs}.")
+    tunable = {"eta", "max_depth", "min_child_weight", "alpha", "lambda", "gamma", "subsample",
+               "colsample_bytree"}
+    for name, r in t.ranges.items():
+        key = f"tuning.ranges.{name}"
+        need(name in tunable, f"{key}: {name!r} is not a tunable hyperparameter; choose from {', '.join(sorted(tunable))}.")
+        if r.type == "categorical":
+            need(bool(r.values), f"{key}.values must list the categories of a categorical range.")
+        else:
+            if r.min is None or r.max is None:
+                problems.append(f"{key} needs both min and max for a {r.type} range.")
+                continue
+            need(r.min < r.max, f"{key}.min must be below {key}.max; got {r.min} and {r.max}.")
+            need(r.scaling != "Logarithmic" or r.min > 0, f"{key}.min must be positive for Logarithmic scaling; got {r.min}.")
+            if r.type == "integer":
+                need(float(r.min).is_integer() and float(r.max).is_integer(), f"{key}: integer ranges need whole-number min and max.")
+    a = cfg.approval
+    for name in ("min_auc", "min_recall", "min_pr_auc"):
+        v = getattr(a, name)
+        need(0.0 <= v <= 1.0, f"approval.{name} must be in [0, 1]; got {v}.")
+    need(a.max_overfit_gap >= 0, f"approval.max_overfit_gap must be >= 0; got {a.max_overfit_gap}.")
+    need(a.champion_margin >= 0, f"approval.champion_margin must be >= 0; got {a.champion_margin}.")
+    s = cfg.security
+    need(s.max_runtime_seconds >= 60, f"security.max_runtime_seconds must be at least 60; got {s.max_runtime_seconds}.")
+    if not s.allow_insecure:
+        missing = [k for k, ok in (("security.kms_key_id", bool(s.kms_key_id)),
+                                   ("security.subnets", bool(s.subnets)),
+                                   ("security.security_group_ids", bool(s.security_group_ids)),
+                                   ("security.network_isolation", s.network_isolation),
+                                   ("security.inter_container_encryption", s.inter_container_encryption))
+                   if not ok]
+        need(not missing, f"{', '.join(missing)} turned off or empty: every job must run encrypted and "
+             "isolated in a VPC. Set them, or set security.allow_insecure=true to build without "
+             "(lint will still flag it).")
+    need(cfg.aws.role_arn.startswith("arn:aws"), f"aws.role_arn must be a full IAM role ARN (arn:aws:iam::<account>:role/<name>); got {cfg.aws.role_arn!r}.")
+    need(cfg.aws.processing_instance_count >= 1, "aws.processing_instance_count must be at least 1.")
+    need(cfg.aws.training_instance_count >= 1, "aws.training_instance_count must be at least 1.")
+    if problems:
+        raise ConfigError(problems[0] if len(problems) == 1 else
+                          f"{len(problems)} config problems:\n" + "\n".join(f"  - {p}" for p in problems))

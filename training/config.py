@@ -19,10 +19,12 @@ from typing import Any, Literal, get_args, get_origin
 from training.errors import ConfigError
 
 __all__ = [
+    "METRICS",
+    "TUNABLE",
     "ApprovalConfig",
     "AwsConfig",
-    "Config",
     "CVConfig",
+    "Config",
     "DataConfig",
     "ParamRange",
     "RegistryConfig",
@@ -35,6 +37,9 @@ __all__ = [
     "parse_override",
 ]
 
+TUNABLE = frozenset({"eta", "max_depth", "min_child_weight", "alpha", "lambda", "gamma", "subsample",
+                     "colsample_bytree"})
+"""Hyperparameters the search and the SageMaker tuner may vary (XGBoost's own names)."""
 METRICS = ("auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss")
 Metric = Literal["auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss"]
 
@@ -250,14 +255,18 @@ def load_config(source: Config | str | Path | Mapping[str, Any] | None = None,
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """Split one ``dotted.key=value`` command-line override; the value is read as a YAML scalar."""
+    """Split one ``dotted.key=value`` command-line override.
+
+    The value stays text here; ``apply_overrides`` reads it as a YAML scalar unless the key names
+    a string field, so ``data.target=007`` keeps its zeros and ``cv.folds=3`` becomes an integer.
+    """
     if "=" not in text:
         raise ConfigError(f"override {text!r} has no '='; write it as dotted.key=value, e.g. cv.folds=3.")
     key, _, raw = text.partition("=")
     key = key.strip()
     if not key:
         raise ConfigError(f"override {text!r} has an empty key; write it as dotted.key=value.")
-    return key, _yaml_scalar(raw)
+    return key, raw
 
 
 def apply_overrides(cfg: Config, overrides: Mapping[str, Any]) -> Config:
@@ -465,65 +474,68 @@ def _check_consistency(cfg: Config) -> None:
         if not ok:
             problems.append(message)
 
-    need(0.0 < cfg.data.test_size < 1.0, f"data.test_size must be between 0 and 1 (exclusive); got {cfg.data.test_size}.")
+    def at_least(key: str, value: float, low: float) -> None:
+        need(value >= low, f"{key} must be at least {low}; got {value}.")
+
+    def within(key: str, value: float, low: float, high: float, shape: str) -> None:
+        inside = {"()": low < value < high, "(]": low < value <= high, "[]": low <= value <= high}[shape]
+        need(inside, f"{key} must be in {shape[0]}{low}, {high}{shape[1]}; got {value}.")
+
+    within("data.test_size", cfg.data.test_size, 0, 1, "()")
     need(bool(cfg.data.target), "data.target must name the label column; got an empty string.")
-    need(cfg.cv.folds >= 2, f"cv.folds must be at least 2; got {cfg.cv.folds}.")
-    need(cfg.resampling.k_neighbors >= 1, f"resampling.k_neighbors must be at least 1; got {cfg.resampling.k_neighbors}.")
+    at_least("cv.folds", cfg.cv.folds, 2)
+    at_least("resampling.k_neighbors", cfg.resampling.k_neighbors, 1)
     ss = cfg.resampling.sampling_strategy
     need(ss == "auto" if isinstance(ss, str) else 0.0 < ss <= 1.0,
          f"resampling.sampling_strategy must be 'auto' or a ratio in (0, 1]; got {ss!r}.")
     x = cfg.xgboost
     need(x.eta > 0, f"xgboost.eta must be positive; got {x.eta}.")
-    need(x.max_depth >= 1, f"xgboost.max_depth must be at least 1; got {x.max_depth}.")
-    need(x.min_child_weight >= 0, f"xgboost.min_child_weight must be >= 0; got {x.min_child_weight}.")
-    need(x.alpha >= 0, f"xgboost.alpha must be >= 0; got {x.alpha}.")
-    need(x.reg_lambda >= 0, f"xgboost.lambda must be >= 0; got {x.reg_lambda}.")
-    need(x.gamma >= 0, f"xgboost.gamma must be >= 0; got {x.gamma}.")
-    need(0 < x.subsample <= 1, f"xgboost.subsample must be in (0, 1]; got {x.subsample}.")
-    need(0 < x.colsample_bytree <= 1, f"xgboost.colsample_bytree must be in (0, 1]; got {x.colsample_bytree}.")
-    need(x.num_round >= 1, f"xgboost.num_round must be at least 1; got {x.num_round}.")
-    need(x.early_stopping_rounds >= 1, f"xgboost.early_stopping_rounds must be at least 1; got {x.early_stopping_rounds}.")
-    need(0 < x.validation_fraction < 0.5, f"xgboost.validation_fraction must be in (0, 0.5); got {x.validation_fraction}.")
-    need(x.nthread >= 0, f"xgboost.nthread must be >= 0 (0 = all cores); got {x.nthread}.")
+    at_least("xgboost.max_depth", x.max_depth, 1)
+    for name in ("min_child_weight", "alpha", "gamma", "nthread"):
+        at_least(f"xgboost.{name}", getattr(x, name), 0)
+    at_least("xgboost.lambda", x.reg_lambda, 0)
+    within("xgboost.subsample", x.subsample, 0, 1, "(]")
+    within("xgboost.colsample_bytree", x.colsample_bytree, 0, 1, "(]")
+    at_least("xgboost.num_round", x.num_round, 1)
+    at_least("xgboost.early_stopping_rounds", x.early_stopping_rounds, 1)
+    within("xgboost.validation_fraction", x.validation_fraction, 0, 0.5, "()")
     t = cfg.tuning
-    need(t.max_jobs >= 1, f"tuning.max_jobs must be at least 1; got {t.max_jobs}.")
-    need(t.max_parallel_jobs >= 1, f"tuning.max_parallel_jobs must be at least 1; got {t.max_parallel_jobs}.")
-    tunable = {"eta", "max_depth", "min_child_weight", "alpha", "lambda", "gamma", "subsample",
-               "colsample_bytree"}
+    at_least("tuning.max_jobs", t.max_jobs, 1)
+    at_least("tuning.max_parallel_jobs", t.max_parallel_jobs, 1)
     for name, r in t.ranges.items():
         key = f"tuning.ranges.{name}"
-        need(name in tunable, f"{key}: {name!r} is not a tunable hyperparameter; choose from {', '.join(sorted(tunable))}.")
+        need(name in TUNABLE, f"{key}: {name!r} is not a tunable hyperparameter; "
+             f"choose from {', '.join(sorted(TUNABLE))}.")
         if r.type == "categorical":
             need(bool(r.values), f"{key}.values must list the categories of a categorical range.")
+        elif r.min is None or r.max is None:
+            problems.append(f"{key} needs both min and max for a {r.type} range.")
         else:
-            if r.min is None or r.max is None:
-                problems.append(f"{key} needs both min and max for a {r.type} range.")
-                continue
             need(r.min < r.max, f"{key}.min must be below {key}.max; got {r.min} and {r.max}.")
-            need(r.scaling != "Logarithmic" or r.min > 0, f"{key}.min must be positive for Logarithmic scaling; got {r.min}.")
-            if r.type == "integer":
-                need(float(r.min).is_integer() and float(r.max).is_integer(), f"{key}: integer ranges need whole-number min and max.")
+            need(r.scaling != "Logarithmic" or r.min > 0,
+                 f"{key}.min must be positive for Logarithmic scaling; got {r.min}.")
+            need(r.type != "integer" or (float(r.min).is_integer() and float(r.max).is_integer()),
+                 f"{key}: integer ranges need whole-number min and max.")
     a = cfg.approval
     for name in ("min_auc", "min_recall", "min_pr_auc"):
-        v = getattr(a, name)
-        need(0.0 <= v <= 1.0, f"approval.{name} must be in [0, 1]; got {v}.")
-    need(a.max_overfit_gap >= 0, f"approval.max_overfit_gap must be >= 0; got {a.max_overfit_gap}.")
-    need(a.champion_margin >= 0, f"approval.champion_margin must be >= 0; got {a.champion_margin}.")
+        within(f"approval.{name}", getattr(a, name), 0, 1, "[]")
+    at_least("approval.max_overfit_gap", a.max_overfit_gap, 0)
+    at_least("approval.champion_margin", a.champion_margin, 0)
     s = cfg.security
-    need(s.max_runtime_seconds >= 60, f"security.max_runtime_seconds must be at least 60; got {s.max_runtime_seconds}.")
+    at_least("security.max_runtime_seconds", s.max_runtime_seconds, 60)
     if not s.allow_insecure:
-        missing = [k for k, ok in (("security.kms_key_id", bool(s.kms_key_id)),
-                                   ("security.subnets", bool(s.subnets)),
-                                   ("security.security_group_ids", bool(s.security_group_ids)),
-                                   ("security.network_isolation", s.network_isolation),
-                                   ("security.inter_container_encryption", s.inter_container_encryption))
-                   if not ok]
-        need(not missing, f"{', '.join(missing)} turned off or empty: every job must run encrypted and "
-             "isolated in a VPC. Set them, or set security.allow_insecure=true to build without "
-             "(lint will still flag it).")
-    need(cfg.aws.role_arn.startswith("arn:aws"), f"aws.role_arn must be a full IAM role ARN (arn:aws:iam::<account>:role/<name>); got {cfg.aws.role_arn!r}.")
-    need(cfg.aws.processing_instance_count >= 1, "aws.processing_instance_count must be at least 1.")
-    need(cfg.aws.training_instance_count >= 1, "aws.training_instance_count must be at least 1.")
+        switches = {"security.kms_key_id": bool(s.kms_key_id), "security.subnets": bool(s.subnets),
+                    "security.security_group_ids": bool(s.security_group_ids),
+                    "security.network_isolation": s.network_isolation,
+                    "security.inter_container_encryption": s.inter_container_encryption}
+        off = [k for k, on in switches.items() if not on]
+        need(not off, f"{', '.join(off)} turned off or empty: every job must run encrypted and isolated in "
+             "a VPC. Set them, or set security.allow_insecure=true to build without (lint will still flag it).")
+    need(cfg.aws.role_arn.startswith("arn:aws"), "aws.role_arn must be a full IAM role ARN "
+         f"(arn:aws:iam::<account>:role/<name>); got {cfg.aws.role_arn!r}.")
+    at_least("aws.processing_instance_count", cfg.aws.processing_instance_count, 1)
+    at_least("aws.training_instance_count", cfg.aws.training_instance_count, 1)
     if problems:
-        raise ConfigError(problems[0] if len(problems) == 1 else
-                          f"{len(problems)} config problems:\n" + "\n".join(f"  - {p}" for p in problems))
+        if len(problems) == 1:
+            raise ConfigError(problems[0])
+        raise ConfigError(f"{len(problems)} config problems:\n" + "\n".join(f"  - {p}" for p in problems))

@@ -20,7 +20,7 @@ class ConfigError(TrainguardError, ValueError):
 
 
 class DataError(TrainguardError, ValueError):
-    """The input data cannot be trained on; the message lists every problem found, not just the first."""
+    """The input data cannot be trained on; the message lists every problem found, not only the first."""
 
     def __init__(self, problems: list[str] | str, source: str | None = None) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)

@@ -1,0 +1,101 @@
+"""Metrics agree with scikit-learn, stay defined on degenerate folds and keep Model Monitor's layout."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from training.metrics import METRIC_NAMES, binary_metrics, confusion_matrix, curves
+
+
+@pytest.fixture
+def sample() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    y = (rng.random(500) < 0.2).astype(int)
+    # rounded scores force many ties, the case rank-based AUC must handle like sklearn
+    p = np.round(np.clip(0.3 * y + rng.random(500) * 0.7, 0, 1), 2)
+    return y, p
+
+
+def test_binary_metrics_match_sklearn(sample: tuple[np.ndarray, np.ndarray]) -> None:
+    y, p = sample
+    m = binary_metrics(y, p, threshold=0.5)
+    assert list(m) == list(METRIC_NAMES)
+    pred = (p >= 0.5).astype(int)
+    assert m["auc"] == pytest.approx(skm.roc_auc_score(y, p), abs=1e-12)
+    assert m["pr_auc"] == pytest.approx(skm.average_precision_score(y, p), abs=1e-12)
+    assert m["f1"] == pytest.approx(skm.f1_score(y, pred))
+    assert m["precision"] == pytest.approx(skm.precision_score(y, pred))
+    assert m["recall"] == pytest.approx(skm.recall_score(y, pred))
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
+    assert m["log_loss"] == pytest.approx(skm.log_loss(y, p), rel=1e-9)
+    assert all(type(v) is float for v in m.values())
+
+
+def test_threshold_changes_the_threshold_metrics(sample: tuple[np.ndarray, np.ndarray]) -> None:
+    y, p = sample
+    low, high = binary_metrics(y, p, 0.2), binary_metrics(y, p, 0.8)
+    assert low["recall"] > high["recall"]
+    assert low["auc"] == high["auc"]
+
+
+@pytest.mark.parametrize("labels", [np.zeros(20, int), np.ones(20, int)])
+def test_one_class_absent_gives_defined_values_without_warnings(labels: np.ndarray) -> None:
+    p = np.linspace(0.0, 1.0, labels.size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = binary_metrics(labels, p)
+        c = curves(labels, p)
+    assert m["auc"] == 0.5
+    assert m["pr_auc"] == float(labels.mean())
+    assert all(np.isfinite(v) for v in m.values())
+    assert len(c["receiver_operating_characteristic_curve"]["false_positive_rates"]) >= 2
+
+
+def test_nothing_predicted_positive_is_zero_precision_not_nan() -> None:
+    y = np.array([0, 1, 0, 1])
+    m = binary_metrics(y, np.array([0.1, 0.2, 0.3, 0.4]))
+    assert m["precision"] == 0.0 and m["recall"] == 0.0 and m["f1"] == 0.0
+    assert m["accuracy"] == 0.5
+
+
+def test_certain_wrong_predictions_give_finite_log_loss() -> None:
+    m = binary_metrics([1, 0], [0.0, 1.0])
+    assert np.isfinite(m["log_loss"]) and m["log_loss"] > 30
+
+
+def test_mismatched_lengths_are_rejected() -> None:
+    with pytest.raises(ValueError, match="y_true has 3 values but proba has 2"):
+        binary_metrics([0, 1, 0], [0.1, 0.2])
+
+
+def test_curves_layout_and_thinning(sample: tuple[np.ndarray, np.ndarray]) -> None:
+    y, _ = sample
+    p = np.random.default_rng(1).random(y.size)  # 500 distinct scores: must be thinned
+    c = curves(y, p, max_points=101)
+    roc = c["receiver_operating_characteristic_curve"]
+    pr = c["precision_recall_curve"]
+    assert set(roc) == {"false_positive_rates", "true_positive_rates"}
+    assert set(pr) == {"precisions", "recalls"}
+    assert 2 <= len(roc["false_positive_rates"]) <= 101
+    assert len(roc["false_positive_rates"]) == len(roc["true_positive_rates"])
+    assert len(pr["precisions"]) == len(pr["recalls"]) <= 101
+    assert roc["false_positive_rates"][0] == 0.0 and roc["true_positive_rates"][-1] == 1.0
+    assert np.all(np.diff(roc["false_positive_rates"]) >= 0)
+    assert pr["recalls"][0] == 1.0 and pr["recalls"][-1] == 0.0 and pr["precisions"][-1] == 1.0
+    # unthinned, the ROC points are sklearn's
+    fpr, tpr, _ = skm.roc_curve(y, p, drop_intermediate=False)
+    full = curves(y, p, max_points=10_000)["receiver_operating_characteristic_curve"]
+    np.testing.assert_allclose(full["false_positive_rates"], fpr)
+    np.testing.assert_allclose(full["true_positive_rates"], tpr)
+
+
+def test_confusion_matrix_is_keyed_actual_then_predicted() -> None:
+    y = np.array([0, 0, 0, 1, 1])
+    p = np.array([0.1, 0.7, 0.2, 0.9, 0.3])
+    cm = confusion_matrix(y, p)
+    assert cm == {"0": {"0": 2, "1": 1}, "1": {"0": 1, "1": 1}}
+    assert all(type(v) is int for row in cm.values() for v in row.values())

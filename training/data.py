@@ -1,0 +1,498 @@
+"""Tabular data in and out: load and validate CSV/Parquet, check it can be trained, split the holdout.
+
+Validation happens before any work and reports every problem at once in one DataError, naming
+the file, column and row, so a data scientist fixes the file in one pass. Empty cells and
+NA/nan/null are missing values (XGBoost handles them) in features, never in the target.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.errors import DataError
+
+__all__ = [
+    "MISSING_TOKENS",
+    "Dataset",
+    "check_trainable",
+    "embedded_dataset",
+    "holdout_split",
+    "load_table",
+    "resolve_data_file",
+    "write_csv",
+]
+
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none"})
+"""Cell texts (case-insensitive, stripped) read as a missing value."""
+
+_POSITIVE_WORDS = ("1", "true", "yes", "y", "positive", "pos")
+_TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+_SHOW = 3  # offending rows shown per column before "+N more"
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A binary-classification table: float features (NaN = missing) and 0/1 labels."""
+
+    X: np.ndarray
+    """Features, float64, shape (n_rows, n_features); NaN marks a missing value."""
+    y: np.ndarray
+    """Labels as int 0/1; 1 is ``classes[1]``, the positive class."""
+    feature_names: list[str]
+    target: str
+    classes: tuple[Any, Any]
+    """The original label values, negative first."""
+    source: str
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows."""
+        return int(self.X.shape[0])
+
+    @property
+    def positive_rate(self) -> float:
+        """Share of rows in the positive class."""
+        return float(self.y.mean()) if len(self.y) else math.nan
+
+    def subset(self, rows: np.ndarray, source: str | None = None) -> Dataset:
+        """The same table restricted to ``rows`` (indices or a boolean mask)."""
+        return Dataset(self.X[rows], self.y[rows], list(self.feature_names), self.target,
+                       self.classes, source or self.source)
+
+
+# --------------------------------------------------------------------------------------------
+# loading
+
+
+def resolve_data_file(path: str | Path) -> Path:
+    """The table file at ``path``; a folder must hold exactly one CSV/Parquet file (any depth).
+
+    A processing job receives a prefix, not a file, hence the folder case. Raises DataError when
+    the path is missing or the folder holds no table or several.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"the data file {p} does not exist; check data.uri (or --data) points at a "
+                        "CSV or Parquet file.")
+    if p.is_file():
+        return p
+    files = sorted(f for f in p.rglob("*") if f.is_file()
+                   and not any(part.startswith((".", "_")) for part in f.relative_to(p).parts))
+    tables = [f for f in files if f.name.lower().endswith(_TABLE_SUFFIXES)]
+    if len(tables) == 1:
+        return tables[0]
+    if not tables:
+        seen = ", ".join(str(f.relative_to(p)) for f in files[:10]) or "nothing"
+        raise DataError(f"the data folder {p} holds no .csv or .parquet file (found: {seen}); "
+                        "point data.uri at the table file or a folder holding exactly one.")
+    names = ", ".join(str(f.relative_to(p)) for f in tables)
+    raise DataError(f"the data folder {p} holds {len(tables)} table files ({names}); point data.uri "
+                    "at one file, or keep exactly one table in the folder.")
+
+
+def load_table(path: str | Path, target: str, positive_label: Any = None) -> Dataset:
+    """Load a CSV or Parquet table as a Dataset, validating everything before returning.
+
+    ``positive_label`` names which of the two target values is the positive class; None picks
+    1/true/yes, else the larger value. Raises one DataError listing every problem found.
+    """
+    file = resolve_data_file(path)
+    source = str(file)
+    with file.open("rb") as fh:
+        head = fh.read(4)
+    if not head:
+        raise DataError("the file is empty (0 bytes); expected a header line with column names "
+                        "followed by data rows.", source)
+    if head == b"PAR1" or file.suffix.lower() in (".parquet", ".pq"):
+        header, columns, lines, problems = _read_parquet(file, source)
+    else:
+        header, columns, lines, problems = _read_csv(file, source)
+    return _build_dataset(header, columns, lines, target, positive_label, source, problems)
+
+
+def _read_csv(file: Path,
+              source: str) -> tuple[list[str], list[list[Any]], list[int] | None, list[str]]:
+    """Header, columns of cell texts, line number of each kept row, and structural problems."""
+    try:
+        with file.open("r", encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            header: list[str] | None = None
+            rows: list[list[str]] = []
+            lines: list[int] = []
+            ragged: list[tuple[int, int]] = []
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank line
+                if header is None:
+                    header = [h.strip() for h in row]
+                    continue
+                if len(row) != len(header):
+                    ragged.append((reader.line_num, len(row)))
+                    continue
+                rows.append(row)
+                lines.append(reader.line_num)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"the file is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as "
+                        "UTF-8 CSV or as Parquet.", source) from None
+    except csv.Error as exc:
+        raise DataError(f"the file is not readable as CSV: {exc}.", source) from None
+    if header is None:
+        raise DataError("the file is empty (only blank lines); expected a header line with column "
+                        "names followed by data rows.", source)
+    if not rows and not ragged:
+        raise DataError(f"the file has a header ({_names(header)}) but no data rows; add rows "
+                        "below the header.", source)
+    problems: list[str] = []
+    if ragged:
+        shown = ", ".join(f"line {ln} has {n}" for ln, n in ragged[:5])
+        more = f" (+{len(ragged) - 5} more)" if len(ragged) > 5 else ""
+        problems.append(f"{len(ragged)} row(s) do not have the header's {len(header)} fields: "
+                        f"{shown}{more}; fix the quoting or the separators on those lines.")
+    if not rows:
+        raise DataError(problems, source)
+    columns = [list(col) for col in zip(*rows, strict=True)]
+    return header, columns, lines, problems
+
+
+def _read_parquet(file: Path, source: str) -> tuple[list[str], list[Any], None, list[str]]:
+    """Header and columns (float arrays for numeric types, Python lists otherwise)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError("reading Parquet needs pyarrow, which is not installed; install it with "
+                        "pip install 'trainguard[parquet]' (or pip install pyarrow), or convert "
+                        "the table to CSV.", source) from None
+    try:
+        table = pq.read_table(file)
+    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+        raise DataError(f"the file is not a readable Parquet table: {exc}.", source) from None
+    header = [str(n) for n in table.column_names]
+    if table.num_rows == 0:
+        raise DataError(f"the file has columns ({_names(header)}) but no data rows.", source)
+    columns: list[Any] = []
+    for col in table.columns:
+        if _arrow_is_numeric(col.type):
+            columns.append(np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64))
+        else:
+            columns.append(col.to_pylist())
+    return header, columns, None, []
+
+
+def _arrow_is_numeric(arrow_type: Any) -> bool:
+    import pyarrow.types as pat
+
+    return bool(pat.is_integer(arrow_type) or pat.is_floating(arrow_type)
+                or pat.is_boolean(arrow_type) or pat.is_decimal(arrow_type))
+
+
+def _build_dataset(header: list[str], columns: list[Any], lines: list[int] | None, target: str,
+                   positive_label: Any, source: str, problems: list[str]) -> Dataset:
+    """Validate every column, collecting all problems, then assemble the Dataset."""
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        problems.append(f"duplicate column name(s) {_names(dupes)}; every column needs a unique "
+                        "name.")
+    blank = [i + 1 for i, h in enumerate(header) if not h]
+    if blank:
+        problems.append(f"column(s) {', '.join(map(str, blank))} have an empty name; name them.")
+    if target not in header:
+        problems.append(f"target column {target!r} is not in the table; the columns are "
+                        f"{_names(header)}. Set data.target (or --target) to the label column.")
+    elif header.count(target) == 1 and len(header) == 1:
+        problems.append(f"the table has only the target column {target!r}; add feature columns.")
+
+    feature_idx = [i for i, h in enumerate(header) if h != target]
+    n_rows = len(columns[0]) if columns else 0
+    X = np.empty((n_rows, len(feature_idx)), dtype=np.float64)
+    for j, i in enumerate(feature_idx):
+        X[:, j] = _parse_feature(header[i], columns[i], lines, problems)
+
+    classes: tuple[Any, Any] = (0, 1)
+    y = np.zeros(n_rows, dtype=np.int64)
+    if target in header and header.count(target) == 1:
+        parsed = _parse_target(target, columns[header.index(target)], lines, positive_label,
+                               problems)
+        if parsed is not None:
+            classes, y = parsed
+    if problems:
+        raise DataError(problems, source)
+    return Dataset(X, y, [header[i] for i in feature_idx], target, classes, source)
+
+
+def _where(k: int, lines: list[int] | None) -> str:
+    return f"row {k + 1} (line {lines[k]})" if lines else f"row {k + 1}"
+
+
+def _listing(items: list[str], total: int) -> str:
+    more = f" (+{total - len(items)} more)" if total > len(items) else ""
+    return ", ".join(items) + more
+
+
+def _parse_feature(name: str, values: Any, lines: list[int] | None,
+                   problems: list[str]) -> np.ndarray:
+    if isinstance(values, np.ndarray):  # already numeric (Parquet)
+        out = values.astype(np.float64, copy=False)
+    else:
+        try:
+            out = np.array(values, dtype=np.float64)
+        except (ValueError, TypeError):
+            out = np.empty(len(values), dtype=np.float64)
+            bad: list[tuple[int, Any]] = []
+            for k, v in enumerate(values):
+                out[k] = _cell(v)
+                if math.isnan(out[k]) and not _is_missing(v):
+                    bad.append((k, v))
+            if bad:
+                shown = [f"{_where(k, lines)} {v!r}" for k, v in bad[:_SHOW]]
+                problems.append(f"column {name!r} has {len(bad)} non-numeric value(s): "
+                                f"{_listing(shown, len(bad))}; features must be numbers (encode "
+                                "categories as numbers, or drop the column). Empty, NA and nan "
+                                "cells are fine: they mean missing.")
+    inf = np.flatnonzero(np.isinf(out))
+    if len(inf):
+        src = values if not isinstance(values, np.ndarray) else out
+        shown = [f"{_where(int(k), lines)} {src[int(k)]!r}" for k in inf[:_SHOW]]
+        problems.append(f"column {name!r} has {len(inf)} infinite value(s): "
+                        f"{_listing(shown, len(inf))}; replace them with finite numbers or leave "
+                        "the cells empty (missing).")
+    return out
+
+
+def _is_missing(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float):
+        return math.isnan(v)
+    return isinstance(v, str) and v.strip().lower() in MISSING_TOKENS
+
+
+def _cell(v: Any) -> float:
+    """One feature cell as float; NaN for missing and for text that is not a number."""
+    if _is_missing(v):
+        return math.nan
+    if isinstance(v, bool):
+        return float(v)
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _label(v: Any) -> Any:
+    """A target cell as its natural value: int for whole numbers, float, else stripped text."""
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return int(v) if float(v).is_integer() else float(v)
+    text = str(v).strip()
+    try:
+        num = float(text)
+    except ValueError:
+        return text
+    return int(num) if num.is_integer() else num
+
+
+def _label_key(v: Any) -> Any:
+    """A comparison key so '1', 1 and 1.0 (and 'True'/true) name the same class."""
+    v = _label(v)
+    if isinstance(v, bool):
+        return float(v)
+    if isinstance(v, (int, float)):
+        return float(v)
+    low = v.lower()
+    return {"true": 1.0, "false": 0.0}.get(low, low)
+
+
+def _parse_target(name: str, values: Any, lines: list[int] | None, positive_label: Any,
+                  problems: list[str]) -> tuple[tuple[Any, Any], np.ndarray] | None:
+    values = list(values)
+    missing = [k for k, v in enumerate(values) if _is_missing(v)]
+    if missing:
+        shown = [_where(k, lines) for k in missing[:_SHOW]]
+        problems.append(f"target column {name!r} has {len(missing)} missing value(s): "
+                        f"{_listing(shown, len(missing))}; every row needs a label (drop those "
+                        "rows or fill them in).")
+    keys: list[Any] = []
+    first: dict[Any, Any] = {}
+    for k, v in enumerate(values):
+        if k in missing and missing:
+            keys.append(None)
+            continue
+        key = _label_key(v)
+        keys.append(key)
+        first.setdefault(key, _label(v))
+    if len(first) != 2:
+        shown = ", ".join(repr(first[k]) for k in list(first)[:10])
+        more = f" and {len(first) - 10} more" if len(first) > 10 else ""
+        problems.append(f"target column {name!r} has {len(first)} distinct value(s) ({shown}{more}); "
+                        "a binary classifier needs exactly two classes. Map the labels to two "
+                        "values (e.g. 0/1) or pick another data.target.")
+        return None
+    a, b = list(first)
+    if positive_label is not None and str(positive_label).strip() != "":
+        want = _label_key(positive_label)
+        if want not in first:
+            problems.append(f"positive label {positive_label!r} is not one of the target's values "
+                            f"({first[a]!r}, {first[b]!r}); set data.positive_label to one of them.")
+            return None
+        pos = want
+    else:
+        words = [k for k in (a, b) if str(k).lower() in _POSITIVE_WORDS or k == 1.0]
+        if len(words) == 1:
+            pos = words[0]
+        elif isinstance(a, float) and isinstance(b, float):
+            pos = max(a, b)
+        else:
+            pos = max(a, b, key=str)
+    neg = b if pos == a else a
+    y = np.fromiter((1 if k == pos else 0 for k in keys), dtype=np.int64, count=len(keys))
+    return (first[neg], first[pos]), y
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:20])
+    return shown + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+
+
+# --------------------------------------------------------------------------------------------
+# trainability, split, embedded data, writing
+
+
+def check_trainable(ds: Dataset, cfg: Any) -> None:
+    """Raise one DataError if either class is too small for the holdout, the folds or the resampler.
+
+    Counts follow the real procedure: the stratified holdout (``data.test_size``, ``seed``),
+    ``cv.folds`` stratified folds, the early-stopping carve-out (``xgboost.validation_fraction``)
+    from each fold's fit part, then SMOTE-like resamplers needing ``k_neighbors + 1`` minority
+    rows in what remains. Each message gives the counts and the settings that would fix it.
+    """
+    problems: list[str] = []
+    folds, k = int(cfg.cv.folds), int(cfg.resampling.k_neighbors)
+    method, vf = cfg.resampling.method, float(cfg.xgboost.validation_fraction)
+    test_size = float(cfg.data.test_size)
+    counts = [int(np.count_nonzero(ds.y == c)) for c in (0, 1)]
+    minority = int(np.argmin(counts))
+    split = _holdout_counts(ds.y, test_size, int(cfg.seed)) if min(counts) >= 2 else None
+    for c in (0, 1):
+        who, n = f"class {ds.classes[c]!r}", counts[c]
+        if split is None:
+            if n < 2:
+                problems.append(f"{who} has {n} row(s); the stratified holdout split needs at "
+                                "least 2 rows of each class (and training many more). Add rows "
+                                "of that class.")
+            elif min(counts) >= 2:
+                problems.append(f"{ds.n_rows} rows are too few for a stratified holdout with "
+                                f"data.test_size={test_size:g}; add rows or change data.test_size.")
+            continue
+        n_train, n_test = split[c]
+        if n_test < 1:
+            problems.append(f"{who} has {n} rows, so the holdout (data.test_size={test_size:g}) "
+                            "would get none of them and its metrics would be undefined; raise "
+                            "data.test_size or add rows of that class.")
+            continue
+        if n_train < folds:
+            problems.append(f"{who} has {n_train} rows left for training after the holdout, "
+                            f"fewer than cv.folds={folds}: every fold must score rows of both "
+                            f"classes. Use cv.folds={max(2, n_train)} or fewer, or add rows of "
+                            "that class.")
+            continue
+        fold_fit = n_train - math.ceil(n_train / folds)
+        fit = fold_fit - math.ceil(fold_fit * vf)
+        if fit < 1 or fold_fit - fit < 1:
+            problems.append(f"{who} has about {fold_fit} rows in each fold's fit part, too few to "
+                            f"carve out an early-stopping set (xgboost.validation_fraction={vf:g}) "
+                            "and still fit on the rest; use fewer folds or add rows of that class.")
+            continue
+        if c == minority and method in _NEIGHBOUR_METHODS and fit < k + 1:
+            fixes = [f"resampling.k_neighbors={fit - 1} or lower" if fit >= 2 else None,
+                     f"fewer folds (cv.folds={folds - 1})" if folds > 2 else None,
+                     "resampling.method=random_over", "more rows of that class"]
+            problems.append(
+                f"the minority {who} has {n} rows: {n_train} after the holdout "
+                f"(data.test_size={test_size:g}), about {fold_fit} in each fit part of "
+                f"cv.folds={folds} and {fit} after the early-stopping carve-out "
+                f"(xgboost.validation_fraction={vf:g}); resampling.method={method} with "
+                f"resampling.k_neighbors={k} needs at least {k + 1}. Fix: "
+                + ", or ".join(f for f in fixes if f) + ".")
+    if problems:
+        raise DataError(problems, ds.source)
+
+
+_NEIGHBOUR_METHODS = ("smote", "adasyn", "borderline_smote")
+
+
+def _holdout_counts(y: np.ndarray, test_size: float,
+                    seed: int) -> dict[int, tuple[int, int]] | None:
+    """Per class (train rows, test rows) of the real stratified holdout; None if it cannot split."""
+    from sklearn.model_selection import train_test_split
+
+    try:
+        _, test_idx = train_test_split(np.arange(y.size), test_size=test_size, random_state=seed,
+                                       shuffle=True, stratify=y)
+    except ValueError:
+        return None
+    out = {}
+    for c in (0, 1):
+        n_test = int(np.count_nonzero(y[test_idx] == c))
+        out[c] = (int(np.count_nonzero(y == c)) - n_test, n_test)
+    return out
+
+
+def holdout_split(ds: Dataset, test_size: float, seed: int) -> tuple[Dataset, Dataset]:
+    """Stratified (train, test) split, deterministic for a seed; the test part stays untouched.
+
+    Raises DataError when a class is too small to be split.
+    """
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(ds.n_rows)
+    try:
+        train_idx, test_idx = train_test_split(idx, test_size=test_size, random_state=seed,
+                                               shuffle=True, stratify=ds.y)
+    except ValueError as exc:
+        raise DataError(f"cannot make a stratified holdout split with data.test_size={test_size:g}: "
+                        f"{exc} Add rows of the smaller class or change data.test_size.",
+                        ds.source) from None
+    train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
+    return (ds.subset(train_idx, f"{ds.source} (train split)"),
+            ds.subset(test_idx, f"{ds.source} (holdout split)"))
+
+
+def embedded_dataset() -> Dataset:
+    """The embedded default: scikit-learn's bundled handwritten digits as "is this digit an eight?".
+
+    Real data (1,797 8x8 grey-level images, UCI), shipped inside scikit-learn so nothing is
+    downloaded; about 10% of rows are eights, an imbalanced binary problem.
+    """
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X = np.asarray(digits.data, dtype=np.float64)
+    y = (np.asarray(digits.target) == 8).astype(np.int64)
+    names = [f"pixel_{r}_{c}" for r in range(8) for c in range(8)]
+    return Dataset(X, y, names, "is_eight", (0, 1),
+                   "scikit-learn load_digits (bundled), binarized: is this digit an eight?")
+
+
+def write_csv(ds: Dataset, path: str | Path) -> Path:
+    """Write ``ds`` as CSV (header: features then target, labels as original values, NaN empty)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    labels = [ds.classes[int(v)] for v in ds.y]
+    tmp = p.with_name(p.name + ".partial")
+    with tmp.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([*ds.feature_names, ds.target])
+        for row, label in zip(ds.X.tolist(), labels, strict=True):
+            writer.writerow([*("" if v != v else repr(v) for v in row), label])
+    tmp.replace(p)
+    return p

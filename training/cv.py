@@ -1,0 +1,351 @@
+"""Leakage-free stratified k-fold CV of XGBoost with over-sampling inside each fold's fit part only.
+
+Per fold: the scored fold is set aside at its natural class ratio; an inner early-stopping set is
+carved out of the fit part before any resampling; the resampler is fitted on the remaining fit
+rows alone; XGBoost stops early on the carve-out. Scoring the resampled rows, or resampling before
+the split, is the leak this module exists to prevent. The per-fold work that does not depend on
+hyperparameters (splits, resampling, DMatrix construction) is prepared once in a ``FoldPlan`` and
+reused by every trial of a search.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xgboost as xgb
+from imblearn import FunctionSampler
+from imblearn.over_sampling import ADASYN, SMOTE, BorderlineSMOTE, RandomOverSampler
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from training.config import Config, ResamplingConfig
+from training.errors import ConfigError, DataError
+from training.metrics import METRIC_NAMES, binary_metrics
+
+__all__ = [
+    "CVResult",
+    "FoldPlan",
+    "OnFold",
+    "PreparedFold",
+    "cross_validate",
+    "fit_final",
+    "make_resampler",
+    "resample",
+    "xgb_params",
+]
+
+OnFold = Callable[[int, dict[str, float], "CVResult"], bool]
+"""``on_fold(fold_index, fold_metrics, partial_result)``; returning True stops the CV early."""
+
+INT_PARAMS = frozenset({"max_depth"})
+FLOAT_PARAMS = frozenset({"eta", "min_child_weight", "alpha", "lambda", "gamma", "subsample",
+                          "colsample_bytree"})
+_EVAL_METRIC = {"auc": "auc", "pr_auc": "aucpr"}
+
+
+def make_resampler(resampling: ResamplingConfig, seed: int, n_minority: int | None = None) -> Any:
+    """The imbalanced-learn over-sampler named by ``resampling.method`` (``none``: identity).
+
+    ``n_minority`` (positives in the rows it will see) lowers ``k_neighbors`` when a small fold
+    has fewer neighbours than asked for; below two positives the neighbour-based methods cannot
+    work and a DataError says what to change.
+    """
+    method = resampling.method
+    strategy = resampling.sampling_strategy
+    if method == "none":
+        return FunctionSampler(validate=False)
+    if method == "random_over":
+        return RandomOverSampler(sampling_strategy=strategy, random_state=seed)
+    k = resampling.k_neighbors
+    if n_minority is not None and n_minority <= k:
+        if n_minority < 2:
+            raise DataError(
+                f"resampling.method={method} needs at least 2 positive rows in each fold's fit part; "
+                f"found {n_minority}. Use fewer folds (cv.folds), more data, or "
+                "resampling.method=random_over."
+            )
+        k = n_minority - 1
+    if method == "smote":
+        return SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
+    if method == "adasyn":
+        return ADASYN(sampling_strategy=strategy, n_neighbors=k, random_state=seed)
+    if method == "borderline_smote":
+        return BorderlineSMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
+    raise ConfigError(
+        f"resampling.method={method!r} is unknown; use smote, none, random_over, adasyn or "
+        "borderline_smote."
+    )
+
+
+def resample(X: np.ndarray, y: np.ndarray, resampling: ResamplingConfig,
+             seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Over-sample (X, y) with the configured method; rows already at the asked ratio pass through.
+
+    The returned arrays start with the original rows, unchanged, followed by the synthetic ones.
+    """
+    if resampling.method == "none":
+        return X, y
+    n_pos = int(np.count_nonzero(y))
+    n_neg = y.size - n_pos
+    strategy = resampling.sampling_strategy
+    if isinstance(strategy, float) and n_neg and n_pos / n_neg >= strategy:
+        return X, y  # already at least as balanced as asked: nothing to add
+    sampler = make_resampler(resampling, seed, n_minority=min(n_pos, n_neg))
+    try:
+        Xr, yr = sampler.fit_resample(X, y)
+    except (ValueError, RuntimeError) as exc:
+        raise DataError(
+            f"resampling.method={resampling.method} could not resample a fit part of {y.size} rows "
+            f"({n_pos} positive): {exc}. Try resampling.method=smote or random_over."
+        ) from None
+    return np.asarray(Xr), np.asarray(yr)
+
+
+def xgb_params(cfg: Config, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Parameters for ``xgboost.train``: binary:logistic, hist, the regularized config values.
+
+    ``overrides`` uses the flat hyperparameter names (eta, max_depth, lambda, alpha, ...), as the
+    search and the tuner's hyperparameters do; values may be strings. The early-stopping metric
+    follows the tuning objective (auc, aucpr, else logloss).
+    """
+    x = cfg.xgboost
+    params: dict[str, Any] = {
+        "objective": "binary:logistic",
+        "tree_method": "hist",
+        "eval_metric": _EVAL_METRIC.get(cfg.tuning.objective, "logloss"),
+        "eta": x.eta,
+        "max_depth": x.max_depth,
+        "min_child_weight": x.min_child_weight,
+        "alpha": x.alpha,
+        "lambda": x.reg_lambda,
+        "gamma": x.gamma,
+        "subsample": x.subsample,
+        "colsample_bytree": x.colsample_bytree,
+        "seed": cfg.seed,
+        "nthread": x.nthread or os.cpu_count() or 1,
+    }
+    for name, value in (overrides or {}).items():
+        key = "lambda" if name == "reg_lambda" else "alpha" if name == "reg_alpha" else name
+        if key not in INT_PARAMS | FLOAT_PARAMS:
+            raise ConfigError(
+                f"hyperparameter {name!r} is not an XGBoost setting trainguard tunes; use one of "
+                f"{', '.join(sorted(INT_PARAMS | FLOAT_PARAMS))}."
+            )
+        try:
+            params[key] = int(float(value)) if key in INT_PARAMS else float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"hyperparameter {name} must be a number; got {value!r}.") from None
+    return params
+
+
+@dataclass
+class CVResult:
+    """Per-fold scores on held-out folds and on each fold's own fit rows, and early-stop rounds."""
+
+    folds: int
+    per_fold: list[dict[str, float]] = field(default_factory=list)
+    train_per_fold: list[dict[str, float]] = field(default_factory=list)
+    best_iterations: list[int] = field(default_factory=list)
+    stopped_early: bool = False
+
+    @property
+    def folds_run(self) -> int:
+        """How many folds were scored (fewer than ``folds`` when stopped early)."""
+        return len(self.per_fold)
+
+    def mean(self, metric: str) -> float:
+        """Mean of a held-out metric over the folds run."""
+        return float(np.mean([m[metric] for m in self.per_fold])) if self.per_fold else float("nan")
+
+    def std(self, metric: str) -> float:
+        """Population standard deviation of a held-out metric over the folds run."""
+        return float(np.std([m[metric] for m in self.per_fold])) if self.per_fold else float("nan")
+
+    def train_mean(self, metric: str) -> float:
+        """Mean of a metric on the folds' own original (non-resampled) fit rows."""
+        vals = [m[metric] for m in self.train_per_fold]
+        return float(np.mean(vals)) if vals else float("nan")
+
+    @property
+    def train_cv_gap(self) -> float:
+        """Mean train AUC minus mean CV AUC: the overfitting signal the approval caps."""
+        return self.train_mean("auc") - self.mean("auc")
+
+    @property
+    def best_num_round(self) -> int:
+        """Rounds for the final fit: the mean of the folds' early-stopped round counts."""
+        return max(1, round(float(np.mean(self.best_iterations)))) if self.best_iterations else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The evaluation.json ``cross_validation`` block (read back by ``from_dict``)."""
+        out: dict[str, Any] = {"folds": self.folds, "folds_run": self.folds_run,
+                               "stopped_early": self.stopped_early}
+        for name in METRIC_NAMES:
+            out[name] = _summary([m[name] for m in self.per_fold])
+        out["train_auc"] = _summary([m["auc"] for m in self.train_per_fold])
+        out["train_cv_gap"] = self.train_cv_gap
+        out["best_iterations"] = list(self.best_iterations)
+        out["train"] = {name: _summary([m[name] for m in self.train_per_fold])
+                        for name in METRIC_NAMES}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CVResult:
+        """Rebuild a result from ``to_dict`` output (e.g. the train job's cv.json)."""
+        try:
+            n = int(data.get("folds_run", len(data["auc"]["per_fold"])))
+            per_fold = [{m: float(data[m]["per_fold"][i]) for m in METRIC_NAMES if m in data}
+                        for i in range(n)]
+            train_src = data.get("train") or {"auc": data["train_auc"]}
+            train = [{m: float(v["per_fold"][i]) for m, v in train_src.items()} for i in range(n)]
+            return cls(folds=int(data["folds"]), per_fold=per_fold, train_per_fold=train,
+                       best_iterations=[int(b) for b in data.get("best_iterations", [])],
+                       stopped_early=bool(data.get("stopped_early", False)))
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise DataError(
+                f"cross-validation result is incomplete or malformed ({exc!r}); expected the layout "
+                "written by CVResult.to_dict()."
+            ) from None
+
+
+@dataclass
+class PreparedFold:
+    """One fold's rows and its hyperparameter-independent training data, built once."""
+
+    index: int
+    fit_idx: np.ndarray
+    """Rows the resampler and the booster are fitted on (fit part minus the carve-out)."""
+    stop_idx: np.ndarray
+    """Inner early-stopping carve-out, taken from the fit part before resampling."""
+    score_idx: np.ndarray
+    """The held-out fold, scored at its natural class ratio."""
+    n_synthetic: int
+    dtrain: xgb.DMatrix
+    dstop: xgb.DMatrix
+
+
+class FoldPlan:
+    """The stratified splits of (X, y) and, lazily, each fold's resampled training DMatrix.
+
+    Splits, carve-outs and resampling depend only on the data, ``cv``, ``resampling``,
+    ``xgboost.validation_fraction`` and the seed, so one plan serves every trial of a search.
+    """
+
+    def __init__(self, X: Any, y: Any, cfg: Config) -> None:
+        self.X, self.y = _check_xy(X, y, cfg.cv.folds)
+        self.cfg = cfg
+        seed = cfg.seed
+        splitter = StratifiedKFold(cfg.cv.folds, shuffle=cfg.cv.shuffle,
+                                   random_state=seed if cfg.cv.shuffle else None)
+        self.splits = list(splitter.split(np.zeros(self.y.size), self.y))
+        self._prepared: dict[int, PreparedFold] = {}
+
+    def __len__(self) -> int:
+        return len(self.splits)
+
+    def fold(self, i: int) -> PreparedFold:
+        """Fold ``i``, carved, resampled and wrapped in DMatrix objects on first use."""
+        if i not in self._prepared:
+            self._prepared[i] = self._prepare(i)
+        return self._prepared[i]
+
+    def _prepare(self, i: int) -> PreparedFold:
+        cfg, X, y = self.cfg, self.X, self.y
+        fit_part, score_idx = self.splits[i]
+        fit_idx, stop_idx = train_test_split(
+            fit_part, test_size=cfg.xgboost.validation_fraction, stratify=y[fit_part],
+            random_state=cfg.seed + i, shuffle=True)
+        fit_idx, stop_idx = np.sort(fit_idx), np.sort(stop_idx)
+        Xr, yr = resample(X[fit_idx], y[fit_idx], cfg.resampling, cfg.seed)
+        nthread = cfg.xgboost.nthread or os.cpu_count() or 1
+        dtrain = xgb.QuantileDMatrix(Xr, label=yr, nthread=nthread)
+        dstop = xgb.QuantileDMatrix(X[stop_idx], label=y[stop_idx], ref=dtrain, nthread=nthread)
+        return PreparedFold(i, fit_idx, stop_idx, score_idx, int(yr.size - fit_idx.size),
+                            dtrain, dstop)
+
+
+def cross_validate(X: Any, y: Any, cfg: Config, params: Mapping[str, Any] | None = None,
+                   on_fold: OnFold | None = None, *, plan: FoldPlan | None = None) -> CVResult:
+    """Stratified k-fold CV with in-fold resampling and early stopping on an inner carve-out.
+
+    ``params`` are hyperparameter overrides (flat names). ``on_fold`` is called after each fold
+    with its held-out metrics and the partial result; returning True stops (trial early
+    stopping) and marks the result ``stopped_early``. Pass a ``plan`` to reuse prepared folds.
+    """
+    plan = plan if plan is not None else FoldPlan(X, y, cfg)
+    xp = xgb_params(cfg, params)
+    result = CVResult(folds=len(plan))
+    for i in range(len(plan)):
+        f = plan.fold(i)
+        booster = xgb.train(xp, f.dtrain, num_boost_round=cfg.xgboost.num_round,
+                            evals=[(f.dstop, "stop")],
+                            early_stopping_rounds=cfg.xgboost.early_stopping_rounds,
+                            verbose_eval=False)
+        rounds = booster.best_iteration + 1
+        scored = _predict(booster, plan.X[f.score_idx], rounds)
+        fitted = _predict(booster, plan.X[f.fit_idx], rounds)
+        fold_metrics = binary_metrics(plan.y[f.score_idx], scored)
+        result.per_fold.append(fold_metrics)
+        result.train_per_fold.append(binary_metrics(plan.y[f.fit_idx], fitted))
+        result.best_iterations.append(rounds)
+        if on_fold is not None and on_fold(i, fold_metrics, result) and i + 1 < len(plan):
+            result.stopped_early = True
+            break
+    return result
+
+
+def fit_final(X: Any, y: Any, cfg: Config, params: Mapping[str, Any] | None = None,
+              num_round: int | None = None) -> xgb.Booster:
+    """Resample the whole training split and train ``num_round`` rounds with no early stopping.
+
+    ``num_round`` should be the CV's ``best_num_round``; without it ``xgboost.num_round`` is used.
+    """
+    X_arr, y_arr = _check_xy(X, y, 1)
+    Xr, yr = resample(X_arr, y_arr, cfg.resampling, cfg.seed)
+    xp = xgb_params(cfg, params)
+    d = xgb.QuantileDMatrix(Xr, label=yr, nthread=xp["nthread"])
+    rounds = int(num_round) if num_round else cfg.xgboost.num_round
+    booster = xgb.train(xp, d, num_boost_round=rounds, verbose_eval=False)
+    booster.set_attr(num_round=str(rounds))
+    return booster
+
+
+# --------------------------------------------------------------------------------------------
+# internals
+
+
+def _predict(booster: xgb.Booster, X: np.ndarray, rounds: int) -> np.ndarray:
+    return np.asarray(booster.inplace_predict(X, iteration_range=(0, rounds)))
+
+
+def _summary(values: Sequence[float]) -> dict[str, Any]:
+    vals = [float(v) for v in values]
+    return {"mean": float(np.mean(vals)) if vals else float("nan"),
+            "std": float(np.std(vals)) if vals else float("nan"),
+            "per_fold": vals}
+
+
+def _check_xy(X: Any, y: Any, folds: int) -> tuple[np.ndarray, np.ndarray]:
+    X_arr = np.asarray(X, dtype=float)
+    y_arr = np.asarray(y).reshape(-1)
+    if X_arr.ndim != 2:
+        raise DataError(f"features must be a 2-D table (rows by columns); got shape {X_arr.shape}.")
+    if X_arr.shape[0] != y_arr.size:
+        raise DataError(f"features have {X_arr.shape[0]} rows but the label has {y_arr.size}; "
+                        "they must come from the same table.")
+    labels = set(np.unique(y_arr).tolist())
+    if not labels <= {0, 1}:
+        raise DataError(f"the label must be encoded 0/1 for training; found values "
+                        f"{sorted(labels, key=str)[:5]}.")
+    y_arr = y_arr.astype(np.int64)
+    n_pos = int(y_arr.sum())
+    smallest = min(n_pos, y_arr.size - n_pos)
+    if smallest < folds:
+        raise DataError(
+            f"stratified {folds}-fold CV needs at least {folds} rows of each class; the smaller "
+            f"class has {smallest}. Use fewer folds (cv.folds) or more data."
+        )
+    return X_arr, y_arr

@@ -1,0 +1,124 @@
+"""Shared plumbing for the CI commands: config from arguments, the local build, AWS clients, errors.
+
+AWS failures become a DeployError (exit 2) whose message a CI log can act on: which call, which
+code, what to do. Branching is on ``ClientError.response["Error"]["Code"]``, never message text.
+boto3/botocore are imported inside the functions that talk to AWS, so ``lint --definition`` and
+``iam-policy`` never load them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from training.config import Config, load_config, parse_override
+from training.errors import TrainguardError
+
+__all__ = ["DeployError", "aws_errors", "build_definition", "client_config", "config_from_args",
+           "error_code", "make_session"]
+
+DEFAULT_MAX_ATTEMPTS = 5
+"""botocore standard retry mode: throttling and 5xx are retried with backoff up to this many tries."""
+
+_THROTTLING = {"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
+               "TooManyRequestsException", "SlowDown", "RequestThrottled"}
+_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Forbidden",
+           "AuthorizationError", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
+           "SignatureDoesNotMatch", "UnrecognizedClientException", "403"}
+_CONFLICT = {"ConflictException", "ResourceInUse", "ConcurrentModificationException"}
+
+
+class DeployError(TrainguardError):
+    """An AWS call failed in a way the user can fix (credentials, permissions, conflicts); exit 2."""
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The validated Config from ``--config FILE`` (or the defaults) and repeated ``--set k=v``."""
+    overrides = dict(parse_override(o) for o in getattr(args, "overrides", None) or [])
+    return load_config(getattr(args, "config", None), overrides)
+
+
+def build_definition(config: Config, **overrides: Any) -> str:
+    """The pipeline definition JSON built locally from the config (the SDK is imported here)."""
+    from pipelines.build import definition_json
+
+    return definition_json(config, **overrides)
+
+
+def client_config(max_attempts: int | None = None) -> Any:
+    """botocore Config: standard retry mode (backoff on throttling) with bounded attempts.
+
+    AWS_MAX_ATTEMPTS in the environment wins, as botocore documents.
+    """
+    from botocore.config import Config as BotoConfig
+
+    attempts = max_attempts or int(os.environ.get("AWS_MAX_ATTEMPTS") or DEFAULT_MAX_ATTEMPTS)
+    return BotoConfig(retries={"mode": "standard", "max_attempts": attempts},
+                      user_agent_extra="trainguard")
+
+
+def make_session(region: str | None, profile: str | None = None) -> Any:
+    """A boto3 Session for the region and profile; DeployError when the profile or region is missing."""
+    import boto3
+    import botocore.exceptions
+
+    if not region:
+        raise DeployError("no AWS region: set aws.region in the config, pass --region, or set "
+                          "AWS_REGION.")
+    try:
+        return boto3.Session(profile_name=profile or None, region_name=region)
+    except botocore.exceptions.ProfileNotFound:
+        raise DeployError(f"AWS profile {profile!r} is not configured; pass an existing --profile "
+                          "or unset AWS_PROFILE and provide credentials another way.") from None
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ClientError ('' for anything else)."""
+    response = getattr(exc, "response", None) or {}
+    return str((response.get("Error") or {}).get("Code", ""))
+
+
+@contextlib.contextmanager
+def aws_errors(action: str) -> Iterator[None]:
+    """Turn botocore failures during ``action`` (e.g. 's3:PutObject') into an actionable DeployError."""
+    import botocore.exceptions as bex
+
+    try:
+        yield
+    except bex.NoCredentialsError:
+        raise DeployError(
+            f"{action}: no AWS credentials found. In CI, assume a role with OIDC "
+            "(aws-actions/configure-aws-credentials); locally, set AWS_PROFILE or "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."
+        ) from None
+    except bex.NoRegionError:
+        raise DeployError(f"{action}: no AWS region; set aws.region, --region or AWS_REGION.") \
+            from None
+    except (bex.EndpointConnectionError, bex.ConnectTimeoutError) as exc:
+        raise DeployError(f"{action}: cannot reach the AWS endpoint ({exc}); check the network, "
+                          "AWS_ENDPOINT_URL or --endpoint-url.") from None
+    except bex.ParamValidationError as exc:
+        raise DeployError(f"{action}: AWS rejected the request's parameters: {exc}") from None
+    except bex.ClientError as exc:
+        code = error_code(exc)
+        message = (exc.response.get("Error") or {}).get("Message", "")
+        if code in _DENIED:
+            raise DeployError(
+                f"{action}: access denied ({code}). Allow {action} for the CI identity on this "
+                f"resource, or check that its credentials are current. AWS said: {message}"
+            ) from None
+        if code in _THROTTLING:
+            raise DeployError(
+                f"{action}: still throttled by AWS ({code}) after retrying with backoff; retry "
+                "the job later or raise AWS_MAX_ATTEMPTS."
+            ) from None
+        if code in _CONFLICT:
+            raise DeployError(
+                f"{action}: the resource is being changed by someone else right now ({code}); "
+                "wait for the other deployment to finish and run again (serialize CI deploys "
+                "with a concurrency group)."
+            ) from None
+        raise DeployError(f"{action} failed ({code or 'unknown error'}): {message}") from None

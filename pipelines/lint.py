@@ -1,0 +1,550 @@
+"""``trainguard lint``: safeguard policy checks on a SageMaker pipeline definition JSON.
+
+Works on the raw definition alone (ours or any other pipeline's), so CI can gate any pipeline:
+encryption at rest, VPC, network isolation, inter-container encryption, a runtime ceiling on every
+job, no plaintext secrets, no unconditional auto-approval, a reject branch, caching only where it
+is deterministic, and no placeholder security values. Error findings exit 1; warnings exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from training.config import Config
+from training.errors import TrainguardError
+
+__all__ = [
+    "DefinitionError",
+    "Finding",
+    "add_arguments",
+    "format_findings",
+    "iter_steps",
+    "lint_definition",
+    "load_definition",
+    "resolve",
+    "run",
+]
+
+Severity = Literal["error", "warning"]
+
+# Placeholders shipped as defaults in training/config.py; a deployed pipeline must not carry them.
+_PLACEHOLDERS = (
+    (re.compile(r"key/0{8}-0{4}-0{4}-0{4}-0{12}$"), "KMS key", "security.kms_key_id"),
+    (re.compile(r"^subnet-0+$"), "subnet", "security.subnets"),
+    (re.compile(r"^sg-0+$"), "security group", "security.security_group_ids"),
+)
+_SECRET_NAME = re.compile(
+    r"(^|_)(password|passwd|pwd|secret|secrets|token|api_?key|apikey|access_?key|secret_?key|"
+    r"private_?key|credentials?|auth)($|_)"
+)
+_SECRET_VALUES = (
+    (re.compile(r"(?<![A-Z0-9])(AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"), "an AWS access key id"),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
+)
+_AWS_SECRET_KEY = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_SEED_NAMES = {"seed", "random_seed", "random_state", "--seed"}
+_REGISTER_TYPES = {"RegisterModel"}
+_JOB_TYPES = {"Processing", "Training", "Tuning", "Transform"}
+
+
+class DefinitionError(TrainguardError):
+    """A definition file cannot be read or is not a pipeline definition (exit status 2)."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One violated safeguard: which rule, how bad, where (step and JSON path) and how to fix it."""
+
+    rule: str
+    severity: Severity
+    step: str
+    setting: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Plain dict for ``--json`` output."""
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------------------------
+# reading and walking definitions
+
+
+def load_definition(path: str | Path) -> dict[str, Any]:
+    """Read a pipeline definition JSON file; DefinitionError (exit 2) names the file when it cannot."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DefinitionError(
+            f"cannot read definition file {p}: {exc.strerror or exc}; pass an existing JSON file "
+            "with --definition (e.g. from 'trainguard definition --out FILE')."
+        ) from None
+    return parse_definition(text, str(p))
+
+
+def parse_definition(text: str | Mapping[str, Any], source: str = "the definition") -> dict[str, Any]:
+    """Parse and shape-check a definition (JSON text or an already parsed mapping)."""
+    if isinstance(text, Mapping):
+        data: Any = dict(text)
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DefinitionError(
+                f"{source} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+                "pass the pipeline definition JSON that SageMaker's DescribePipeline or "
+                "'trainguard definition' returns."
+            ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("Steps"), list):
+        raise DefinitionError(
+            f"{source} is not a SageMaker pipeline definition: expected a JSON object with a "
+            "'Steps' list (as in DescribePipeline's PipelineDefinition)."
+        )
+    return data
+
+
+def iter_steps(definition: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], list[str]]]:
+    """Every step, depth first, with the names of the Condition branches it sits in.
+
+    SageMaker nests a Condition step's branches inside it (``IfSteps``/``ElseSteps``), so a flat
+    look at ``Steps`` would miss the registration steps; the path is e.g. ``["CheckApproval:if"]``.
+    """
+
+    def walk(steps: Any, trail: list[str]) -> Iterator[tuple[dict[str, Any], list[str]]]:
+        for step in steps if isinstance(steps, list) else []:
+            if not isinstance(step, dict):
+                continue
+            yield step, trail
+            if step.get("Type") == "Condition":
+                args = step.get("Arguments") or {}
+                name = str(step.get("Name", "?"))
+                yield from walk(args.get("IfSteps"), [*trail, f"{name}:if"])
+                yield from walk(args.get("ElseSteps"), [*trail, f"{name}:else"])
+
+    yield from walk(definition.get("Steps"), [])
+
+
+def resolve(value: Any, definition: Mapping[str, Any]) -> Any:
+    """The literal a setting takes: itself, or a referenced pipeline parameter's default value.
+
+    Returns ``_UNKNOWN`` for expressions that cannot be known before a run (step properties, joins).
+    """
+    if isinstance(value, dict):
+        ref = value.get("Get")
+        if isinstance(ref, str) and ref.startswith("Parameters."):
+            name = ref.split(".", 1)[1]
+            for p in definition.get("Parameters") or []:
+                if isinstance(p, dict) and p.get("Name") == name:
+                    return p.get("DefaultValue", _UNKNOWN)
+        return _UNKNOWN
+    return value
+
+
+class _Unknown:
+    def __repr__(self) -> str:
+        return "<unknown until run time>"
+
+
+_UNKNOWN: Any = _Unknown()
+
+
+def _get(node: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+# --------------------------------------------------------------------------------------------
+# the rules
+
+
+def _job_blocks(step: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(path prefix, request dict) of each job a step launches; a tuner has one per definition."""
+    args = step.get("Arguments")
+    if not isinstance(args, dict):
+        return []
+    kind = step.get("Type")
+    if kind == "Tuning":
+        out: list[tuple[str, dict[str, Any]]] = []
+        if isinstance(args.get("TrainingJobDefinition"), dict):
+            out.append(("Arguments.TrainingJobDefinition", args["TrainingJobDefinition"]))
+        for i, d in enumerate(args.get("TrainingJobDefinitions") or []):
+            if isinstance(d, dict):
+                out.append((f"Arguments.TrainingJobDefinitions[{i}]", d))
+        return out
+    if kind in ("Processing", "Training", "Transform"):
+        return [("Arguments", args)]
+    return []
+
+
+# per job kind: (volume key path, output key path or None if the job may have no outputs, vpc
+# path, isolation path, inter-container path, stopping condition path)
+_PATHS: dict[str, dict[str, str | None]] = {
+    "Processing": {
+        "volume": "ProcessingResources.ClusterConfig.VolumeKmsKeyId",
+        "output": "ProcessingOutputConfig.KmsKeyId",
+        "vpc": "NetworkConfig.VpcConfig",
+        "isolation": "NetworkConfig.EnableNetworkIsolation",
+        "ice": "NetworkConfig.EnableInterContainerTrafficEncryption",
+        "runtime": "StoppingCondition.MaxRuntimeInSeconds",
+    },
+    "Training": {
+        "volume": "ResourceConfig.VolumeKmsKeyId",
+        "output": "OutputDataConfig.KmsKeyId",
+        "vpc": "VpcConfig",
+        "isolation": "EnableNetworkIsolation",
+        "ice": "EnableInterContainerTrafficEncryption",
+        "runtime": "StoppingCondition.MaxRuntimeInSeconds",
+    },
+    "Transform": {
+        "volume": "TransformResources.VolumeKmsKeyId",
+        "output": "TransformOutput.KmsKeyId",
+        "vpc": None,
+        "isolation": None,
+        "ice": None,
+        "runtime": None,
+    },
+}
+
+
+def _check_job(step_name: str, kind: str, prefix: str, job: dict[str, Any],
+               definition: Mapping[str, Any]) -> Iterator[Finding]:
+    paths = _PATHS["Training" if kind == "Tuning" else kind]
+
+    def finding(rule: str, sub: str, message: str, severity: Severity = "error") -> Finding:
+        return Finding(rule, severity, step_name, f"{prefix}.{sub}", message)
+
+    vol = paths["volume"]
+    if vol and not resolve(_get(job, vol), definition):
+        yield finding("kms-volume", vol, "job volumes are not encrypted with a customer KMS key; "
+                      "set security.kms_key_id (VolumeKmsKeyId) to your key's ARN.")
+    out = paths["output"]
+    has_outputs = kind != "Processing" or _get(job, "ProcessingOutputConfig.Outputs")
+    if out and has_outputs and not resolve(_get(job, out), definition):
+        yield finding("kms-output", out, "job outputs written to S3 are not encrypted with a "
+                      "customer KMS key; set security.kms_key_id (KmsKeyId) to your key's ARN.")
+    vpc = paths["vpc"]
+    if vpc:
+        cfg = _get(job, vpc)
+        subnets = cfg.get("Subnets") if isinstance(cfg, dict) else None
+        groups = cfg.get("SecurityGroupIds") if isinstance(cfg, dict) else None
+        if not subnets or not groups:
+            missing = " and ".join(n for n, v in (("subnets", subnets), ("security groups", groups))
+                                   if not v)
+            yield finding("vpc", vpc, f"job does not run in a VPC (no {missing}); set "
+                          "security.subnets and security.security_group_ids to private subnets "
+                          "and a security group.")
+    iso = paths["isolation"]
+    if iso:
+        value = resolve(_get(job, iso), definition)
+        if value is not True and value is not _UNKNOWN:
+            yield finding("network-isolation", iso, "job is not network-isolated; set "
+                          "security.network_isolation=true (EnableNetworkIsolation).")
+    ice = paths["ice"]
+    if ice:
+        value = resolve(_get(job, ice), definition)
+        if value is not True and value is not _UNKNOWN:
+            yield finding("inter-container-encryption", ice, "traffic between job containers is "
+                          "not encrypted; set security.inter_container_encryption=true "
+                          "(EnableInterContainerTrafficEncryption).")
+    rt = paths["runtime"]
+    if rt:
+        value = resolve(_get(job, rt), definition)
+        if value is not _UNKNOWN and (not isinstance(value, int) or isinstance(value, bool)
+                                      or value <= 0):
+            yield finding("max-runtime", rt, "job has no maximum runtime, so a stuck job runs (and "
+                          "bills) until stopped; set security.max_runtime_seconds "
+                          "(StoppingCondition.MaxRuntimeInSeconds).")
+
+
+def _leaves(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _leaves(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _leaves(v, f"{path}[{i}]")
+    else:
+        yield path, node
+
+
+def _secret_name(name: str) -> bool:
+    norm = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name.lstrip("-")).lower().replace("-", "_")
+    return bool(_SECRET_NAME.search(norm))
+
+
+def _looks_like_secret_key(text: str) -> bool:
+    for m in _AWS_SECRET_KEY.finditer(text):
+        s = m.group(0)
+        if re.search(r"[a-z]", s) and re.search(r"[A-Z]", s) and re.search(r"[0-9]", s):
+            return True
+    return False
+
+
+def _is_reference(value: str) -> bool:
+    """A pointer to a secret store rather than the secret itself."""
+    return value.startswith(("arn:aws:secretsmanager:", "arn:aws:ssm:", "/", "{{resolve:"))
+
+
+def _check_secrets(step: Mapping[str, Any], definition: Mapping[str, Any]) -> Iterator[Finding]:
+    name = str(step.get("Name", "?"))
+    args = step.get("Arguments")
+    if not isinstance(args, dict):
+        return
+    fix = ("remove it from the definition and have the job read it from AWS Secrets Manager "
+           "(pass the secret's ARN, grant the role secretsmanager:GetSecretValue)")
+    for path, value in _leaves(args, "Arguments"):
+        if not isinstance(value, str):
+            continue
+        for pattern, what in _SECRET_VALUES:
+            if pattern.search(value):
+                yield Finding("plaintext-secret", "error", name, path,
+                              f"value looks like {what}; {fix}.")
+                break
+        else:
+            if _looks_like_secret_key(value) and not value.startswith(("s3://", "arn:")):
+                yield Finding("plaintext-secret", "error", name, path,
+                              f"value looks like an AWS secret access key; {fix}.")
+    # secret-looking names in Environment / HyperParameters maps, wherever they are nested
+    for path, mapping in _named_maps(args, "Arguments"):
+        for key, raw in mapping.items():
+            if not _secret_name(str(key)):
+                continue
+            value = resolve(raw, definition)
+            if isinstance(raw, dict) and value is _UNKNOWN:
+                continue
+            if isinstance(value, str) and value and not _is_reference(value):
+                severity: Severity = "warning" if isinstance(raw, dict) else "error"
+                where = "a pipeline parameter default" if isinstance(raw, dict) else "plaintext"
+                yield Finding("plaintext-secret", severity, name, f"{path}.{key}",
+                              f"{key!r} holds a secret in {where}, visible to anyone who can "
+                              f"describe the pipeline or its jobs; {fix}.")
+    # command-line flags such as --password VALUE
+    for path, argv in _named_lists(args, "Arguments", "ContainerArguments"):
+        for i, item in enumerate(argv[:-1]):
+            nxt = argv[i + 1]
+            if isinstance(item, str) and item.startswith("--") and _secret_name(item) \
+                    and isinstance(nxt, str) and nxt and not _is_reference(nxt):
+                yield Finding("plaintext-secret", "error", name, f"{path}[{i + 1}]",
+                              f"argument {item} is given a plaintext secret; {fix}.")
+
+
+def _named_maps(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    names = {"Environment", "HyperParameters", "StaticHyperParameters"}
+    if isinstance(node, dict):
+        for k, v in node.items():
+            sub = f"{path}.{k}"
+            if k in names and isinstance(v, dict):
+                yield sub, v
+            else:
+                yield from _named_maps(v, sub)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _named_maps(v, f"{path}[{i}]")
+
+
+def _named_lists(node: Any, path: str, name: str) -> Iterator[tuple[str, list[Any]]]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            sub = f"{path}.{k}"
+            if k == name and isinstance(v, list):
+                yield sub, v
+            else:
+                yield from _named_lists(v, sub, name)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _named_lists(v, f"{path}[{i}]", name)
+
+
+def _approval_status(step: Mapping[str, Any], definition: Mapping[str, Any]) -> Any:
+    args = step.get("Arguments") or {}
+    return resolve(args.get("ModelApprovalStatus"), definition) if isinstance(args, dict) else None
+
+
+def _check_approval(step: Mapping[str, Any], definition: Mapping[str, Any],
+                    config: Config | None) -> Iterator[Finding]:
+    status = _approval_status(step, definition)
+    raw = (step.get("Arguments") or {}).get("ModelApprovalStatus")
+    if status != "Approved":
+        return
+    if config is not None and config.approval.approval_status == "Approved":
+        return
+    how = ("the ModelApprovalStatus parameter defaults to" if isinstance(raw, dict)
+           else "the registration sets ModelApprovalStatus to")
+    fix = ("register as PendingManualApproval (approval.approval_status) so a person approves; if "
+           "auto-approval is intended, set approval.approval_status=Approved in the config and "
+           "lint with --config")
+    if config is not None:
+        fix = ("set approval.approval_status=Approved in the config if auto-approval is intended; "
+               "otherwise register as PendingManualApproval")
+    yield Finding("auto-approval", "error", str(step.get("Name", "?")),
+                  "Arguments.ModelApprovalStatus",
+                  f"{how} 'Approved': models go live without review; {fix}.")
+
+
+def _is_reject_step(step: Mapping[str, Any], definition: Mapping[str, Any]) -> bool:
+    if step.get("Type") == "Fail":
+        return True
+    return step.get("Type") in _REGISTER_TYPES and _approval_status(step, definition) == "Rejected"
+
+
+def _registers(steps: Any, definition: Mapping[str, Any]) -> bool:
+    """True when a branch (recursively) registers a model other than as Rejected."""
+    for step in steps if isinstance(steps, list) else []:
+        if not isinstance(step, dict):
+            continue
+        if step.get("Type") in _REGISTER_TYPES and not _is_reject_step(step, definition):
+            return True
+        if step.get("Type") == "Condition":
+            args = step.get("Arguments") or {}
+            if _registers(args.get("IfSteps"), definition) or \
+                    _registers(args.get("ElseSteps"), definition):
+                return True
+    return False
+
+
+def _check_reject_branch(definition: Mapping[str, Any]) -> Iterator[Finding]:
+    for step, trail in iter_steps(definition):
+        name = str(step.get("Name", "?"))
+        kind = step.get("Type")
+        if kind == "Condition":
+            args = step.get("Arguments") or {}
+            if not _registers(args.get("IfSteps"), definition):
+                continue
+            else_steps = [s for s in args.get("ElseSteps") or [] if isinstance(s, dict)]
+            if not any(_is_reject_step(s, definition) for s in else_steps):
+                yield Finding("reject-branch", "error", name, "Arguments.ElseSteps",
+                              "the condition guarding registration has no reject branch: a failing "
+                              "model passes silently; add a Fail step and/or a registration with "
+                              "ModelApprovalStatus=Rejected to ElseSteps (approval.on_reject).")
+        elif kind in _REGISTER_TYPES and not trail and not _is_reject_step(step, definition):
+            yield Finding("reject-branch", "warning", name, "Type",
+                          "the model is registered without a Condition step checking its "
+                          "evaluation first; guard registration with a Condition step whose else "
+                          "branch fails or registers the model as Rejected.")
+
+
+def _seeded(step: Mapping[str, Any]) -> bool:
+    args = step.get("Arguments") or {}
+    for path, mapping in _named_maps(args, "Arguments"):
+        del path
+        if any(str(k).lower() in _SEED_NAMES for k in mapping):
+            return True
+    for _, argv in _named_lists(args, "Arguments", "ContainerArguments"):
+        if any(isinstance(a, str) and a.lower() in _SEED_NAMES for a in argv):
+            return True
+    return False
+
+
+def _check_cache(step: Mapping[str, Any]) -> Iterator[Finding]:
+    cache = step.get("CacheConfig")
+    if not isinstance(cache, dict) or cache.get("Enabled") is not True:
+        return
+    name = str(step.get("Name", "?"))
+    kind = step.get("Type")
+    if kind in ("Condition", "Fail", *_REGISTER_TYPES):
+        yield Finding("cache", "error", name, "CacheConfig.Enabled",
+                      f"caching a {kind} step replays an old decision instead of evaluating this "
+                      "run; remove its CacheConfig.")
+    elif kind in ("Training", "Tuning") and not _seeded(step):
+        yield Finding("cache", "warning", name, "CacheConfig.Enabled",
+                      f"{kind} step is cached but not seeded, so a cache hit hides a result the "
+                      "step would not reproduce; pass a 'seed' hyperparameter or disable caching "
+                      "(aws.cache_steps=false).")
+
+
+def _check_placeholders(step: Mapping[str, Any]) -> Iterator[Finding]:
+    name = str(step.get("Name", "?"))
+    seen: set[tuple[str, str]] = set()
+    for path, value in _leaves(step.get("Arguments"), "Arguments"):
+        if not isinstance(value, str):
+            continue
+        for pattern, what, key in _PLACEHOLDERS:
+            if pattern.search(value) and (path, key) not in seen:
+                seen.add((path, key))
+                yield Finding("placeholder", "error", name, path,
+                              f"placeholder {what} {value!r} (the config default) is not a real "
+                              f"resource; set {key} to yours.")
+
+
+def lint_definition(definition: Mapping[str, Any] | str, config: Config | None = None) -> list[Finding]:
+    """Check a pipeline definition (dict or JSON text) against every safeguard rule, errors first.
+
+    ``config`` (when the definition was built from one) only widens what is allowed on purpose:
+    auto-approval when ``approval.approval_status`` is Approved. Raises DefinitionError when the
+    input is not a pipeline definition.
+    """
+    definition = parse_definition(definition)
+    findings: list[Finding] = []
+    for step, _trail in iter_steps(definition):
+        name = str(step.get("Name", "?"))
+        kind = step.get("Type")
+        for prefix, job in _job_blocks(step):
+            findings.extend(_check_job(name, str(kind), prefix, job, definition))
+        findings.extend(_check_secrets(step, definition))
+        if kind in _REGISTER_TYPES:
+            findings.extend(_check_approval(step, definition, config))
+        findings.extend(_check_cache(step))
+        findings.extend(_check_placeholders(step))
+    findings.extend(_check_reject_branch(definition))
+    return sorted(findings, key=lambda f: f.severity != "error")  # errors first, stable order
+
+
+def format_findings(findings: list[Finding], source: str) -> str:
+    """Human output: one line per finding, then a one-line summary."""
+    lines = [f"{f.severity}: [{f.rule}] {f.step}: {f.setting}: {f.message}" for f in findings]
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    if findings:
+        lines.append(f"{source}: {errors} error(s), {warnings} warning(s).")
+    else:
+        lines.append(f"{source}: no findings; every safeguard rule passes.")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``trainguard lint``."""
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--config", metavar="FILE", help="build the definition from this config YAML")
+    src.add_argument("--definition", metavar="FILE",
+                     help="lint this definition JSON (any pipeline's; no config or SDK needed)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override (with --config or the defaults), repeatable")
+    parser.add_argument("--json", action="store_true", help="print findings as a JSON array")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Lint and print; 1 when any finding is an error, 0 otherwise (2 via DefinitionError)."""
+    config: Config | None = None
+    if args.definition:
+        if args.overrides:
+            raise DefinitionError("--set applies to a config; it cannot change a --definition "
+                                  "file. Use --config with --set, or edit the definition.")
+        definition = load_definition(args.definition)
+        source = args.definition
+    else:
+        from pipelines.aws import build_definition, config_from_args
+
+        config = config_from_args(args)
+        definition = parse_definition(build_definition(config), "the built definition")
+        source = args.config or "the default config"
+    findings = lint_definition(definition, config)
+    if args.json:
+        print(json.dumps([f.to_dict() for f in findings], indent=2))
+    else:
+        print(format_findings(findings, source), file=sys.stdout)
+    return 1 if any(f.severity == "error" for f in findings) else 0

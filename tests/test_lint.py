@@ -1,0 +1,374 @@
+"""Safeguard lint rules on definition JSON: each rule fires on a violation and stays quiet otherwise."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.lint import DefinitionError, lint_definition
+from training.config import load_config
+
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+ROLE = "arn:aws:iam::123456789012:role/trainguard-exec"
+BUCKET = "s3://tg-bucket/trainguard"
+NET = {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True,
+       "VpcConfig": {"Subnets": ["subnet-0abc1234def567890"], "SecurityGroupIds": ["sg-0abc1234def567890"]}}
+IMAGE = "685385470294.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
+def _join(*values: Any) -> dict[str, Any]:
+    return {"Std:Join": {"On": "/", "Values": list(values)}}
+
+
+EXEC = {"Get": "Execution.PipelineExecutionId"}
+
+
+def good_definition() -> dict[str, Any]:
+    """A definition in SageMaker's format that satisfies every rule (the shape the SDK emits)."""
+    processing_common = {
+        "ProcessingResources": {"ClusterConfig": {
+            "InstanceType": {"Get": "Parameters.ProcessingInstanceType"}, "InstanceCount": 1,
+            "VolumeSizeInGB": 30, "VolumeKmsKeyId": KEY}},
+        "AppSpecification": {"ImageUri": IMAGE, "ContainerEntrypoint": ["python3", "-m", "training.jobs"]},
+        "RoleArn": ROLE,
+        "NetworkConfig": copy.deepcopy(NET),
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "Environment": {"PYTHONPATH": "/opt/ml/processing/code"},
+    }
+    code = {"InputName": "code", "AppManaged": False, "S3Input": {
+        "S3Uri": f"{BUCKET}/code/abc123/sourcedir.tar.gz", "LocalPath": "/opt/ml/processing/code",
+        "S3DataType": "S3Prefix", "S3InputMode": "File"}}
+    preprocess = {
+        "Name": "Preprocess", "Type": "Processing",
+        "Arguments": {**copy.deepcopy(processing_common),
+                      "AppSpecification": {"ImageUri": IMAGE, "ContainerArguments": ["preprocess", "--seed", "7"]},
+                      "ProcessingInputs": [
+                          {"InputName": "data", "AppManaged": False, "S3Input": {
+                              "S3Uri": {"Get": "Parameters.InputDataUri"},
+                              "LocalPath": "/opt/ml/processing/input/data", "S3DataType": "S3Prefix",
+                              "S3InputMode": "File"}}, code],
+                      "ProcessingOutputConfig": {"KmsKeyId": KEY, "Outputs": [
+                          {"OutputName": "train", "AppManaged": False, "S3Output": {
+                              "S3Uri": _join(BUCKET, EXEC, "train"), "LocalPath": "/opt/ml/processing/train",
+                              "S3UploadMode": "EndOfJob"}},
+                          {"OutputName": "test", "AppManaged": False, "S3Output": {
+                              "S3Uri": _join(BUCKET, EXEC, "test"), "LocalPath": "/opt/ml/processing/test",
+                              "S3UploadMode": "EndOfJob"}}]}},
+        "CacheConfig": {"Enabled": True, "ExpireAfter": "P30D"},
+    }
+    tune = {
+        "Name": "Tune", "Type": "Tuning",
+        "Arguments": {
+            "HyperParameterTuningJobConfig": {"Strategy": "Bayesian", "ResourceLimits": {
+                "MaxNumberOfTrainingJobs": 8, "MaxParallelTrainingJobs": 2}},
+            "TrainingJobDefinition": {
+                "StaticHyperParameters": {"seed": "7", "folds": "5",
+                                          "sagemaker_submit_directory": f'"{BUCKET}/code/abc123/sourcedir.tar.gz"'},
+                "RoleArn": ROLE,
+                "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+                "OutputDataConfig": {"S3OutputPath": f"{BUCKET}/models", "KmsKeyId": KEY},
+                "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge",
+                                   "VolumeSizeInGB": 30, "VolumeKmsKeyId": KEY},
+                "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+                "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
+                    "S3DataType": "S3Prefix", "S3Uri": {
+                        "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"}}}}],
+                "VpcConfig": copy.deepcopy(NET["VpcConfig"]),
+                "EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True,
+            }},
+        "CacheConfig": {"Enabled": True, "ExpireAfter": "P30D"},
+    }
+    evaluate = {
+        "Name": "Evaluate", "Type": "Processing",
+        "Arguments": {**copy.deepcopy(processing_common),
+                      "ProcessingInputs": [
+                          {"InputName": "model", "AppManaged": False, "S3Input": {
+                              "S3Uri": {"Std:Join": {"On": "/", "Values": [
+                                  f"{BUCKET}/models", {"Get": "Steps.Tune.TrainingJobSummaries[0].TrainingJobName"},
+                                  "output/model.tar.gz"]}},
+                              "LocalPath": "/opt/ml/processing/model", "S3DataType": "S3Prefix",
+                              "S3InputMode": "File"}},
+                          {"InputName": "test", "AppManaged": False, "S3Input": {
+                              "S3Uri": {
+                                  "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"},
+                              "LocalPath": "/opt/ml/processing/test", "S3DataType": "S3Prefix", "S3InputMode": "File"}},
+                          code],
+                      "ProcessingOutputConfig": {"KmsKeyId": KEY, "Outputs": [
+                          {"OutputName": "evaluation", "AppManaged": False, "S3Output": {
+                              "S3Uri": _join(BUCKET, EXEC, "evaluation"),
+                              "LocalPath": "/opt/ml/processing/evaluation", "S3UploadMode": "EndOfJob"}}]}},
+        "PropertyFiles": [{"PropertyFileName": "EvaluationReport", "OutputName": "evaluation",
+                           "FilePath": "evaluation.json"}],
+    }
+
+    def register(name: str, status: Any) -> dict[str, Any]:
+        return {"Name": name, "Type": "RegisterModel", "Arguments": {
+            "ModelPackageGroupName": "trainguard-models", "ModelApprovalStatus": status,
+            "InferenceSpecification": {"Containers": [{"Image": IMAGE, "ModelDataUrl": {
+                "Get": "Steps.Tune.TrainingJobSummaries[0].TrainingJobName"}}],
+                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]}}}
+
+    condition = {
+        "Name": "CheckApproval", "Type": "Condition",
+        "Arguments": {
+            "Conditions": [{"Type": "GreaterThanOrEqualTo", "LeftValue": {"Std:JsonGet": {
+                "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
+                "Path": "binary_classification_metrics.auc.value"}},
+                "RightValue": {"Get": "Parameters.MinAuc"}}],
+            "IfSteps": [register("RegisterModel", {"Get": "Parameters.ModelApprovalStatus"})],
+            "ElseSteps": [register("RegisterRejected", "Rejected"),
+                          {"Name": "FailRejected", "Type": "Fail",
+                           "Arguments": {"ErrorMessage": "model rejected"}}],
+        },
+    }
+    return {
+        "Version": "2020-12-01", "Metadata": {},
+        "Parameters": [
+            {"Name": "InputDataUri", "Type": "String", "DefaultValue": "s3://tg-data/input/data.csv"},
+            {"Name": "ProcessingInstanceType", "Type": "String", "DefaultValue": "ml.m5.xlarge"},
+            {"Name": "MinAuc", "Type": "Float", "DefaultValue": 0.75},
+            {"Name": "ModelApprovalStatus", "Type": "String", "DefaultValue": "PendingManualApproval"},
+        ],
+        "PipelineExperimentConfig": {"ExperimentName": {"Get": "Execution.PipelineName"}},
+        "Steps": [preprocess, tune, evaluate, condition],
+    }
+
+
+def _step(defn: dict[str, Any], name: str) -> dict[str, Any]:
+    from pipelines.lint import iter_steps
+
+    return next(s for s, _ in iter_steps(defn) if s["Name"] == name)
+
+
+def _rules(findings: list[Any]) -> set[tuple[str, str, str]]:
+    return {(f.rule, f.severity, f.step) for f in findings}
+
+
+def test_good_definition_has_no_findings() -> None:
+    assert lint_definition(good_definition()) == []
+
+
+@pytest.mark.parametrize(
+    ("step", "path", "rule"),
+    [
+        ("Preprocess", "ProcessingResources.ClusterConfig.VolumeKmsKeyId", "kms-volume"),
+        ("Tune", "TrainingJobDefinition.ResourceConfig.VolumeKmsKeyId", "kms-volume"),
+        ("Evaluate", "ProcessingOutputConfig.KmsKeyId", "kms-output"),
+        ("Tune", "TrainingJobDefinition.OutputDataConfig.KmsKeyId", "kms-output"),
+        ("Preprocess", "NetworkConfig.VpcConfig", "vpc"),
+        ("Tune", "TrainingJobDefinition.VpcConfig", "vpc"),
+        ("Evaluate", "NetworkConfig.EnableNetworkIsolation", "network-isolation"),
+        ("Tune", "TrainingJobDefinition.EnableNetworkIsolation", "network-isolation"),
+        ("Preprocess", "NetworkConfig.EnableInterContainerTrafficEncryption", "inter-container-encryption"),
+        ("Tune", "TrainingJobDefinition.EnableInterContainerTrafficEncryption", "inter-container-encryption"),
+        ("Evaluate", "StoppingCondition.MaxRuntimeInSeconds", "max-runtime"),
+        ("Tune", "TrainingJobDefinition.StoppingCondition.MaxRuntimeInSeconds", "max-runtime"),
+    ],
+)
+def test_missing_control_is_an_error_naming_step_and_setting(step: str, path: str, rule: str) -> None:
+    defn = good_definition()
+    node = _step(defn, step)["Arguments"]
+    *parents, leaf = path.split(".")
+    for p in parents:
+        node = node[p]
+    del node[leaf]
+    findings = lint_definition(defn)
+    assert [(f.rule, f.severity, f.step, f.setting) for f in findings] == [
+        (rule, "error", step, f"Arguments.{path}")]
+
+
+def test_a_vpc_without_subnets_and_a_disabled_switch_are_flagged() -> None:
+    defn = good_definition()
+    args = _step(defn, "Preprocess")["Arguments"]
+    args["NetworkConfig"]["VpcConfig"]["Subnets"] = []
+    args["NetworkConfig"]["EnableNetworkIsolation"] = False
+    found = {(f.rule, f.setting) for f in lint_definition(defn)}
+    assert ("vpc", "Arguments.NetworkConfig.VpcConfig") in found
+    assert ("network-isolation", "Arguments.NetworkConfig.EnableNetworkIsolation") in found
+    message = next(f.message for f in lint_definition(defn) if f.rule == "vpc")
+    assert "no subnets" in message and "security.subnets" in message
+
+
+def test_a_plain_training_step_is_checked_like_the_tuner() -> None:
+    defn = good_definition()
+    tune = _step(defn, "Tune")
+    train = {"Name": "Train", "Type": "Training", "Arguments": copy.deepcopy(
+        tune["Arguments"]["TrainingJobDefinition"])}
+    train["Arguments"]["HyperParameters"] = train["Arguments"].pop("StaticHyperParameters")
+    del train["Arguments"]["ResourceConfig"]["VolumeKmsKeyId"]
+    train["Arguments"]["EnableNetworkIsolation"] = False
+    defn["Steps"][1] = train
+    assert {(f.rule, f.setting) for f in lint_definition(defn)} == {
+        ("kms-volume", "Arguments.ResourceConfig.VolumeKmsKeyId"),
+        ("network-isolation", "Arguments.EnableNetworkIsolation")}
+
+
+@pytest.mark.parametrize(
+    ("where", "name", "value"),
+    [
+        ("env", "DB_PASSWORD", "hunter2"),
+        ("env", "apiKey", "abc"),
+        ("env", "AWS_SECRET_ACCESS_KEY", "whatever"),
+        ("hp", "hf_token", "hf_abcdef"),
+        ("env", "INNOCENT", "AKIAIOSFODNN7EXAMPLE"),
+        ("env", "INNOCENT", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        ("hp", "cert", "-----BEGIN RSA PRIVATE KEY-----\nMIIE..."),
+    ],
+)
+def test_plaintext_secrets_are_errors(where: str, name: str, value: str) -> None:
+    defn = good_definition()
+    if where == "env":
+        _step(defn, "Evaluate")["Arguments"]["Environment"][name] = value
+        step = "Evaluate"
+    else:
+        _step(defn, "Tune")["Arguments"]["TrainingJobDefinition"]["StaticHyperParameters"][name] = value
+        step = "Tune"
+    findings = [f for f in lint_definition(defn) if f.rule == "plaintext-secret"]
+    assert findings and all(f.severity == "error" and f.step == step for f in findings)
+    assert "Secrets Manager" in findings[0].message
+
+
+def test_secret_names_pointing_at_a_secret_store_and_ordinary_values_pass() -> None:
+    defn = good_definition()
+    env = _step(defn, "Evaluate")["Arguments"]["Environment"]
+    env["DB_PASSWORD_SECRET_ARN"] = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf"
+    env["TOKENIZERS_PARALLELISM"] = "false"
+    env["CODE_SHA"] = "0123456789abcdef0123456789abcdef01234567"  # 40 hex chars, not a secret key
+    assert lint_definition(defn) == []
+
+
+def test_secret_flag_in_container_arguments_is_an_error() -> None:
+    defn = good_definition()
+    _step(defn, "Preprocess")["Arguments"]["AppSpecification"]["ContainerArguments"] += [
+        "--db-password", "hunter2"]
+    [f] = lint_definition(defn)
+    assert (f.rule, f.setting) == ("plaintext-secret", "Arguments.AppSpecification.ContainerArguments[4]")
+
+
+def test_auto_approval_by_parameter_default_needs_the_config_to_say_so() -> None:
+    defn = good_definition()
+    defn["Parameters"][-1]["DefaultValue"] = "Approved"
+    [f] = lint_definition(defn)
+    assert (f.rule, f.severity, f.step) == ("auto-approval", "error", "RegisterModel")
+    assert "approval.approval_status=Approved" in f.message and "--config" in f.message
+    assert lint_definition(defn, load_config({"approval": {"approval_status": "Approved"}})) == []
+    [f] = lint_definition(defn, load_config())
+    assert f.rule == "auto-approval"
+
+
+def test_literal_approved_status_is_an_error() -> None:
+    defn = good_definition()
+    _step(defn, "RegisterModel")["Arguments"]["ModelApprovalStatus"] = "Approved"
+    assert _rules(lint_definition(defn)) == {("auto-approval", "error", "RegisterModel")}
+
+
+@pytest.mark.parametrize("else_steps", [[], [{"Name": "Log", "Type": "Processing", "Arguments": {}}]])
+def test_registration_condition_without_reject_branch_is_an_error(else_steps: list[Any]) -> None:
+    defn = good_definition()
+    defn["Steps"][-1]["Arguments"]["ElseSteps"] = else_steps
+    found = [f for f in lint_definition(defn) if f.rule == "reject-branch"]
+    assert [(f.severity, f.step, f.setting) for f in found] == [
+        ("error", "CheckApproval", "Arguments.ElseSteps")]
+
+
+@pytest.mark.parametrize("keep", ["RegisterRejected", "FailRejected"])
+def test_either_reject_step_alone_is_a_reject_branch(keep: str) -> None:
+    defn = good_definition()
+    args = defn["Steps"][-1]["Arguments"]
+    args["ElseSteps"] = [s for s in args["ElseSteps"] if s["Name"] == keep]
+    assert lint_definition(defn) == []
+
+
+def test_unguarded_registration_is_a_warning() -> None:
+    defn = good_definition()
+    cond = defn["Steps"].pop()
+    defn["Steps"].append(cond["Arguments"]["IfSteps"][0])
+    assert _rules(lint_definition(defn)) == {("reject-branch", "warning", "RegisterModel")}
+
+
+def test_caching_rules() -> None:
+    defn = good_definition()
+    del _step(defn, "Tune")["Arguments"]["TrainingJobDefinition"]["StaticHyperParameters"]["seed"]
+    _step(defn, "CheckApproval")["CacheConfig"] = {"Enabled": True, "ExpireAfter": "P1D"}
+    _step(defn, "RegisterModel")["CacheConfig"] = {"Enabled": True, "ExpireAfter": "P1D"}
+    assert _rules(lint_definition(defn)) == {
+        ("cache", "warning", "Tune"), ("cache", "error", "CheckApproval"),
+        ("cache", "error", "RegisterModel")}
+
+
+def test_placeholder_security_values_are_errors() -> None:
+    cfg = load_config()
+    text = json.dumps(good_definition())
+    text = text.replace(KEY, cfg.security.kms_key_id).replace(
+        "subnet-0abc1234def567890", cfg.security.subnets[0]).replace(
+        "sg-0abc1234def567890", cfg.security.security_group_ids[0])
+    findings = lint_definition(text)
+    assert findings and {f.rule for f in findings} == {"placeholder"}
+    kms = [f for f in findings if "KMS key" in f.message]
+    assert kms and "set security.kms_key_id" in kms[0].message
+    assert any("set security.subnets" in f.message for f in findings)
+    assert any("set security.security_group_ids" in f.message for f in findings)
+
+
+def test_not_a_definition_raises() -> None:
+    with pytest.raises(DefinitionError, match=r"not a SageMaker pipeline definition.*'Steps' list"):
+        lint_definition({"steps": []})
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+
+
+def test_cli_definition_file_exit_codes_and_json(tmp_path: Any, capsys: Any) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(good_definition()))
+    assert main(["lint", "--definition", str(good)]) == 0
+    assert "no findings" in capsys.readouterr().out
+
+    bad_defn = good_definition()
+    del _step(bad_defn, "Evaluate")["Arguments"]["StoppingCondition"]
+    _step(bad_defn, "Tune")["CacheConfig"]["Enabled"] = True
+    del _step(bad_defn, "Tune")["Arguments"]["TrainingJobDefinition"]["StaticHyperParameters"]["seed"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(bad_defn))
+    assert main(["lint", "--definition", str(bad), "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert {(d["rule"], d["severity"], d["step"]) for d in data} == {
+        ("max-runtime", "error", "Evaluate"), ("cache", "warning", "Tune")}
+    assert set(data[0]) == {"rule", "severity", "step", "setting", "message"}
+
+    assert main(["lint", "--definition", str(bad)]) == 1
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("error: [max-runtime] Evaluate: Arguments.StoppingCondition")
+    assert out[-1] == f"{bad}: 1 error(s), 1 warning(s)."
+
+
+def test_cli_warnings_alone_exit_zero(tmp_path: Any, capsys: Any) -> None:
+    defn = good_definition()
+    del _step(defn, "Tune")["Arguments"]["TrainingJobDefinition"]["StaticHyperParameters"]["seed"]
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(defn))
+    assert main(["lint", "--definition", str(path)]) == 0
+    assert "0 error(s), 1 warning(s)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [(None, "cannot read definition file .*missing.json"),
+     ("{not json", "broken.json is not valid JSON"),
+     ("[1, 2]", "broken.json is not a SageMaker pipeline definition")],
+)
+def test_cli_unreadable_or_invalid_file_exits_2_naming_it(tmp_path: Any, capsys: Any,
+                                                          content: str | None, match: str) -> None:
+    import re
+
+    path = tmp_path / ("missing.json" if content is None else "broken.json")
+    if content is not None:
+        path.write_text(content)
+    assert main(["lint", "--definition", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err) and "Traceback" not in err

@@ -21,11 +21,14 @@ from training.config import Config
 from training.errors import TrainguardError
 
 __all__ = [
+    "JOB_SETTINGS",
     "DefinitionError",
     "Finding",
     "add_arguments",
     "format_findings",
+    "get_path",
     "iter_steps",
+    "job_blocks",
     "lint_definition",
     "load_definition",
     "resolve",
@@ -156,7 +159,8 @@ class _Unknown:
 _UNKNOWN: Any = _Unknown()
 
 
-def _get(node: Any, path: str) -> Any:
+def get_path(node: Any, path: str) -> Any:
+    """The value at a dotted path in nested dicts, or None where the path stops."""
     for part in path.split("."):
         if not isinstance(node, dict) or part not in node:
             return None
@@ -168,7 +172,7 @@ def _get(node: Any, path: str) -> Any:
 # the rules
 
 
-def _job_blocks(step: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def job_blocks(step: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(path prefix, request dict) of each job a step launches; a tuner has one per definition."""
     args = step.get("Arguments")
     if not isinstance(args, dict):
@@ -187,9 +191,8 @@ def _job_blocks(step: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return []
 
 
-# per job kind: (volume key path, output key path or None if the job may have no outputs, vpc
-# path, isolation path, inter-container path, stopping condition path)
-_PATHS: dict[str, dict[str, str | None]] = {
+# per job kind: where each safeguard setting sits in its create-job request (None: not applicable)
+JOB_SETTINGS: dict[str, dict[str, str | None]] = {
     "Processing": {
         "volume": "ProcessingResources.ClusterConfig.VolumeKmsKeyId",
         "output": "ProcessingOutputConfig.KmsKeyId",
@@ -219,23 +222,23 @@ _PATHS: dict[str, dict[str, str | None]] = {
 
 def _check_job(step_name: str, kind: str, prefix: str, job: dict[str, Any],
                definition: Mapping[str, Any]) -> Iterator[Finding]:
-    paths = _PATHS["Training" if kind == "Tuning" else kind]
+    paths = JOB_SETTINGS["Training" if kind == "Tuning" else kind]
 
     def finding(rule: str, sub: str, message: str, severity: Severity = "error") -> Finding:
         return Finding(rule, severity, step_name, f"{prefix}.{sub}", message)
 
     vol = paths["volume"]
-    if vol and not resolve(_get(job, vol), definition):
+    if vol and not resolve(get_path(job, vol), definition):
         yield finding("kms-volume", vol, "job volumes are not encrypted with a customer KMS key; "
                       "set security.kms_key_id (VolumeKmsKeyId) to your key's ARN.")
     out = paths["output"]
-    has_outputs = kind != "Processing" or _get(job, "ProcessingOutputConfig.Outputs")
-    if out and has_outputs and not resolve(_get(job, out), definition):
+    has_outputs = kind != "Processing" or get_path(job, "ProcessingOutputConfig.Outputs")
+    if out and has_outputs and not resolve(get_path(job, out), definition):
         yield finding("kms-output", out, "job outputs written to S3 are not encrypted with a "
                       "customer KMS key; set security.kms_key_id (KmsKeyId) to your key's ARN.")
     vpc = paths["vpc"]
     if vpc:
-        cfg = _get(job, vpc)
+        cfg = get_path(job, vpc)
         subnets = cfg.get("Subnets") if isinstance(cfg, dict) else None
         groups = cfg.get("SecurityGroupIds") if isinstance(cfg, dict) else None
         if not subnets or not groups:
@@ -246,20 +249,20 @@ def _check_job(step_name: str, kind: str, prefix: str, job: dict[str, Any],
                           "and a security group.")
     iso = paths["isolation"]
     if iso:
-        value = resolve(_get(job, iso), definition)
+        value = resolve(get_path(job, iso), definition)
         if value is not True and value is not _UNKNOWN:
             yield finding("network-isolation", iso, "job is not network-isolated; set "
                           "security.network_isolation=true (EnableNetworkIsolation).")
     ice = paths["ice"]
     if ice:
-        value = resolve(_get(job, ice), definition)
+        value = resolve(get_path(job, ice), definition)
         if value is not True and value is not _UNKNOWN:
             yield finding("inter-container-encryption", ice, "traffic between job containers is "
                           "not encrypted; set security.inter_container_encryption=true "
                           "(EnableInterContainerTrafficEncryption).")
     rt = paths["runtime"]
     if rt:
-        value = resolve(_get(job, rt), definition)
+        value = resolve(get_path(job, rt), definition)
         if value is not _UNKNOWN and (not isinstance(value, int) or isinstance(value, bool)
                                       or value <= 0):
             yield finding("max-runtime", rt, "job has no maximum runtime, so a stuck job runs (and "
@@ -489,7 +492,7 @@ def lint_definition(definition: Mapping[str, Any] | str, config: Config | None =
     for step, _trail in iter_steps(definition):
         name = str(step.get("Name", "?"))
         kind = step.get("Type")
-        for prefix, job in _job_blocks(step):
+        for prefix, job in job_blocks(step):
             findings.extend(_check_job(name, str(kind), prefix, job, definition))
         findings.extend(_check_secrets(step, definition))
         if kind in _REGISTER_TYPES:

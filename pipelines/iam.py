@@ -1,0 +1,469 @@
+"""``trainguard iam-policy``: the execution role's least-privilege policy, derived from the definition.
+
+Everything the policy grants is read off the emitted definition JSON: the S3 prefixes each step
+reads and writes, the KMS keys, the job kinds, the image, the VPC, the model package group. So the
+policy follows the pipeline exactly, and grows or shrinks when the pipeline does. No wildcard
+actions; resources are scoped as far as each AWS action allows (see the notes on each statement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipelines.lint import JOB_SETTINGS, get_path, iter_steps, job_blocks, resolve
+from training.errors import TrainguardError
+
+__all__ = ["IamError", "PolicyInputs", "S3Access", "add_arguments", "derive_policy",
+           "policy_inputs", "run", "s3_access"]
+
+SERVICE = "sagemaker.amazonaws.com"
+# SageMaker Pipelines names the jobs it starts "pipelines-<execution id>-<step name>-<suffix>";
+# the job-name prefix is the only part of a pipeline job's ARN known before a run.
+JOB_NAME_PREFIX = "pipelines-"
+_ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/[\w+=,.@/-]+$")
+_ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)")
+_STEP_REF = re.compile(r"^Steps\.([^.\[]+)")
+
+
+class IamError(TrainguardError):
+    """The definition or the role lacks what a scoped policy needs (exit status 2)."""
+
+
+@dataclass
+class S3Access:
+    """S3 URI prefixes (``s3://bucket/key-prefix``) a pipeline reads and writes."""
+
+    reads: set[str] = field(default_factory=set)
+    writes: set[str] = field(default_factory=set)
+
+
+@dataclass
+class PolicyInputs:
+    """What the policy is derived from, gathered from one definition."""
+
+    s3: S3Access
+    kms_keys: set[str]
+    job_kinds: set[str]
+    images: set[str]
+    subnets: set[str]
+    security_groups: set[str]
+    model_package_groups: set[str]
+    role_arns: set[str]
+
+
+# --------------------------------------------------------------------------------------------
+# reading the definition
+
+
+def _literal_prefix(value: Any, definition: Mapping[str, Any]) -> str | None:
+    """The literal start of an S3 URI setting: a string, a parameter default, or a Join's head.
+
+    A ``Std:Join`` such as ``[s3://b/p, ExecutionVariables.PIPELINE_EXECUTION_ID, train]`` yields
+    ``s3://b/p/`` (everything up to the first run-time part); the policy then grants that prefix.
+    """
+    value = resolve(value, definition) if isinstance(value, dict) and "Get" in value else value
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Std:Join" in value:
+        join = value["Std:Join"]
+        sep = join.get("On", "")
+        head: list[str] = []
+        for part in join.get("Values", []):
+            lit = resolve(part, definition) if isinstance(part, dict) else part
+            if not isinstance(lit, (str, int, float)) or isinstance(lit, bool):
+                head.append("")  # a run-time part: the prefix stops at the separator before it
+                break
+            head.append(str(lit))
+        return sep.join(head) if head else None
+    return None
+
+
+def _refs(node: Any) -> Iterator[str]:
+    """Names of the steps a node refers to through ``{"Get": "Steps.<name>..."}``."""
+    if isinstance(node, dict):
+        ref = node.get("Get")
+        if isinstance(ref, str):
+            m = _STEP_REF.match(ref)
+            if m:
+                yield m.group(1)
+        for v in node.values():
+            yield from _refs(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _refs(v)
+
+
+def _step_io(step: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
+    """(input URI settings, output URI settings) of one step, unresolved."""
+    args = step.get("Arguments") or {}
+    kind = step.get("Type")
+    ins: list[Any] = []
+    outs: list[Any] = []
+    if kind == "Processing":
+        for inp in args.get("ProcessingInputs") or []:
+            ins.append((inp.get("S3Input") or {}).get("S3Uri"))
+        for out in (args.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
+            outs.append((out.get("S3Output") or {}).get("S3Uri"))
+    jobs: list[Mapping[str, Any]] = []
+    if kind == "Training":
+        jobs = [args]
+    elif kind == "Tuning":
+        jobs = [d for d in [args.get("TrainingJobDefinition"), *(args.get("TrainingJobDefinitions")
+                                                                  or [])] if isinstance(d, dict)]
+    for job in jobs:
+        for ch in job.get("InputDataConfig") or []:
+            ins.append(((ch.get("DataSource") or {}).get("S3DataSource") or {}).get("S3Uri"))
+        outs.append((job.get("OutputDataConfig") or {}).get("S3OutputPath"))
+        ckpt = (job.get("CheckpointConfig") or {}).get("S3Uri")
+        if ckpt:
+            ins.append(ckpt)
+            outs.append(ckpt)
+        for hp in (job.get("HyperParameters") or {}, job.get("StaticHyperParameters") or {}):
+            for v in hp.values():
+                if isinstance(v, str) and v.strip('"').startswith("s3://"):
+                    ins.append(v.strip('"'))
+    if kind == "Transform":
+        ins.append((((args.get("TransformInput") or {}).get("DataSource") or {})
+                    .get("S3DataSource") or {}).get("S3Uri"))
+        outs.append((args.get("TransformOutput") or {}).get("S3OutputPath"))
+    return ins, outs
+
+
+def s3_access(definition: Mapping[str, Any]) -> S3Access:
+    """The S3 prefixes the pipeline reads and writes, from every step's inputs and outputs.
+
+    A step that reads another step's output (``{"Get": "Steps.X..."}``, a JsonGet on X's property
+    file, a model artifact of X) reads X's output prefixes; literal and parameter-default URIs are
+    read as given. Raises IamError for an input whose location cannot be known at all.
+    """
+    outputs: dict[str, set[str]] = {}
+    pending: list[tuple[str, Any]] = []
+    access = S3Access()
+    for step, _ in iter_steps(definition):
+        name = str(step.get("Name"))
+        ins, outs = _step_io(step)
+        mine = outputs.setdefault(name, set())
+        for o in outs:
+            p = _literal_prefix(o, definition)
+            if p and p.startswith("s3://"):
+                mine.add(p)
+                access.writes.add(p)
+        pending.extend((name, i) for i in ins)
+        # any other reference to another step's data (property files, model artifacts, metrics)
+        pending.extend((name, {"Get": f"Steps.{r}"}) for r in _refs(step.get("Arguments"))
+                       if r != name)
+    for name, inp in pending:
+        if inp is None:
+            continue
+        refs = list(_refs(inp))
+        if refs:
+            for r in refs:
+                access.reads.update(outputs.get(r, set()))
+            continue
+        p = _literal_prefix(inp, definition)
+        if p and p.startswith("s3://"):
+            access.reads.add(p)
+        elif p is None:
+            raise IamError(f"step {name}: cannot tell which S3 location input {json.dumps(inp)} "
+                           "reads, so the policy cannot be scoped; give it a literal S3 URI or a "
+                           "parameter with a default.")
+    return access
+
+
+def policy_inputs(definition: Mapping[str, Any]) -> PolicyInputs:
+    """Gather the S3 prefixes, keys, job kinds, images, VPC ids, groups and roles a definition uses."""
+    keys: set[str] = set()
+    kinds: set[str] = set()
+    images: set[str] = set()
+    subnets: set[str] = set()
+    groups: set[str] = set()
+    packages: set[str] = set()
+    roles: set[str] = set()
+
+    def scan(node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                lit = resolve(v, definition)
+                if k in ("VolumeKmsKeyId", "KmsKeyId") and isinstance(lit, str) and lit:
+                    keys.add(lit)
+                elif k in ("ImageUri", "TrainingImage", "Image") and isinstance(lit, str):
+                    images.add(lit)
+                elif k == "Subnets" and isinstance(v, list):
+                    subnets.update(s for s in v if isinstance(s, str))
+                elif k == "SecurityGroupIds" and isinstance(v, list):
+                    groups.update(s for s in v if isinstance(s, str))
+                elif k == "ModelPackageGroupName" and isinstance(lit, str):
+                    packages.add(lit)
+                elif k == "RoleArn" and isinstance(lit, str):
+                    roles.add(lit)
+                else:
+                    scan(v)
+        elif isinstance(node, list):
+            for v in node:
+                scan(v)
+
+    for step, _ in iter_steps(definition):
+        kinds.add(str(step.get("Type")))
+        scan(step.get("Arguments"))
+    return PolicyInputs(s3_access(definition), keys, kinds, images, subnets, groups, packages, roles)
+
+
+# --------------------------------------------------------------------------------------------
+# the policy
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    return bucket, key
+
+
+def _object_arns(prefixes: set[str]) -> list[str]:
+    out = set()
+    for uri in prefixes:
+        bucket, key = _split_s3(uri)
+        out.add(f"arn:aws:s3:::{bucket}/{key}*")
+    return sorted(out)
+
+
+def _key_arn(key: str, region: str, account: str) -> str:
+    if key.startswith("arn:"):
+        return key
+    if key.startswith("alias/"):
+        raise IamError(f"KMS key {key!r} is an alias; IAM grants on aliases do not cover the key. "
+                       "Set security.kms_key_id to the key's ARN.")
+    return f"arn:aws:kms:{region}:{account}:key/{key}"
+
+
+# job kind -> (API name, ARN resource type, job-name prefix). Pipelines names processing and
+# training jobs "pipelines-<execution id>-<step>-<suffix>"; tuning job names (32 characters at
+# most) carry no fixed prefix, so tuning jobs are scoped by the conditions on their creation.
+_JOB_TYPES = {"Processing": ("ProcessingJob", "processing-job", JOB_NAME_PREFIX),
+              "Training": ("TrainingJob", "training-job", JOB_NAME_PREFIX),
+              "Tuning": ("HyperParameterTuningJob", "hyper-parameter-tuning-job", ""),
+              "Transform": ("TransformJob", "transform-job", JOB_NAME_PREFIX)}
+
+
+def _job_conditions(definition: Mapping[str, Any], kind: str, region: str,
+                    account: str) -> dict[str, Any] | None:
+    """IAM conditions every job of this kind in the definition satisfies (SageMaker condition keys)."""
+    if kind == "Transform":
+        return None
+    paths = JOB_SETTINGS["Training" if kind == "Tuning" else kind]
+    jobs = [job for step, _ in iter_steps(definition) if step.get("Type") == kind
+            for _, job in job_blocks(step)]
+
+    def values(path: str | None) -> list[Any]:
+        return [resolve(get_path(job, path), definition) if path else None for job in jobs]
+
+    cond: dict[str, dict[str, Any]] = {}
+    for key, path in (("sagemaker:VolumeKmsKey", paths["volume"]),
+                      ("sagemaker:OutputKmsKey", paths["output"])):
+        vals = values(path)
+        if vals and all(isinstance(v, str) and v for v in vals):
+            cond.setdefault("ArnEquals", {})[key] = sorted({_key_arn(v, region, account)
+                                                            for v in vals})
+    for key, path in (("sagemaker:NetworkIsolation", paths["isolation"]),
+                      ("sagemaker:InterContainerTrafficEncryption", paths["ice"])):
+        vals = values(path)
+        if vals and all(v is True for v in vals):
+            cond.setdefault("Bool", {})[key] = "true"
+    runtimes = values(paths["runtime"])
+    if runtimes and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in runtimes):
+        cond["NumericLessThanEquals"] = {"sagemaker:MaxRuntimeInSeconds": str(max(runtimes))}
+    vpcs = [get_path(job, paths["vpc"]) if paths["vpc"] else None for job in jobs]
+    if vpcs and all(isinstance(v, dict) and v.get("Subnets") and v.get("SecurityGroupIds")
+                    for v in vpcs):
+        cond["ForAllValues:StringEquals"] = {
+            "sagemaker:VpcSubnets": sorted({s for v in vpcs for s in v["Subnets"]}),
+            "sagemaker:VpcSecurityGroupIds": sorted({g for v in vpcs for g in v["SecurityGroupIds"]})}
+        # ForAllValues holds vacuously when the key is absent: require the VPC to be there
+        cond["Null"] = {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"}
+    return cond or None
+
+
+def derive_policy(definition: Mapping[str, Any], *, role_arn: str, region: str) -> dict[str, Any]:
+    """``{"PolicyDocument": ..., "TrustPolicy": ...}`` for the role that runs this pipeline.
+
+    ``role_arn`` gives the account and is the only role PassRole may pass. Raises IamError for a
+    malformed role ARN or a definition whose resources cannot be scoped.
+    """
+    m = _ROLE_ARN.match(role_arn or "")
+    if not m:
+        raise IamError(f"role ARN {role_arn!r} is malformed; expected "
+                       "arn:aws:iam::<12-digit account>:role/<name> (set aws.role_arn).")
+    partition, account = m.group(1), m.group(2)
+    sm = f"arn:{partition}:sagemaker:{region}:{account}"
+    info = policy_inputs(definition)
+    foreign = sorted(r for r in info.role_arns if r != role_arn)
+    if foreign:
+        raise IamError(f"the definition passes other roles ({', '.join(foreign)}) besides "
+                       f"{role_arn}; derive and attach their policies separately or use one role.")
+    statements: list[dict[str, Any]] = []
+
+    def add(sid: str, actions: list[str], resources: list[str] | str,
+            condition: dict[str, Any] | None = None) -> None:
+        st: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": sorted(actions),
+                              "Resource": resources}
+        if condition:
+            st["Condition"] = condition
+        statements.append(st)
+
+    # S3: objects read and written, listing limited to those prefixes
+    if info.s3.reads:
+        add("ReadPipelineData", ["s3:GetObject"], _object_arns(info.s3.reads))
+    if info.s3.writes:
+        add("WritePipelineOutputs", ["s3:PutObject"], _object_arns(info.s3.writes))
+    by_bucket: dict[str, set[str]] = {}
+    for uri in info.s3.reads | info.s3.writes:
+        bucket, key = _split_s3(uri)
+        by_bucket.setdefault(bucket, set()).add(f"{key}*")
+    for i, (bucket, prefixes) in enumerate(sorted(by_bucket.items())):
+        add(f"ListPipelinePrefixes{i}", ["s3:ListBucket"], f"arn:aws:s3:::{bucket}",
+            {"StringLike": {"s3:prefix": sorted(prefixes)}})
+
+    # KMS: data keys for S3 objects and volumes; grants only for AWS resources (EBS volumes)
+    if info.kms_keys:
+        arns = sorted({_key_arn(k, region, account) for k in info.kms_keys})
+        add("UsePipelineKmsKeys", ["kms:Decrypt", "kms:GenerateDataKey"], arns)
+        add("GrantKmsToSageMakerVolumes", ["kms:CreateGrant"], arns,
+            {"Bool": {"kms:GrantIsForAWSResource": "true"}})
+
+    # SageMaker jobs of the kinds the pipeline runs. Creation is further conditioned on the
+    # controls every such job in the definition carries, so the role cannot start a job without
+    # them even if someone edits the pipeline behind CI's back.
+    for kind in sorted(info.job_kinds & set(_JOB_TYPES)):
+        api, res, name_prefix = _JOB_TYPES[kind]
+        arn = f"{sm}:{res}/{name_prefix}*"
+        add(f"Create{api}s", [f"sagemaker:Create{api}"], arn,
+            _job_conditions(definition, kind, region, account))
+        add(f"Manage{api}s", ["sagemaker:AddTags", f"sagemaker:Describe{api}",
+                              f"sagemaker:Stop{api}"], arn)
+    if "Tuning" in info.job_kinds:
+        # the tuner's trials are training jobs the pipeline describes to read the best candidate
+        add("ReadTuningTrials", ["sagemaker:DescribeTrainingJob"], f"{sm}:training-job/*")
+        add("ListTuningTrials", ["sagemaker:ListTrainingJobsForHyperParameterTuningJob"],
+            f"{sm}:hyper-parameter-tuning-job/*")
+    if info.model_package_groups:
+        groups = sorted(info.model_package_groups)
+        add("RegisterModelPackages",
+            ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:AddTags"],
+            [f"{sm}:model-package/{g}/*" for g in groups])
+        add("UseModelPackageGroup",
+            ["sagemaker:CreateModelPackageGroup", "sagemaker:DescribeModelPackageGroup",
+             "sagemaker:AddTags"],
+            [f"{sm}:model-package-group/{g}" for g in groups])
+
+    # the role passes only itself, only to SageMaker
+    add("PassOwnRoleToSageMaker", ["iam:PassRole"], role_arn,
+        {"StringEquals": {"iam:PassedToService": SERVICE}})
+
+    # images pulled from ECR repositories named in the definition
+    repos = set()
+    for image in info.images:
+        im = _ECR_IMAGE.match(image)
+        if im:
+            repos.add(f"arn:{partition}:ecr:{im.group(2)}:{im.group(1)}:repository/{im.group(3)}")
+    if repos:
+        add("PullJobImages", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                              "ecr:GetDownloadUrlForLayer"], sorted(repos))
+        # GetAuthorizationToken has no resource-level permissions in AWS: "*" is the only form
+        add("EcrLogin", ["ecr:GetAuthorizationToken"], "*")
+
+    # VPC jobs: SageMaker creates network interfaces in the given subnets and security groups
+    if info.subnets:
+        ec2 = f"arn:{partition}:ec2:{region}:{account}"
+        subnet_arns = sorted(f"{ec2}:subnet/{s}" for s in info.subnets)
+        add("CreateJobNetworkInterfaces", ["ec2:CreateNetworkInterface"],
+            [*subnet_arns, *sorted(f"{ec2}:security-group/{g}" for g in info.security_groups),
+             f"{ec2}:network-interface/*"])
+        add("ManageJobNetworkInterfaces",
+            ["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+             "ec2:DeleteNetworkInterfacePermission"], f"{ec2}:network-interface/*",
+            {"ArnEquals": {"ec2:Subnet": subnet_arns}})
+        # EC2 Describe actions have no resource-level permissions: "*" is the only form
+        add("DescribeJobNetwork", ["ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces",
+                                   "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
+                                   "ec2:DescribeVpcs"], "*")
+
+    # job logs and metrics
+    logs = f"arn:{partition}:logs:{region}:{account}:log-group:/aws/sagemaker/*"
+    add("WriteJobLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams",
+                         "logs:PutLogEvents"], [logs, f"{logs}:log-stream:*"])
+    add("PutJobMetrics", ["cloudwatch:PutMetricData"], "*",
+        {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}})
+
+    policy = {"Version": "2012-10-17", "Statement": statements}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": SERVICE},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+        }],
+    }
+    return {"PolicyDocument": policy, "TrustPolicy": trust}
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``trainguard iam-policy``."""
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--config", metavar="FILE", help="config YAML the definition is built from")
+    src.add_argument("--definition", metavar="FILE",
+                     help="derive from this definition JSON instead (needs --role-arn)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override, repeatable")
+    parser.add_argument("--role-arn", help="the execution role (default: aws.role_arn)")
+    parser.add_argument("--region", help="AWS region (default: aws.region)")
+    parser.add_argument("--out", metavar="FILE",
+                        help="write the JSON here; FILE.trust.json-style split when --split")
+    parser.add_argument("--split", action="store_true",
+                        help="with --out, write the policy to FILE and the trust policy to "
+                             "FILE with '.trust' before the extension")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print or write the role policy and trust policy as JSON; 0 on success, 2 on bad input."""
+    from pipelines.aws import build_definition, config_from_args
+    from pipelines.lint import load_definition, parse_definition
+
+    if args.definition and args.overrides:
+        raise IamError("--set applies to a config; it cannot change a --definition file. Use "
+                       "--config with --set, or edit the definition.")
+    config = None if args.definition else config_from_args(args)
+    if args.definition:
+        definition = load_definition(args.definition)
+    else:
+        definition = parse_definition(build_definition(config), "the built definition")
+    role = args.role_arn or (config.aws.role_arn if config else None)
+    region = args.region or (config.aws.region if config else None)
+    if not role or not region:
+        raise IamError("with --definition, pass --role-arn and --region (or --config for both).")
+    doc = derive_policy(definition, role_arn=role, region=region)
+    if not args.out:
+        print(json.dumps(doc, indent=2))
+        return 0
+    out = Path(args.out)
+    try:
+        if args.split:
+            out.write_text(json.dumps(doc["PolicyDocument"], indent=2) + "\n", encoding="utf-8")
+            trust = out.with_name(f"{out.stem}.trust{out.suffix or '.json'}")
+            trust.write_text(json.dumps(doc["TrustPolicy"], indent=2) + "\n", encoding="utf-8")
+            print(f"wrote {out} and {trust}")
+        else:
+            out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+            print(f"wrote {out}")
+    except OSError as exc:
+        raise IamError(f"cannot write {out}: {exc.strerror or exc}; choose a writable --out path.") \
+            from None
+    return 0

@@ -1,0 +1,191 @@
+"""Least-privilege role policy derived from the definition: scoped, no wildcard actions, parliament-clean."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import parliament
+import pytest
+from test_lint import BUCKET, KEY, ROLE, good_definition
+
+from pipelines.cli import main
+from pipelines.iam import IamError, derive_policy, s3_access
+
+REGION = "eu-west-1"
+
+
+def _policy(defn: dict[str, Any] | None = None) -> dict[str, Any]:
+    return derive_policy(defn or good_definition(), role_arn=ROLE, region=REGION)
+
+
+def _statements(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in doc["PolicyDocument"]["Statement"]}
+
+
+def _actions(doc: dict[str, Any]) -> list[str]:
+    out = []
+    for st in doc["PolicyDocument"]["Statement"]:
+        acts = st["Action"]
+        out.extend([acts] if isinstance(acts, str) else acts)
+    return out
+
+
+def test_parliament_finds_nothing_in_the_policy() -> None:
+    pol = parliament.analyze_policy_string(json.dumps(_policy()["PolicyDocument"]))
+    assert [(f.issue, f.detail) for f in pol.findings] == []
+
+
+def test_parliament_community_auditors_flag_only_the_inherent_actions() -> None:
+    """The community auditors flag action categories, not mistakes; each one listed is required:
+
+    - ecr:GetAuthorizationToken (CREDENTIALS_EXPOSURE): a job cannot pull its image from ECR
+      without a registry login token.
+    - kms:CreateGrant (PERMISSIONS_MANAGEMENT): SageMaker encrypts job volumes through a grant;
+      conditioned on kms:GrantIsForAWSResource so only AWS services can use it.
+    - iam:PassRole (PERMISSIONS_MANAGEMENT): the pipeline hands its role to its jobs; limited to
+      this one role and to sagemaker.amazonaws.com.
+    - ec2:CreateNetworkInterfacePermission (PERMISSIONS_MANAGEMENT): SageMaker attaches job
+      network interfaces in the VPC; limited to the pipeline's subnets.
+    """
+    pol = parliament.analyze_policy_string(json.dumps(_policy()["PolicyDocument"]),
+                                           include_community_auditors=True)
+    flagged = {(f.issue, a) for f in pol.findings for a in f.location["actions"]}
+    assert flagged == {
+        ("CREDENTIALS_EXPOSURE", "ecr:getauthorizationtoken"),
+        ("PERMISSIONS_MANAGEMENT_ACTIONS", "kms:creategrant"),
+        ("PERMISSIONS_MANAGEMENT_ACTIONS", "iam:passrole"),
+        ("PERMISSIONS_MANAGEMENT_ACTIONS", "ec2:createnetworkinterfacepermission"),
+    }
+
+
+def test_no_wildcard_actions() -> None:
+    actions = _actions(_policy())
+    assert actions and not [a for a in actions if "*" in a]
+    assert "sagemaker:*" not in actions
+
+
+def test_s3_prefixes_match_the_definition_uris_exactly() -> None:
+    st = _statements(_policy())
+    assert st["ReadPipelineData"]["Action"] == ["s3:GetObject"]
+    assert set(st["ReadPipelineData"]["Resource"]) == {
+        "arn:aws:s3:::tg-data/input/data.csv*",  # InputDataUri's default
+        "arn:aws:s3:::tg-bucket/trainguard/code/abc123/sourcedir.tar.gz*",  # code bundle
+        "arn:aws:s3:::tg-bucket/trainguard/*",  # Preprocess/Evaluate outputs (per execution)
+        "arn:aws:s3:::tg-bucket/trainguard/models*",  # the tuner's model artifacts
+    }
+    assert st["WritePipelineOutputs"]["Action"] == ["s3:PutObject"]
+    assert set(st["WritePipelineOutputs"]["Resource"]) == {
+        "arn:aws:s3:::tg-bucket/trainguard/*", "arn:aws:s3:::tg-bucket/trainguard/models*"}
+    listing = {s["Resource"]: s["Condition"]["StringLike"]["s3:prefix"]
+               for s in st.values() if s["Action"] == ["s3:ListBucket"]}
+    assert listing == {
+        "arn:aws:s3:::tg-bucket": ["trainguard/*", "trainguard/code/abc123/sourcedir.tar.gz*",
+                                   "trainguard/models*"],
+        "arn:aws:s3:::tg-data": ["input/data.csv*"],
+    }
+
+
+def test_reads_follow_step_references_and_writes_come_from_outputs() -> None:
+    defn = good_definition()
+    access = s3_access(defn)
+    assert access.writes == {f"{BUCKET}/", f"{BUCKET}/models"}
+    # a new output under another prefix is written, and read by the step that references it
+    defn["Steps"][0]["Arguments"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] = \
+        "s3://other-bucket/train"
+    access = s3_access(defn)
+    assert "s3://other-bucket/train" in access.writes
+    assert "s3://other-bucket/train" in access.reads
+
+
+def test_kms_keys_and_conditions() -> None:
+    st = _statements(_policy())
+    assert st["UsePipelineKmsKeys"]["Resource"] == [KEY]
+    assert set(st["UsePipelineKmsKeys"]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    assert st["GrantKmsToSageMakerVolumes"]["Condition"] == {
+        "Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def test_jobs_are_scoped_and_creation_requires_the_controls() -> None:
+    st = _statements(_policy())
+    create = st["CreateProcessingJobs"]
+    assert create["Resource"] == \
+        "arn:aws:sagemaker:eu-west-1:123456789012:processing-job/pipelines-*"
+    cond = create["Condition"]
+    assert cond["Bool"] == {"sagemaker:NetworkIsolation": "true",
+                            "sagemaker:InterContainerTrafficEncryption": "true"}
+    assert cond["ArnEquals"]["sagemaker:VolumeKmsKey"] == [KEY]
+    assert cond["ForAllValues:StringEquals"]["sagemaker:VpcSubnets"] == ["subnet-0abc1234def567890"]
+    assert cond["Null"] == {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"}
+    assert cond["NumericLessThanEquals"] == {"sagemaker:MaxRuntimeInSeconds": "3600"}
+    assert "Condition" in st["CreateHyperParameterTuningJobs"]
+    assert "CreateTrainingJobs" not in st  # no Training step in this pipeline
+    assert st["RegisterModelPackages"]["Resource"] == [
+        "arn:aws:sagemaker:eu-west-1:123456789012:model-package/trainguard-models/*"]
+
+
+def test_a_control_missing_from_a_job_is_not_required_by_the_policy() -> None:
+    """The policy describes the pipeline; lint, not IAM, is where missing controls are reported."""
+    defn = good_definition()
+    del defn["Steps"][0]["Arguments"]["NetworkConfig"]["EnableNetworkIsolation"]
+    cond = _statements(_policy(defn))["CreateProcessingJobs"]["Condition"]
+    assert cond["Bool"] == {"sagemaker:InterContainerTrafficEncryption": "true"}
+
+
+def test_passrole_only_self_to_sagemaker_and_trust_policy() -> None:
+    doc = _policy()
+    st = _statements(doc)["PassOwnRoleToSageMaker"]
+    assert st["Resource"] == ROLE
+    assert st["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    [trust] = doc["TrustPolicy"]["Statement"]
+    assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_ecr_network_logs_and_metrics_are_scoped() -> None:
+    st = _statements(_policy())
+    assert st["PullJobImages"]["Resource"] == [
+        "arn:aws:ecr:eu-west-1:685385470294:repository/sagemaker-xgboost"]
+    assert "arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-0abc1234def567890" in \
+        st["CreateJobNetworkInterfaces"]["Resource"]
+    assert st["ManageJobNetworkInterfaces"]["Condition"]["ArnEquals"]["ec2:Subnet"] == [
+        "arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-0abc1234def567890"]
+    assert all("/aws/sagemaker/" in r for r in st["WriteJobLogs"]["Resource"])
+    assert st["PutJobMetrics"]["Condition"] == {
+        "StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
+
+
+def test_bad_role_and_unscopable_input_raise() -> None:
+    with pytest.raises(IamError, match=r"role ARN 'trainguard' is malformed.*aws.role_arn"):
+        derive_policy(good_definition(), role_arn="trainguard", region=REGION)
+    defn = good_definition()
+    defn["Parameters"][0].pop("DefaultValue")
+    with pytest.raises(IamError, match="step Preprocess: cannot tell which S3 location"):
+        _policy(defn)
+    defn = good_definition()
+    defn["Steps"][1]["Arguments"]["TrainingJobDefinition"]["RoleArn"] = \
+        "arn:aws:iam::123456789012:role/other"
+    with pytest.raises(IamError, match="passes other roles"):
+        _policy(defn)
+
+
+def test_cli_definition_out_and_split(tmp_path: Any, capsys: Any) -> None:
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(good_definition()))
+    assert main(["iam-policy", "--definition", str(path), "--role-arn", ROLE, "--region", REGION]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == _policy()
+    out = tmp_path / "policy.json"
+    assert main(["iam-policy", "--definition", str(path), "--role-arn", ROLE, "--region", REGION,
+                 "--out", str(out), "--split"]) == 0
+    assert json.loads(out.read_text()) == printed["PolicyDocument"]
+    assert json.loads((tmp_path / "policy.trust.json").read_text()) == printed["TrustPolicy"]
+
+
+def test_cli_definition_without_role_exits_2(tmp_path: Any, capsys: Any) -> None:
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(copy.deepcopy(good_definition())))
+    assert main(["iam-policy", "--definition", str(path)]) == 2
+    assert "pass --role-arn and --region" in capsys.readouterr().err

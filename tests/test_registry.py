@@ -269,7 +269,7 @@ def test_an_empty_file_reads_as_an_empty_registry_and_becomes_one_on_write(tmp_p
 
 
 def test_the_registry_and_report_modules_never_import_the_aws_sdk() -> None:
-    code = ("import sys, pipelines.registry; "
+    code = ("import sys, pipelines.registry, pipelines.report; "
             "bad = [m for m in ('sagemaker', 'boto3', 'botocore') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

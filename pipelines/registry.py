@@ -341,6 +341,9 @@ class LocalRegistry(ModelRegistry):
         if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
             return RegistryError(f"the registry {self.path} stayed locked by another process for "
                                  f"{_BUSY_TIMEOUT_SECONDS:.0f} s; retry when it is done.")
+        if isinstance(exc, sqlite3.OperationalError):
+            return RegistryError(f"cannot use the registry {self.path} ({exc}); check that the file "
+                                 "and its folder are readable and writable.")
         return RegistryError(
             f"{self.path} is not a trainguard registry ({exc}); point --registry / "
             "registry.local_path at a registry file or at a new path to create one.")

@@ -120,10 +120,9 @@ def _decision_section(decision: Mapping[str, Any]) -> str:
     verdict = "APPROVED" if approved else "REJECTED"
     css = "approved" if approved else "rejected"
     checks = [c for c in decision.get("checks") or [] if isinstance(c, Mapping)]
-    failed_reasons = {str(c.get("reason")) for c in checks if not c.get("passed")}
+    outcome = {str(c.get("reason")): "pass" if c.get("passed") else "fail" for c in checks}
     reasons = [str(r) for r in _list(decision.get("reasons"))]
-    items = "".join(
-        f'<li class="{"fail" if r in failed_reasons else "pass"}">{_e(r)}</li>' for r in reasons)
+    items = "".join(f'<li class="{outcome.get(r, "note")}">{_e(r)}</li>' for r in reasons)
     body = [f'<div class="verdict {css}"><span class="badge">{verdict}</span>'
             f'<ul class="reasons">{items or "<li>No reasons recorded.</li>"}</ul></div>']
     if checks:

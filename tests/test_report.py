@@ -131,7 +131,11 @@ def test_the_decision_and_every_reason_and_metric_are_shown() -> None:
     assert "<title>fraud model</title>" in text and "p1" in text
     approved = copy.deepcopy(evaluation())
     approved["decision"]["approved"] = True
-    assert '<span class="badge">APPROVED</span>' in render_report(approved)
+    approved["decision"]["reasons"].append("no champion yet")
+    text = render_report(approved)
+    assert '<span class="badge">APPROVED</span>' in text
+    assert '<li class="pass">auc meets the floor &lt;script&gt;' in text
+    assert '<li class="note">no champion yet</li>' in text  # a reason no check produced
 
 
 def test_roc_and_pr_curves_are_svg_paths_through_the_curve_points() -> None:

@@ -280,3 +280,13 @@ def test_write_csv_round_trips_with_nan_and_labels(tmp_path):
     assert back.y.tolist() == ds.y.tolist()
     assert back.classes == ("stay", "churn")
     assert not list((tmp_path / "sub").glob("*.partial"))
+
+
+def test_missing_values_with_smote_are_refused_but_fine_with_random_over():
+    ds = _toy(60, 400)
+    ds.X[[3, 7], 1] = np.nan
+    with pytest.raises(DataError, match=r"1 feature column\(s\) have missing values \('f1' \(2\)\); "
+                                        r"resampling.method=smote interpolates.*Fix: "
+                                        r"resampling.method=random_over"):
+        check_trainable(ds, load_config())
+    check_trainable(ds, load_config(None, {"resampling.method": "random_over"}))

@@ -373,7 +373,8 @@ def check_trainable(ds: Dataset, cfg: Any) -> None:
     Counts follow the real procedure: the stratified holdout (``data.test_size``, ``seed``),
     ``cv.folds`` stratified folds, the early-stopping carve-out (``xgboost.validation_fraction``)
     from each fold's fit part, then SMOTE-like resamplers needing ``k_neighbors + 1`` minority
-    rows in what remains. Each message gives the counts and the settings that would fix it.
+    rows in what remains (and rows without missing values: they interpolate). Each message gives
+    the counts and the settings that would fix it.
     """
     problems: list[str] = []
     folds, k = int(cfg.cv.folds), int(cfg.resampling.k_neighbors)
@@ -423,6 +424,17 @@ def check_trainable(ds: Dataset, cfg: Any) -> None:
                 f"(xgboost.validation_fraction={vf:g}); resampling.method={method} with "
                 f"resampling.k_neighbors={k} needs at least {k + 1}. Fix: "
                 + ", or ".join(f for f in fixes if f) + ".")
+    if method in _NEIGHBOUR_METHODS:
+        nan_cols = [(name, int(n)) for name, n in zip(ds.feature_names, np.isnan(ds.X).sum(axis=0),
+                                                      strict=True) if n]
+        if nan_cols:
+            shown = ", ".join(f"{name!r} ({n})" for name, n in nan_cols[:5])
+            more = f" and {len(nan_cols) - 5} more" if len(nan_cols) > 5 else ""
+            problems.append(
+                f"{len(nan_cols)} feature column(s) have missing values ({shown}{more}); "
+                f"resampling.method={method} interpolates between neighbours and cannot use rows "
+                "with missing values. Fix: resampling.method=random_over (keeps missing values for "
+                "XGBoost), resampling.method=none, or fill the missing values in the data.")
     if problems:
         raise DataError(problems, ds.source)
 

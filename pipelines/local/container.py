@@ -1,0 +1,136 @@
+"""SageMaker's container contract emulated in-process: a per-job /opt/ml folder, env, metrics.
+
+Each job gets its own folder standing in for ``/opt/ml`` (``TRAINGUARD_OPT_ML``), its own env
+mapping (``os.environ`` is never touched), inputs copied in from the local store and outputs
+uploaded after success only. Entry points run in this interpreter through a ``JobRunner``
+(``training.jobs.run_job`` by default), so numpy/sklearn/xgboost are imported once per run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipelines.local.errors import UnsupportedStepError
+
+__all__ = [
+    "JOB_KINDS",
+    "JobRunner",
+    "MetricReader",
+    "container_path",
+    "job_command",
+    "tar_model",
+    "training_env",
+    "write_hyperparameters",
+]
+
+JOB_KINDS = ("preprocess", "train", "evaluate")
+OPT_ML = "/opt/ml"
+
+JobRunner = Callable[..., Any]
+"""``run(kind, argv, env, on_metric=None)``: runs one entry point with the container contract."""
+
+
+def container_path(root: Path, local_path: str) -> Path:
+    """The job-folder path that stands for a container path under /opt/ml."""
+    if not local_path.startswith(OPT_ML + "/"):
+        raise UnsupportedStepError(
+            f"container path {local_path!r} is outside {OPT_ML}; the local run maps only /opt/ml paths.")
+    return root / local_path[len(OPT_ML) + 1:]
+
+
+def job_command(step: str, entrypoint: Sequence[Any], arguments: Sequence[Any]) -> tuple[str, list[str]]:
+    """(kind, argv) of a job whose command runs ``training.jobs`` (``-m training.jobs`` or entry.py).
+
+    Anything else is an UnsupportedStepError naming the step: the local run can only run our
+    own entry points.
+    """
+    words = [str(w) for w in [*entrypoint, *arguments]]
+    start = None
+    for i, w in enumerate(words):
+        if w == "-m" and i + 1 < len(words) and words[i + 1] == "training.jobs":
+            start = i + 2
+            break
+        if w.endswith(("training/jobs.py", "entry.py")):
+            start = i + 1
+            break
+        # sh -c '<unpack the bundle>; python3 -m training.jobs "$@"' <$0> <kind> [args]
+        if (w == "-c" and i + 2 < len(words) and "-m training.jobs" in words[i + 1]
+                and '"$@"' in words[i + 1]):
+            start = i + 3
+            break
+    if start is None or start >= len(words) or words[start] not in JOB_KINDS:
+        raise UnsupportedStepError(
+            f"step {step} runs {' '.join(words)!r}, not one of trainguard's entry points "
+            f"('python -m training.jobs {{{'|'.join(JOB_KINDS)}}}'); the local run cannot emulate it.")
+    return words[start], words[start + 1:]
+
+
+@dataclass
+class MetricReader:
+    """Applies MetricDefinitions regexes to job output lines; keeps every value seen, per metric."""
+
+    definitions: Sequence[Mapping[str, str]]
+    series: dict[str, list[float]] = field(default_factory=dict)
+    listener: Callable[[str, float, int], None] | None = None
+    """Called with (metric, value, count so far) for each value read."""
+
+    def __post_init__(self) -> None:
+        self._compiled = [(d["Name"], re.compile(d["Regex"])) for d in self.definitions]
+
+    def feed(self, line: str) -> None:
+        """Read one output line."""
+        for name, rx in self._compiled:
+            m = rx.search(line)
+            if m:
+                try:
+                    value = float(m.group(1))
+                except (IndexError, ValueError):
+                    continue
+                self.series.setdefault(name, []).append(value)
+                if self.listener:
+                    self.listener(name, value, len(self.series[name]))
+
+    def final(self) -> dict[str, float]:
+        """Last value of each metric, as SageMaker's FinalMetricDataList reports it."""
+        return {k: v[-1] for k, v in self.series.items() if v}
+
+
+def training_env(root: Path, channels: Mapping[str, Path], hyperparameters: Mapping[str, str],
+                 job_name: str) -> dict[str, str]:
+    """The env a training container gets (SM_MODEL_DIR, SM_CHANNEL_*, SM_HPS, ...), for ``root``."""
+    env = {
+        "TRAINGUARD_OPT_ML": str(root),
+        "SM_MODEL_DIR": str(root / "model"),
+        "SM_OUTPUT_DATA_DIR": str(root / "output" / "data"),
+        "SM_INPUT_DIR": str(root / "input"),
+        "SM_INPUT_CONFIG_DIR": str(root / "input" / "config"),
+        "SM_CHANNELS": json.dumps(sorted(channels)),
+        "SM_HPS": json.dumps(dict(hyperparameters)),
+        "TRAINING_JOB_NAME": job_name,
+    }
+    for name, path in channels.items():
+        env[f"SM_CHANNEL_{name.upper()}"] = str(path)
+    return env
+
+
+def tar_model(model_dir: Path, dest: Path) -> None:
+    """Pack ``model_dir``'s files at the archive root, as SageMaker packs model.tar.gz."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(dest, "w:gz", compresslevel=1) as tar:
+        for p in sorted(model_dir.rglob("*")):
+            if p.is_file():
+                tar.add(p, arcname=p.relative_to(model_dir).as_posix())
+
+
+def write_hyperparameters(root: Path, hyperparameters: Mapping[str, Any]) -> Path:
+    """Write /opt/ml/input/config/hyperparameters.json with every value a string, as SageMaker does."""
+    path = root / "input" / "config" / "hyperparameters.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({k: str(v) for k, v in hyperparameters.items()}, indent=1), encoding="utf-8")
+    return path

@@ -1,0 +1,185 @@
+"""One executor per step ``Type``, picked from a dict: Processing, Training, Tuning, Condition, ...
+
+Each executor can ``check`` a step before anything runs (an UnsupportedStepError names what it
+cannot emulate), name the input objects a cached result depends on, and ``run`` the step against
+the run's context. A type missing from ``EXECUTORS`` is refused before the run starts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pipelines.local import jobrun, tuning
+from pipelines.local.container import MetricReader
+from pipelines.local.context import RunContext, StepResult
+from pipelines.local.errors import DefinitionError, StepFailed, UnsupportedStepError
+from pipelines.local.graph import Step
+from pipelines.registry import RegistryError
+
+__all__ = ["EXECUTORS", "Executor", "executor_for"]
+
+
+class Executor:
+    """The interface: what a step type needs checked, cached on and run."""
+
+    cacheable: ClassVar[bool] = False
+    resolve_arguments: ClassVar[bool] = True
+    """False when the executor resolves parts of its arguments itself (conditions, branches)."""
+
+    def check(self, step: Step) -> None:
+        """Raise UnsupportedStepError when this step cannot be run locally."""
+
+    def input_uris(self, args: Mapping[str, Any]) -> list[str]:
+        """The S3 URIs whose contents determine this step's result (for the cache key)."""
+        return []
+
+    def run(self, step: Step, args: Mapping[str, Any], ctx: RunContext) -> StepResult:
+        """Run the step; ``args`` are its resolved arguments (raw when resolve_arguments is False)."""
+        raise NotImplementedError
+
+
+class ProcessingExecutor(Executor):
+    """A processing job running a ``training.jobs`` entry point."""
+
+    cacheable = True
+
+    def check(self, step: Step) -> None:
+        jobrun.check_processing(step.name, step.spec.get("Arguments") or {})
+
+    def input_uris(self, args: Mapping[str, Any]) -> list[str]:
+        return jobrun.processing_input_uris(args)
+
+    def run(self, step: Step, args: Mapping[str, Any], ctx: RunContext) -> StepResult:
+        return jobrun.run_processing(step.name, args, ctx, step.spec.get("PropertyFiles") or [])
+
+
+class TrainingExecutor(Executor):
+    """A training job running trainguard's train entry point once."""
+
+    cacheable = True
+
+    def check(self, step: Step) -> None:
+        jobrun.check_training(step.name, step.spec.get("Arguments") or {})
+
+    def input_uris(self, args: Mapping[str, Any]) -> list[str]:
+        return jobrun.training_input_uris(args)
+
+    def run(self, step: Step, args: Mapping[str, Any], ctx: RunContext) -> StepResult:
+        name = ctx.job_name(step.name)
+        defs = (args.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
+        reader = MetricReader(defs)
+        props = jobrun.run_training_job(step.name, name, args, args.get("HyperParameters") or {},
+                                        ctx, reader)
+        result = {**args, **props}
+        return StepResult(properties=result, output_uris=[props["ModelArtifacts"]["S3ModelArtifacts"]])
+
+
+class TuningExecutor(Executor):
+    """A hyperparameter tuning job, emulated trial by trial (see ``tuning``)."""
+
+    cacheable = True
+
+    def check(self, step: Step) -> None:
+        tuning.check_tuning(step.name, step.spec.get("Arguments") or {})
+
+    def input_uris(self, args: Mapping[str, Any]) -> list[str]:
+        return jobrun.training_input_uris(tuning.training_definition(args))
+
+    def run(self, step: Step, args: Mapping[str, Any], ctx: RunContext) -> StepResult:
+        return tuning.run_tuning(step.name, args, ctx)
+
+
+class ConditionExecutor(Executor):
+    """Evaluates the step's conditions (all must hold); the runner skips the branch not taken."""
+
+    resolve_arguments = False
+
+    def run(self, step: Step, args: Mapping[str, Any], ctx: RunContext) -> StepResult:
+        outcome = ctx.expressions.all_conditions(args.get("Conditions") or [])
+        return StepResult(properties={"Outcome": outcome}, outcome=outcome)
+
+
+class FailExecutor(Executor):
+    """Fails the run with the step's resolved error message."""
+
+    def run(self, step: Step, args: Mapping[str, Any], ctx: RunContext) -> StepResult:
+        message = args.get("ErrorMessage") or f"the pipeline reached fail step {step.name}"
+        return StepResult(properties={"ErrorMessage": str(message)}, failure=str(message))
+
+
+class RegisterModelExecutor(Executor):
+    """Registers a model package in the local registry, with its metrics, report and lineage."""
+
+    def run(self, step: Step, args: Mapping[str, Any], ctx: RunContext) -> StepResult:
+        group = args.get("ModelPackageGroupName")
+        status = args.get("ModelApprovalStatus") or "PendingManualApproval"
+        if not group:
+            raise DefinitionError(f"step {step.name} has no ModelPackageGroupName.")
+        containers = (args.get("InferenceSpecification") or {}).get("Containers") or [{}]
+        model_uri = containers[0].get("ModelDataUrl")
+        report_uri = (((args.get("ModelMetrics") or {}).get("ModelQuality") or {})
+                      .get("Statistics") or {}).get("S3Uri")
+        evaluation = _read_json_object(ctx, report_uri, step.name) if report_uri else None
+        lineage = {**ctx.lineage, "step": step.name, "model_uri": model_uri,
+                   "evaluation_uri": report_uri,
+                   "customer_metadata": args.get("CustomerMetadataProperties") or {}}
+        if evaluation:
+            lineage["hyperparameters"] = (evaluation.get("model") or {}).get("hyperparameters")
+            lineage["cv_scores"] = evaluation.get("cross_validation")
+        if ctx.registry is None:
+            raise StepFailed(step.name, "no model registry was given to the local run.")
+        try:
+            pkg = ctx.registry.register(
+                str(group), str(status), metrics=None if evaluation else {},
+                evaluation=evaluation, lineage=lineage, model_uri=model_uri,
+                description=args.get("ModelPackageDescription"))
+        except RegistryError as exc:
+            raise StepFailed(step.name, str(exc), exc.exit_code) from exc
+        arn = f"arn:aws:sagemaker:local:000000000000:model-package/{pkg.group}/{pkg.version}"
+        props = {"ModelPackageArn": arn, "ModelPackageVersion": pkg.version,
+                 "ModelApprovalStatus": pkg.status, "ModelPackageGroupName": pkg.group}
+        registered = {"group": pkg.group, "version": pkg.version, "status": pkg.status, "arn": arn}
+        return StepResult(properties=props, registered=registered)
+
+
+class ModelExecutor(Executor):
+    """CreateModel: nothing to deploy locally; records the model's name and artifact."""
+
+    def run(self, step: Step, args: Mapping[str, Any], ctx: RunContext) -> StepResult:
+        name = ctx.job_name(step.name)
+        return StepResult(properties={**args, "ModelName": name,
+                                      "ModelArn": f"arn:aws:sagemaker:local:000000000000:model/{name}"})
+
+
+def _read_json_object(ctx: RunContext, uri: str, step: str) -> dict[str, Any]:
+    found = ctx.store.objects(uri)
+    if len(found) != 1:
+        raise StepFailed(step, f"the model metrics report {uri} is not a single object in the local store.")
+    try:
+        return json.loads(found[0][1].read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise StepFailed(step, f"the model metrics report {uri} is not JSON: {exc}") from exc
+
+
+EXECUTORS: dict[str, Executor] = {
+    "Processing": ProcessingExecutor(),
+    "Training": TrainingExecutor(),
+    "Tuning": TuningExecutor(),
+    "Condition": ConditionExecutor(),
+    "Fail": FailExecutor(),
+    "RegisterModel": RegisterModelExecutor(),
+    "Model": ModelExecutor(),
+}
+
+
+def executor_for(step: Step) -> Executor:
+    """The executor of the step's Type; UnsupportedStepError naming the step for any other."""
+    try:
+        return EXECUTORS[step.type]
+    except KeyError:
+        raise UnsupportedStepError(
+            f"step {step.name} has type {step.type!r}, which the local run cannot emulate "
+            f"(it runs {', '.join(sorted(EXECUTORS))}). Run it on SageMaker, or remove the step."
+        ) from None

@@ -1,0 +1,283 @@
+"""``run_definition``: execute a pipeline definition JSON locally, step by step, without the SDK.
+
+Per run: parse parameters (defaults, then overrides), build the graph, check every step can be
+emulated before anything runs, then per step in order: skip it when its branch was not taken or an
+upstream step did not succeed, resolve its arguments, reuse a cached result when allowed, else run
+it with its executor. A failing step fails itself (and what depends on it) with its message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipelines.local.cache import StepCache, cache_key
+from pipelines.local.container import JobRunner
+from pipelines.local.context import RunContext, StepResult
+from pipelines.local.errors import DefinitionError, StepFailed
+from pipelines.local.executors import executor_for
+from pipelines.local.expressions import Expressions
+from pipelines.local.graph import StepGraph, build_graph
+from pipelines.local.store import LocalStore
+from training.errors import ConfigError, TrainguardError
+
+__all__ = ["RunOutcome", "StepRecord", "load_definition", "resolve_parameters", "run_definition"]
+
+
+@dataclass
+class StepRecord:
+    """How one step went: Succeeded, Failed, Skipped (branch not taken) or NotRun (upstream)."""
+
+    name: str
+    type: str
+    status: str
+    seconds: float = 0.0
+    cached: bool = False
+    message: str | None = None
+    exit_code: int = 0
+
+
+@dataclass
+class RunOutcome:
+    """Everything a local execution produced."""
+
+    status: str
+    """Succeeded or Failed."""
+    execution_id: str
+    parameters: dict[str, Any]
+    steps: list[StepRecord]
+    properties: dict[str, dict[str, Any]]
+    property_files: dict[str, dict[str, Any]]
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    registered: list[dict[str, Any]] = field(default_factory=list)
+    failure: str | None = None
+    """The first failure's message (a Fail step's message or a failed step's error)."""
+    exit_code: int = 0
+    """0 when succeeded; a failed step's exit status (2 for bad input), or 1."""
+
+    def step(self, name: str) -> StepRecord:
+        """The record of one step by name."""
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+def load_definition(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
+    """The definition as a dict, from a mapping, a JSON text or a path to a JSON file."""
+    if isinstance(source, Mapping):
+        return dict(source)
+    text = str(source)
+    if isinstance(source, Path) or not text.lstrip().startswith("{"):
+        path = Path(source)
+        if not path.is_file():
+            raise DefinitionError(f"pipeline definition {path} does not exist.")
+        text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise DefinitionError(f"the pipeline definition is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise DefinitionError("the pipeline definition must be a JSON object.")
+    return data
+
+
+_PARAM_TYPES: dict[str, Callable[[Any], Any]] = {"String": str, "Integer": int, "Float": float,
+                                                 "Boolean": bool}
+
+
+def resolve_parameters(definition: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Each declared parameter's value: the override if given (coerced to its type), else default.
+
+    ConfigError for an override of an undeclared parameter, a value of the wrong type, or a
+    parameter with neither default nor value.
+    """
+    declared = {p["Name"]: p for p in definition.get("Parameters") or []}
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown:
+        raise ConfigError(f"parameter {unknown[0]!r} is not declared by the pipeline; declared: "
+                          f"{', '.join(sorted(declared)) or 'none'}.")
+    values: dict[str, Any] = {}
+    for name, p in declared.items():
+        kind = p.get("Type", "String")
+        if name in overrides:
+            values[name] = _coerce(name, kind, overrides[name])
+        elif "DefaultValue" in p:
+            values[name] = _coerce(name, kind, p["DefaultValue"])
+        else:
+            raise ConfigError(f"parameter {name!r} has no default; give it a value (--param {name}=...).")
+    return values
+
+
+def _coerce(name: str, kind: str, value: Any) -> Any:
+    try:
+        if kind == "Boolean" and isinstance(value, str):
+            low = value.strip().lower()
+            if low not in ("true", "false"):
+                raise ValueError(value)
+            return low == "true"
+        if kind == "Integer" and isinstance(value, str):
+            return int(value.strip())
+        if kind == "Float" and isinstance(value, (str, int)) and not isinstance(value, bool):
+            return float(value)
+        if kind == "Integer" and isinstance(value, float) and value.is_integer():
+            return int(value)
+        caster = _PARAM_TYPES.get(kind)
+        if caster is None:
+            raise DefinitionError(f"parameter {name} has unknown type {kind!r}.")
+        if kind != "String" and not isinstance(value, (int, float, bool)):
+            raise ValueError(value)
+        return caster(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"parameter {name} is {kind}; got {value!r}.") from None
+
+
+def run_definition(definition: Mapping[str, Any] | str | Path, workdir: str | Path, *,
+                   parameters: Mapping[str, Any] | None = None,
+                   run_job: JobRunner | None = None,
+                   registry: Any = None,
+                   code_sha: str | None = None,
+                   pipeline_name: str = "trainguard-pipeline",
+                   use_cache: bool = True,
+                   on_event: Callable[..., None] | None = None,
+                   seed: int = 0,
+                   lineage: Mapping[str, Any] | None = None) -> RunOutcome:
+    """Execute a pipeline definition JSON in ``workdir`` (store in ``s3/``, cache in ``cache/``).
+
+    ``run_job`` runs an entry point (default ``training.jobs.run_job``); ``registry`` receives
+    registrations; ``code_sha`` is the local bundle's sha256 the definition must reference.
+    DefinitionError / UnsupportedStepError / ConfigError are raised before any step runs; step
+    failures are reported in the outcome, never raised.
+    """
+    definition = load_definition(definition)
+    graph = build_graph(definition)
+    values = resolve_parameters(definition, parameters)
+    for step in graph.steps.values():  # everything must be runnable before anything runs
+        executor_for(step).check(step)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    execution_id = _execution_id(definition, values)
+    arn = f"arn:aws:sagemaker:local:000000000000:pipeline/{pipeline_name}"
+    execution = {
+        "PipelineExecutionId": execution_id,
+        "ExecutionId": execution_id,
+        "PipelineExecutionArn": f"{arn}/execution/{execution_id}",
+        "PipelineName": pipeline_name,
+        "PipelineArn": arn,
+        "StartDateTime": "1970-01-01T00:00:00Z",
+        "CurrentDateTime": "1970-01-01T00:00:00Z",
+    }
+    if run_job is None:
+        from training.jobs import run_job as default_run_job
+
+        run_job = default_run_job
+    emit = on_event or (lambda event, **data: None)
+    store = LocalStore(workdir / "s3")
+    ctx = RunContext(workdir=workdir, store=store, expressions=Expressions(values, execution),
+                     execution_id=execution_id, run_job=run_job, registry=registry,
+                     code_sha=code_sha, emit=emit, seed=seed,
+                     lineage={"execution_id": execution_id, "pipeline": pipeline_name,
+                              "parameters": dict(values), "code_sha": code_sha, **(lineage or {})})
+    for step in graph.steps.values():  # a stale code bundle is refused before anything runs
+        _check_literal_code(step.spec.get("Arguments"), step.name, ctx)
+    cache = StepCache(workdir / "cache", store)
+    return _execute(graph, ctx, cache if use_cache else None, values)
+
+
+def _execute(graph: StepGraph, ctx: RunContext, cache: StepCache | None,
+             values: dict[str, Any]) -> RunOutcome:
+    records: dict[str, StepRecord] = {}
+    outcomes: dict[str, bool] = {}
+    trials: list[dict[str, Any]] = []
+    registered: list[dict[str, Any]] = []
+    failure: str | None = None
+    exit_code = 0
+    for name in graph.order:
+        step = graph.steps[name]
+        blocked = [d for d in sorted(step.depends_on) if records[d].status != "Succeeded"]
+        if step.branch_of and step.branch_of[0] not in blocked and outcomes.get(step.branch_of[0]) != step.branch_of[1]:
+            records[name] = StepRecord(name, step.type, "Skipped", message="branch not taken")
+            ctx.emit("step_end", record=records[name])
+            continue
+        if blocked:
+            upstream = blocked[0]
+            status = "Skipped" if records[upstream].status == "Skipped" else "NotRun"
+            why = f"upstream step {upstream} {records[upstream].status.lower()}"
+            records[name] = StepRecord(name, step.type, status, message=why)
+            ctx.emit("step_end", record=records[name])
+            continue
+        ctx.emit("step_start", step=name, type=step.type)
+        started = time.perf_counter()
+        record = StepRecord(name, step.type, "Succeeded")
+        try:
+            result, record.cached = _run_step(step, ctx, cache)
+        except TrainguardError as exc:
+            record.status = "Failed"
+            record.message = exc.reason if isinstance(exc, StepFailed) else str(exc)
+            record.exit_code = exc.exit_code if exc.exit_code != 0 else 1
+        else:
+            ctx.expressions.steps[name] = result.properties
+            if result.property_files:
+                ctx.expressions.property_files[name] = result.property_files
+            trials.extend(result.trials)
+            if result.registered:
+                registered.append(result.registered)
+            if result.outcome is not None:
+                outcomes[name] = result.outcome
+            if result.failure is not None:
+                record.status = "Failed"
+                record.message = result.failure
+                record.exit_code = 1
+        record.seconds = round(time.perf_counter() - started, 3)
+        records[name] = record
+        if record.status == "Failed" and failure is None:
+            failure, exit_code = f"{name}: {record.message}", record.exit_code
+        ctx.emit("step_end", record=record)
+    status = "Failed" if failure else "Succeeded"
+    return RunOutcome(status=status, execution_id=ctx.execution_id, parameters=values,
+                      steps=[records[n] for n in graph.order], properties=dict(ctx.expressions.steps),
+                      property_files=dict(ctx.expressions.property_files), trials=trials,
+                      registered=registered, failure=failure, exit_code=exit_code)
+
+
+def _run_step(step: Any, ctx: RunContext, cache: StepCache | None) -> tuple[StepResult, bool]:
+    executor = executor_for(step)
+    raw = step.spec.get("Arguments") or {}
+    args = ctx.expressions.resolve(raw) if executor.resolve_arguments else raw
+    cache_cfg = step.spec.get("CacheConfig") or {}
+    key = None
+    if cache is not None and executor.cacheable and cache_cfg.get("Enabled"):
+        digests = {uri: ctx.store.digest(uri) for uri in executor.input_uris(args)}
+        key = cache_key(step.type, {"arguments": args, "property_files": step.spec.get("PropertyFiles")}, digests)
+        entry = cache.lookup(step.name, key, cache_cfg.get("ExpireAfter") or "P30D")
+        if entry is not None:
+            ctx.emit("cache_hit", step=step.name)
+            return StepResult(properties=entry["properties"], property_files=entry["property_files"],
+                              output_uris=list(entry["outputs"]), trials=entry.get("trials", [])), True
+    result = executor.run(step, args, ctx)
+    if key is not None and cache is not None:
+        cache.save(step.name, key, {"properties": result.properties, "property_files": result.property_files,
+                                    "trials": result.trials}, result.output_uris)
+    return result, False
+
+
+def _check_literal_code(value: Any, step: str, ctx: RunContext) -> None:
+    if isinstance(value, Mapping):
+        for v in value.values():
+            _check_literal_code(v, step, ctx)
+    elif isinstance(value, list):
+        for v in value:
+            _check_literal_code(v, step, ctx)
+    elif isinstance(value, str):
+        ctx.check_code(step, value.strip('"'))
+
+
+def _execution_id(definition: Mapping[str, Any], values: Mapping[str, Any]) -> str:
+    blob = json.dumps({"definition": definition, "parameters": values}, sort_keys=True, default=str)
+    return "local-" + hashlib.sha256(blob.encode()).hexdigest()[:12]

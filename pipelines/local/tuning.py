@@ -1,0 +1,177 @@
+"""A hyperparameter tuning job emulated from its JSON: ranges, strategy, budget, early stopping.
+
+Reads HyperParameterTuningJobConfig (ParameterRanges with types and scaling, Strategy,
+ResourceLimits.MaxNumberOfTrainingJobs, TrainingJobEarlyStoppingType, the objective) and the
+TrainingJobDefinition; runs trials one after another with ``training.search``'s Searcher, stops
+trials early with its MedianStopper when the type is Auto, and reports the best job so
+``TrainingJobSummaries[0]`` / ``BestTrainingJob`` references (the top-model URI) resolve.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from pipelines.local.container import MetricReader
+from pipelines.local.context import RunContext, StepResult
+from pipelines.local.errors import DefinitionError, StepFailed, UnsupportedStepError
+from pipelines.local.jobrun import check_training, run_training_job
+from training.config import ParamRange
+from training.jobs import JobStopped
+from training.search import MedianStopper, Searcher
+
+__all__ = ["check_tuning", "parse_ranges", "run_tuning", "training_definition"]
+
+_RANGE_KINDS = {"ContinuousParameterRanges": "continuous", "IntegerParameterRanges": "integer",
+                "CategoricalParameterRanges": "categorical"}
+
+
+def training_definition(args: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The tuning job's single TrainingJobDefinition (several are not emulated)."""
+    if "TrainingJobDefinition" in args:
+        return args["TrainingJobDefinition"]
+    defs = args.get("TrainingJobDefinitions") or []
+    if len(defs) != 1:
+        raise UnsupportedStepError("a tuning job with several training job definitions is not emulated locally.")
+    return defs[0]
+
+
+def check_tuning(step: str, args: Mapping[str, Any]) -> None:
+    """Refuse, before the run, a tuning job that is malformed or runs something not ours."""
+    cfg = args.get("HyperParameterTuningJobConfig")
+    if not isinstance(cfg, Mapping):
+        raise DefinitionError(f"step {step} has no HyperParameterTuningJobConfig.")
+    try:
+        definition = training_definition(args)
+    except UnsupportedStepError as exc:
+        raise UnsupportedStepError(f"step {step}: {exc}") from None
+    check_training(step, definition)
+    parse_ranges(step, cfg.get("ParameterRanges") or {})
+
+
+def parse_ranges(step: str, ranges: Mapping[str, Any]) -> dict[str, ParamRange]:
+    """ParameterRanges JSON → the config's ParamRange per hyperparameter name."""
+    out: dict[str, ParamRange] = {}
+    for key, kind in _RANGE_KINDS.items():
+        for r in ranges.get(key) or []:
+            try:
+                if kind == "categorical":
+                    out[r["Name"]] = ParamRange("categorical", values=[str(v) for v in r["Values"]])
+                else:
+                    out[r["Name"]] = ParamRange(kind, float(r["MinValue"]), float(r["MaxValue"]),
+                                                r.get("ScalingType", "Auto"))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise DefinitionError(f"step {step}: parameter range {r!r} is malformed ({exc}).") from None
+    if not out:
+        raise DefinitionError(f"step {step}: the tuning job searches no parameter ranges.")
+    return out
+
+
+def run_tuning(step: str, args: Mapping[str, Any], ctx: RunContext) -> StepResult:
+    """Run the trials, pick the best by the objective and return the tuning job's properties."""
+    cfg = args["HyperParameterTuningJobConfig"]
+    definition = training_definition(args)
+    objective = cfg.get("HyperParameterTuningJobObjective") or {}
+    metric = objective.get("MetricName")
+    if not metric:
+        raise DefinitionError(f"step {step}: the tuning objective has no MetricName.")
+    maximize = objective.get("Type", "Maximize") == "Maximize"
+    ranges = parse_ranges(step, cfg.get("ParameterRanges") or {})
+    max_jobs = int((cfg.get("ResourceLimits") or {}).get("MaxNumberOfTrainingJobs", 1))
+    strategy = str(cfg.get("Strategy", "Bayesian")).lower()
+    static = {k: str(v) for k, v in (definition.get("StaticHyperParameters") or {}).items()}
+    seed = int(float(static.get("seed", ctx.seed)))
+    folds = int(float(static.get("folds", 5)))
+    searcher = Searcher(ranges, strategy=strategy, max_jobs=max_jobs, seed=seed, maximize=maximize)
+    auto = cfg.get("TrainingJobEarlyStoppingType") == "Auto"
+    stopper = MedianStopper(maximize=maximize) if auto else None
+    defs = (definition.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
+    if not any(d.get("Name") == metric for d in defs):
+        raise DefinitionError(f"step {step}: the objective metric {metric!r} has no MetricDefinition, "
+                              "so no trial could report it.")
+    tuning_name = ctx.job_name(step)
+    trials: list[dict[str, Any]] = []
+    while not searcher.exhausted:
+        number = len(trials) + 1
+        params = searcher.suggest()
+        name = f"{tuning_name}-{number:03d}"
+        hps = {**static, **{k: _fmt(v) for k, v in params.items()}}
+        ctx.emit("trial_start", step=step, trial=number, total=max_jobs, name=name)
+        started = time.perf_counter()
+        history: list[float] = []
+
+        def on_metric(metric_name: str, value: float, _history: list[float] = history,
+                      _trial: int = number) -> bool:
+            """Each running CV mean of the objective, one per fold: progress and median stopping."""
+            if metric_name != metric:
+                return False
+            _history.append(value)
+            fold = len(_history) - 1
+            if fold >= folds:  # the closing summary line, not a fold
+                return False
+            ctx.emit("fold", step=step, trial=_trial, total=max_jobs, fold=fold + 1, folds=folds)
+            if stopper is None:
+                return False
+            stop = stopper.should_stop(_trial, fold, value)
+            stopper.record(_trial, fold, value)
+            return stop
+
+        reader = MetricReader(defs)
+        trial: dict[str, Any] = {"name": name, "number": number, "hyperparameters": dict(params),
+                                 "status": "Completed"}
+        try:
+            props = run_training_job(step, name, definition, hps, ctx, reader, on_metric)
+            value = reader.final().get(metric)
+            if value is None or not math.isfinite(value):
+                raise StepFailed(step, f"trial {name} reported no {metric} (no metric line matched).")
+            trial.update(objective=value, metrics=reader.final(),
+                         model_uri=props["ModelArtifacts"]["S3ModelArtifacts"])
+        except JobStopped as exc:
+            final = reader.final()
+            trial.update(status="Stopped", objective=final.get(metric, history[-1] if history else None),
+                         metrics=final, reason=str(exc))
+        except StepFailed as exc:
+            if exc.exit_code == 2:  # bad data or config: every trial would fail the same way
+                raise
+            trial.update(status="Failed", objective=None, metrics=reader.final(), reason=exc.reason)
+        trial["seconds"] = round(time.perf_counter() - started, 3)
+        searcher.observe(params, trial["objective"] if trial["objective"] is not None else math.nan)
+        trials.append(trial)
+        ctx.emit("trial_end", step=step, trial=number, total=max_jobs, name=name,
+                 status=trial["status"], objective=trial["objective"])
+    completed = [t for t in trials if t["status"] == "Completed"]
+    if not completed:
+        reasons = "; ".join(sorted({t.get("reason", t["status"]) for t in trials}))
+        raise StepFailed(step, f"no training job of the tuning job completed ({reasons}).")
+    ranked = sorted(completed, key=lambda t: t["objective"], reverse=maximize)
+    best = ranked[0]
+    summaries = [_summary(t, metric) for t in ranked]
+    summaries += [_summary(t, metric) for t in trials if t["status"] != "Completed"]
+    props = {
+        **args,
+        "HyperParameterTuningJobName": tuning_name,
+        "HyperParameterTuningJobStatus": "Completed",
+        "BestTrainingJob": _summary(best, metric),
+        "TrainingJobSummaries": summaries,
+        "TrainingJobStatusCounters": {s: sum(t["status"] == s for t in trials)
+                                      for s in ("Completed", "Stopped", "Failed")},
+    }
+    return StepResult(properties=props, trials=trials, output_uris=[best["model_uri"]])
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _summary(trial: Mapping[str, Any], metric: str) -> dict[str, Any]:
+    return {
+        "TrainingJobName": trial["name"],
+        "TrainingJobStatus": trial["status"],
+        "TunedHyperParameters": {k: _fmt(v) for k, v in trial["hyperparameters"].items()},
+        "FinalHyperParameterTuningJobObjectiveMetric": (
+            {"MetricName": metric, "Value": trial["objective"]} if trial["objective"] is not None else None),
+    }

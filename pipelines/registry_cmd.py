@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         return _list(registry, args.group, args.json)
     if not registry.exists():
         raise PackageNotFoundError(
-            f"no registry at {path}; nothing to {action}. Register a model first (trainguard run) "
+            f"no registry at {_where(path)}; nothing to {action}. Register a model first (trainguard run) "
             "or point --registry / registry.local_path at an existing registry file.")
     if action == "show":
         package = registry.get(args.group, args.version)
@@ -164,7 +164,7 @@ def _version(text: str) -> int:
 
 def _list(registry: LocalRegistry, group: str | None, as_json: bool) -> int:
     if not registry.exists():
-        note = f"no registry at {registry.path} yet: no model packages."
+        note = f"no registry at {_where(registry.path)} yet: no model packages."
         if as_json:
             print("[]")
             print(note, file=sys.stderr)
@@ -179,6 +179,11 @@ def _list(registry: LocalRegistry, group: str | None, as_json: bool) -> int:
     else:
         print(f"no model packages in {registry.path}.")
     return 0
+
+
+def _where(path: Path) -> str:
+    """The path as given, plus where that is when it is relative (the default is)."""
+    return str(path) if path.is_absolute() else f"{path} ({path.absolute()})"
 
 
 def _summary(package: Package) -> dict[str, Any]:

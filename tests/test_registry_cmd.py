@@ -68,6 +68,10 @@ def test_list_of_a_missing_registry_is_empty_and_says_where_it_looked(tmp_path: 
 def test_default_path_comes_from_the_config(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     LocalRegistry(tmp_path / ".trainguard" / "registry.db").register("fraud", "Approved", {"auc": 0.7})
+    assert main(["registry", "list", "--json", "--set", "registry.local_path=elsewhere/r.db"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == []
+    assert f"no registry at elsewhere/r.db ({tmp_path / 'elsewhere' / 'r.db'})" in captured.err
     assert main(["registry", "list", "--json"]) == 0
     assert [r["version"] for r in json.loads(capsys.readouterr().out)] == [1]
     other = tmp_path / "other.db"

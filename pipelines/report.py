@@ -453,9 +453,8 @@ def _nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
     """Round tick values covering [lo, hi]: steps of 1, 2 or 5 times a power of ten."""
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
         return [lo]
-    raw = (hi - lo) / target
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    power = 10 ** math.floor(math.log10((hi - lo) / target))
+    step = min((m * power for m in (1, 2, 5, 10)), key=lambda st: abs((hi - lo) / st - target))
     first = math.ceil(lo / step - 1e-9) * step
     ticks = []
     value = first
@@ -466,7 +465,7 @@ def _nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
 
 
 def _tick(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+    return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
 
 
 def _padded_range(values: Sequence[float]) -> tuple[float, float]:
@@ -632,6 +631,7 @@ svg .bar { fill: #7aa7d9; }
 svg .dot { fill: var(--accent); stroke: var(--accent); stroke-width: 1.5; }
 svg .dot.stopped { fill: #fff; }
 svg .dot.best { fill: #bf8700; stroke: #7d5700; }
+svg .dot.best.stopped { fill: #fff; stroke: #bf8700; stroke-width: 2.5; }
 svg .legend-bg { fill: #fff; fill-opacity: 0.85; }
 @media (max-width: 520px) { body { font-size: 14px; } main { padding: 8px; } th, td { padding: 3px 6px; } }
 """

@@ -3,7 +3,8 @@
 A thin skin over ``pipelines.registry.LocalRegistry``. The registry file is ``--registry PATH``,
 else the config's ``registry.local_path`` (``--config FILE``, ``--set KEY=VALUE``). Listing a
 registry that does not exist yet prints nothing found and where it looked; showing, approving or
-rejecting in it is an error (exit 2) naming the path.
+rejecting in it is an error (exit 2) naming the path. ``show --html FILE`` also writes the
+package's stored evaluation as the HTML report, for a reviewer deciding whether to approve.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipelines.registry import LocalRegistry, Package, PackageNotFoundError, open_registry
+from pipelines.registry import LocalRegistry, Package, PackageNotFoundError, RegistryError, open_registry
+from pipelines.report import write_report
 from training.config import load_config, parse_override
 
 __all__ = ["add_arguments", "format_package", "format_table", "registry_path", "run"]
@@ -36,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("show", parents=[common], help="everything about one model package")
     _add_package_arguments(p)
     p.add_argument("--json", action="store_true", help="print the package as JSON")
+    p.add_argument("--html", metavar="FILE",
+                   help="also write the package's evaluation as a self-contained HTML report")
     p = sub.add_parser("approve", parents=[common],
                        help="approve a model package; it becomes the group's champion")
     _add_package_arguments(p)
@@ -61,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
     if action == "show":
         package = registry.get(args.group, args.version)
         print(json.dumps(package.to_dict(), indent=2) if args.json else format_package(package))
+        if args.html:
+            written = _write_html(package, args.html)
+            print(f"report written to {written}", file=sys.stderr)
         return 0
     status = "Approved" if action == "approve" else "Rejected"
     before = registry.get(args.group, args.version)
@@ -179,6 +186,19 @@ def _list(registry: LocalRegistry, group: str | None, as_json: bool) -> int:
     else:
         print(f"no model packages in {registry.path}.")
     return 0
+
+
+def _write_html(package: Package, target: str) -> Path:
+    """The stored evaluation as the HTML report, with the package's lineage as its run info."""
+    if not package.evaluation:
+        raise RegistryError(f"{package.group} version {package.version} was registered without an "
+                            "evaluation report, so there is nothing to render; drop --html.")
+    run_info = {"model package": f"{package.group} version {package.version}",
+                "status": package.status, "registered": package.created_at,
+                "model_uri": package.model_uri or "-",
+                **{k: v for k, v in package.lineage.items() if k not in ("hyperparameters", "cv_scores")}}
+    title = f"{package.group} version {package.version}: evaluation"
+    return write_report(target, package.evaluation, title=title, run_info=run_info)
 
 
 def _where(path: Path) -> str:

@@ -181,3 +181,14 @@ def test_console_script_runs_without_importing_the_aws_sdk(db: Path) -> None:
             "print('SDK', bad); sys.exit(rc or (1 if bad else 0))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "SDK []" in done.stdout, done.stdout + done.stderr
+
+
+def test_show_html_writes_the_report_of_the_stored_evaluation(db: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "reports" / "fraud-2.html"
+    assert main(["registry", "show", "fraud", "2", "--html", str(out), "--registry", str(db)]) == 0
+    assert f"report written to {out}" in capsys.readouterr().err
+    text = out.read_text(encoding="utf-8")
+    assert "<title>fraud version 2: evaluation</title>" in text
+    assert "auc 0.931 &gt;= floor 0.750" in text and "s3://b/data.csv" in text
+    assert main(["registry", "show", "fraud", "1", "--html", str(out), "--registry", str(db)]) == 2
+    assert "registered without an evaluation report" in capsys.readouterr().err

@@ -1,0 +1,107 @@
+"""evaluation.json: holdout metrics, CV summary, overfitting signals, the decision and the model.
+
+The layout is the contract of docs/design.md: the pipeline's ConditionStep reads it with JsonGet,
+the registry stores it, the report draws it. ``write_evaluation`` is atomic (temp file + rename)
+and writes strict JSON (NaN and infinities become null), so a reader never sees half a report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.cv import CVResult
+from training.metrics import METRIC_NAMES, binary_metrics, confusion_matrix, curves
+
+__all__ = ["bootstrap_std", "build_evaluation", "json_safe", "write_evaluation"]
+
+
+def build_evaluation(y_test: Any, proba: Any, cv: CVResult | Mapping[str, Any], decision: Any,
+                     model_info: Mapping[str, Any], *, threshold: float = 0.5,
+                     bootstrap: int = 200, seed: int = 0) -> dict[str, Any]:
+    """The evaluation.json dict for holdout predictions ``proba`` of labels ``y_test``.
+
+    Each metric's ``standard_deviation`` is a seeded bootstrap estimate over ``bootstrap``
+    resamples of the holdout (0 resamples: 0.0). ``decision`` is an approval Decision or its
+    dict; ``cv`` a CVResult or its dict; ``model_info`` goes in as the ``model`` block.
+    """
+    y = np.asarray(y_test).reshape(-1)
+    p = np.asarray(proba, dtype=float).reshape(-1)
+    cv_result = cv if isinstance(cv, CVResult) else CVResult.from_dict(cv)
+    values = binary_metrics(y, p, threshold)
+    stds = bootstrap_std(y, p, threshold, bootstrap, seed)
+    block: dict[str, Any] = {name: {"value": values[name], "standard_deviation": stds[name]}
+                             for name in METRIC_NAMES}
+    block["confusion_matrix"] = confusion_matrix(y, p, threshold)
+    block.update(curves(y, p))
+    cv_auc, test_auc = cv_result.mean("auc"), values["auc"]
+    decision_dict = decision.to_dict() if hasattr(decision, "to_dict") else dict(decision)
+    return json_safe({
+        "binary_classification_metrics": block,
+        "cross_validation": cv_result.to_dict(),
+        "overfitting": {
+            "train_auc": cv_result.train_mean("auc"),
+            "cv_auc": cv_auc,
+            "test_auc": test_auc,
+            "train_cv_gap": cv_result.train_cv_gap,
+            "cv_test_gap": cv_auc - test_auc,
+        },
+        "decision": decision_dict,
+        "model": dict(model_info),
+    })
+
+
+def bootstrap_std(y: np.ndarray, proba: np.ndarray, threshold: float = 0.5, n: int = 200,
+                  seed: int = 0) -> dict[str, float]:
+    """Standard deviation of each metric over ``n`` seeded bootstrap resamples of the holdout."""
+    if n <= 0 or y.size == 0:
+        return dict.fromkeys(METRIC_NAMES, 0.0)
+    rng = np.random.default_rng(seed)
+    draws = [binary_metrics(y[idx], proba[idx], threshold)
+             for idx in rng.integers(0, y.size, size=(n, y.size))]
+    return {name: float(np.std([d[name] for d in draws], ddof=1)) for name in METRIC_NAMES}
+
+
+def json_safe(obj: Any) -> Any:
+    """A copy with numpy scalars/arrays as Python values and non-finite floats as None."""
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    return obj
+
+
+def write_evaluation(path: str | Path, evaluation: Mapping[str, Any]) -> Path:
+    """Write ``evaluation`` as JSON at ``path`` atomically; returns the path.
+
+    The JSON goes to a temporary file in the same folder and is renamed over ``path``, so a
+    crash leaves either the old file or the new one, never a truncated report.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(json_safe(evaluation), indent=2, allow_nan=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target

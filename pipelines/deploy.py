@@ -1,0 +1,476 @@
+"""``trainguard diff`` and ``trainguard upsert``: compare with and deploy to SageMaker Pipelines.
+
+upsert = build → lint (refuse on errors) → ensure the bucket → upload the content-addressed code
+bundle with SSE-KMS (skipped when the key exists) → create or update the pipeline only when its
+definition changed → optionally start an execution, with ChampionBar computed from the current
+Approved model package. Running it twice with the same code and config calls neither PutObject nor
+Create/UpdatePipeline. boto3 is used directly; failures become DeployError (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipelines.aws import (
+    DeployError,
+    aws_errors,
+    build_definition,
+    client_config,
+    config_from_args,
+    error_code,
+    make_session,
+)
+from pipelines.lint import format_findings, lint_definition, parse_definition
+from training.config import Config
+
+__all__ = [
+    "LintFailed",
+    "UpsertResult",
+    "add_diff_arguments",
+    "add_upsert_arguments",
+    "champion_bar_from_registry",
+    "diff_definitions",
+    "parse_params",
+    "run_diff",
+    "run_upsert",
+    "upsert",
+]
+
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_NOT_FOUND = {"ResourceNotFound", "ResourceNotFoundException", "ValidationException"}
+_MISSING_OBJECT = {"404", "NoSuchKey", "NotFound"}
+_MISSING_BUCKET = {"404", "NoSuchBucket", "NotFound"}
+
+Printer = Callable[[str], None]
+
+
+class LintFailed(DeployError):
+    """The definition has error-severity lint findings; upsert refuses to deploy it (exit 1)."""
+
+    exit_code = 1
+
+
+@dataclass
+class UpsertResult:
+    """What one upsert did, for the caller and for tests of idempotency."""
+
+    pipeline_arn: str = ""
+    bundle_uri: str = ""
+    uploaded: bool = False
+    bucket_created: bool = False
+    action: str = "unchanged"
+    """'created', 'updated' or 'unchanged'."""
+    execution_arn: str | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# structural diff
+
+
+def _key(item: Any) -> str | None:
+    return item.get("Name") if isinstance(item, dict) and isinstance(item.get("Name"), str) else None
+
+
+def diff_definitions(old: Any, new: Any, path: str = "") -> Iterator[str]:
+    """Readable differences between two definitions: ``path: old → new``, ``+ path``, ``- path``.
+
+    Lists of named items (steps, parameters) are matched by Name, so inserting a step shows as one
+    added step rather than every later step changing.
+    """
+    if isinstance(old, dict) and isinstance(new, dict):
+        for k in sorted(set(old) | set(new), key=str):
+            sub = f"{path}.{k}" if path else str(k)
+            if k not in new:
+                yield f"- {sub}: {_short(old[k])}"
+            elif k not in old:
+                yield f"+ {sub}: {_short(new[k])}"
+            else:
+                yield from diff_definitions(old[k], new[k], sub)
+        return
+    if isinstance(old, list) and isinstance(new, list):
+        old_names = [_key(i) for i in old]
+        new_names = [_key(i) for i in new]
+        if all(old_names) and all(new_names) and len(set(old_names)) == len(old_names) \
+                and len(set(new_names)) == len(new_names):
+            olds = dict(zip(old_names, old, strict=True))
+            news = dict(zip(new_names, new, strict=True))
+            for name in [*old_names, *[n for n in new_names if n not in olds]]:
+                sub = f"{path}[{name}]"
+                if name not in news:
+                    yield f"- {sub}: {_short(olds[name])}"
+                elif name not in olds:
+                    yield f"+ {sub}: {_short(news[name])}"
+                else:
+                    yield from diff_definitions(olds[name], news[name], sub)
+            if [n for n in old_names if n in news] != [n for n in new_names if n in olds]:
+                yield f"{path}: order of items changed"
+            return
+        for i in range(max(len(old), len(new))):
+            sub = f"{path}[{i}]"
+            if i >= len(new):
+                yield f"- {sub}: {_short(old[i])}"
+            elif i >= len(old):
+                yield f"+ {sub}: {_short(new[i])}"
+            else:
+                yield from diff_definitions(old[i], new[i], sub)
+        return
+    if old != new or type(old) is not type(new):
+        yield f"{path}: {_short(old)} → {_short(new)}"
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------------------------
+# AWS pieces
+
+
+def _clients(cfg: Config, session: Any, endpoint_url: str | None) -> tuple[Any, Any]:
+    conf = client_config()
+    kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    return (session.client("s3", config=conf, **kwargs),
+            session.client("sagemaker", config=conf, **kwargs))
+
+
+def _describe_pipeline(sm: Any, name: str) -> dict[str, Any] | None:
+    """DescribePipeline's answer, or None when no pipeline has that name."""
+    import botocore.exceptions
+
+    with aws_errors("sagemaker:DescribePipeline"):
+        try:
+            return sm.describe_pipeline(PipelineName=name)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) in _NOT_FOUND:
+                return None
+            raise
+
+
+def _ensure_bucket(s3: Any, cfg: Config, bucket: str, out: Printer) -> bool:
+    """Check the bucket exists; create SageMaker's default bucket (encrypted, private) if missing."""
+    import botocore.exceptions
+
+    with aws_errors("s3:ListBucket"):
+        try:
+            s3.head_bucket(Bucket=bucket)
+            return False
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) not in _MISSING_BUCKET:
+                raise
+    if cfg.aws.bucket:
+        raise DeployError(f"bucket {bucket!r} (aws.bucket) does not exist in {cfg.aws.region}; "
+                          "create it with default SSE-KMS encryption, or unset aws.bucket to use "
+                          "SageMaker's default bucket, which upsert creates.")
+    with aws_errors("s3:CreateBucket"):
+        kwargs: dict[str, Any] = {}
+        if cfg.aws.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": cfg.aws.region}
+        s3.create_bucket(Bucket=bucket, **kwargs)
+    with aws_errors("s3:PutEncryptionConfiguration"):
+        rule: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": {
+            "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": cfg.security.kms_key_id},
+            "BucketKeyEnabled": True}
+        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [rule]})
+    with aws_errors("s3:PutBucketPublicAccessBlock"):
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True})
+    out(f"created bucket {bucket} (default SSE-KMS, public access blocked)")
+    return True
+
+
+def _upload_bundle(s3: Any, cfg: Config, uri: str, data: bytes, sha256: str, out: Printer) -> bool:
+    """Put the bundle at its content-addressed key unless it is there; verify what was stored."""
+    import base64
+    import hashlib
+
+    import botocore.exceptions
+
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    with aws_errors("s3:GetObject"):
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+            out(f"code bundle already at {uri}; not uploaded again")
+            return False
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) not in _MISSING_OBJECT:
+                raise
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise DeployError("the code bundle's bytes do not match its sha256; rebuild it.")
+    with aws_errors("s3:PutObject"):
+        s3.put_object(Bucket=bucket, Key=key, Body=data, ServerSideEncryption="aws:kms",
+                      SSEKMSKeyId=cfg.security.kms_key_id,
+                      ContentMD5=base64.b64encode(hashlib.md5(data).digest()).decode())
+    with aws_errors("s3:GetObject"):
+        head = s3.head_object(Bucket=bucket, Key=key)
+    if head.get("ContentLength") != len(data) or head.get("ServerSideEncryption") != "aws:kms":
+        raise DeployError(f"upload of {uri} could not be verified (size or encryption differs); "
+                          "the pipeline was not changed. Run upsert again.")
+    out(f"uploaded code bundle to {uri} (SSE-KMS)")
+    return True
+
+
+def _tags(cfg: Config) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in sorted(cfg.security.tags.items())]
+
+
+def champion_bar_from_registry(s3: Any, sm: Any, cfg: Config) -> tuple[float, str | None]:
+    """ChampionBar for a new execution and the champion's package ARN (None: no champion).
+
+    The champion is the newest Approved package of ``registry.model_package_group``; its value of
+    ``approval.champion_metric`` is read from the evaluation report registered as the package's
+    model statistics (or a ``test:<metric>`` metadata property), then passed through
+    ``training.approval.champion_bar`` with the configured margin and mode.
+    """
+    import botocore.exceptions
+
+    from training.approval import champion_bar
+
+    group = cfg.registry.model_package_group
+    metric = cfg.approval.champion_metric
+    with aws_errors("sagemaker:ListModelPackages"):
+        try:
+            listing = sm.list_model_packages(ModelPackageGroupName=group,
+                                             ModelApprovalStatus="Approved", SortBy="CreationTime",
+                                             SortOrder="Descending", MaxResults=1)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) in _NOT_FOUND:
+                listing = {}
+            else:
+                raise
+    summaries = listing.get("ModelPackageSummaryList") or []
+    if not summaries:
+        return champion_bar(None, cfg.approval.champion_margin, cfg.approval.champion_margin_mode), None
+    arn = summaries[0]["ModelPackageArn"]
+    with aws_errors("sagemaker:DescribeModelPackage"):
+        package = sm.describe_model_package(ModelPackageName=arn)
+    value: Any = (package.get("CustomerMetadataProperties") or {}).get(f"test:{metric}")
+    if value is None:
+        uri = (((package.get("ModelMetrics") or {}).get("ModelQuality") or {})
+               .get("Statistics") or {}).get("S3Uri")
+        if not uri or not str(uri).startswith("s3://"):
+            raise DeployError(f"champion {arn} has no evaluation report (ModelQuality statistics) "
+                              f"to read {metric} from; reject it or pass --param ChampionBar=VALUE.")
+        bucket, _, key = str(uri)[len("s3://"):].partition("/")
+        with aws_errors("s3:GetObject"):
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        try:
+            report = json.loads(body)
+            value = report["binary_classification_metrics"][metric]["value"]
+        except (ValueError, KeyError, TypeError):
+            raise DeployError(f"champion {arn}'s evaluation report {uri} has no "
+                              f"binary_classification_metrics.{metric}.value; reject that "
+                              "package or pass --param ChampionBar=VALUE.") from None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    bar = champion_bar(number, cfg.approval.champion_margin, cfg.approval.champion_margin_mode)
+    return bar, arn
+
+
+def parse_params(items: list[str], definition: Mapping[str, Any]) -> dict[str, str]:
+    """``--param K=V`` pairs checked against the definition's parameter names."""
+    known = {p.get("Name") for p in definition.get("Parameters") or [] if isinstance(p, dict)}
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise DeployError(f"--param {item!r} is not NAME=VALUE; e.g. --param MinAuc=0.8.")
+        if name not in known:
+            raise DeployError(f"--param {name!r} is not a parameter of the pipeline; known: "
+                              f"{', '.join(sorted(str(k) for k in known))}.")
+        out[name] = value
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the two operations
+
+
+def _prepare(cfg: Config) -> tuple[str, Any]:
+    """The local definition JSON and the code bundle it references."""
+    from pipelines.bundle import build_bundle
+
+    return build_definition(cfg), build_bundle()
+
+
+def _bucket_and_uri(cfg: Config, bundle: Any) -> tuple[str, str]:
+    from steps.context import default_bucket
+
+    bucket = default_bucket(cfg)
+    return bucket, bundle.s3_uri(bucket, cfg.aws.prefix)
+
+
+def upsert(cfg: Config, *, start: bool = False, params: list[str] | None = None,
+           endpoint_url: str | None = None, profile: str | None = None, session: Any = None,
+           out: Printer = print) -> UpsertResult:
+    """Deploy the pipeline built from ``cfg`` (its ``aws.role_arn`` is the pipeline's role).
+
+    Returns what was done; raises DeployError for AWS problems and LintFailed when the
+    definition has error findings (before any AWS call).
+    """
+    definition_text, bundle = _prepare(cfg)
+    definition = parse_definition(definition_text, "the built definition")
+    findings = lint_definition(definition, cfg)
+    if any(f.severity == "error" for f in findings):
+        raise LintFailed(format_findings(findings, "the built definition"))
+    chosen = parse_params(params or [], definition)
+    bucket, uri = _bucket_and_uri(cfg, bundle)
+    if uri not in definition_text:
+        raise DeployError(f"the built definition does not reference the code bundle {uri}; "
+                          "rebuild with the same installed code.")
+    session = session or make_session(cfg.aws.region, profile)
+    s3, sm = _clients(cfg, session, endpoint_url)
+    result = UpsertResult(bundle_uri=uri)
+    result.bucket_created = _ensure_bucket(s3, cfg, bucket, out)
+    result.uploaded = _upload_bundle(s3, cfg, uri, bundle.data, bundle.sha256, out)
+
+    name = cfg.aws.pipeline_name
+    current = _describe_pipeline(sm, name)
+    if current is None:
+        with aws_errors("sagemaker:CreatePipeline"):
+            resp = sm.create_pipeline(PipelineName=name, PipelineDefinition=definition_text,
+                                      RoleArn=cfg.aws.role_arn, Tags=_tags(cfg),
+                                      PipelineDescription="trainguard pipeline (deployed by CI)")
+        result.action, result.pipeline_arn = "created", resp["PipelineArn"]
+    else:
+        result.pipeline_arn = current["PipelineArn"]
+        same = _same_definition(current.get("PipelineDefinition"), definition) and \
+            current.get("RoleArn") == cfg.aws.role_arn
+        if not same:
+            with aws_errors("sagemaker:UpdatePipeline"):
+                sm.update_pipeline(PipelineName=name, PipelineDefinition=definition_text,
+                                   RoleArn=cfg.aws.role_arn)
+            with aws_errors("sagemaker:AddTags"):
+                sm.add_tags(ResourceArn=result.pipeline_arn, Tags=_tags(cfg))
+            result.action = "updated"
+    out(f"pipeline {name} {result.action}: {result.pipeline_arn}")
+
+    if start:
+        if "ChampionBar" not in chosen and any(
+                p.get("Name") == "ChampionBar" for p in definition.get("Parameters") or []):
+            bar, champion = champion_bar_from_registry(s3, sm, cfg)
+            chosen["ChampionBar"] = repr(bar)
+            out(f"ChampionBar={bar!r} from {champion}" if champion else
+                "ChampionBar=0.0: no Approved model in the group yet")
+        with aws_errors("sagemaker:StartPipelineExecution"):
+            resp = sm.start_pipeline_execution(
+                PipelineName=name,
+                PipelineParameters=[{"Name": k, "Value": v} for k, v in sorted(chosen.items())])
+        result.execution_arn = resp["PipelineExecutionArn"]
+        result.parameters = chosen
+        out(f"started execution {result.execution_arn}")
+    return result
+
+
+def _same_definition(deployed: Any, local: Mapping[str, Any]) -> bool:
+    try:
+        return json.loads(deployed) == local
+    except (TypeError, ValueError):
+        return False
+
+
+def diff(cfg: Config, *, endpoint_url: str | None = None, profile: str | None = None,
+         session: Any = None) -> list[str]:
+    """Differences between the deployed pipeline and the local definition ([] when equal)."""
+    definition_text, _bundle = _prepare(cfg)
+    local = parse_definition(definition_text, "the built definition")
+    session = session or make_session(cfg.aws.region, profile)
+    _s3, sm = _clients(cfg, session, endpoint_url)
+    current = _describe_pipeline(sm, cfg.aws.pipeline_name)
+    if current is None:
+        raise DeployError(f"pipeline {cfg.aws.pipeline_name!r} not found in {cfg.aws.region}; "
+                          "run trainguard upsert first.")
+    try:
+        deployed = json.loads(current.get("PipelineDefinition") or "")
+    except ValueError:
+        deployed = None
+    lines = list(diff_definitions(deployed, local))
+    if current.get("RoleArn") != cfg.aws.role_arn:
+        lines.append(f"RoleArn: {current.get('RoleArn')} → {cfg.aws.role_arn}")
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="config YAML (default: the defaults)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override, repeatable")
+    parser.add_argument("--region", help="AWS region (default: aws.region)")
+    parser.add_argument("--profile", help="AWS profile (default: the usual credential chain)")
+    parser.add_argument("--endpoint-url", help="AWS endpoint (default: AWS_ENDPOINT_URL or AWS)")
+
+
+def _config(args: argparse.Namespace, role_arn: str | None = None) -> Config:
+    overrides = list(args.overrides)
+    if args.region:
+        overrides.append(f"aws.region={args.region}")
+    if role_arn:
+        overrides.append(f"aws.role_arn={role_arn}")
+    args.overrides = overrides
+    return config_from_args(args)
+
+
+def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``trainguard diff``."""
+    _common(parser)
+    parser.add_argument("--role-arn", help="the execution role (default: aws.role_arn)")
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    """Print the differences; 0 equal, 1 different, 2 errors (e.g. pipeline not deployed)."""
+    if args.role_arn and not ROLE_ARN.match(args.role_arn):
+        raise DeployError(_bad_role(args.role_arn))
+    cfg = _config(args, args.role_arn)
+    lines = diff(cfg, endpoint_url=args.endpoint_url, profile=args.profile)
+    if not lines:
+        print(f"pipeline {cfg.aws.pipeline_name}: deployed definition equals the local one")
+        return 0
+    print(f"pipeline {cfg.aws.pipeline_name}: {len(lines)} difference(s), deployed → local:")
+    for line in lines:
+        print(f"  {line}")
+    return 1
+
+
+def add_upsert_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``trainguard upsert``."""
+    _common(parser)
+    parser.add_argument("--role-arn", required=True,
+                        help="the pipeline execution role (see trainguard iam-policy)")
+    parser.add_argument("--start", action="store_true", help="start an execution afterwards")
+    parser.add_argument("--param", dest="params", action="append", default=[], metavar="K=V",
+                        help="execution parameter for --start, repeatable (e.g. MinAuc=0.8)")
+
+
+def _bad_role(role: str) -> str:
+    return (f"--role-arn {role!r} is not an IAM role ARN; expected "
+            "arn:aws:iam::<12-digit account>:role/<name> (see trainguard iam-policy).")
+
+
+def run_upsert(args: argparse.Namespace) -> int:
+    """Deploy; prints the pipeline ARN. 0 success, 1 lint errors, 2 AWS/config errors."""
+    if not ROLE_ARN.match(args.role_arn or ""):
+        raise DeployError(_bad_role(args.role_arn))
+    if args.params and not args.start:
+        raise DeployError("--param only applies to an execution; add --start.")
+    cfg = _config(args, args.role_arn)
+
+    def out(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    result = upsert(cfg, start=args.start, params=args.params, endpoint_url=args.endpoint_url,
+                    profile=args.profile, out=out)
+    print(result.pipeline_arn)
+    return 0

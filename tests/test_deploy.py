@@ -1,0 +1,305 @@
+"""diff and upsert against a real moto server over HTTP: create, no-op, update, start, errors."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from botocore.exceptions import ClientError
+from moto_server import MotoServer
+
+from pipelines import deploy
+from pipelines.aws import DeployError, aws_errors, client_config
+from pipelines.cli import main
+from training.config import load_config
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's default account
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/trainguard-exec"
+DEFAULT_BUCKET = f"sagemaker-{REGION}-{ACCOUNT}"
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    server = MotoServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws(moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[MotoServer]:
+    """Fresh moto state and an environment like CI's: endpoint, fake credentials, one attempt."""
+    moto.reset()
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    yield moto
+
+
+def _client(service: str) -> Any:
+    return boto3.client(service, region_name=REGION)
+
+
+@pytest.fixture
+def kms_key(aws: MotoServer) -> str:
+    return _client("kms").create_key(Description="trainguard test")["KeyMetadata"]["Arn"]
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, kms_key: str) -> Path:
+    path = tmp_path / "trainguard.yaml"
+    path.write_text(yaml.safe_dump({
+        "aws": {"region": REGION, "role_arn": ROLE, "pipeline_name": "tg-test"},
+        "security": {"kms_key_id": kms_key, "subnets": ["subnet-0abc1234def567890"],
+                     "security_group_ids": ["sg-0abc1234def567890"]},
+        "tuning": {"max_jobs": 8},
+    }))
+    return path
+
+
+def _counting_session() -> tuple[Any, Counter[str]]:
+    """A boto3 session whose clients count every API call they make (botocore event hook)."""
+    calls: Counter[str] = Counter()
+    session = boto3.Session(region_name=REGION)
+
+    def count(model: Any, **_: Any) -> None:
+        calls[model.name] += 1
+
+    session.events.register("before-call", count)
+    return session, calls
+
+
+def test_first_upsert_creates_second_is_a_noop(config_file: Path, kms_key: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE]) == 0
+    out = capsys.readouterr()
+    arn = out.out.strip()
+    assert arn == f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/tg-test"
+    assert "created bucket" in out.err and "uploaded code bundle" in out.err
+    sm, s3 = _client("sagemaker"), _client("s3")
+    first = sm.describe_pipeline(PipelineName="tg-test")
+    assert first["RoleArn"] == ROLE
+    objects = s3.list_objects_v2(Bucket=DEFAULT_BUCKET)["Contents"]
+    assert len(objects) == 1
+
+    session, calls = _counting_session()
+    cfg = load_config(config_file)
+    result = deploy.upsert(cfg, session=session, out=lambda _line: None)
+    assert (result.action, result.uploaded, result.bucket_created) == ("unchanged", False, False)
+    assert result.pipeline_arn == arn
+    assert calls["PutObject"] == 0 and calls["CreatePipeline"] == 0
+    assert calls["UpdatePipeline"] == 0 and calls["CreateBucket"] == 0
+    assert calls["HeadObject"] == 1 and calls["DescribePipeline"] == 1
+    assert s3.list_objects_v2(Bucket=DEFAULT_BUCKET)["Contents"] == objects
+    assert sm.describe_pipeline(PipelineName="tg-test")["LastModifiedTime"] == first["LastModifiedTime"]
+
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE]) == 0
+    err = capsys.readouterr().err
+    assert "not uploaded again" in err and "pipeline tg-test unchanged" in err
+
+
+def test_bundle_is_sse_kms_and_default_bucket_is_encrypted_and_private(config_file: Path,
+                                                                       kms_key: str) -> None:
+    result = deploy.upsert(load_config(config_file), out=lambda _line: None)
+    from pipelines.bundle import build_bundle
+
+    bundle = build_bundle()
+    assert result.bundle_uri == f"s3://{DEFAULT_BUCKET}/trainguard/code/{bundle.sha256}/sourcedir.tar.gz"
+    s3 = _client("s3")
+    key = result.bundle_uri.split("/", 3)[3]
+    head = s3.head_object(Bucket=DEFAULT_BUCKET, Key=key)
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == kms_key
+    assert s3.get_object(Bucket=DEFAULT_BUCKET, Key=key)["Body"].read() == bundle.data
+    [rule] = s3.get_bucket_encryption(Bucket=DEFAULT_BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms",
+                                                          "KMSMasterKeyID": kms_key}
+    assert all(s3.get_public_access_block(Bucket=DEFAULT_BUCKET)["PublicAccessBlockConfiguration"]
+               .values())
+    deployed = _client("sagemaker").describe_pipeline(PipelineName="tg-test")["PipelineDefinition"]
+    assert result.bundle_uri in deployed
+    tags = _client("sagemaker").list_tags(ResourceArn=result.pipeline_arn)["Tags"]
+    assert {"Key": "project", "Value": "trainguard"} in tags
+
+
+def test_config_change_shows_in_diff_then_updates(config_file: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["--config", str(config_file)]
+    assert main(["diff", *base]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["upsert", *base, "--role-arn", ROLE]) == 0
+    assert main(["diff", *base]) == 0
+    assert "equals the local one" in capsys.readouterr().out
+
+    change = ["--set", "tuning.max_jobs=4"]
+    assert main(["diff", *base, *change]) == 1
+    out = capsys.readouterr().out
+    assert "MaxNumberOfTrainingJobs: 8 → 4" in out
+    assert "Steps[Tune].Arguments.HyperParameterTuningJobConfig.ResourceLimits" in out
+
+    session, calls = _counting_session()
+    result = deploy.upsert(load_config(config_file, {"tuning.max_jobs": 4}), session=session,
+                           out=lambda _line: None)
+    assert result.action == "updated" and not result.uploaded
+    assert calls["UpdatePipeline"] == 1 and calls["PutObject"] == 0
+    assert main(["diff", *base, *change]) == 0
+
+
+def test_diff_of_a_missing_pipeline_says_to_upsert_first(config_file: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "--config", str(config_file)]) == 2
+    err = capsys.readouterr().err
+    assert "pipeline 'tg-test' not found in eu-west-1; run trainguard upsert first" in err
+    assert "Traceback" not in err
+
+
+def _execution_parameters(arn: str) -> dict[str, str]:
+    resp = _client("sagemaker").list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
+    return {p["Name"]: p["Value"] for p in resp["PipelineParameters"]}
+
+
+def test_start_passes_parameters_and_a_zero_bar_without_champion(config_file: Path) -> None:
+    result = deploy.upsert(load_config(config_file), start=True, params=["MinAuc=0.8"],
+                           out=lambda _line: None)
+    assert result.execution_arn
+    assert _execution_parameters(result.execution_arn) == {"MinAuc": "0.8", "ChampionBar": "0.0"}
+    status = _client("sagemaker").describe_pipeline_execution(
+        PipelineExecutionArn=result.execution_arn)
+    assert status["PipelineArn"] == result.pipeline_arn
+
+
+def test_start_reads_the_champion_bar_from_the_approved_package(config_file: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    s3, sm = _client("s3"), _client("sagemaker")
+    s3.create_bucket(Bucket="tg-reports", CreateBucketConfiguration={"LocationConstraint": REGION})
+    report = {"binary_classification_metrics": {"auc": {"value": 0.91, "standard_deviation": 0.0}}}
+    s3.put_object(Bucket="tg-reports", Key="run1/evaluation.json", Body=json.dumps(report).encode())
+    sm.create_model_package_group(ModelPackageGroupName="trainguard-models")
+    spec = {"Containers": [{"Image": "685385470294.dkr.ecr.eu-west-1.amazonaws.com/x:1",
+                            "ModelDataUrl": "s3://tg-reports/run1/model.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]}
+    sm.create_model_package(
+        ModelPackageGroupName="trainguard-models", ModelApprovalStatus="Approved",
+        InferenceSpecification=spec,
+        ModelMetrics={"ModelQuality": {"Statistics": {
+            "ContentType": "application/json", "S3Uri": "s3://tg-reports/run1/evaluation.json"}}})
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE, "--start",
+                 "--set", "approval.champion_margin=0.01", "--param", "MinRecall=0.6"]) == 0
+    err = capsys.readouterr().err
+    assert "ChampionBar=0.92 from arn:aws:sagemaker" in err
+    [execution] = sm.list_pipeline_executions(PipelineName="tg-test")["PipelineExecutionSummaries"]
+    params = _execution_parameters(execution["PipelineExecutionArn"])
+    assert params == {"ChampionBar": "0.92", "MinRecall": "0.6"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [(["--param", "Nope=1", "--start"], "'Nope' is not a parameter of the pipeline"),
+     (["--param", "MinAuc"], "--param only applies to an execution; add --start"),
+     (["--param", "MinAuc", "--start"], "is not NAME=VALUE")],
+)
+def test_bad_params_exit_2(config_file: Path, capsys: pytest.CaptureFixture[str],
+                           extra: list[str], match: str) -> None:
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE, *extra]) == 2
+    assert match in capsys.readouterr().err
+
+
+def test_bad_role_arn_exits_2_before_any_aws_call(config_file: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["upsert", "--config", str(config_file), "--role-arn", "trainguard-exec"]) == 2
+    err = capsys.readouterr().err
+    assert "--role-arn 'trainguard-exec' is not an IAM role ARN" in err and "Traceback" not in err
+    assert _client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+
+
+def test_missing_credentials_exit_2_with_the_fix(config_file: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE]) == 2
+    err = capsys.readouterr().err
+    assert "no AWS credentials found" in err and "configure-aws-credentials" in err
+    assert "Traceback" not in err
+
+
+def test_missing_profile_exits_2(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE,
+                 "--profile", "nope"]) == 2
+    assert "AWS profile 'nope' is not configured" in capsys.readouterr().err
+
+
+def test_named_bucket_must_exist(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE,
+                 "--set", "aws.bucket=tg-not-there"]) == 2
+    err = capsys.readouterr().err
+    assert "bucket 'tg-not-there' (aws.bucket) does not exist" in err
+    assert _client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+
+
+def test_lint_errors_refuse_the_upsert(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE,
+                 "--set", "security.subnets=[subnet-00000000000000000]"]) == 1
+    err = capsys.readouterr().err
+    assert "placeholder subnet" in err and "set security.subnets" in err
+    assert _client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+    assert _client("s3").list_buckets()["Buckets"] == []
+
+
+def test_endpoint_url_flag_works_without_the_environment(config_file: Path, aws: MotoServer,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE,
+                 "--endpoint-url", aws.url]) == 0
+    assert capsys.readouterr().out.strip().endswith(":pipeline/tg-test")
+
+
+# ---------------------------------------------------------------------------------------------
+# error mapping (botocore's own exception objects, as its clients raise them)
+
+
+def _client_error(code: str, operation: str = "UpdatePipeline") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "details from AWS"}}, operation)
+
+
+@pytest.mark.parametrize(
+    ("code", "match"),
+    [("AccessDeniedException", r"sagemaker:UpdatePipeline: access denied .*Allow sagemaker:UpdatePipeline"),
+     ("ConflictException", "being changed by someone else right now"),
+     ("ResourceInUse", "being changed by someone else right now"),
+     ("ThrottlingException", "still throttled by AWS .* after retrying with backoff"),
+     ("InternalFailure", r"sagemaker:UpdatePipeline failed \(InternalFailure\): details from AWS")],
+)
+def test_client_errors_become_actionable_deploy_errors(code: str, match: str) -> None:
+    with pytest.raises(DeployError, match=match), aws_errors("sagemaker:UpdatePipeline"):
+        raise _client_error(code)
+
+
+def test_retries_use_standard_mode_with_bounded_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    conf = client_config()
+    assert conf.retries == {"mode": "standard", "max_attempts": 5}
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    assert client_config().retries["max_attempts"] == 2
+
+
+def test_structural_diff_matches_steps_by_name() -> None:
+    old = {"Steps": [{"Name": "A", "X": 1}, {"Name": "B", "X": 2}]}
+    new = {"Steps": [{"Name": "A", "X": 1}, {"Name": "N", "X": 0}, {"Name": "B", "X": 3}]}
+    assert list(deploy.diff_definitions(old, new)) == [
+        "Steps[B].X: 2 → 3", '+ Steps[N]: {"Name": "N", "X": 0}']

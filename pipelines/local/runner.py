@@ -208,7 +208,7 @@ def _execute(graph: StepGraph, ctx: RunContext, cache: StepCache | None,
         if blocked:
             upstream = blocked[0]
             status = "Skipped" if records[upstream].status == "Skipped" else "NotRun"
-            why = f"upstream step {upstream} {records[upstream].status.lower()}"
+            why = f"upstream step {upstream} {_PHRASE[records[upstream].status]}"
             records[name] = StepRecord(name, step.type, status, message=why)
             ctx.emit("step_end", record=records[name])
             continue
@@ -244,6 +244,9 @@ def _execute(graph: StepGraph, ctx: RunContext, cache: StepCache | None,
                       steps=[records[n] for n in graph.order], properties=dict(ctx.expressions.steps),
                       property_files=dict(ctx.expressions.property_files), trials=trials,
                       registered=registered, failure=failure, exit_code=exit_code)
+
+
+_PHRASE = {"Failed": "failed", "NotRun": "did not run", "Skipped": "was skipped"}
 
 
 def _run_step(step: Any, ctx: RunContext, cache: StepCache | None) -> tuple[StepResult, bool]:

@@ -112,7 +112,7 @@ def run_tuning(step: str, args: Mapping[str, Any], ctx: RunContext) -> StepResul
             if fold >= folds:  # the closing summary line, not a fold
                 return False
             ctx.emit("fold", step=step, trial=_trial, total=max_jobs, fold=fold + 1, folds=folds)
-            if stopper is None:
+            if stopper is None or fold == folds - 1:  # after the last fold the CV result is whole
                 return False
             stop = stopper.should_stop(_trial, fold, value)
             stopper.record(_trial, fold, value)

@@ -1,0 +1,294 @@
+"""``trainguard run --local`` and ``run_local()``: build the definition, then execute its JSON here.
+
+The definition is built with ``build_pipeline()`` (the only part that imports the SDK), written to
+``<workdir>/definition.json`` and executed by ``pipelines.local.run_definition`` against a local
+object store, the local registry and the in-process jobs. The champion's bar is read from the
+registry first. The work dir receives evaluation.json, the model artifact and report.html.
+Exit status: 0 approved, 3 rejected by a safeguard, 2 bad input or config, 1 a job failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tarfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipelines.bundle import build_bundle
+from pipelines.local import RunOutcome, StepRecord, run_definition
+from pipelines.local.progress import Progress
+from pipelines.local.store import LocalStore
+from pipelines.registry import open_registry
+from pipelines.report import write_report
+from training.approval import champion_bar
+from training.config import Config, load_config, parse_override
+from training.data import embedded_dataset, write_csv
+from training.errors import ConfigError, DataError
+
+__all__ = ["DEFAULT_WORKDIR", "RunResult", "add_arguments", "run", "run_local"]
+
+DEFAULT_WORKDIR = "trainguard-run"
+EXIT_APPROVED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 1, 2, 3
+_OUTPUTS = ("evaluation.json", "report.html", "model.tar.gz", "model.json")
+
+
+@dataclass
+class RunResult:
+    """What a local run produced; ``exit_code`` is the CLI's exit status."""
+
+    status: str
+    """Approved, Rejected or Failed."""
+    exit_code: int
+    workdir: Path
+    definition_path: Path
+    outcome: RunOutcome
+    evaluation: dict[str, Any] | None = None
+    evaluation_path: Path | None = None
+    report_path: Path | None = None
+    model_path: Path | None = None
+    registered: list[dict[str, Any]] = field(default_factory=list)
+    champion_bar: float = 0.0
+    message: str | None = None
+
+    @property
+    def steps(self) -> list[StepRecord]:
+        """Per-step records (name, type, status, seconds, cached, message)."""
+        return self.outcome.steps
+
+    @property
+    def trials(self) -> list[dict[str, Any]]:
+        """The tuning trials (name, hyperparameters, objective, status, metrics, seconds)."""
+        return self.outcome.trials
+
+    @property
+    def approved(self) -> bool:
+        """True when the evaluation approved the model and the run succeeded."""
+        return self.status == "Approved"
+
+    def summary(self) -> str:
+        """A short plain-text table: holdout metrics, CV mean±std, decision and reasons, version."""
+        lines = [f"trainguard run: {self.status} (execution {self.outcome.execution_id})"]
+        ev = self.evaluation
+        if ev:
+            bcm = ev.get("binary_classification_metrics", {})
+            cv = ev.get("cross_validation", {})
+            lines.append(f"  {'metric':<10} {'holdout':>8}   {'cv mean ± std':>17}")
+            for name in ("auc", "pr_auc", "recall", "precision", "f1", "accuracy", "log_loss"):
+                if name not in bcm:
+                    continue
+                hold = _num(bcm[name].get("value"))
+                c = cv.get(name) if isinstance(cv.get(name), Mapping) else {}
+                cvtext = f"{_num(c.get('mean'))} ± {_num(c.get('std'))}" if c else ""
+                lines.append(f"  {name:<10} {hold:>8}   {cvtext:>17}")
+            gap = (ev.get("overfitting") or {}).get("train_cv_gap")
+            if gap is not None:
+                lines.append(f"  train-cv AUC gap {_num(gap)}")
+            decision = ev.get("decision") or {}
+            verdict = "approved" if decision.get("approved") else "rejected"
+            lines.append(f"  decision: {verdict}")
+            lines.extend(f"    - {r}" for r in decision.get("reasons", []))
+        for reg in self.registered:
+            lines.append(f"  registered: {reg['group']} version {reg['version']} ({reg['status']})")
+        if not self.registered:
+            lines.append("  registered: nothing")
+        if self.message and self.status == "Failed":
+            lines.append(f"  failure: {self.message}")
+        lines.append(f"  outputs in {self.workdir}")
+        return "\n".join(lines)
+
+
+def run_local(config: Config | str | Path | Mapping[str, Any] | None = None, *,
+              data: str | Path | None = None, target: str | None = None,
+              workdir: str | Path = DEFAULT_WORKDIR, registry: str | Path | None = None,
+              overrides: Mapping[str, Any] | None = None,
+              parameters: Mapping[str, Any] | None = None,
+              use_cache: bool = True,
+              on_event: Callable[..., None] | None = None) -> RunResult:
+    """Build the pipeline for ``config`` and execute its definition JSON locally.
+
+    ``data`` is a CSV/Parquet file (default: ``data.uri`` if local, else the embedded data set)
+    and ``target`` its label column; ``overrides`` are dotted config keys; ``parameters`` override
+    pipeline parameters (``ChampionBar`` given here wins over the registry's champion). Raises
+    ConfigError/DataError for bad input found before the run; failures inside the run are in
+    the result (``status``, ``exit_code``, ``message``).
+    """
+    merged = dict(overrides or {})
+    if target is not None:
+        merged["data.target"] = target
+    cfg = load_config(config, merged)
+    data_file = _data_file(cfg, data)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name in _OUTPUTS:  # stale evidence from an earlier run must not survive this one
+        (workdir / name).unlink(missing_ok=True)
+    reg = open_registry(registry if registry is not None else cfg.registry.local_path)
+    params = dict(parameters or {})
+    bar = params.get("ChampionBar")
+    if bar is None:
+        bar = _champion_bar(cfg, reg)
+        params["ChampionBar"] = bar
+    from pipelines.build import definition_json  # the SDK, only to build the definition
+
+    text = definition_json(cfg)
+    definition_path = workdir / "definition.json"
+    definition_path.write_text(text, encoding="utf-8")
+    definition = json.loads(text)
+    declared = {p["Name"]: p for p in definition.get("Parameters", [])}
+    if "InputDataUri" in declared:
+        uri = str(params.get("InputDataUri", declared["InputDataUri"].get("DefaultValue", "")))
+        _stage_data(LocalStore(workdir / "s3"), uri, data_file, cfg)
+    bundle = build_bundle()
+    outcome = run_definition(definition, workdir, parameters=params, registry=reg,
+                             code_sha=bundle.sha256, pipeline_name=cfg.aws.pipeline_name,
+                             use_cache=use_cache, on_event=on_event, seed=cfg.seed,
+                             lineage={"data": str(data_file) if data_file else "embedded digits",
+                                      "code_version": bundle.sha256})
+    return _collect(outcome, cfg, workdir, definition_path, float(bar))
+
+
+def _data_file(cfg: Config, data: str | Path | None) -> Path | None:
+    source = data if data is not None else (cfg.data.uri if cfg.data.uri and "://" not in cfg.data.uri else None)
+    if source is None:
+        if cfg.data.uri and cfg.data.uri.startswith("s3://"):
+            raise ConfigError(f"data.uri is {cfg.data.uri}, an S3 URI the local run cannot read; pass "
+                              "the file with --data PATH (and --target COLUMN).")
+        return None
+    path = Path(source)
+    if not path.is_file():
+        raise DataError(f"data file {path} does not exist; pass an existing CSV or Parquet file with --data.")
+    if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise DataError(f"data file {path} is neither .csv nor .parquet; convert it or rename it.")
+    return path
+
+
+def _stage_data(store: LocalStore, uri: str, data_file: Path | None, cfg: Config) -> None:
+    """Put the data at InputDataUri: the given file, or the embedded data set as CSV."""
+    name = data_file.name if data_file else "data.csv"
+    is_object = uri.rsplit("/", 1)[-1].lower().endswith((".csv", ".parquet", ".pq"))
+    target = store.path(uri) if is_object else store.path(uri.rstrip("/") + "/" + name)
+    if not is_object and store.path(uri).is_dir():
+        shutil.rmtree(store.path(uri))  # a prefix must hold this run's file only
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if data_file is not None:
+        shutil.copyfile(data_file, target)
+    else:
+        if cfg.data.target != "is_eight":
+            raise ConfigError(f"data.target is {cfg.data.target!r} but no data was given; the embedded "
+                              "data set's label is 'is_eight'. Pass --data PATH with --target.")
+        write_csv(embedded_dataset(), target)
+
+
+def _champion_bar(cfg: Config, reg: Any) -> float:
+    champion = reg.champion(cfg.registry.model_package_group)
+    value = champion.metrics.get(cfg.approval.champion_metric) if champion is not None else None
+    return champion_bar(value, cfg.approval.champion_margin, cfg.approval.champion_margin_mode)
+
+
+def _collect(outcome: RunOutcome, cfg: Config, workdir: Path, definition_path: Path, bar: float) -> RunResult:
+    result = RunResult(status="Failed", exit_code=outcome.exit_code or EXIT_FAILED, workdir=workdir,
+                       definition_path=definition_path, outcome=outcome,
+                       registered=list(outcome.registered), champion_bar=bar, message=outcome.failure)
+    evaluation = next((files["EvaluationReport"] for files in outcome.property_files.values()
+                       if "EvaluationReport" in files), None)
+    bad_input = outcome.exit_code == EXIT_BAD_INPUT
+    if evaluation is not None and not bad_input:
+        result.evaluation = evaluation
+        result.evaluation_path = workdir / "evaluation.json"
+        result.evaluation_path.write_text(json.dumps(evaluation, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        result.model_path = _copy_model(outcome, workdir)
+        result.report_path = write_report(workdir / "report.html", evaluation, _report_trials(outcome.trials),
+                                          run_info={"pipeline": cfg.aws.pipeline_name,
+                                                    "execution": outcome.execution_id,
+                                                    "champion_bar": bar})
+        approved = bool((evaluation.get("decision") or {}).get("approved"))
+        condition = next((p["Outcome"] for p in outcome.properties.values() if "Outcome" in p), approved)
+        if approved and condition and outcome.status == "Succeeded":
+            result.status, result.exit_code = "Approved", EXIT_APPROVED
+        elif not (approved and condition) and outcome.exit_code in (0, 1) and _only_rejection_failed(outcome):
+            result.status, result.exit_code = "Rejected", EXIT_REJECTED
+    return result
+
+
+def _only_rejection_failed(outcome: RunOutcome) -> bool:
+    """True when every failed step is a Fail step (the reject branch), not a job."""
+    return all(s.type == "Fail" for s in outcome.steps if s.status == "Failed")
+
+
+def _copy_model(outcome: RunOutcome, workdir: Path) -> Path | None:
+    uri = None
+    for props in outcome.properties.values():
+        best = props.get("BestTrainingJob")
+        if best:
+            name = best["TrainingJobName"]
+            uri = next((t.get("model_uri") for t in outcome.trials if t["name"] == name), None)
+        elif "ModelArtifacts" in props:
+            uri = props["ModelArtifacts"]["S3ModelArtifacts"]
+    if not uri:
+        return None
+    src = LocalStore(workdir / "s3").path(uri)
+    if not src.is_file():
+        return None
+    dest = workdir / "model.tar.gz"
+    shutil.copyfile(src, dest)
+    with tarfile.open(dest, "r:gz") as tar:
+        member = next((m for m in tar.getmembers() if m.name == "model.json" and m.isfile()), None)
+        if member is not None:
+            fh = tar.extractfile(member)
+            if fh is not None:
+                (workdir / "model.json").write_bytes(fh.read())
+    return dest
+
+
+def _report_trials(trials: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{"number": t["number"], "params": t["hyperparameters"], "score": t.get("objective"),
+             "stopped_early": t["status"] == "Stopped", "status": t["status"], "name": t["name"]}
+            for t in trials]
+
+
+def _num(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) else "n/a"
+
+
+# ---------------------------------------------------------------------------------------------
+# the command
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``trainguard run``."""
+    parser.add_argument("--local", action="store_true", required=True,
+                        help="run on this machine (no Docker, no AWS); the only mode of this command")
+    parser.add_argument("--config", help="YAML config file (default: built-in defaults)")
+    parser.add_argument("--data", help="CSV or Parquet file to train on (default: embedded digits data)")
+    parser.add_argument("--target", help="label column of --data")
+    parser.add_argument("--workdir", default=DEFAULT_WORKDIR, help=f"output folder (default ./{DEFAULT_WORKDIR})")
+    parser.add_argument("--registry", help="local registry file (default: registry.local_path)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override, dotted key (repeatable), e.g. --set cv.folds=3")
+    parser.add_argument("--param", dest="params", action="append", default=[], metavar="NAME=VALUE",
+                        help="pipeline parameter override (repeatable), e.g. --param MinAuc=0.8")
+    parser.add_argument("--no-cache", action="store_true", help="ignore and do not reuse cached steps")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run locally, print progress to stderr and the summary to stdout; return the exit status."""
+    overrides = dict(parse_override(o) for o in args.overrides)
+    params: dict[str, Any] = {}
+    for text in args.params:
+        if "=" not in text:
+            raise ConfigError(f"--param {text!r} has no '='; write it as Name=value, e.g. MinAuc=0.8.")
+        name, _, value = text.partition("=")
+        params[name.strip()] = value
+    print(f"trainguard run: building the pipeline and running it locally in {args.workdir}/", file=sys.stderr)
+    result = run_local(args.config, data=args.data, target=args.target, workdir=args.workdir,
+                       registry=args.registry, overrides=overrides, parameters=params,
+                       use_cache=not args.no_cache, on_event=Progress(sys.stderr))
+    if result.exit_code == EXIT_BAD_INPUT or (result.status == "Failed" and result.evaluation is None):
+        print(f"trainguard run: error: {result.message}", file=sys.stderr)
+        return result.exit_code
+    print(result.summary())
+    return result.exit_code

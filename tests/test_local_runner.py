@@ -1,0 +1,339 @@
+"""run_definition on a hand-built definition shaped like the builders' (real training.jobs, tiny data).
+
+Covers parameters and overrides, the tuning emulation (trials, best job, top-model URI), property
+files and the condition, both branches with registration, a Fail step, unsupported steps refused
+before anything runs, caching and resuming after a failure, job isolation, and bad data (exit 2).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pipelines.local import DefinitionError, UnsupportedStepError, run_definition
+from pipelines.local.runner import resolve_parameters
+from pipelines.registry import open_registry
+from training.errors import ConfigError
+from training.jobs import METRIC_DEFINITIONS, run_job
+
+SH = 'set -e; tar -xzf /opt/ml/processing/input/code/sourcedir.tar.gz; exec python3 -m training.jobs "$@"'
+CODE = "s3://bkt/tg/code/" + "a" * 64 + "/sourcedir.tar.gz"
+
+
+def _run_uri(*parts: str) -> dict[str, Any]:
+    return {"Std:Join": {"On": "/", "Values": ["s3://bkt/tg/runs", {"Get": "Execution.PipelineExecutionId"}, *parts]}}
+
+
+def _processing(name: str, kind: str, inputs: list[tuple[str, Any, str]], outputs: list[tuple[str, str, Any]],
+                args: list[Any]) -> dict[str, Any]:
+    return {"Name": name, "Type": "Processing", "CacheConfig": {"Enabled": True, "ExpireAfter": "P30D"},
+            "Arguments": {
+                "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1,
+                                                          "VolumeSizeInGB": 30}},
+                "AppSpecification": {"ImageUri": "img",
+                                     "ContainerEntrypoint": ["/bin/sh", "-c", SH, "training.jobs", kind],
+                                     "ContainerArguments": args},
+                "RoleArn": "arn:aws:iam::111122223333:role/r",
+                "ProcessingInputs": [{"InputName": n, "AppManaged": False, "S3Input": {
+                    "S3Uri": uri, "LocalPath": lp, "S3DataType": "S3Prefix", "S3InputMode": "File"}}
+                    for n, uri, lp in [*inputs, ("code", CODE, "/opt/ml/processing/input/code")]],
+                "ProcessingOutputConfig": {"Outputs": [{"OutputName": n, "AppManaged": False, "S3Output": {
+                    "S3Uri": uri, "LocalPath": lp, "S3UploadMode": "EndOfJob"}} for n, lp, uri in outputs]}}}
+
+
+def make_definition(*, max_jobs: int = 3, early: str = "Off") -> dict[str, Any]:
+    """Preprocess → Tune → Evaluate → CheckApproval → RegisterModel | RegisterRejected + FailRejected."""
+    params = [{"Name": "InputDataUri", "Type": "String", "DefaultValue": "s3://bkt/tg/data/in.csv"},
+              {"Name": "MinAuc", "Type": "Float", "DefaultValue": 0.6},
+              {"Name": "MinRecall", "Type": "Float", "DefaultValue": 0.0},
+              {"Name": "ChampionBar", "Type": "Float", "DefaultValue": 0.0},
+              {"Name": "ModelApprovalStatus", "Type": "String", "DefaultValue": "PendingManualApproval"}]
+    data_in = ("data", {"Get": "Parameters.InputDataUri"}, "/opt/ml/processing/input/data")
+    pre = _processing("Preprocess", "preprocess", [data_in],
+                      [("train", "/opt/ml/processing/train", _run_uri("preprocess", "train")),
+                       ("test", "/opt/ml/processing/test", _run_uri("preprocess", "test"))],
+                      ["--target", "label", "--seed", "7", "--folds", "2", "--test-size", "0.25"])
+    static = {"target": "label", "seed": "7", "folds": "2", "resampler": "smote", "k_neighbors": "3",
+              "num_round": "20", "early_stopping_rounds": "5", "validation_fraction": "0.2",
+              "objective_metric": "auc", "sagemaker_program": "entry.py",
+              "sagemaker_submit_directory": "/opt/ml/input/data/code/sourcedir.tar.gz"}
+    tune = {"Name": "Tune", "Type": "Tuning", "Arguments": {
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Random", "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "cv:auc"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": max_jobs, "MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {"ContinuousParameterRanges": [
+                {"Name": "eta", "MinValue": "0.05", "MaxValue": "0.5", "ScalingType": "Logarithmic"}],
+                "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "1", "MaxValue": "3",
+                                            "ScalingType": "Linear"}],
+                "CategoricalParameterRanges": []},
+            "TrainingJobEarlyStoppingType": early},
+        "TrainingJobDefinition": {
+            "StaticHyperParameters": static,
+            "AlgorithmSpecification": {"TrainingImage": "img", "TrainingInputMode": "File",
+                                       "MetricDefinitions": METRIC_DEFINITIONS},
+            "RoleArn": "arn:aws:iam::111122223333:role/r",
+            "InputDataConfig": [
+                {"ChannelName": "train", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": {
+                    "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"}}}},
+                {"ChannelName": "code", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": CODE}}}],
+            "OutputDataConfig": {"S3OutputPath": _run_uri("models")},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600}}}}
+    model_uri = {"Std:Join": {"On": "/", "Values": [
+        "s3://bkt/tg/runs", {"Get": "Execution.PipelineExecutionId"}, "models",
+        {"Get": "Steps.Tune.BestTrainingJob.TrainingJobName"}, "output", "model.tar.gz"]}}
+    ev = _processing("Evaluate", "evaluate", [
+        ("model", model_uri, "/opt/ml/processing/model"),
+        ("test", {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"},
+         "/opt/ml/processing/test")],
+        [("evaluation", "/opt/ml/processing/evaluation", _run_uri("evaluation"))],
+        ["--target", "label", "--min-auc", {"Get": "Parameters.MinAuc"},
+         "--min-recall", {"Get": "Parameters.MinRecall"},
+         "--max-overfit-gap", "1.0", "--champion-bar", {"Get": "Parameters.ChampionBar"}])
+    ev["PropertyFiles"] = [{"PropertyFileName": "EvaluationReport", "OutputName": "evaluation",
+                            "FilePath": "evaluation.json"}]
+    report = {"Std:Join": {"On": "/", "Values": [
+        {"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"}, "evaluation.json"]}}
+
+    def register(name: str, status: Any) -> dict[str, Any]:
+        return {"Name": name, "Type": "RegisterModel", "Arguments": {
+            "ModelPackageGroupName": "tg-models", "ModelApprovalStatus": status,
+            "InferenceSpecification": {"Containers": [{"Image": "img", "ModelDataUrl": model_uri}],
+                                       "SupportedContentTypes": ["text/csv"],
+                                       "SupportedResponseMIMETypes": ["text/csv"]},
+            "ModelMetrics": {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report}}}}}
+
+    def json_get(path: str) -> dict[str, Any]:
+        return {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"}, "Path": path}}
+
+    check = {"Name": "CheckApproval", "Type": "Condition", "Arguments": {
+        "Conditions": [
+            {"Type": "GreaterThanOrEqualTo", "LeftValue": json_get("binary_classification_metrics.auc.value"),
+             "RightValue": {"Get": "Parameters.MinAuc"}},
+            {"Type": "GreaterThanOrEqualTo", "LeftValue": json_get("binary_classification_metrics.recall.value"),
+             "RightValue": {"Get": "Parameters.MinRecall"}},
+            {"Type": "GreaterThanOrEqualTo", "LeftValue": json_get("binary_classification_metrics.auc.value"),
+             "RightValue": {"Get": "Parameters.ChampionBar"}}],
+        "IfSteps": [register("RegisterModel", {"Get": "Parameters.ModelApprovalStatus"})],
+        "ElseSteps": [register("RegisterRejected", "Rejected"),
+                      {"Name": "FailRejected", "Type": "Fail", "DependsOn": ["RegisterRejected"], "Arguments": {
+                          "ErrorMessage": {"Std:Join": {"On": " ", "Values": [
+                              "rejected: auc", json_get("binary_classification_metrics.auc.value")]}}}}]}}
+    return {"Version": "2020-12-01", "Metadata": {}, "Parameters": params, "Steps": [pre, tune, ev, check]}
+
+
+def write_data(path: Path, n: int = 240, seed: int = 0, separable: bool = True) -> Path:
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype(int)
+    X = rng.normal(size=(n, 4))
+    if separable:
+        X[:, 0] += 2.5 * y
+    rows = [",".join(f"{v:.4f}" for v in row) + f",{lab}" for row, lab in zip(X, y, strict=True)]
+    lines = ["f0,f1,f2,f3,label", *rows]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture()
+def workdir(tmp_path: Path) -> Path:
+    write_data(tmp_path / "run" / "s3" / "bkt" / "tg" / "data" / "in.csv")
+    return tmp_path / "run"
+
+
+class CountingJobs:
+    """Wraps the real run_job, recording each call and checking os.environ is never touched."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, kind: str, argv: list[str], env: dict[str, str], on_metric: Any = None) -> None:
+        before = dict(os.environ)
+        self.calls.append(kind)
+        try:
+            run_job(kind, argv, env, on_metric)
+        finally:
+            assert dict(os.environ) == before
+
+
+def test_full_run_approves_registers_and_exposes_trials(workdir: Path) -> None:
+    jobs = CountingJobs()
+    registry = open_registry(workdir / "reg.db")
+    out = run_definition(make_definition(), workdir, run_job=jobs, registry=registry)
+    assert out.status == "Succeeded", out.failure
+    assert [s.status for s in out.steps] == ["Succeeded"] * 5 + ["Skipped", "Skipped"]
+    assert [s.name for s in out.steps if s.status == "Skipped"] == ["RegisterRejected", "FailRejected"]
+    assert jobs.calls == ["preprocess", "train", "train", "train", "evaluate"]
+    # tuning: three trials, the best by cv:auc is BestTrainingJob and the evaluated model
+    assert len(out.trials) == 3 and all(t["status"] == "Completed" for t in out.trials)
+    best = max(out.trials, key=lambda t: t["objective"])
+    tune = out.properties["Tune"]
+    assert tune["BestTrainingJob"]["TrainingJobName"] == best["name"]
+    assert tune["TrainingJobSummaries"][0]["TrainingJobName"] == best["name"]
+    model = f"s3://bkt/tg/runs/{out.execution_id}/models/{best['name']}/output/model.tar.gz"
+    assert (workdir / "s3" / model[5:]).is_file()
+    # evaluation.json reached the property file and the store
+    evaluation = out.property_files["Evaluate"]["EvaluationReport"]
+    assert evaluation["decision"]["approved"] is True
+    assert (workdir / "s3" / f"bkt/tg/runs/{out.execution_id}/evaluation/evaluation.json").is_file()
+    # one registry row, pending (the parameter's default), with metrics and lineage
+    [pkg] = registry.list("tg-models")
+    assert pkg.status == "PendingManualApproval" and pkg.model_uri == model
+    assert pkg.metrics["auc"] == pytest.approx(evaluation["binary_classification_metrics"]["auc"]["value"])
+    assert pkg.lineage["execution_id"] == out.execution_id
+    assert out.registered == [{"group": "tg-models", "version": 1, "status": "PendingManualApproval",
+                               "arn": "arn:aws:sagemaker:local:000000000000:model-package/tg-models/1"}]
+    # every job had its own /opt/ml folder, hyperparameters.json all strings
+    hp = json.loads((workdir / "jobs" / best["name"] / "input" / "config" / "hyperparameters.json").read_text())
+    assert all(isinstance(v, str) for v in hp.values()) and hp["folds"] == "2"
+
+
+def test_overridden_parameters_take_the_else_branch_register_rejected_and_fail(workdir: Path) -> None:
+    registry = open_registry(workdir / "reg.db")
+    out = run_definition(make_definition(max_jobs=1), workdir, run_job=run_job, registry=registry,
+                         parameters={"MinAuc": "0.999", "ModelApprovalStatus": "Approved"})
+    assert out.parameters["MinAuc"] == 0.999
+    assert out.status == "Failed" and out.exit_code == 1
+    assert out.step("CheckApproval").status == "Succeeded"
+    assert out.properties["CheckApproval"]["Outcome"] is False
+    assert out.step("RegisterModel").status == "Skipped"
+    assert out.step("RegisterRejected").status == "Succeeded"
+    fail = out.step("FailRejected")
+    assert fail.status == "Failed" and fail.message.startswith("rejected: auc 0.")
+    assert out.failure.startswith("FailRejected: rejected: auc")
+    [pkg] = registry.list("tg-models")
+    assert pkg.status == "Rejected"
+    assert pkg.evaluation["decision"]["approved"] is False
+
+
+def test_bad_data_fails_the_first_step_with_exit_2_and_nothing_after(workdir: Path) -> None:
+    data = workdir / "s3" / "bkt" / "tg" / "data" / "in.csv"
+    data.write_text(data.read_text().replace(",0\n", ",maybe\n", 1))
+    registry = open_registry(workdir / "reg.db")
+    out = run_definition(make_definition(), workdir, run_job=run_job, registry=registry)
+    assert out.status == "Failed" and out.exit_code == 2
+    pre = out.step("Preprocess")
+    assert pre.status == "Failed" and "label" in pre.message
+    assert {s.status for s in out.steps[1:]} <= {"NotRun", "Skipped"}
+    assert out.step("Tune").status == "NotRun"
+    assert registry.list() == []
+    assert not list((workdir / "s3").rglob("evaluation.json"))
+
+
+def test_missing_input_data_is_bad_input(workdir: Path) -> None:
+    out = run_definition(make_definition(), workdir, run_job=run_job, registry=open_registry(workdir / "r.db"),
+                         parameters={"InputDataUri": "s3://bkt/nowhere/x.csv"})
+    assert out.exit_code == 2
+    assert "holds no objects" in out.step("Preprocess").message
+
+
+def test_unsupported_steps_are_refused_before_anything_runs(workdir: Path) -> None:
+    jobs = CountingJobs()
+    d = make_definition()
+    d["Steps"].append({"Name": "Notify", "Type": "Lambda", "Arguments": {}})
+    with pytest.raises(UnsupportedStepError, match="step Notify has type 'Lambda'"):
+        run_definition(d, workdir, run_job=jobs)
+    d = make_definition()
+    d["Steps"][0]["Arguments"]["AppSpecification"]["ContainerEntrypoint"] = ["python3", "/opt/ml/code/other.py"]
+    with pytest.raises(UnsupportedStepError, match=r"step Preprocess runs 'python3 /opt/ml/code/other\.py"):
+        run_definition(d, workdir, run_job=jobs)
+    d = make_definition()
+    d["Steps"][1]["Arguments"]["TrainingJobDefinition"]["StaticHyperParameters"]["sagemaker_program"] = "x.py"
+    with pytest.raises(UnsupportedStepError, match=r"step Tune runs script 'x\.py'"):
+        run_definition(d, workdir, run_job=jobs)
+    assert jobs.calls == []
+    assert not (workdir / "jobs").exists()
+
+
+def test_a_stale_code_bundle_is_refused_before_anything_runs(workdir: Path) -> None:
+    jobs = CountingJobs()
+    with pytest.raises(DefinitionError, match="built from other code"):
+        run_definition(make_definition(), workdir, run_job=jobs, code_sha="b" * 64)
+    assert jobs.calls == []
+
+
+def test_cache_reuses_outputs_and_a_rerun_after_failure_resumes(workdir: Path) -> None:
+    registry = open_registry(workdir / "reg.db")
+    calls: list[str] = []
+
+    def broken_evaluate(kind: str, argv: list[str], env: dict[str, str], on_metric: Any = None) -> None:
+        calls.append(kind)
+        if kind == "evaluate":
+            raise RuntimeError("disk full")
+        run_job(kind, argv, env, on_metric)
+
+    d = make_definition(max_jobs=1)
+    d["Steps"][1]["CacheConfig"] = {"Enabled": True, "ExpireAfter": "PT1H"}
+    first = run_definition(d, workdir, run_job=broken_evaluate, registry=registry)
+    assert first.status == "Failed" and first.exit_code == 1
+    assert first.step("Evaluate").message == "RuntimeError: disk full"
+    assert first.step("CheckApproval").status == "NotRun"
+    assert registry.list() == []
+    assert calls == ["preprocess", "train", "evaluate"]
+    calls.clear()
+    second = run_definition(d, workdir, run_job=_recording(calls), registry=registry)
+    assert second.status == "Succeeded", second.failure
+    assert second.execution_id == first.execution_id
+    assert [s.name for s in second.steps if s.cached] == ["Preprocess", "Tune"]
+    assert calls == ["evaluate"]
+    assert second.trials == first.trials  # the cached tuning result still exposes its trials
+    # changing the input data invalidates the preprocess cache entry
+    calls.clear()
+    write_data(workdir / "s3" / "bkt" / "tg" / "data" / "in.csv", seed=1)
+    third = run_definition(d, workdir, run_job=_recording(calls), registry=registry, use_cache=True)
+    assert not third.step("Preprocess").cached and calls[0] == "preprocess"
+
+
+def _recording(calls: list[str]) -> Any:
+    def run(kind: str, argv: list[str], env: dict[str, str], on_metric: Any = None) -> None:
+        calls.append(kind)
+        run_job(kind, argv, env, on_metric)
+    return run
+
+
+def test_median_stopping_stops_trials_that_trail(workdir: Path) -> None:
+    out = run_definition(make_definition(max_jobs=6, early="Auto"), workdir, run_job=run_job,
+                         registry=open_registry(workdir / "reg.db"))
+    statuses = [t["status"] for t in out.trials]
+    assert statuses[0] == "Completed" and len(statuses) == 6
+    assert "Stopped" in statuses
+    for t in out.trials:
+        if t["status"] == "Stopped":  # stopped after its first fold of two, never after the last
+            assert "after 1 of 2 folds" in t["reason"]
+            assert not (workdir / "s3" / f"bkt/tg/runs/{out.execution_id}/models/{t['name']}").exists()
+    best = out.properties["Tune"]["BestTrainingJob"]["TrainingJobName"]
+    assert best in {t["name"] for t in out.trials if t["status"] == "Completed"}
+
+
+def test_parameters_are_typed_and_unknown_ones_refused() -> None:
+    d = make_definition()
+    assert resolve_parameters(d, {"MinAuc": "0.7"})["MinAuc"] == 0.7
+    with pytest.raises(ConfigError, match="parameter 'MinAUC' is not declared"):
+        resolve_parameters(d, {"MinAUC": 1})
+    with pytest.raises(ConfigError, match="parameter MinAuc is Float; got 'high'"):
+        resolve_parameters(d, {"MinAuc": "high"})
+
+
+def test_run_definition_never_imports_the_sdk(tmp_path: Path) -> None:
+    d = copy.deepcopy(make_definition())
+    d["Steps"].append({"Name": "Notify", "Type": "Lambda", "Arguments": {}})
+    path = tmp_path / "definition.json"
+    path.write_text(json.dumps(d))
+    code = (
+        "import sys\n"
+        "from pipelines.local import run_definition, UnsupportedStepError\n"
+        f"try:\n    run_definition({str(path)!r}, {str(tmp_path / 'w')!r})\n"
+        "except UnsupportedStepError:\n    pass\n"
+        "import pipelines.local_run\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('sagemaker', 'boto3', 'botocore'))\n"
+        "print(','.join(bad))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == ""

@@ -189,3 +189,40 @@ def test_cli_definition_without_role_exits_2(tmp_path: Any, capsys: Any) -> None
     path.write_text(json.dumps(copy.deepcopy(good_definition())))
     assert main(["iam-policy", "--definition", str(path)]) == 2
     assert "pass --role-arn and --region" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# the real build_pipeline() output
+
+
+def test_policy_of_our_pipeline_is_clean_and_matches_its_uris(tmp_path: Any) -> None:
+    import yaml
+
+    from pipelines.build import definition_json
+    from pipelines.bundle import build_bundle
+    from training.config import load_config
+
+    cfg = load_config({"aws": {"region": REGION, "role_arn": ROLE, "bucket": "tg-bucket"},
+                       "security": {"kms_key_id": KEY, "subnets": ["subnet-0abc1234def567890"],
+                                    "security_group_ids": ["sg-0abc1234def567890"]}})
+    text = definition_json(cfg)
+    defn = json.loads(text)
+    doc = derive_policy(defn, role_arn=ROLE, region=REGION)
+    assert parliament.analyze_policy_string(json.dumps(doc["PolicyDocument"])).findings == []
+    assert not [a for a in _actions(doc) if "*" in a]
+    st = _statements(doc)
+    code = build_bundle().s3_uri("tg-bucket", "trainguard")
+    [data] = [p["DefaultValue"] for p in defn["Parameters"] if p["Name"] == "InputDataUri"]
+    assert code in text and "s3://tg-bucket/trainguard/runs" in text
+    assert set(st["ReadPipelineData"]["Resource"]) == {
+        f"arn:aws:s3:::{code[5:]}*", f"arn:aws:s3:::{data[5:]}*",
+        "arn:aws:s3:::tg-bucket/trainguard/runs/*"}
+    assert st["WritePipelineOutputs"]["Resource"] == ["arn:aws:s3:::tg-bucket/trainguard/runs/*"]
+    assert {s["Sid"] for s in doc["PolicyDocument"]["Statement"]} >= {
+        "CreateProcessingJobs", "CreateHyperParameterTuningJobs", "RegisterModelPackages"}
+
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg.to_dict()))
+    out = tmp_path / "role.json"
+    assert main(["iam-policy", "--config", str(path), "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == doc

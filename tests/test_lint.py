@@ -372,3 +372,55 @@ def test_cli_unreadable_or_invalid_file_exits_2_naming_it(tmp_path: Any, capsys:
     assert main(["lint", "--definition", str(path)]) == 2
     err = capsys.readouterr().err
     assert re.search(match, err) and "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------------------------
+# the real build_pipeline() output
+
+
+def _real_config(tmp_path: Any, **extra: Any) -> Any:
+    import yaml
+
+    data = {"aws": {"region": "eu-west-1", "role_arn": ROLE},
+            "security": {"kms_key_id": KEY, "subnets": ["subnet-0abc1234def567890"],
+                         "security_group_ids": ["sg-0abc1234def567890"]}}
+    for section, values in extra.items():
+        data.setdefault(section, {}).update(values)
+    path = tmp_path / "trainguard.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_our_default_config_fails_on_placeholders_only(capsys: Any) -> None:
+    assert main(["lint", "--json"]) == 1
+    findings = json.loads(capsys.readouterr().out)
+    assert {f["rule"] for f in findings} == {"placeholder"}
+    assert {f["step"] for f in findings} == {"Preprocess", "Tune", "Evaluate"}
+    assert any("set security.kms_key_id" in f["message"] for f in findings)
+
+
+def test_our_pipeline_with_real_values_passes_and_auto_approval_needs_the_config(
+        tmp_path: Any, capsys: Any) -> None:
+    from pipelines.build import definition_json
+
+    path = _real_config(tmp_path)
+    assert main(["lint", "--config", str(path)]) == 0
+    assert "no findings" in capsys.readouterr().out
+
+    approved = _real_config(tmp_path, approval={"approval_status": "Approved"})
+    assert main(["lint", "--config", str(approved)]) == 0  # the config asks for it
+    capsys.readouterr()
+    defn = tmp_path / "approved.json"
+    defn.write_text(definition_json(load_config(approved)))
+    assert main(["lint", "--definition", str(defn), "--json"]) == 1  # the JSON alone cannot tell
+    [finding] = json.loads(capsys.readouterr().out)
+    assert (finding["rule"], finding["step"]) == ("auto-approval", "RegisterModel")
+
+
+def test_our_pipeline_without_isolation_is_flagged_on_every_job(tmp_path: Any, capsys: Any) -> None:
+    path = _real_config(tmp_path, security={"allow_insecure": True, "network_isolation": False})
+    assert main(["lint", "--config", str(path), "--json"]) == 1
+    findings = json.loads(capsys.readouterr().out)
+    assert {(f["rule"], f["step"]) for f in findings} == {
+        ("network-isolation", "Preprocess"), ("network-isolation", "Tune"),
+        ("network-isolation", "Evaluate")}

@@ -1,1 +1,28 @@
-"""pipelines"""
+"""trainguard's pipeline layer: ``build_pipeline()``, the CLI, the local runner, registry and CI.
+
+``build_pipeline`` and ``definition_json`` are re-exported lazily (module ``__getattr__``), so
+``import pipelines`` and the commands that do not build a definition never import the SDK.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["build_pipeline", "definition_json"]
+
+_LAZY = {"build_pipeline": "pipelines.build", "definition_json": "pipelines.build"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import ``pipelines.build`` (and the SDK) only when one of its names is asked for."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'pipelines' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

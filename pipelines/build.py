@@ -1,0 +1,135 @@
+"""``build_pipeline()``: the config turned into a SageMaker Pipeline, offline and deterministically.
+
+Config errors surface first (ConfigError, before any SDK call). The build then runs inside
+``steps.session.offline_sdk``: no network call with or without credentials, no timestamps or
+random names, code referenced by its content-addressed S3 URI (the SDK uploads nothing). Every
+job step's request is computed once, at build time, so ``Pipeline.definition()`` afterwards is
+pure serialization. ``definition_json()`` is the canonical text (sorted keys, 2-space indent)
+that lint, the local runner and upsert consume: the same bytes in every process.
+
+Overrides are dotted config keys, given as a mapping (``overrides={"cv.folds": 3}``) or as
+keyword arguments with ``__`` for the dots (``cv__folds=3``); both forms may be combined, the
+keywords win.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pipelines.bundle import build_bundle
+from steps.condition import check_approval_step, rejection_message
+from steps.context import BuildContext, default_bucket
+from steps.parameters import pipeline_parameters
+from steps.processing import EVALUATION_FILE, evaluate_step, preprocess_step
+from steps.register import fail_step, lineage_metadata, register_step, rejected_metadata
+from steps.sdk import Join, Pipeline, image_uris
+from steps.security import security_from_config
+from steps.session import offline_sdk, offline_session
+from steps.training import train_step
+from steps.tuning import tune_step
+from training.config import Config, load_config
+from training.errors import ConfigError
+
+__all__ = ["XGBOOST_VERSION", "build_pipeline", "definition_json", "resolve_config"]
+
+XGBOOST_VERSION = "1.7-1"
+"""The SageMaker XGBoost image used when ``aws.image_uri`` is not set."""
+
+ConfigSource = Config | str | Path | Mapping[str, Any] | None
+
+
+def resolve_config(config: ConfigSource = None, overrides: Mapping[str, Any] | None = None,
+                   **keyword_overrides: Any) -> Config:
+    """The validated Config from a Config, YAML path, mapping or None, plus dotted overrides.
+
+    Keyword overrides spell dots as ``__`` (``cv__folds=3``). Raises ConfigError naming the key.
+    """
+    merged: dict[str, Any] = dict(overrides or {})
+    merged.update({key.replace("__", "."): value for key, value in keyword_overrides.items()})
+    return load_config(config, merged or None)
+
+
+def build_pipeline(config: ConfigSource = None, overrides: Mapping[str, Any] | None = None,
+                   **keyword_overrides: Any) -> Pipeline:
+    """Build the trainguard SageMaker Pipeline (SDK v3) for a config, with no network call.
+
+    Steps: Preprocess → Tune (or Train) → Evaluate → CheckApproval → RegisterModel, else
+    RegisterRejected and/or FailRejected per ``approval.on_reject``. Raises ConfigError for a
+    bad config or override (before touching the SDK), or an image that cannot be resolved.
+    """
+    cfg = resolve_config(config, overrides, **keyword_overrides)
+    security = security_from_config(cfg)
+    bundle = build_bundle()
+    bucket = default_bucket(cfg)
+    with offline_sdk(cfg.aws.region):
+        session = offline_session(cfg.aws.region, bucket)
+        ctx = BuildContext(
+            cfg=cfg, session=session, params=pipeline_parameters(cfg, bucket),
+            security=security, bucket=bucket, prefix=cfg.aws.prefix.strip("/"),
+            image_uri=_image_uri(cfg), code_uri=bundle.s3_uri(bucket, cfg.aws.prefix),
+            code_sha256=bundle.sha256)
+        return _assemble(ctx)
+
+
+def definition_json(config: ConfigSource = None, overrides: Mapping[str, Any] | None = None,
+                    **keyword_overrides: Any) -> str:
+    """The pipeline definition as canonical JSON text (sorted keys, 2-space indent, newline)."""
+    pipeline = build_pipeline(config, overrides, **keyword_overrides)
+    with offline_sdk(pipeline.sagemaker_session.boto_region_name):
+        raw = pipeline.definition()
+    return json.dumps(json.loads(raw), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# internals
+
+
+def _image_uri(cfg: Config) -> str:
+    if cfg.aws.image_uri:
+        return cfg.aws.image_uri
+    try:
+        return image_uris.retrieve("xgboost", cfg.aws.region, XGBOOST_VERSION)
+    except ValueError as exc:
+        raise ConfigError(
+            f"no SageMaker XGBoost {XGBOOST_VERSION} image for aws.region {cfg.aws.region!r} "
+            f"({exc}); set aws.region to a SageMaker region or aws.image_uri to an image."
+        ) from None
+
+
+def _assemble(ctx: BuildContext) -> Pipeline:
+    cfg, params = ctx.cfg, ctx.params
+    preprocess = preprocess_step(ctx)
+    outputs = preprocess.properties.ProcessingOutputConfig.Outputs
+    train_uri, test_uri = outputs["train"].S3Output.S3Uri, outputs["test"].S3Output.S3Uri
+
+    if cfg.tuning.enabled:
+        fit, model_uri = tune_step(ctx, train_uri)
+        best = fit.properties.BestTrainingJob
+        training_job = best.TrainingJobName
+        tuned = {name: best.TunedHyperParameters[name] for name in sorted(cfg.tuning.ranges)}
+    else:
+        fit, model_uri = train_step(ctx, train_uri)
+        training_job, tuned = fit.properties.TrainingJobName, {}
+
+    evaluate, report = evaluate_step(ctx, model_uri, test_uri)
+    report_dir = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
+    report_uri = Join(on="/", values=[report_dir, EVALUATION_FILE])
+    lineage = lineage_metadata(ctx, report, training_job, tuned)
+
+    approve = register_step(ctx, "RegisterModel", model_uri, report_uri,
+                            params.model_approval_status, lineage)
+    reject: list[Any] = []
+    if cfg.approval.on_reject in ("register_rejected", "both"):
+        reject.append(register_step(ctx, "RegisterRejected", model_uri, report_uri, "Rejected",
+                                    {**lineage, **rejected_metadata(report)}))
+    if cfg.approval.on_reject in ("fail", "both"):
+        # After the audit record (if any): a FailStep ends the execution.
+        reject.append(fail_step(rejection_message(ctx, report, report_uri),
+                                depends_on=list(reject) or None))
+    check = check_approval_step(ctx, report, if_steps=[approve], else_steps=reject)
+    return Pipeline(name=cfg.aws.pipeline_name, parameters=params.all,
+                    steps=[preprocess, fit, evaluate, check], sagemaker_session=ctx.session,
+                    pipeline_experiment_config=None)

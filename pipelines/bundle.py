@@ -1,0 +1,135 @@
+"""The code bundle every job runs: a deterministic, content-addressed ``sourcedir.tar.gz``.
+
+The tarball holds the installed ``training`` package, the pure-Python libraries the XGBoost image
+lacks (``imblearn``, ``sklearn_compat``) and ``entry.py`` (script mode's entry point). Entries are
+sorted, with fixed mtimes, owners and modes and a gzip header without a timestamp, so the same
+code gives the same bytes and the same sha256 on every machine; the S3 key carries that sha, so
+jobs, caching and upserts see a new key exactly when the code changes. Never imports the SDK.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import io
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "BUNDLED_PACKAGES",
+    "BUNDLE_FILENAME",
+    "ENTRY_SCRIPT",
+    "Bundle",
+    "build_bundle",
+    "bundle_s3_uri",
+    "code_prefix",
+]
+
+BUNDLE_FILENAME = "sourcedir.tar.gz"
+BUNDLED_PACKAGES = ("training", "imblearn", "sklearn_compat")
+"""Packages copied into the bundle, located through their installed ``__init__.py``."""
+ENTRY_SCRIPT = "entry.py"
+ENTRY_SOURCE = (
+    '"""Script-mode entry point of the training job: the train job of ``training.jobs``."""\n'
+    "import sys\n\n"
+    "from training.jobs import main\n\n"
+    'if __name__ == "__main__":\n'
+    '    sys.exit(main(["train"]))\n'
+)
+"""``entry.py``. Script mode also passes the hyperparameters as ``--name value`` flags; the train
+job reads them from ``hyperparameters.json`` instead, so the flags are not forwarded."""
+
+_MTIME = 0
+_SKIP_DIRS = {"__pycache__"}
+_SKIP_SUFFIXES = {".pyc", ".pyo"}
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """The tarball's bytes and their sha256 (hex), which names its S3 key."""
+
+    data: bytes
+    sha256: str
+
+    def s3_uri(self, bucket: str, prefix: str) -> str:
+        """``s3://<bucket>/<prefix>/code/<sha256>/sourcedir.tar.gz``."""
+        return bundle_s3_uri(bucket, prefix, self.sha256)
+
+
+_CACHE: dict[tuple[str, ...], Bundle] = {}
+
+
+def build_bundle(packages: tuple[str, ...] = BUNDLED_PACKAGES) -> Bundle:
+    """Build (once per process) the deterministic ``sourcedir.tar.gz`` of ``packages`` + entry.py.
+
+    The result is cached: the same process always references the same code. Raises
+    ModuleNotFoundError if a bundled package is not installed (an installation problem).
+    """
+    key = tuple(packages)
+    if key not in _CACHE:
+        _CACHE[key] = _build(key)
+    return _CACHE[key]
+
+
+def bundle_s3_uri(bucket: str, prefix: str, sha256: str) -> str:
+    """The content-addressed S3 URI of a bundle with this sha256."""
+    return f"{code_prefix(bucket, prefix)}{sha256}/{BUNDLE_FILENAME}"
+
+
+def code_prefix(bucket: str, prefix: str) -> str:
+    """``s3://<bucket>/<prefix>/code/``: where every bundle version lives."""
+    parts = [p for p in prefix.strip("/").split("/") if p]
+    return "s3://" + "/".join([bucket, *parts, "code"]) + "/"
+
+
+# --------------------------------------------------------------------------------------------
+# internals
+
+
+def _package_files(name: str) -> list[tuple[str, Path]]:
+    """(archive name, path) for every file of an installed package, skipping bytecode."""
+    spec = importlib.util.find_spec(name)  # locate without importing (imblearn imports sklearn)
+    if spec is None:
+        raise ModuleNotFoundError(f"cannot bundle {name!r}: it is not installed")
+    init = spec.origin
+    if not init or not spec.submodule_search_locations:  # namespace package or plain module
+        raise ModuleNotFoundError(f"cannot bundle {name!r}: it has no __init__.py to locate it by")
+    root = Path(init).resolve().parent
+    out = []
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if not path.is_file() or path.suffix in _SKIP_SUFFIXES:
+            continue
+        if any(part in _SKIP_DIRS for part in rel.parts):
+            continue
+        out.append((f"{name}/{rel.as_posix()}", path))
+    return out
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = _MTIME
+    info.mode = 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.type = tarfile.REGTYPE
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _build(packages: tuple[str, ...]) -> Bundle:
+    entries: dict[str, bytes] = {ENTRY_SCRIPT: ENTRY_SOURCE.encode()}
+    for package in packages:
+        for arcname, path in _package_files(package):
+            entries[arcname] = path.read_bytes()
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for arcname in sorted(entries):
+            _add(tar, arcname, entries[arcname])
+    out = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as gz:
+        gz.write(raw.getvalue())
+    data = out.getvalue()
+    return Bundle(data=data, sha256=hashlib.sha256(data).hexdigest())

@@ -1,0 +1,50 @@
+"""``trainguard definition``: print or write the pipeline definition JSON of a config.
+
+The same canonical text ``definition_json()`` returns (and lint, the local runner and upsert
+read): ``trainguard definition --config cfg.yaml --set cv.folds=3 --out definition.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from training.config import parse_override
+from training.errors import ConfigError
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options: --config FILE, --set key=value (repeatable), --out FILE."""
+    parser.add_argument("--config", metavar="FILE", help="YAML config (default: built-in defaults)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a dotted config key, e.g. cv.folds=3")
+    parser.add_argument("--out", metavar="FILE",
+                        help="write the definition here instead of printing it")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the definition; print it, or write it to --out. Exit 0, or 2 on bad input."""
+    overrides = dict(parse_override(text) for text in args.overrides)
+    from pipelines.build import definition_json  # imports the SDK: only this command needs it
+
+    text = definition_json(args.config, overrides)
+    if not args.out:
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.out)
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a directory; give a file path such as {out}/definition.json.")
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)  # all or nothing: never a half-written definition
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write the definition to {out}: {exc.strerror}; "
+                          "choose a writable path with --out.") from None
+    print(f"wrote {out} ({len(text.encode())} bytes)", file=sys.stderr)
+    return 0

@@ -1,0 +1,83 @@
+"""``CheckApproval``: the approval rule of ``training.approval.decide`` as ConditionStep JSON.
+
+The same comparisons, against the same pipeline parameters the evaluate job receives, so the
+report's decision and the branch taken agree: holdout auc >= MinAuc, recall >= MinRecall,
+pr_auc >= MinPrAuc, train_cv_gap <= MaxOverfitGap, and, only when ChampionBar > 0 (a champion
+exists), the champion metric >= ChampionBar. A ConditionStep's conditions must all hold.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from steps.context import BuildContext
+from steps.sdk import (
+    ConditionGreaterThanOrEqualTo,
+    ConditionLessThanOrEqualTo,
+    ConditionOr,
+    ConditionStep,
+    Join,
+    JsonGet,
+    PropertyFile,
+)
+
+__all__ = ["METRIC_PATHS", "approval_conditions", "check_approval_step", "rejection_message"]
+
+METRIC_PATHS = {
+    "auc": "binary_classification_metrics.auc.value",
+    "recall": "binary_classification_metrics.recall.value",
+    "pr_auc": "binary_classification_metrics.pr_auc.value",
+    "f1": "binary_classification_metrics.f1.value",
+    "train_cv_gap": "overfitting.train_cv_gap",
+}
+"""Where evaluation.json holds each value the rule reads."""
+
+
+def report_value(report: PropertyFile, path: str) -> JsonGet:
+    """A value of evaluation.json (from the ``Evaluate`` step's ``EvaluationReport``)."""
+    return JsonGet(step_name="Evaluate", property_file=report, json_path=path)
+
+
+def approval_conditions(ctx: BuildContext, report: PropertyFile) -> list[Any]:
+    """The rule's checks, in ``decide``'s order; all must hold for approval."""
+    p = ctx.params
+    champion_path = f"binary_classification_metrics.{ctx.cfg.approval.champion_metric}.value"
+    return [
+        ConditionGreaterThanOrEqualTo(left=report_value(report, METRIC_PATHS["auc"]),
+                                      right=p.min_auc),
+        ConditionGreaterThanOrEqualTo(left=report_value(report, METRIC_PATHS["recall"]),
+                                      right=p.min_recall),
+        ConditionGreaterThanOrEqualTo(left=report_value(report, METRIC_PATHS["pr_auc"]),
+                                      right=p.min_pr_auc),
+        ConditionLessThanOrEqualTo(left=report_value(report, METRIC_PATHS["train_cv_gap"]),
+                                   right=p.max_overfit_gap),
+        ConditionOr(conditions=[
+            ConditionLessThanOrEqualTo(left=p.champion_bar, right=0.0),
+            ConditionGreaterThanOrEqualTo(left=report_value(report, champion_path),
+                                          right=p.champion_bar),
+        ]),
+    ]
+
+
+def rejection_message(ctx: BuildContext, report: PropertyFile, report_uri: Any) -> Join:
+    """The FailStep's message: every checked value next to its threshold, and the report."""
+    p = ctx.params
+    metric = ctx.cfg.approval.champion_metric
+    return Join(on="", values=[
+        "Model rejected by CheckApproval (trainguard approval rule). Holdout auc ",
+        report_value(report, METRIC_PATHS["auc"]), " (MinAuc ", p.min_auc, "), recall ",
+        report_value(report, METRIC_PATHS["recall"]), " (MinRecall ", p.min_recall, "), pr_auc ",
+        report_value(report, METRIC_PATHS["pr_auc"]), " (MinPrAuc ", p.min_pr_auc,
+        "), train/CV AUC gap ", report_value(report, METRIC_PATHS["train_cv_gap"]),
+        " (MaxOverfitGap ", p.max_overfit_gap, f"), {metric} ",
+        report_value(report, f"binary_classification_metrics.{metric}.value"),
+        " (ChampionBar ", p.champion_bar, ", 0 = no champion). First reason: ",
+        report_value(report, "decision.reasons[0]"), ". Full report: ", report_uri,
+    ])
+
+
+def check_approval_step(ctx: BuildContext, report: PropertyFile, if_steps: list[Any],
+                        else_steps: list[Any]) -> ConditionStep:
+    """``CheckApproval``: register when every check holds, else the reject branch."""
+    return ConditionStep(name="CheckApproval", conditions=approval_conditions(ctx, report),
+                         if_steps=if_steps, else_steps=else_steps)

@@ -1,0 +1,111 @@
+"""Model registration: ``RegisterModel`` on approval, ``RegisterRejected`` and ``FailRejected`` else.
+
+``ModelBuilder(...).register()`` under the PipelineSession gives a ``ModelStep`` whose JSON step
+type is ``RegisterModel`` (CreateModelPackage). Each package carries the evaluation report as its
+model statistics and its lineage in ``CustomerMetadataProperties``: data URI, code bundle sha,
+execution, training job, hyperparameters (tuned values from the best job) and CV scores. The
+SDK adds empty ``SAGEMAKER_PROGRAM``/``SAGEMAKER_SUBMIT_DIRECTORY`` values and empty bias and
+explainability blocks; ``RegisterStep.fix_arguments`` removes them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from steps.condition import report_value
+from steps.context import BuildContext
+from steps.frozen import FrozenArguments
+from steps.sdk import (
+    ExecutionVariables,
+    FailStep,
+    Join,
+    MetricsSource,
+    ModelBuilder,
+    ModelMetrics,
+    ModelStep,
+    PropertyFile,
+)
+from training.jobs import hyperparameters_from_config
+
+__all__ = ["RegisterStep", "fail_step", "lineage_metadata", "register_step"]
+
+CONTENT_TYPES = ["text/csv"]
+INFERENCE_INSTANCES = ["ml.m5.large", "ml.m5.xlarge"]
+
+
+class RegisterStep(FrozenArguments, ModelStep):
+    """A ModelStep (``RegisterModel`` type) without the SDK's empty placeholder values."""
+
+    def fix_arguments(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Drop empty environment values and empty model-metrics blocks the SDK emits."""
+        for container in request.get("InferenceSpecification", {}).get("Containers", []):
+            env = container.get("Environment")
+            if isinstance(env, dict):
+                container["Environment"] = {k: v for k, v in env.items() if v != ""}
+        metrics = request.get("ModelMetrics")
+        if isinstance(metrics, dict):
+            request["ModelMetrics"] = {k: v for k, v in metrics.items() if v != {}}
+        return request
+
+
+def lineage_metadata(ctx: BuildContext, report: PropertyFile, training_job: Any,
+                     tuned: dict[str, Any]) -> dict[str, Any]:
+    """``CustomerMetadataProperties``: where the model came from, one short value per key.
+
+    ``tuned`` maps tuned hyperparameter names to their value in the best job (a property
+    reference); every other hyperparameter is the config's fixed value.
+    """
+    cfg = ctx.cfg
+    out: dict[str, Any] = {
+        "trainguard:data_uri": ctx.params.input_data_uri,
+        "trainguard:code_sha256": ctx.code_sha256,
+        "trainguard:code_uri": ctx.code_uri,
+        "trainguard:pipeline": cfg.aws.pipeline_name,
+        "trainguard:execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
+        "trainguard:training_job": training_job,
+        "trainguard:seed": str(cfg.seed),
+    }
+    for name, value in sorted(hyperparameters_from_config(cfg).items()):
+        out[f"hp:{name}"] = tuned.get(name, value)
+    objective = cfg.tuning.objective
+    for metric in sorted({"auc", objective}):
+        for stat in ("mean", "std"):
+            out[f"cv:{metric}_{stat}"] = Join(on="", values=[
+                report_value(report, f"cross_validation.{metric}.{stat}")])
+    return out
+
+
+def register_step(ctx: BuildContext, name: str, model_uri: Any, report_uri: Any,
+                  approval_status: Any, metadata: dict[str, Any]) -> RegisterStep:
+    """A model package in ``registry.model_package_group`` with the report as its statistics."""
+    builder = ModelBuilder(image_uri=ctx.image_uri, s3_model_data_url=model_uri,
+                           role_arn=ctx.role, sagemaker_session=ctx.session,
+                           log_level=None)  # the default sets the SDK's shared logger to DEBUG
+    metrics = ModelMetrics(model_statistics=MetricsSource(s3_uri=report_uri,
+                                                          content_type="application/json"))
+    step_args = builder.register(
+        model_package_group_name=ctx.cfg.registry.model_package_group,
+        approval_status=approval_status,
+        model_metrics=metrics,
+        content_types=CONTENT_TYPES,
+        response_types=CONTENT_TYPES,
+        inference_instances=INFERENCE_INSTANCES,
+        transform_instances=INFERENCE_INSTANCES,
+        customer_metadata_properties=metadata,
+    )
+    step = RegisterStep(name=name, step_args=step_args)
+    step.freeze()
+    return step
+
+
+def rejected_metadata(report: PropertyFile) -> dict[str, Any]:
+    """Extra metadata of a ``Rejected`` package: the decision and its first (failing) reason."""
+    return {
+        "trainguard:decision": "rejected by CheckApproval",
+        "trainguard:first_reason": Join(on="", values=[report_value(report, "decision.reasons[0]")]),
+    }
+
+
+def fail_step(message: Any, depends_on: list[Any] | None = None) -> FailStep:
+    """``FailRejected``: ends the execution as Failed with the rejection message."""
+    return FailStep(name="FailRejected", error_message=message, depends_on=depends_on)

@@ -1,0 +1,104 @@
+"""An offline PipelineSession and the scope in which the SDK builds steps without any network call.
+
+Building a definition needs no AWS: the region comes from the config, the default bucket is set
+without probing S3, the SDK's defaults files are not read (both config-file locations point at
+the empty ``os.devnull``, so a user's ``~/.config/sagemaker/config.yaml`` cannot change the
+definition, and the SDK skips its per-lookup schema validation), role validation is off and the
+instance-metadata probe is disabled. The SDK's telemetry sends a background request from every
+decorated call (``model_trainer.train`` among them) and no environment variable turns it off;
+inside ``offline_sdk()`` only, its sender is replaced by a no-op and restored on exit, so a user's
+own later SDK calls keep their telemetry settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+from steps.sdk import PipelineSession, boto3, telemetry_logging
+
+__all__ = ["OFFLINE_ENV", "offline_sdk", "offline_session"]
+
+OFFLINE_ENV = {
+    "SAGEMAKER_VALIDATE_ROLE": "false",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "SAGEMAKER_ADMIN_CONFIG_OVERRIDE": os.devnull,
+    "SAGEMAKER_USER_CONFIG_OVERRIDE": os.devnull,
+}
+"""Environment of the build: no role check, no metadata probe, no SDK defaults files."""
+_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def offline_sdk(region: str) -> Iterator[None]:
+    """Scope in which SDK objects are built offline; restores env, telemetry and logging after.
+
+    Sets ``OFFLINE_ENV`` and, when unset, ``AWS_DEFAULT_REGION``; silences the SDK's
+    INFO/WARNING chatter about skipped waits and popped job names; disables telemetry sending.
+    Re-entrant; holds a lock so two threads do not interleave their patches.
+    """
+    with _LOCK:
+        saved_env = {k: os.environ.get(k) for k in (*OFFLINE_ENV, "AWS_DEFAULT_REGION")}
+        os.environ.update(OFFLINE_ENV)
+        if not os.environ.get("AWS_DEFAULT_REGION"):
+            os.environ["AWS_DEFAULT_REGION"] = region
+        saved_levels = {}
+        for name in _sdk_loggers():
+            logger = logging.getLogger(name)
+            saved_levels[name] = logger.level
+            logger.setLevel(logging.ERROR)
+        try:
+            with _telemetry_disabled(), warnings.catch_warnings():
+                # "Running within a PipelineSession, there will be No Wait...": expected here.
+                warnings.simplefilter("ignore", UserWarning)
+                yield
+        finally:
+            for name, level in saved_levels.items():
+                logging.getLogger(name).setLevel(level)
+            for key, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def offline_session(region: str, bucket: str) -> Any:
+    """A ``PipelineSession`` for ``region`` whose default bucket is ``bucket``, set without probing.
+
+    Call inside ``offline_sdk()``. Credentials are never needed: creating clients makes no call.
+    """
+    boto_session = boto3.Session(region_name=region)
+    session = PipelineSession(boto_session=boto_session)
+    if session.sagemaker_config:
+        raise RuntimeError("offline_session() must be called inside offline_sdk(): SDK defaults "
+                           "files were read")
+    # default_bucket() would check (and try to create) the bucket in S3; a set value is returned as is.
+    session._default_bucket = bucket
+    session._default_bucket_set_by_sdk = False
+    return session
+
+
+def _sdk_loggers() -> list[str]:
+    """The SDK's loggers (some set their own DEBUG/INFO level, so the parent's is not enough)."""
+    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "sagemaker"]
+    return sorted({"sagemaker", *names})
+
+
+@contextlib.contextmanager
+def _telemetry_disabled() -> Iterator[None]:
+    """Replace the SDK's telemetry sender by a no-op for the duration of the block."""
+
+    def _no_send(*_args: Any, **_kwargs: Any) -> None:
+        return None
+
+    saved = telemetry_logging._send_telemetry_request
+    telemetry_logging._send_telemetry_request = _no_send
+    try:
+        yield
+    finally:
+        telemetry_logging._send_telemetry_request = saved

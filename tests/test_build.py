@@ -1,0 +1,143 @@
+"""build_pipeline() and definition_json(): the API, config handling, determinism, offline build."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pipelines.build import build_pipeline, definition_json, resolve_config
+from training.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+
+
+@pytest.fixture(scope="module")
+def default_definition() -> dict:
+    return json.loads(definition_json())
+
+
+def test_build_returns_a_pipeline_with_the_design_step_names(default_definition: dict) -> None:
+    steps = default_definition["Steps"]
+    assert [s["Name"] for s in steps] == ["Preprocess", "Tune", "Evaluate", "CheckApproval"]
+    assert [s["Type"] for s in steps] == ["Processing", "Tuning", "Processing", "Condition"]
+    cond = steps[3]["Arguments"]
+    assert [s["Name"] for s in cond["IfSteps"]] == ["RegisterModel"]
+    assert [s["Name"] for s in cond["ElseSteps"]] == ["RegisterRejected", "FailRejected"]
+    names = [p["Name"] for p in default_definition["Parameters"]]
+    assert names == ["InputDataUri", "ProcessingInstanceType", "ProcessingInstanceCount",
+                     "TrainingInstanceType", "TrainingInstanceCount", "MinAuc", "MinRecall",
+                     "MinPrAuc", "MaxOverfitGap", "ChampionBar", "ModelApprovalStatus"]
+
+
+def test_parameter_defaults_come_from_the_config() -> None:
+    d = json.loads(definition_json(overrides={"approval.min_auc": 0.8, "aws.bucket": "my-bkt",
+                                              "approval.approval_status": "Approved"}))
+    params = {p["Name"]: p for p in d["Parameters"]}
+    assert params["MinAuc"] == {"Name": "MinAuc", "Type": "Float", "DefaultValue": 0.8}
+    assert params["ChampionBar"]["DefaultValue"] == 0.0
+    assert params["InputDataUri"]["DefaultValue"] == "s3://my-bkt/trainguard/data/"
+    assert params["ModelApprovalStatus"]["DefaultValue"] == "Approved"
+    assert params["ProcessingInstanceCount"]["Type"] == "Integer"
+
+
+def test_default_approval_status_is_pending_manual_approval(default_definition: dict) -> None:
+    params = {p["Name"]: p for p in default_definition["Parameters"]}
+    assert params["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
+
+
+def test_s3_data_uri_in_config_is_the_input_default() -> None:
+    d = json.loads(definition_json(**{"data.uri": "s3://data-bkt/x/train.csv"}))
+    params = {p["Name"]: p for p in d["Parameters"]}
+    assert params["InputDataUri"]["DefaultValue"] == "s3://data-bkt/x/train.csv"
+
+
+def test_overrides_as_mapping_and_double_underscore_keywords_agree() -> None:
+    a = resolve_config(overrides={"cv.folds": 3})
+    b = resolve_config(cv__folds=3)
+    c = resolve_config(**{"cv.folds": 3})
+    assert a == b == c and a.cv.folds == 3
+
+
+def test_config_errors_are_raised_before_the_sdk_is_touched() -> None:
+    with pytest.raises(ConfigError, match=r"unknown config key 'cv\.fold'"):
+        build_pipeline(cv__fold=3)
+    with pytest.raises(ConfigError, match=r"cv\.folds must be at least 2"):
+        definition_json(overrides={"cv.folds": 1})
+
+
+def test_config_from_yaml_path(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("aws:\n  pipeline_name: from-yaml\ncv:\n  folds: 4\n", encoding="utf-8")
+    pipeline = build_pipeline(str(cfg))
+    assert pipeline.name == "from-yaml"
+    d = json.loads(definition_json(cfg))
+    hp = d["Steps"][1]["Arguments"]["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert hp["folds"] == "4"
+
+
+def test_definition_is_canonical_and_stable_in_process() -> None:
+    first = definition_json()
+    assert first == definition_json()
+    assert first == json.dumps(json.loads(first), indent=2, sort_keys=True,
+                               ensure_ascii=False) + "\n"
+
+
+_GUARD = textwrap.dedent("""
+    import socket, sys
+    attempts = []
+    def _refuse(*args, **kwargs):
+        attempts.append(repr(args)[:200])  # threads swallow errors: record every attempt
+        raise RuntimeError(f"network call attempted: {args!r}")
+    socket.socket.connect = _refuse
+    socket.socket.connect_ex = _refuse
+    socket.getaddrinfo = _refuse
+    socket.create_connection = _refuse
+    if len(sys.argv) > 1 and sys.argv[1] == "--telemetry-on":  # proves the guard sees threads
+        import contextlib
+        import steps.session
+        steps.session._telemetry_disabled = contextlib.nullcontext
+    from pipelines.build import build_pipeline, definition_json
+    text = definition_json()
+    pipeline = build_pipeline()
+    assert pipeline.definition()  # outside the offline scope too: steps are frozen
+    import threading
+    for t in threading.enumerate():
+        if t is not threading.current_thread():
+            t.join(5)
+    if attempts:
+        sys.exit("network call attempted: " + "; ".join(attempts))
+    sys.stdout.write(text)
+""")
+
+
+_FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAFAKEFAKEFAKEFAKE",
+                     "AWS_SECRET_ACCESS_KEY": "fake/secret", "AWS_DEFAULT_REGION": "eu-west-1"}
+
+
+def _run_guarded(extra_env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(extra_env)
+    return subprocess.run([PY, "-c", _GUARD, *args], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=120, check=False)
+
+
+def test_no_network_without_credentials_and_identical_bytes_across_processes() -> None:
+    runs = [_run_guarded({}), _run_guarded(_FAKE_CREDENTIALS)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert "network call attempted" not in run.stderr
+    assert runs[0].stdout == runs[1].stdout  # also: same bytes in two fresh processes
+    assert json.loads(runs[0].stdout)["Steps"][0]["Name"] == "Preprocess"
+
+
+def test_the_socket_guard_catches_the_sdk_telemetry_when_it_is_not_disabled() -> None:
+    run = _run_guarded(_FAKE_CREDENTIALS, "--telemetry-on")
+    assert run.returncode != 0
+    assert "network call attempted" in run.stderr

@@ -239,8 +239,9 @@ def _champion_info(t: Thresholds, champion: Mapping[str, Any] | None,
 def _champion_check(metrics: Mapping[str, float], t: Thresholds, info: dict[str, Any]) -> Check:
     metric, bar = t.champion_metric, float(info["bar"])
     label = _LABELS[metric]
-    if info["version"] is not None and info["value"] is not None:
-        whose = f"champion {info['version']} at {info['value']:.3f}"
+    if info["value"] is not None:
+        name = "champion" if info["version"] is None else f"champion {info['version']}"
+        whose = f"{name} at {info['value']:.3f}"
         if t.champion_margin:
             sign = "x (1 + " if t.champion_margin_mode == "relative" else "+ "
             whose += f" {sign}{t.champion_margin:g}{')' if sign.startswith('x') else ''}"

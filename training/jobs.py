@@ -1,0 +1,553 @@
+"""The container entry points (preprocess, train, evaluate) under SageMaker's container contract.
+
+Paths come from an ``env`` mapping (``SM_MODEL_DIR``, ``SM_CHANNEL_TRAIN``, ``TRAINGUARD_OPT_ML``
+for the /opt/ml root), so the local runner can run the same jobs in-process in a temp folder.
+This module is also the single source of the names the pipeline builder and the local runner
+share: job arguments, hyperparameter names, metric lines and their regexes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+import tarfile
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from training.approval import Thresholds, decide
+from training.config import Config, load_config
+from training.data import check_trainable, holdout_split, load_table, write_csv
+from training.errors import ConfigError, DataError, TrainguardError
+
+__all__ = [
+    "HYPERPARAMETERS",
+    "JOB_KINDS",
+    "METRIC_DEFINITIONS",
+    "METRIC_NAMES",
+    "METRIC_PATTERN",
+    "JobStopped",
+    "config_from_hyperparameters",
+    "evaluate_arguments",
+    "format_metric",
+    "hyperparameters_from_config",
+    "main",
+    "objective_metric_name",
+    "objective_type",
+    "preprocess_arguments",
+    "run_job",
+]
+
+JOB_KINDS = ("preprocess", "train", "evaluate")
+
+_BASE_METRICS = ("auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss")
+METRIC_NAMES = (*(f"cv:{m}" for m in _BASE_METRICS), "cv:auc_std", "train:auc")
+"""Every metric the train job prints, one ``trainguard-metric <name>=<value>`` line each."""
+
+METRIC_PREFIX = "trainguard-metric"
+METRIC_PATTERN = re.compile(
+    r"trainguard-metric (?P<name>[A-Za-z0-9_]+:[A-Za-z0-9_]+)=(?P<value>[-+0-9.eE]+)")
+"""Matches any metric line; ``name`` and ``value`` groups. Non-finite values are never printed."""
+
+METRIC_DEFINITIONS: list[dict[str, str]] = [
+    {"Name": name, "Regex": f"{METRIC_PREFIX} {re.escape(name)}=([-+0-9.eE]+)"}
+    for name in METRIC_NAMES
+]
+"""The training job's MetricDefinitions: one regex per metric, the value in group 1."""
+
+OnMetric = Callable[[str, float], Any]
+"""``on_metric(name, value)``: called after each metric line; a true result stops the job."""
+
+# hyperparameter name -> (dotted config key, parser)
+HYPERPARAMETERS: dict[str, tuple[str, str]] = {
+    "target": ("data.target", "str"),
+    "positive_label": ("data.positive_label", "str"),
+    "seed": ("seed", "int"),
+    "folds": ("cv.folds", "int"),
+    "resampler": ("resampling.method", "str"),
+    "sampling_strategy": ("resampling.sampling_strategy", "strategy"),
+    "k_neighbors": ("resampling.k_neighbors", "int"),
+    "num_round": ("xgboost.num_round", "int"),
+    "early_stopping_rounds": ("xgboost.early_stopping_rounds", "int"),
+    "validation_fraction": ("xgboost.validation_fraction", "float"),
+    "objective_metric": ("tuning.objective", "str"),
+    "eta": ("xgboost.eta", "float"),
+    "max_depth": ("xgboost.max_depth", "int"),
+    "min_child_weight": ("xgboost.min_child_weight", "float"),
+    "alpha": ("xgboost.alpha", "float"),
+    "lambda": ("xgboost.lambda", "float"),
+    "gamma": ("xgboost.gamma", "float"),
+    "subsample": ("xgboost.subsample", "float"),
+    "colsample_bytree": ("xgboost.colsample_bytree", "float"),
+    "nthread": ("xgboost.nthread", "int"),
+}
+"""The training job's flat hyperparameter names and the config keys they carry."""
+
+
+class JobStopped(Exception):
+    """A job stopped on request (the tuner's early stopping) after emitting its metrics so far.
+
+    Deliberately not a TrainguardError: a stopped trial is not bad input.
+    """
+
+    def __init__(self, message: str = "stopped early on request", *,
+                 metrics: Mapping[str, float] | None = None) -> None:
+        super().__init__(message)
+        self.metrics = dict(metrics or {})
+
+
+# --------------------------------------------------------------------------------------------
+# names and arguments shared with the pipeline builder and the local runner
+
+
+def objective_metric_name(cfg: Config) -> str:
+    """The tuning objective's metric name, ``cv:<tuning.objective>`` (``cv:auc`` by default)."""
+    return f"cv:{cfg.tuning.objective}"
+
+
+def objective_type(cfg: Config) -> str:
+    """``Minimize`` for log_loss, else ``Maximize`` (SageMaker's objective Type)."""
+    return "Minimize" if cfg.tuning.objective == "log_loss" else "Maximize"
+
+
+def format_metric(name: str, value: float) -> str:
+    """One metric line as the train job prints it and METRIC_DEFINITIONS read it."""
+    return f"{METRIC_PREFIX} {name}={value:.6f}"
+
+
+def hyperparameters_from_config(cfg: Config) -> dict[str, str]:
+    """The train job's hyperparameters (all strings) carrying the config it needs."""
+    plain = cfg.to_dict()
+    out: dict[str, str] = {}
+    for name, (key, _) in HYPERPARAMETERS.items():
+        node: Any = plain
+        for part in key.split("."):
+            node = node[part]
+        if node is None:
+            continue
+        out[name] = _text(node)
+    return out
+
+
+def preprocess_arguments(cfg: Config) -> list[str]:
+    """The preprocess job's ``--flag value`` arguments from the config."""
+    args = ["--target", cfg.data.target, "--test-size", _text(cfg.data.test_size),
+            "--seed", _text(cfg.seed), "--folds", _text(cfg.cv.folds),
+            "--k-neighbors", _text(cfg.resampling.k_neighbors),
+            "--resampler", cfg.resampling.method,
+            "--validation-fraction", _text(cfg.xgboost.validation_fraction)]
+    if cfg.data.positive_label is not None:
+        args += ["--positive-label", cfg.data.positive_label]
+    return args
+
+
+def evaluate_arguments(cfg: Config, **values: Any) -> list[Any]:
+    """The evaluate job's ``--flag value`` arguments; ``values`` replace config values.
+
+    ``values`` may be any objects (e.g. pipeline parameters for min_auc, min_recall,
+    min_pr_auc, max_overfit_gap, champion_bar); strings are produced for the config's values.
+    """
+    a = cfg.approval
+    defaults: dict[str, Any] = {
+        "min_auc": a.min_auc, "min_recall": a.min_recall, "min_pr_auc": a.min_pr_auc,
+        "max_overfit_gap": a.max_overfit_gap, "champion_bar": 0.0,
+    }
+    unknown = sorted(set(values) - set(defaults))
+    if unknown:
+        raise ConfigError(f"evaluate_arguments got unknown value(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(defaults)}.")
+    merged = {**defaults, **values}
+    args: list[Any] = ["--target", cfg.data.target]
+    for name in defaults:
+        v = merged[name]
+        args += [f"--{name.replace('_', '-')}", _text(v) if isinstance(v, (int, float)) else v]
+    args += ["--champion-metric", a.champion_metric,
+             "--champion-margin", _text(a.champion_margin),
+             "--champion-margin-mode", a.champion_margin_mode]
+    if cfg.data.positive_label is not None:
+        args += ["--positive-label", cfg.data.positive_label]
+    return args
+
+
+def config_from_hyperparameters(hp: Mapping[str, Any]) -> Config:
+    """A validated Config from the train job's hyperparameters (strings, as SageMaker passes them).
+
+    SageMaker's own entries (``sagemaker_*``, ``_tuning_objective_metric``) are ignored; any
+    other unknown name, or a value of the wrong type, is a ConfigError naming it.
+    """
+    tree: dict[str, Any] = {}
+    problems = []
+    for name, raw in hp.items():
+        if name.startswith(("sagemaker_", "_")):
+            continue
+        if name not in HYPERPARAMETERS:
+            problems.append(f"unknown hyperparameter {name!r}; the train job reads "
+                            f"{', '.join(HYPERPARAMETERS)}.")
+            continue
+        key, kind = HYPERPARAMETERS[name]
+        try:
+            value = _parse(_unquote(raw), kind)
+        except ValueError:
+            problems.append(f"hyperparameter {name} must be {_KIND_TEXT[kind]}; got {raw!r}.")
+            continue
+        if name == "objective_metric" and isinstance(value, str):
+            value = value.removeprefix("cv:")
+        node = tree
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    if problems:
+        raise ConfigError(problems[0] if len(problems) == 1 else
+                          f"{len(problems)} hyperparameter problems:\n"
+                          + "\n".join(f"  - {p}" for p in problems))
+    return load_config(tree)
+
+
+# --------------------------------------------------------------------------------------------
+# entry points
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """Run one job (``argv[0]`` = preprocess | train | evaluate) as a container would.
+
+    A TrainguardError prints its message to stderr (no traceback), is written to SageMaker's
+    failure file, and returns its exit status.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    env = os.environ if env is None else env
+    if not argv or argv[0] not in JOB_KINDS:
+        got = repr(argv[0]) if argv else "nothing"
+        print(f"usage: python -m training.jobs {{{'|'.join(JOB_KINDS)}}} [--flag value ...]; "
+              f"got {got}.", file=sys.stderr)
+        return 2
+    kind = argv[0]
+    try:
+        run_job(kind, argv[1:], env)
+    except TrainguardError as exc:
+        print(f"trainguard {kind} job: error: {exc}", file=sys.stderr)
+        _write_failure(env, f"{type(exc).__name__}: {exc}")
+        return exc.exit_code
+    except JobStopped as exc:
+        print(f"trainguard {kind} job: stopped: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_job(kind: str, argv: Sequence[str], env: Mapping[str, str] | None = None,
+            on_metric: OnMetric | None = None) -> None:
+    """Do one job's work; raises DataError/ConfigError on bad input, JobStopped when stopped."""
+    env = os.environ if env is None else env
+    if kind == "preprocess":
+        preprocess(argv, env)
+    elif kind == "train":
+        train(argv, env, on_metric)
+    elif kind == "evaluate":
+        evaluate(argv, env)
+    else:
+        raise ConfigError(f"unknown job {kind!r}; choose one of {', '.join(JOB_KINDS)}.")
+
+
+def preprocess(argv: Sequence[str], env: Mapping[str, str]) -> None:
+    """Validate the input table, check it is trainable, write the stratified train/test split."""
+    p = _parser("preprocess")
+    p.add_argument("--target", required=True)
+    p.add_argument("--test-size", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--positive-label", default=None)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--k-neighbors", type=int, default=5)
+    p.add_argument("--resampler", default="smote")
+    p.add_argument("--validation-fraction", type=float, default=0.15)
+    args = p.parse_args(list(argv))
+    cfg = load_config({
+        "seed": args.seed,
+        "data": {"target": args.target, "test_size": args.test_size,
+                 "positive_label": args.positive_label},
+        "cv": {"folds": args.folds},
+        "resampling": {"method": args.resampler, "k_neighbors": args.k_neighbors},
+        "xgboost": {"validation_fraction": args.validation_fraction},
+    })
+    root = _opt_ml(env)
+    ds = load_table(root / "processing" / "input" / "data", cfg.data.target,
+                    cfg.data.positive_label)
+    check_trainable(ds, cfg)
+    train_ds, test_ds = holdout_split(ds, cfg.data.test_size, cfg.seed)
+    train_path = root / "processing" / "train" / "train.csv"
+    test_path = root / "processing" / "test" / "test.csv"
+    # write both aside first, then rename: no half-written split is ever left behind
+    staged = [write_csv(train_ds, _partial(train_path)), write_csv(test_ds, _partial(test_path))]
+    for tmp, final in zip(staged, (train_path, test_path), strict=True):
+        tmp.replace(final)
+    print(f"trainguard preprocess: {ds.n_rows} rows ({ds.positive_rate:.1%} positive) -> "
+          f"train {train_ds.n_rows}, test {test_ds.n_rows}")
+
+
+def train(argv: Sequence[str], env: Mapping[str, str], on_metric: OnMetric | None = None) -> None:
+    """One tuning trial: CV with fixed hyperparameters, metric lines, then the final fit."""
+    from training.cv import cross_validate, fit_final
+
+    hp = _read_hyperparameters(env)
+    hp.update(_flag_pairs(argv))
+    cfg = config_from_hyperparameters(hp)
+    ds = load_table(Path(env.get("SM_CHANNEL_TRAIN") or _opt_ml(env) / "input" / "data" / "train"),
+                    cfg.data.target, cfg.data.positive_label)
+    objective = cfg.tuning.objective
+    emitted: dict[str, float] = {}
+    stop: list[bool] = []
+
+    def emit(name: str, value: float) -> None:
+        if not math.isfinite(value):
+            return
+        print(format_metric(name, value), flush=True)
+        emitted[name] = value
+        if on_metric is not None and on_metric(name, value):
+            stop.append(True)
+
+    def on_fold(index: int, fold_metrics: Mapping[str, float], partial: Any) -> bool:
+        emit(f"cv:{objective}", partial.mean(objective))
+        return bool(stop)
+
+    result = cross_validate(ds.X, ds.y, cfg, on_fold=on_fold)
+    for name in _BASE_METRICS:
+        emit(f"cv:{name}", result.mean(name))
+    emit("cv:auc_std", result.std("auc"))
+    emit("train:auc", result.train_mean("auc"))
+    if stop:
+        raise JobStopped(f"stopped on request after {result.folds_run} of {result.folds} folds",
+                         metrics=emitted)
+    rounds = result.best_num_round
+    booster = fit_final(ds.X, ds.y, cfg, num_round=rounds)
+    model_dir = Path(env.get("SM_MODEL_DIR") or _opt_ml(env) / "model")
+    model_dir.mkdir(parents=True, exist_ok=True)
+    record = {**result.to_dict(), "hyperparameters": hyperparameters_from_config(cfg),
+              "best_num_round": rounds, "features": list(ds.feature_names),
+              "target": ds.target, "classes": list(ds.classes), "n_train": ds.n_rows}
+    model_tmp = model_dir / "model.partial.json"
+    booster.save_model(str(model_tmp))
+    _write_json(model_dir / "cv.json", record)
+    model_tmp.replace(model_dir / "model.json")
+    print(f"trainguard train: {result.folds_run} folds, cv auc {result.mean('auc'):.4f}, "
+          f"final fit {rounds} rounds on {ds.n_rows} rows")
+
+
+def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
+    """Score the model on the untouched holdout, apply the approval rule, write evaluation.json."""
+    import numpy as np
+    import xgboost as xgb
+
+    from training.cv import CVResult
+    from training.evaluation import build_evaluation, write_evaluation
+    from training.metrics import binary_metrics
+
+    p = _parser("evaluate")
+    p.add_argument("--target", required=True)
+    p.add_argument("--positive-label", default=None)
+    for flag in ("--min-auc", "--min-recall", "--min-pr-auc", "--max-overfit-gap",
+                 "--champion-bar", "--champion-margin"):
+        p.add_argument(flag, type=float, default=None)
+    p.add_argument("--champion-metric", default="auc")
+    p.add_argument("--champion-margin-mode", default="absolute")
+    args = p.parse_args(list(argv))
+    base = Thresholds()
+    thresholds = Thresholds(
+        min_auc=_or(args.min_auc, base.min_auc), min_recall=_or(args.min_recall, base.min_recall),
+        min_pr_auc=_or(args.min_pr_auc, base.min_pr_auc),
+        max_overfit_gap=_or(args.max_overfit_gap, base.max_overfit_gap),
+        champion_metric=args.champion_metric,
+        champion_margin=_or(args.champion_margin, 0.0),
+        champion_margin_mode=args.champion_margin_mode)
+    root = _opt_ml(env)
+    with tempfile.TemporaryDirectory(prefix="trainguard-model-") as tmp:
+        model_dir = _extract_model(root / "processing" / "model", Path(tmp))
+        cv_data = _read_json(model_dir / "cv.json", "the training job's cv.json")
+        booster = xgb.Booster()
+        try:
+            booster.load_model(str(model_dir / "model.json"))
+        except xgb.core.XGBoostError as exc:
+            raise DataError(f"model.json in the model archive is not a readable XGBoost model: "
+                            f"{str(exc).splitlines()[0]}") from None
+    cv = CVResult.from_dict(cv_data)
+    test = load_table(root / "processing" / "test", args.target, args.positive_label)
+    features = list(cv_data.get("features") or test.feature_names)
+    if features != test.feature_names:
+        missing = [f for f in features if f not in test.feature_names]
+        extra = [f for f in test.feature_names if f not in features]
+        raise DataError(f"the test table's feature columns differ from the model's (missing: "
+                        f"{missing or 'none'}, unexpected: {extra or 'none'}, or a different "
+                        "order); evaluate the model on the split its own preprocess job wrote.",
+                        test.source)
+    proba = np.asarray(booster.inplace_predict(test.X), dtype=np.float64)
+    metrics = dict(binary_metrics(test.y, proba))
+    metrics["train_cv_gap"] = cv.train_cv_gap
+    decision = decide(metrics, thresholds, champion_bar_value=_or(args.champion_bar, 0.0))
+    model_info = {"hyperparameters": cv_data.get("hyperparameters", {}),
+                  "best_iteration": int(cv_data.get("best_num_round", cv.best_num_round)),
+                  "n_train": int(cv_data.get("n_train", 0)), "n_test": test.n_rows,
+                  "features": features}
+    report = build_evaluation(test.y, proba, cv, decision, model_info)
+    write_evaluation(root / "processing" / "evaluation" / "evaluation.json", report)
+    verdict = "approved" if decision.approved else "rejected"
+    print(f"trainguard evaluate: holdout auc {metrics['auc']:.4f}, {verdict}: "
+          + "; ".join(decision.reasons[: len(decision.failed) or 1]))
+
+
+# --------------------------------------------------------------------------------------------
+# internals
+
+
+class _ArgParser(argparse.ArgumentParser):
+    """argparse that raises ConfigError (exit 2, no traceback, no SystemExit) on bad arguments."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"{self.prog}: {message}; expected --flag value pairs as produced by "
+                          "training.jobs.*_arguments().")
+
+
+def _parser(kind: str) -> argparse.ArgumentParser:
+    return _ArgParser(prog=f"trainguard {kind} job", add_help=False, allow_abbrev=False)
+
+
+_KIND_TEXT = {"int": "an integer", "float": "a number", "str": "a string",
+              "strategy": "'auto' or a ratio in (0, 1]"}
+
+
+def _parse(raw: str, kind: str) -> Any:
+    if kind == "str":
+        return raw
+    if kind == "strategy":
+        return raw if raw.strip() == "auto" else float(raw)
+    number = float(raw)
+    if kind == "int":
+        if not number.is_integer():
+            raise ValueError(raw)
+        return int(number)
+    return number
+
+
+def _unquote(raw: Any) -> str:
+    """Script mode JSON-encodes hyperparameter values (``'"0.1"'``); accept both spellings."""
+    text = str(raw)
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        try:
+            return str(json.loads(text))
+        except ValueError:
+            return text
+    return text
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else float(value)
+
+
+def _opt_ml(env: Mapping[str, str]) -> Path:
+    return Path(env.get("TRAINGUARD_OPT_ML") or "/opt/ml")
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")
+
+
+def _flag_pairs(argv: Sequence[str]) -> dict[str, str]:
+    """``--name value`` pairs (script mode passes hyperparameters so); names keep underscores."""
+    out: dict[str, str] = {}
+    words = list(argv)
+    if len(words) % 2 or any(not w.startswith("--") for w in words[::2]):
+        raise ConfigError(f"trainguard train job: arguments must be --name value pairs; got "
+                          f"{' '.join(words)!r}.")
+    for flag, value in zip(words[::2], words[1::2], strict=True):
+        out[flag[2:].replace("-", "_")] = value
+    return out
+
+
+def _read_hyperparameters(env: Mapping[str, str]) -> dict[str, str]:
+    path = _opt_ml(env) / "input" / "config" / "hyperparameters.json"
+    if not path.is_file():
+        return {}
+    data = _read_json(path, "hyperparameters.json")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a JSON object of name: value strings.")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{what} is missing ({path.name} not found); the input must come from "
+                        "trainguard's train job.") from None
+    except ValueError as exc:
+        raise DataError(f"{what} is not valid JSON: {exc}.") from None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _partial(path)
+    tmp.write_text(json.dumps(data, indent=1, default=_json_default), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def _extract_model(folder: Path, dest: Path) -> Path:
+    """Unpack the model archive into ``dest``, refusing links and paths leaving the folder."""
+    if folder.is_file():
+        archives = [folder]
+    elif folder.is_dir():
+        archives = sorted(folder.glob("*.tar.gz"))
+        if not archives and (folder / "model.json").is_file():
+            return folder
+    else:
+        archives = []
+    if len(archives) != 1:
+        found = ", ".join(a.name for a in archives) or "none"
+        raise DataError(f"expected one model.tar.gz under {folder} (found: {found}); the evaluate "
+                        "job's model input must be the training job's model artifact.")
+    try:
+        with tarfile.open(archives[0], "r:gz") as tar:
+            members = tar.getmembers()
+            bad = [m.name for m in members
+                   if not (m.isfile() or m.isdir()) or PurePosixPath(m.name).is_absolute()
+                   or ".." in PurePosixPath(m.name).parts]
+            if bad:
+                raise DataError(f"the model archive {archives[0].name} holds unsafe entries "
+                                f"({', '.join(bad[:5])}): links, absolute paths or '..' are "
+                                "refused; rebuild it from the training job's model directory.")
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4 (and security backports)
+                tar.extractall(dest, members=members, filter="data")
+            else:  # pragma: no cover - older images; members were checked above
+                tar.extractall(dest, members=members)
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DataError(f"the model archive {archives[0].name} cannot be read: {exc}.") from None
+    return dest
+
+
+def _write_failure(env: Mapping[str, str], message: str) -> None:
+    """SageMaker shows /opt/ml/output/failure as the job's FailureReason; best effort."""
+    try:
+        path = _opt_ml(env) / "output" / "failure"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(message[:1000], encoding="utf-8")
+    except OSError:
+        pass
+
+
+if __name__ == "__main__":  # pragma: no cover - the container command
+    sys.exit(main())

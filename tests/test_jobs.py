@@ -359,3 +359,52 @@ def test_trap_deep_unregularized_model_trips_the_overfitting_gap(tmp_path):
     assert check["passed"] is False
     assert report["decision"]["approved"] is False
     assert report["decision"]["reasons"][0].startswith("train/CV AUC gap")
+
+
+# --------------------------------------------------------------------------------------------
+# python -m training: the whole core in one process
+
+FAST = ["--set", "tuning.enabled=false", "--set", "cv.folds=3", "--set", "xgboost.num_round=30",
+        "--set", "xgboost.early_stopping_rounds=8", "--set", "xgboost.nthread=1"]
+
+
+def test_core_main_on_the_embedded_data_approves_and_writes_evaluation(tmp_path, capsys):
+    from training.__main__ import main as core_main
+
+    code = core_main([*FAST, "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "load_digits" in out and "1797 rows" in out and "APPROVED" in out
+    report = json.loads((tmp_path / "out" / "evaluation.json").read_text())
+    assert report["decision"]["approved"] is True
+    assert report["model"]["n_test"] == 360
+
+
+def test_core_main_rejection_exits_3_with_reasons(tmp_path, capsys):
+    from training.__main__ import main as core_main
+
+    c = tmp_path / "d.csv"
+    write_csv(_signal_data(missing=0.0), c)
+    code = core_main([*FAST, "--data", str(c), "--target", "label", "--champion", "0.999",
+                      "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 3
+    assert "REJECTED" in out
+    assert "is below the champion bar 0.999 (champion at 0.999)" in out
+    assert json.loads((tmp_path / "evaluation.json").read_text())["decision"]["approved"] is False
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--data", "missing.csv"], r"the data file missing.csv does not exist"),
+    (["--set", "cv.fold=3"], r"unknown config key 'cv.fold'"),
+    (["--data", "s3://bucket/d.csv"], r"is remote; python -m training reads local files only"),
+    (["--frobnicate"], r"unrecognized arguments: --frobnicate"),
+])
+def test_core_main_bad_input_exits_2_with_one_message(tmp_path, capsys, argv, message):
+    from training.__main__ import main as core_main
+
+    assert core_main([*argv, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert "Traceback" not in err
+    assert not (tmp_path / "o").exists()

@@ -1,9 +1,10 @@
 """``trainguard diff`` and ``trainguard upsert``: compare with and deploy to SageMaker Pipelines.
 
 upsert = build → lint (refuse on errors) → ensure the bucket → upload the content-addressed code
-bundle with SSE-KMS (skipped when the key exists) → create or update the pipeline only when its
-definition changed → optionally start an execution, with ChampionBar computed from the current
-Approved model package. Running it twice with the same code and config calls neither PutObject nor
+bundle with SSE-KMS (skipped when the key exists) and stage local data under InputDataUri's
+default (skipped when unchanged) → create or update the pipeline only when its definition changed
+→ optionally start an execution, with ChampionBar computed from the current Approved model
+package. Running it twice with the same code, data and config calls neither PutObject nor
 Create/UpdatePipeline. boto3 is used directly; failures become DeployError (exit 2).
 """
 
@@ -48,6 +49,8 @@ _MISSING_OBJECT = {"404", "NoSuchKey", "NotFound"}
 _MISSING_BUCKET = {"404", "NoSuchBucket", "NotFound"}
 
 Printer = Callable[[str], None]
+_CACHE: dict[str, Any] = {}
+"""Per-process memo of deterministic builds: definitions by config, the embedded data's CSV."""
 
 
 class LintFailed(DeployError):
@@ -63,6 +66,8 @@ class UpsertResult:
     pipeline_arn: str = ""
     bundle_uri: str = ""
     uploaded: bool = False
+    """True when the code bundle was uploaded (False: its key already existed)."""
+    data_uploaded: bool = False
     bucket_created: bool = False
     action: str = "unchanged"
     """'created', 'updated' or 'unchanged'."""
@@ -218,6 +223,72 @@ def _upload_bundle(s3: Any, cfg: Config, uri: str, data: bytes, sha256: str, out
     return True
 
 
+def _local_data(cfg: Config) -> tuple[str, bytes] | None:
+    """(file name, bytes) of the data upsert must stage, or None when ``data.uri`` is in S3."""
+    import tempfile
+    from pathlib import Path
+
+    from training.data import embedded_dataset, resolve_data_file, write_csv
+
+    if cfg.data.uri and cfg.data.uri.startswith("s3://"):
+        return None
+    if cfg.data.uri:
+        path = resolve_data_file(cfg.data.uri)
+        return path.name, path.read_bytes()
+    if "embedded" not in _CACHE:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_csv(embedded_dataset(), Path(tmp) / "data.csv")
+            _CACHE["embedded"] = path.read_bytes()
+    return "data.csv", _CACHE["embedded"]
+
+
+def _stage_data(s3: Any, cfg: Config, prefix_uri: str, out: Printer) -> bool:
+    """Upload local data under InputDataUri's default prefix (SSE-KMS) unless already there.
+
+    The preprocess job reads the whole prefix, so other objects under it are refused rather than
+    deleted: the user decides what happens to data in their bucket.
+    """
+    import hashlib
+
+    import botocore.exceptions
+
+    local = _local_data(cfg)
+    if local is None:
+        return False
+    name, data = local
+    sha = hashlib.sha256(data).hexdigest()
+    bucket, _, prefix = prefix_uri[len("s3://"):].partition("/")
+    prefix = prefix.rstrip("/") + "/"
+    key = prefix + name
+    with aws_errors("s3:ListBucket"):
+        listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=20)
+    others = [o["Key"] for o in listing.get("Contents") or [] if o["Key"] != key]
+    if others:
+        raise DeployError(
+            f"s3://{bucket}/{prefix} already holds {', '.join(others[:5])}; the preprocess job "
+            f"reads the whole prefix, so upsert will not add {name} beside them. Remove them, or "
+            "set data.uri to the s3:// location of your data.")
+    with aws_errors("s3:GetObject"):
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key)
+            if (head.get("Metadata") or {}).get("sha256") == sha:
+                out(f"data already at s3://{bucket}/{key}; not uploaded again")
+                return False
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) not in _MISSING_OBJECT:
+                raise
+    with aws_errors("s3:PutObject"):
+        s3.put_object(Bucket=bucket, Key=key, Body=data, ServerSideEncryption="aws:kms",
+                      SSEKMSKeyId=cfg.security.kms_key_id, Metadata={"sha256": sha})
+    with aws_errors("s3:GetObject"):
+        head = s3.head_object(Bucket=bucket, Key=key)
+    if head.get("ContentLength") != len(data) or (head.get("Metadata") or {}).get("sha256") != sha:
+        raise DeployError(f"upload of s3://{bucket}/{key} could not be verified; the pipeline "
+                          "was not changed. Run upsert again.")
+    out(f"uploaded data to s3://{bucket}/{key} (SSE-KMS)")
+    return True
+
+
 def _tags(cfg: Config) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in sorted(cfg.security.tags.items())]
 
@@ -297,10 +368,17 @@ def parse_params(items: list[str], definition: Mapping[str, Any]) -> dict[str, s
 
 
 def _prepare(cfg: Config) -> tuple[str, Any]:
-    """The local definition JSON and the code bundle it references."""
+    """The local definition JSON and the code bundle it references.
+
+    Both are deterministic functions of the config and the installed code, so they are built once
+    per config in a process (diff then upsert in one session builds once).
+    """
     from pipelines.bundle import build_bundle
 
-    return build_definition(cfg), build_bundle()
+    key = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
+    if key not in _CACHE:
+        _CACHE[key] = build_definition(cfg)
+    return _CACHE[key], build_bundle()
 
 
 def _bucket_and_uri(cfg: Config, bundle: Any) -> tuple[str, str]:
@@ -308,6 +386,12 @@ def _bucket_and_uri(cfg: Config, bundle: Any) -> tuple[str, str]:
 
     bucket = default_bucket(cfg)
     return bucket, bundle.s3_uri(bucket, cfg.aws.prefix)
+
+
+def _data_prefix(cfg: Config, bucket: str) -> str:
+    from steps.parameters import default_data_uri
+
+    return default_data_uri(cfg, bucket)
 
 
 def upsert(cfg: Config, *, start: bool = False, params: list[str] | None = None,
@@ -333,6 +417,7 @@ def upsert(cfg: Config, *, start: bool = False, params: list[str] | None = None,
     result = UpsertResult(bundle_uri=uri)
     result.bucket_created = _ensure_bucket(s3, cfg, bucket, out)
     result.uploaded = _upload_bundle(s3, cfg, uri, bundle.data, bundle.sha256, out)
+    result.data_uploaded = _stage_data(s3, cfg, _data_prefix(cfg, bucket), out)
 
     name = cfg.aws.pipeline_name
     current = _describe_pipeline(sm, name)
@@ -382,14 +467,14 @@ def _same_definition(deployed: Any, local: Mapping[str, Any]) -> bool:
 def diff(cfg: Config, *, endpoint_url: str | None = None, profile: str | None = None,
          session: Any = None) -> list[str]:
     """Differences between the deployed pipeline and the local definition ([] when equal)."""
-    definition_text, _bundle = _prepare(cfg)
-    local = parse_definition(definition_text, "the built definition")
     session = session or make_session(cfg.aws.region, profile)
     _s3, sm = _clients(cfg, session, endpoint_url)
     current = _describe_pipeline(sm, cfg.aws.pipeline_name)
     if current is None:
         raise DeployError(f"pipeline {cfg.aws.pipeline_name!r} not found in {cfg.aws.region}; "
                           "run trainguard upsert first.")
+    definition_text, _bundle = _prepare(cfg)
+    local = parse_definition(definition_text, "the built definition")
     try:
         deployed = json.loads(current.get("PipelineDefinition") or "")
     except ValueError:

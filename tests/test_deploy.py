@@ -96,16 +96,17 @@ def test_first_upsert_creates_second_is_a_noop(config_file: Path, kms_key: str,
     first = sm.describe_pipeline(PipelineName="tg-test")
     assert first["RoleArn"] == ROLE
     objects = s3.list_objects_v2(Bucket=DEFAULT_BUCKET)["Contents"]
-    assert len(objects) == 1
+    assert sorted(o["Key"].split("/")[1] for o in objects) == ["code", "data"]
 
     session, calls = _counting_session()
     cfg = load_config(config_file)
     result = deploy.upsert(cfg, session=session, out=lambda _line: None)
-    assert (result.action, result.uploaded, result.bucket_created) == ("unchanged", False, False)
+    assert (result.action, result.uploaded, result.data_uploaded, result.bucket_created) == (
+        "unchanged", False, False, False)
     assert result.pipeline_arn == arn
     assert calls["PutObject"] == 0 and calls["CreatePipeline"] == 0
     assert calls["UpdatePipeline"] == 0 and calls["CreateBucket"] == 0
-    assert calls["HeadObject"] == 1 and calls["DescribePipeline"] == 1
+    assert calls["HeadObject"] == 2 and calls["DescribePipeline"] == 1  # bundle and data
     assert s3.list_objects_v2(Bucket=DEFAULT_BUCKET)["Contents"] == objects
     assert sm.describe_pipeline(PipelineName="tg-test")["LastModifiedTime"] == first["LastModifiedTime"]
 
@@ -135,6 +136,28 @@ def test_bundle_is_sse_kms_and_default_bucket_is_encrypted_and_private(config_fi
     assert result.bundle_uri in deployed
     tags = _client("sagemaker").list_tags(ResourceArn=result.pipeline_arn)["Tags"]
     assert {"Key": "project", "Value": "trainguard"} in tags
+
+
+def test_local_data_is_staged_once_and_strangers_in_the_prefix_are_refused(
+        config_file: Path, kms_key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    result = deploy.upsert(load_config(config_file), out=lambda _line: None)
+    assert result.data_uploaded
+    s3 = _client("s3")
+    head = s3.head_object(Bucket=DEFAULT_BUCKET, Key="trainguard/data/data.csv")
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == kms_key
+    body = s3.get_object(Bucket=DEFAULT_BUCKET, Key="trainguard/data/data.csv")["Body"].read()
+    assert body.splitlines()[0].endswith(b",is_eight") and len(body.splitlines()) == 1798
+
+    s3.put_object(Bucket=DEFAULT_BUCKET, Key="trainguard/data/old.csv", Body=b"a,b\n")
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE]) == 2
+    err = capsys.readouterr().err
+    assert "already holds trainguard/data/old.csv" in err and "reads the whole prefix" in err
+
+    session, calls = _counting_session()
+    s3_data = load_config(config_file, {"data.uri": "s3://tg-elsewhere/input/data.csv"})
+    result = deploy.upsert(s3_data, session=session, out=lambda _line: None)
+    assert not result.data_uploaded and calls["PutObject"] == 0
+    assert result.action == "updated"  # InputDataUri's default changed
 
 
 def test_config_change_shows_in_diff_then_updates(config_file: Path,

@@ -62,7 +62,7 @@ def make_definition(*, max_jobs: int = 3, early: str = "Off") -> dict[str, Any]:
                        ("test", "/opt/ml/processing/test", _run_uri("preprocess", "test"))],
                       ["--target", "label", "--seed", "7", "--folds", "2", "--test-size", "0.25"])
     static = {"target": "label", "seed": "7", "folds": "2", "resampler": "smote", "k_neighbors": "3",
-              "num_round": "20", "early_stopping_rounds": "5", "validation_fraction": "0.2",
+              "num_round": "20", "early_stopping_rounds": "5", "validation_fraction": "0.2", "nthread": "1",
               "objective_metric": "auc", "sagemaker_program": "entry.py",
               "sagemaker_submit_directory": "/opt/ml/input/data/code/sourcedir.tar.gz"}
     tune = {"Name": "Tune", "Type": "Tuning", "Arguments": {

@@ -1,0 +1,126 @@
+"""``trainguard run --local`` / ``run_local()`` end to end: the built definition executed here.
+
+Fast settings (2 folds, 2 trials, few rounds) on the embedded data or a tiny CSV; asserts the
+work dir's files, statuses, registry rows, the champion bar and the exit statuses 0/3/2.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.local_run import run_local
+from pipelines.registry import open_registry
+from training.errors import DataError
+
+FAST = {"cv.folds": 2, "tuning.max_jobs": 2, "xgboost.num_round": 30, "xgboost.early_stopping_rounds": 5,
+        "xgboost.nthread": 1}  # one thread: the 2 shared cores are oversubscribed otherwise
+FAST_ARGS = [w for k, v in FAST.items() for w in ("--set", f"{k}={v}")]
+
+
+def _csv(path: Path, rows: int = 200, bad: bool = False) -> Path:
+    lines = ["a,b,label"]
+    for i in range(rows):
+        pos = i % 4 == 0
+        lines.append(f"{i % 7 + (3 if pos else 0)},{(i * 13) % 5},{'yes' if pos else 'no'}")
+    if bad:
+        lines[5] = "1,2"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_run_local_approves_and_writes_the_evidence(tmp_path: Path) -> None:
+    reg = tmp_path / "reg.db"
+    result = run_local(workdir=tmp_path / "w", registry=reg, overrides=FAST)
+    assert result.exit_code == 0 and result.status == "Approved" and result.approved
+    w = tmp_path / "w"
+    for name in ("definition.json", "evaluation.json", "model.tar.gz", "model.json", "report.html"):
+        assert (w / name).is_file(), name
+    definition = json.loads((w / "definition.json").read_text())
+    assert [s["Name"] for s in definition["Steps"]] == ["Preprocess", "Tune", "Evaluate", "CheckApproval"]
+    evaluation = json.loads((w / "evaluation.json").read_text())
+    assert evaluation["decision"]["approved"] is True
+    assert evaluation["cross_validation"]["folds"] == 2
+    assert len(result.trials) == 2
+    [pkg] = open_registry(reg).list()
+    assert (pkg.status, pkg.version) == ("PendingManualApproval", 1)
+    assert result.registered[0]["version"] == 1
+    assert "<html" in (w / "report.html").read_text().lower()
+    text = result.summary()
+    assert "decision: approved" in text and "trainguard-models version 1" in text
+
+
+def test_champion_bar_from_the_registry_rejects_and_cli_exits_3(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    reg = tmp_path / "reg.db"
+    open_registry(reg).register("trainguard-models", "Approved", metrics={"auc": 0.9999})
+    w = tmp_path / "w"
+    code = main(["run", "--local", "--workdir", str(w), "--registry", str(reg), *FAST_ARGS,
+                 "--set", "approval.champion_margin=0.0001"])
+    out = capsys.readouterr()
+    assert code == 3, out.err
+    assert "decision: rejected" in out.out
+    evaluation = json.loads((w / "evaluation.json").read_text())
+    assert evaluation["decision"]["approved"] is False
+    assert (w / "report.html").is_file()  # evidence even when rejected
+    params = {p["Name"]: p for p in json.loads((w / "definition.json").read_text())["Parameters"]}
+    assert params["ChampionBar"]["DefaultValue"] == 0.0  # set per execution, not baked in
+    pkgs = open_registry(reg).list("trainguard-models")
+    assert [p.status for p in pkgs] == ["Approved", "Rejected"]
+    assert pkgs[1].lineage["parameters"]["ChampionBar"] == pytest.approx(1.0)
+
+
+def test_caller_champion_bar_and_parameters_win(tmp_path: Path) -> None:
+    reg = tmp_path / "reg.db"
+    open_registry(reg).register("trainguard-models", "Approved", metrics={"auc": 0.9999})
+    result = run_local(workdir=tmp_path / "w", registry=reg, overrides=FAST,
+                       parameters={"ChampionBar": "0.0", "ModelApprovalStatus": "Approved"})
+    assert result.exit_code == 0 and result.champion_bar == 0.0
+    assert open_registry(reg).champion("trainguard-models").version == 2
+    rejected = run_local(workdir=tmp_path / "w2", registry=reg, overrides=FAST,
+                         parameters={"ChampionBar": 0.0, "MinAuc": "0.99999"})
+    assert rejected.exit_code == 3 and rejected.status == "Rejected"
+    assert rejected.outcome.step("FailRejected").status == "Failed"
+
+
+def test_bad_data_exits_2_with_the_core_message_and_leaves_nothing(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    reg = tmp_path / "reg.db"
+    w = tmp_path / "w"
+    w.mkdir()
+    (w / "evaluation.json").write_text("{}")  # from an earlier run: must not survive a failed one
+    data = _csv(tmp_path / "bad.csv", bad=True)
+    code = main(["run", "--local", "--data", str(data), "--target", "label", "--workdir", str(w),
+                 "--registry", str(reg), *FAST_ARGS])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Preprocess" in err and "line 6" in err and "Traceback" not in err
+    assert not (w / "evaluation.json").exists()
+    assert open_registry(reg).list() == []
+
+
+def test_own_csv_with_target_runs(tmp_path: Path) -> None:
+    data = _csv(tmp_path / "mine.csv")
+    result = run_local(data=data, target="label", workdir=tmp_path / "w", registry=tmp_path / "r.db",
+                       overrides={**FAST, "approval.min_recall": 0.0, "approval.min_auc": 0.0,
+                                  "approval.max_overfit_gap": 1.0})
+    assert result.exit_code == 0, result.message
+    assert result.evaluation["model"]["features"] == ["a", "b"]
+    staged = list((tmp_path / "w" / "s3").rglob("mine.csv"))
+    assert len(staged) == 1 and "data" in staged[0].parts
+
+
+def test_input_errors_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(DataError, match="does not exist; pass an existing CSV"):
+        run_local(data=tmp_path / "nope.csv", target="x", workdir=tmp_path / "w")
+    assert main(["run", "--local", "--workdir", str(tmp_path / "w"), "--param", "Nope=1"]) == 2
+    assert "parameter 'Nope' is not declared" in capsys.readouterr().err
+    assert main(["run", "--local", "--set", "cv.folds=1"]) == 2
+    assert "cv.folds" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["run"])
+    assert exc.value.code == 2
+    assert "--local" in capsys.readouterr().err

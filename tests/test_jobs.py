@@ -408,3 +408,13 @@ def test_core_main_bad_input_exits_2_with_one_message(tmp_path, capsys, argv, me
     assert re.search(message, err), err
     assert "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_missing_job_inputs_say_what_belongs_there(tmp_path, capsys):
+    env = Container(tmp_path).env
+    assert main(["train"], env) == 2
+    assert ("the 'train' channel (SM_CHANNEL_TRAIN) is missing: nothing at "
+            f"{tmp_path / 'input' / 'data' / 'train'}; the job expects the preprocess job's train "
+            "split there") in capsys.readouterr().err
+    assert main(["preprocess", "--target", "y"], env) == 2
+    assert "the 'data' input is missing" in capsys.readouterr().err

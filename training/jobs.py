@@ -274,8 +274,9 @@ def preprocess(argv: Sequence[str], env: Mapping[str, str]) -> None:
         "xgboost": {"validation_fraction": args.validation_fraction},
     })
     root = _opt_ml(env)
-    ds = load_table(root / "processing" / "input" / "data", cfg.data.target,
-                    cfg.data.positive_label)
+    data = _job_input(root / "processing" / "input" / "data", "the 'data' input",
+                      "the table named by data.uri (InputDataUri)")
+    ds = load_table(data, cfg.data.target, cfg.data.positive_label)
     check_trainable(ds, cfg)
     train_ds, test_ds = holdout_split(ds, cfg.data.test_size, cfg.seed)
     train_path = root / "processing" / "train" / "train.csv"
@@ -295,8 +296,9 @@ def train(argv: Sequence[str], env: Mapping[str, str], on_metric: OnMetric | Non
     hp = _read_hyperparameters(env)
     hp.update(_flag_pairs(argv))
     cfg = config_from_hyperparameters(hp)
-    ds = load_table(Path(env.get("SM_CHANNEL_TRAIN") or _opt_ml(env) / "input" / "data" / "train"),
-                    cfg.data.target, cfg.data.positive_label)
+    channel = _job_input(Path(env.get("SM_CHANNEL_TRAIN") or _opt_ml(env) / "input" / "data" / "train"),
+                         "the 'train' channel (SM_CHANNEL_TRAIN)", "the preprocess job's train split")
+    ds = load_table(channel, cfg.data.target, cfg.data.positive_label)
     objective = cfg.tuning.objective
     emitted: dict[str, float] = {}
     stop: list[bool] = []
@@ -373,7 +375,9 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
             raise DataError(f"model.json in the model archive is not a readable XGBoost model: "
                             f"{str(exc).splitlines()[0]}") from None
     cv = CVResult.from_dict(cv_data)
-    test = load_table(root / "processing" / "test", args.target, args.positive_label)
+    test_dir = _job_input(root / "processing" / "test", "the 'test' input",
+                          "the preprocess job's test split")
+    test = load_table(test_dir, args.target, args.positive_label)
     features = list(cv_data.get("features") or test.feature_names)
     if features != test.feature_names:
         missing = [f for f in features if f not in test.feature_names]
@@ -455,6 +459,13 @@ def _or(value: float | None, default: float) -> float:
 
 def _opt_ml(env: Mapping[str, str]) -> Path:
     return Path(env.get("TRAINGUARD_OPT_ML") or "/opt/ml")
+
+
+def _job_input(path: Path, what: str, expected: str) -> Path:
+    """``path`` if the job's input was delivered there, else a DataError saying what belongs there."""
+    if not path.exists():
+        raise DataError(f"{what} is missing: nothing at {path}; the job expects {expected} there.")
+    return path
 
 
 def _partial(path: Path) -> Path:

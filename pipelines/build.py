@@ -14,6 +14,7 @@ keywords win.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -90,11 +91,17 @@ def definition_json(config: ConfigSource = None, overrides: Mapping[str, Any] | 
 def _image_uri(cfg: Config) -> str:
     if cfg.aws.image_uri:
         return cfg.aws.image_uri
+    return _xgboost_image(cfg.aws.region)
+
+
+@functools.lru_cache(maxsize=8)
+def _xgboost_image(region: str) -> str:
+    """The SageMaker XGBoost image of a region (cached: the lookup reads botocore's endpoints)."""
     try:
-        return image_uris.retrieve("xgboost", cfg.aws.region, XGBOOST_VERSION)
+        return image_uris.retrieve("xgboost", region, XGBOOST_VERSION)
     except ValueError as exc:
         raise ConfigError(
-            f"no SageMaker XGBoost {XGBOOST_VERSION} image for aws.region {cfg.aws.region!r} "
+            f"no SageMaker XGBoost {XGBOOST_VERSION} image for aws.region {region!r} "
             f"({exc}); set aws.region to a SageMaker region or aws.image_uri to an image."
         ) from None
 

@@ -72,8 +72,7 @@ def offline_session(region: str, bucket: str) -> Any:
 
     Call inside ``offline_sdk()``. Credentials are never needed: creating clients makes no call.
     """
-    boto_session = boto3.Session(region_name=region)
-    session = PipelineSession(boto_session=boto_session)
+    session = PipelineSession(boto_session=_boto_session(region))
     if session.sagemaker_config:
         raise RuntimeError("offline_session() must be called inside offline_sdk(): SDK defaults "
                            "files were read")
@@ -81,6 +80,17 @@ def offline_session(region: str, bucket: str) -> Any:
     session._default_bucket = bucket
     session._default_bucket_set_by_sdk = False
     return session
+
+
+_BOTO_SESSIONS: dict[str, Any] = {}
+
+
+def _boto_session(region: str) -> Any:
+    """One boto3 Session per region and process: its loader caches the service models, so a
+    second build does not re-read them (builds hold ``_LOCK``, so sharing it is safe)."""
+    if region not in _BOTO_SESSIONS:
+        _BOTO_SESSIONS[region] = boto3.Session(region_name=region)
+    return _BOTO_SESSIONS[region]
 
 
 def _sdk_loggers() -> list[str]:

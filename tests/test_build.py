@@ -121,23 +121,37 @@ _FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAFAKEFAKEFAKEFAKE",
                      "AWS_SECRET_ACCESS_KEY": "fake/secret", "AWS_DEFAULT_REGION": "eu-west-1"}
 
 
-def _run_guarded(extra_env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+def _start_guarded(extra_env: dict[str, str], *args: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(extra_env)
-    return subprocess.run([PY, "-c", _GUARD, *args], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=120, check=False)
+    return subprocess.Popen([PY, "-c", _GUARD, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
 
 
-def test_no_network_without_credentials_and_identical_bytes_across_processes() -> None:
-    runs = [_run_guarded({}), _run_guarded(_FAKE_CREDENTIALS)]
-    for run in runs:
-        assert run.returncode == 0, run.stderr[-3000:]
-        assert "network call attempted" not in run.stderr
-    assert runs[0].stdout == runs[1].stdout  # also: same bytes in two fresh processes
-    assert json.loads(runs[0].stdout)["Steps"][0]["Name"] == "Preprocess"
+@pytest.fixture(scope="module")
+def guarded_runs() -> dict[str, tuple[int, str, str]]:
+    """Fresh processes building under a socket guard (started together, awaited together)."""
+    procs = {"bare": _start_guarded({}), "credentials": _start_guarded(_FAKE_CREDENTIALS),
+             "telemetry-on": _start_guarded(_FAKE_CREDENTIALS, "--telemetry-on")}
+    out = {}
+    for name, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=180)
+        out[name] = (proc.returncode, stdout, stderr)
+    return out
 
 
-def test_the_socket_guard_catches_the_sdk_telemetry_when_it_is_not_disabled() -> None:
-    run = _run_guarded(_FAKE_CREDENTIALS, "--telemetry-on")
-    assert run.returncode != 0
-    assert "network call attempted" in run.stderr
+def test_no_network_without_credentials_and_identical_bytes_across_processes(
+        guarded_runs: dict[str, tuple[int, str, str]]) -> None:
+    runs = [guarded_runs["bare"], guarded_runs["credentials"]]
+    for returncode, _, stderr in runs:
+        assert returncode == 0, stderr[-3000:]
+        assert "network call attempted" not in stderr
+    assert runs[0][1] == runs[1][1]  # also: the same bytes in two fresh processes
+    assert json.loads(runs[0][1])["Steps"][0]["Name"] == "Preprocess"
+
+
+def test_the_socket_guard_catches_the_sdk_telemetry_when_it_is_not_disabled(
+        guarded_runs: dict[str, tuple[int, str, str]]) -> None:
+    returncode, _, stderr = guarded_runs["telemetry-on"]
+    assert returncode != 0
+    assert "network call attempted" in stderr

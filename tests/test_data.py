@@ -290,3 +290,11 @@ def test_missing_values_with_smote_are_refused_but_fine_with_random_over():
                                         r"resampling.method=random_over"):
         check_trainable(ds, load_config())
     check_trainable(ds, load_config(None, {"resampling.method": "random_over"}))
+
+
+def test_write_csv_quotes_labels_that_need_it_and_repeated_labels_map_consistently(tmp_path):
+    ds = Dataset(np.array([[1.0], [2.0], [3.0]]), np.array([0, 1, 0]), ["v"], "t",
+                 ("no, never", 'yes "really"'), "mem")
+    back = load_table(write_csv(ds, tmp_path / "q.csv"), "t", positive_label='yes "really"')
+    assert back.classes == ("no, never", 'yes "really"')
+    assert back.y.tolist() == [0, 1, 0]

@@ -8,6 +8,7 @@ NA/nan/null are missing values (XGBoost handles them) in features, never in the 
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ __all__ = [
 
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none"})
 """Cell texts (case-insensitive, stripped) read as a missing value."""
+
+_FAST_NAN = {t: "nan" for token in MISSING_TOKENS
+             for t in (token, token.upper(), token.capitalize(), "NaN", "N/A")}
 
 _POSITIVE_WORDS = ("1", "true", "yes", "y", "positive", "pos")
 _TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -241,8 +245,8 @@ def _parse_feature(name: str, values: Any, lines: list[int] | None,
         out = values.astype(np.float64, copy=False)
     else:
         try:
-            out = np.array(values, dtype=np.float64)
-        except (ValueError, TypeError):
+            out = _fast_floats(values)
+        except (ValueError, TypeError):  # slow path: find and report every offending cell
             out = np.empty(len(values), dtype=np.float64)
             bad: list[tuple[int, Any]] = []
             for k, v in enumerate(values):
@@ -263,6 +267,15 @@ def _parse_feature(name: str, values: Any, lines: list[int] | None,
                         f"{_listing(shown, len(inf))}; replace them with finite numbers or leave "
                         "the cells empty (missing).")
     return out
+
+
+def _fast_floats(values: list[Any]) -> np.ndarray:
+    """Numbers, then numbers with the usual spellings of missing; ValueError if anything else."""
+    try:
+        return np.array(values, dtype=np.float64)
+    except (ValueError, TypeError):
+        return np.array([_FAST_NAN.get(v, v) if isinstance(v, str) else v for v in values],
+                        dtype=np.float64)
 
 
 def _is_missing(v: Any) -> bool:
@@ -314,22 +327,27 @@ def _label_key(v: Any) -> Any:
 
 def _parse_target(name: str, values: Any, lines: list[int] | None, positive_label: Any,
                   problems: list[str]) -> tuple[tuple[Any, Any], np.ndarray] | None:
-    values = list(values)
-    missing = [k for k, v in enumerate(values) if _is_missing(v)]
+    # labels repeat: classify each distinct raw value once
+    seen: dict[Any, tuple[Any, Any] | None] = {}
+    keys: list[Any] = []
+    missing: list[int] = []
+    first: dict[Any, Any] = {}
+    for k, v in enumerate(values):
+        try:
+            entry = seen[v]
+        except KeyError:  # (NaN never equals itself: each one lands here, harmlessly)
+            entry = seen[v] = None if _is_missing(v) else (_label_key(v), _label(v))
+        if entry is None:
+            missing.append(k)
+            keys.append(None)
+            continue
+        keys.append(entry[0])
+        first.setdefault(entry[0], entry[1])
     if missing:
         shown = [_where(k, lines) for k in missing[:_SHOW]]
         problems.append(f"target column {name!r} has {len(missing)} missing value(s): "
                         f"{_listing(shown, len(missing))}; every row needs a label (drop those "
                         "rows or fill them in).")
-    keys: list[Any] = []
-    first: dict[Any, Any] = {}
-    for k, v in enumerate(values):
-        if k in missing and missing:
-            keys.append(None)
-            continue
-        key = _label_key(v)
-        keys.append(key)
-        first.setdefault(key, _label(v))
     if len(first) != 2:
         shown = ", ".join(repr(first[k]) for k in list(first)[:10])
         more = f" and {len(first) - 10} more" if len(first) > 10 else ""
@@ -356,6 +374,12 @@ def _parse_target(name: str, values: Any, lines: list[int] | None, positive_labe
     neg = b if pos == a else a
     y = np.fromiter((1 if k == pos else 0 for k in keys), dtype=np.int64, count=len(keys))
     return (first[neg], first[pos]), y
+
+
+def _csv_line(cells: list[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(cells)
+    return buf.getvalue()
 
 
 def _names(names: Sequence[str]) -> str:
@@ -496,15 +520,20 @@ def embedded_dataset() -> Dataset:
 
 
 def write_csv(ds: Dataset, path: str | Path) -> Path:
-    """Write ``ds`` as CSV (header: features then target, labels as original values, NaN empty)."""
+    """Write ``ds`` as CSV (header: features then target, labels as original values, NaN empty).
+
+    Floats are written with ``repr`` (shortest exact round trip); the file appears complete or
+    not at all (written aside, then renamed).
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    labels = [ds.classes[int(v)] for v in ds.y]
+    quoted = [_csv_line([str(c)]) for c in ds.classes]  # the two labels, quoted if need be
+    has_nan = np.isnan(ds.X).any(axis=1).tolist()
     tmp = p.with_name(p.name + ".partial")
     with tmp.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow([*ds.feature_names, ds.target])
-        for row, label in zip(ds.X.tolist(), labels, strict=True):
-            writer.writerow([*("" if v != v else repr(v) for v in row), label])
+        fh.write(_csv_line([*ds.feature_names, ds.target]) + "\n")
+        for row, label, nan in zip(ds.X.tolist(), ds.y.tolist(), has_nan, strict=True):
+            cells = [("" if v != v else repr(v)) for v in row] if nan else map(repr, row)
+            fh.write(",".join(cells) + ("," if row else "") + quoted[int(label)] + "\n")
     tmp.replace(p)
     return p

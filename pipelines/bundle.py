@@ -102,7 +102,9 @@ def _package_files(name: str) -> list[tuple[str, Path]]:
         rel = path.relative_to(root)
         if not path.is_file() or path.suffix in _SKIP_SUFFIXES:
             continue
-        if any(part in _SKIP_DIRS for part in rel.parts):
+        if any(part in _SKIP_DIRS or part.startswith(".") for part in rel.parts):
+            continue  # bytecode caches, editor and tool droppings (.swp, .pytest_cache)
+        if rel.name.endswith("~"):
             continue
         out.append((f"{name}/{rel.as_posix()}", path))
     return out

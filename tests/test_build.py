@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import textwrap
 from pathlib import Path
 
@@ -155,3 +158,99 @@ def test_the_socket_guard_catches_the_sdk_telemetry_when_it_is_not_disabled(
     returncode, _, stderr = guarded_runs["telemetry-on"]
     assert returncode != 0
     assert "network call attempted" in stderr
+
+
+# ---- the code bundle ---------------------------------------------------------------------
+
+
+def test_bundle_is_deterministic_sorted_and_normalized() -> None:
+    from pipelines import bundle as bundle_mod
+
+    first = bundle_mod._build(bundle_mod.BUNDLED_PACKAGES)  # bypass the per-process cache
+    rebuilt = bundle_mod._build(bundle_mod.BUNDLED_PACKAGES)
+    assert rebuilt.data == first.data and rebuilt.sha256 == first.sha256
+    assert first.sha256 == hashlib.sha256(first.data).hexdigest()
+    assert first.data[4:8] == b"\0\0\0\0"  # gzip header mtime 0
+    with tarfile.open(fileobj=io.BytesIO(first.data)) as tar:
+        members = tar.getmembers()
+        names = [m.name for m in members]
+        assert names == sorted(names)
+        assert all(m.mtime == 0 and m.uid == 0 and m.gid == 0 and m.mode == 0o644
+                   and m.isfile() for m in members)
+        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+        for package in ("training", "imblearn", "sklearn_compat"):
+            assert f"{package}/__init__.py" in names
+        assert "training/jobs.py" in names
+        entry = tar.extractfile("entry.py").read().decode()
+    assert "from training.jobs import main" in entry and 'main(["train"])' in entry
+    compile(entry, "entry.py", "exec")
+
+
+def test_bundle_s3_uri_is_content_addressed() -> None:
+    from pipelines.bundle import build_bundle, bundle_s3_uri
+
+    sha = build_bundle().sha256
+    assert build_bundle().s3_uri("bkt", "/a/b/") == f"s3://bkt/a/b/code/{sha}/sourcedir.tar.gz"
+    assert bundle_s3_uri("bkt", "", "abc") == "s3://bkt/code/abc/sourcedir.tar.gz"
+
+
+def test_bundle_of_a_missing_package_names_it() -> None:
+    from pipelines.bundle import build_bundle
+
+    with pytest.raises(ModuleNotFoundError, match="not_a_package_xyz"):
+        build_bundle(("not_a_package_xyz",))
+
+
+def test_default_bucket_from_the_role_account_and_region() -> None:
+    from steps.context import default_bucket
+
+    assert default_bucket(resolve_config()) == "sagemaker-us-east-1-111122223333"
+    assert default_bucket(resolve_config(aws__bucket="mine")) == "mine"
+
+
+# ---- imports: commands that do not build never load the SDK -----------------------------------
+
+
+def test_pipelines_package_cli_and_bundle_do_not_import_the_sdk() -> None:
+    code = textwrap.dedent("""
+        import sys
+        import pipelines, pipelines.cli, pipelines.bundle, pipelines.definition_cmd
+        pipelines.bundle.build_bundle()
+        loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("sagemaker", "boto3", "botocore"))
+        assert not loaded, loaded
+        from pipelines import build_pipeline, definition_json  # the lazy re-export works
+        assert build_pipeline.__module__ == "pipelines.build"
+        assert "sagemaker" in sys.modules
+        print("ok")
+    """)
+    run = subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                         check=False)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
+
+
+# ---- trainguard definition ----------------------------------------------------------------
+
+
+def test_definition_command_writes_the_same_text_as_the_api(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    from pipelines.cli import main
+
+    out = tmp_path / "sub" / "definition.json"
+    assert main(["definition", "--set", "cv.folds=3", "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == definition_json(overrides={"cv.folds": 3})
+    assert not list(out.parent.glob("*.tmp"))
+    assert main(["definition", "--set", "cv.folds=3"]) == 0
+    assert capsys.readouterr().out == out.read_text(encoding="utf-8")
+
+
+def test_definition_command_bad_input_exits_2_with_the_problem(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    from pipelines.cli import main
+
+    assert main(["definition", "--set", "cv.fold=3"]) == 2
+    assert "unknown config key 'cv.fold'" in capsys.readouterr().err
+    assert main(["definition", "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["definition", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is a directory" in err and "Traceback" not in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -14,9 +15,13 @@ __all__ = ["MotoServer"]
 
 
 class MotoServer:
-    """Start ``moto_server`` from this venv, wait until it answers, reset or stop it."""
+    """Start ``moto_server`` from this venv, wait until it answers, reset or stop it.
 
-    def __init__(self) -> None:
+    ``env`` adds server settings, e.g. ``INITIAL_NO_AUTH_ACTION_COUNT`` to make moto enforce IAM
+    policies after that many requests.
+    """
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -24,7 +29,8 @@ class MotoServer:
         exe = Path(sys.executable).with_name("moto_server")
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
         self.proc = subprocess.Popen([*cmd, "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env={**os.environ, **(env or {})})
         deadline = time.monotonic() + 30
         while True:
             try:

@@ -53,7 +53,8 @@ def aws(moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
 
 
 def _client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)
+    """A client from a fresh session, so it reads this test's environment (not a cached one)."""
+    return boto3.Session().client(service, region_name=REGION)
 
 
 @pytest.fixture
@@ -326,3 +327,59 @@ def test_structural_diff_matches_steps_by_name() -> None:
     new = {"Steps": [{"Name": "A", "X": 1}, {"Name": "N", "X": 0}, {"Name": "B", "X": 3}]}
     assert list(deploy.diff_definitions(old, new)) == [
         "Steps[B].X: 2 → 3", '+ Steps[N]: {"Name": "N", "X": 0}']
+
+
+@pytest.fixture(scope="module")
+def enforcing_moto() -> Iterator[tuple[MotoServer, dict[str, dict[str, str]]]]:
+    """A moto server that enforces IAM, with users each denied one action CI needs."""
+    denied = {"no-put": "s3:PutObject", "no-create": "sagemaker:CreatePipeline"}
+    server = MotoServer(env={"INITIAL_NO_AUTH_ACTION_COUNT": str(3 * len(denied))})
+    try:
+        admin = boto3.Session(aws_access_key_id="admin", aws_secret_access_key="admin")
+        iam = admin.client("iam", endpoint_url=server.url, region_name=REGION)
+        keys = {}
+        for user, action in denied.items():
+            iam.create_user(UserName=user)
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            iam.put_user_policy(UserName=user, PolicyName="ci", PolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "*", "Resource": "*"},
+                    {"Effect": "Deny", "Action": action, "Resource": "*"}]}))
+            keys[user] = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+                          "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+        yield server, keys
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [("no-put", "s3:PutObject: access denied (AccessDenied). Allow s3:PutObject"),
+     ("no-create", "sagemaker:CreatePipeline: access denied")],
+)
+def test_access_denied_names_the_action_and_nothing_is_reported_done(
+        enforcing_moto: tuple[MotoServer, dict[str, dict[str, str]]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        user: str, expected: str) -> None:
+    server, keys = enforcing_moto
+    for name, value in {**keys[user], "AWS_ENDPOINT_URL": server.url, "AWS_MAX_ATTEMPTS": "1",
+                        "AWS_EC2_METADATA_DISABLED": "true",
+                        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+                        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    key = _client("kms").create_key()["KeyMetadata"]["Arn"]
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({
+        "aws": {"region": REGION, "role_arn": ROLE, "pipeline_name": f"tg-{user}"},
+        "security": {"kms_key_id": key, "subnets": ["subnet-0abc1234def567890"],
+                     "security_group_ids": ["sg-0abc1234def567890"]}}))
+    assert main(["upsert", "--config", str(path), "--role-arn", ROLE]) == 2
+    captured = capsys.readouterr()
+    assert expected in captured.err and "Traceback" not in captured.err
+    assert captured.out == ""  # no pipeline ARN printed
+    if user == "no-put":
+        assert "uploaded" not in captured.err
+    names = [p["PipelineName"] for p in
+             _client("sagemaker").list_pipelines()["PipelineSummaries"]]
+    assert f"tg-{user}" not in names

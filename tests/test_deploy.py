@@ -23,6 +23,7 @@ REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/trainguard-exec"
 DEFAULT_BUCKET = f"sagemaker-{REGION}-{ACCOUNT}"
+KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +60,9 @@ def _client(service: str) -> Any:
 
 @pytest.fixture
 def kms_key(aws: MotoServer) -> str:
-    return _client("kms").create_key(Description="trainguard test")["KeyMetadata"]["Arn"]
+    """The configured key. One fixed ARN: every test then shares one config and one build (moto
+    records the key id S3 is given without checking the key, so a created key adds nothing)."""
+    return KMS_KEY
 
 
 @pytest.fixture
@@ -368,11 +371,10 @@ def test_access_denied_names_the_action_and_nothing_is_reported_done(
                         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    key = _client("kms").create_key()["KeyMetadata"]["Arn"]
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({
         "aws": {"region": REGION, "role_arn": ROLE, "pipeline_name": f"tg-{user}"},
-        "security": {"kms_key_id": key, "subnets": ["subnet-0abc1234def567890"],
+        "security": {"kms_key_id": KMS_KEY, "subnets": ["subnet-0abc1234def567890"],
                      "security_group_ids": ["sg-0abc1234def567890"]}}))
     assert main(["upsert", "--config", str(path), "--role-arn", ROLE]) == 2
     captured = capsys.readouterr()

@@ -49,7 +49,7 @@ def _processing(name: str, kind: str, inputs: list[tuple[str, Any, str]], output
                     "S3Uri": uri, "LocalPath": lp, "S3UploadMode": "EndOfJob"}} for n, lp, uri in outputs]}}}
 
 
-def make_definition(*, max_jobs: int = 3, early: str = "Off") -> dict[str, Any]:
+def make_definition(*, max_jobs: int = 3, early: str = "Off", tuning: bool = True) -> dict[str, Any]:
     """Preprocess → Tune → Evaluate → CheckApproval → RegisterModel | RegisterRejected + FailRejected."""
     params = [{"Name": "InputDataUri", "Type": "String", "DefaultValue": "s3://bkt/tg/data/in.csv"},
               {"Name": "MinAuc", "Type": "Float", "DefaultValue": 0.6},
@@ -86,9 +86,15 @@ def make_definition(*, max_jobs: int = 3, early: str = "Off") -> dict[str, Any]:
                 {"ChannelName": "code", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": CODE}}}],
             "OutputDataConfig": {"S3OutputPath": _run_uri("models")},
             "StoppingCondition": {"MaxRuntimeInSeconds": 3600}}}}
-    model_uri = {"Std:Join": {"On": "/", "Values": [
+    model_uri: dict[str, Any] = {"Std:Join": {"On": "/", "Values": [
         "s3://bkt/tg/runs", {"Get": "Execution.PipelineExecutionId"}, "models",
         {"Get": "Steps.Tune.BestTrainingJob.TrainingJobName"}, "output", "model.tar.gz"]}}
+    if not tuning:  # one training job with fixed hyperparameters instead of the tuner
+        job = dict(tune["Arguments"]["TrainingJobDefinition"])
+        job["HyperParameters"] = {**job.pop("StaticHyperParameters"), "eta": "0.2", "max_depth": "2"}
+        tune = {"Name": "Train", "Type": "Training", "Arguments": job,
+                "CacheConfig": {"Enabled": True, "ExpireAfter": "P1D"}}
+        model_uri = {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     ev = _processing("Evaluate", "evaluate", [
         ("model", model_uri, "/opt/ml/processing/model"),
         ("test", {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"},
@@ -121,7 +127,10 @@ def make_definition(*, max_jobs: int = 3, early: str = "Off") -> dict[str, Any]:
              "RightValue": {"Get": "Parameters.MinRecall"}},
             {"Type": "GreaterThanOrEqualTo", "LeftValue": json_get("binary_classification_metrics.auc.value"),
              "RightValue": {"Get": "Parameters.ChampionBar"}}],
-        "IfSteps": [register("RegisterModel", {"Get": "Parameters.ModelApprovalStatus"})],
+        "IfSteps": [register("RegisterModel", {"Get": "Parameters.ModelApprovalStatus"}),
+                    {"Name": "CreateModel", "Type": "Model", "Arguments": {
+                        "ExecutionRoleArn": "arn:aws:iam::111122223333:role/r",
+                        "PrimaryContainer": {"Image": "img", "ModelDataUrl": model_uri}}}],
         "ElseSteps": [register("RegisterRejected", "Rejected"),
                       {"Name": "FailRejected", "Type": "Fail", "DependsOn": ["RegisterRejected"], "Arguments": {
                           "ErrorMessage": {"Std:Join": {"On": " ", "Values": [
@@ -168,7 +177,7 @@ def test_full_run_approves_registers_and_exposes_trials(workdir: Path) -> None:
     registry = open_registry(workdir / "reg.db")
     out = run_definition(make_definition(), workdir, run_job=jobs, registry=registry)
     assert out.status == "Succeeded", out.failure
-    assert [s.status for s in out.steps] == ["Succeeded"] * 5 + ["Skipped", "Skipped"]
+    assert [s.status for s in out.steps] == ["Succeeded"] * 6 + ["Skipped", "Skipped"]
     assert [s.name for s in out.steps if s.status == "Skipped"] == ["RegisterRejected", "FailRejected"]
     assert jobs.calls == ["preprocess", "train", "train", "train", "evaluate"]
     # tuning: three trials, the best by cv:auc is BestTrainingJob and the evaluated model
@@ -203,7 +212,7 @@ def test_overridden_parameters_take_the_else_branch_register_rejected_and_fail(w
     assert out.status == "Failed" and out.exit_code == 1
     assert out.step("CheckApproval").status == "Succeeded"
     assert out.properties["CheckApproval"]["Outcome"] is False
-    assert out.step("RegisterModel").status == "Skipped"
+    assert out.step("RegisterModel").status == "Skipped" and out.step("CreateModel").status == "Skipped"
     assert out.step("RegisterRejected").status == "Succeeded"
     fail = out.step("FailRejected")
     assert fail.status == "Failed" and fail.message.startswith("rejected: auc 0.")
@@ -211,6 +220,21 @@ def test_overridden_parameters_take_the_else_branch_register_rejected_and_fail(w
     [pkg] = registry.list("tg-models")
     assert pkg.status == "Rejected"
     assert pkg.evaluation["decision"]["approved"] is False
+
+
+def test_a_training_step_instead_of_tuning_and_a_model_step(workdir: Path) -> None:
+    jobs = CountingJobs()
+    out = run_definition(make_definition(tuning=False), workdir, run_job=jobs,
+                         registry=open_registry(workdir / "reg.db"))
+    assert out.status == "Succeeded", out.failure
+    assert jobs.calls == ["preprocess", "train", "evaluate"] and out.trials == []
+    train = out.properties["Train"]
+    model = train["ModelArtifacts"]["S3ModelArtifacts"]
+    assert model == f"s3://bkt/tg/runs/{out.execution_id}/models/{train['TrainingJobName']}/output/model.tar.gz"
+    metrics = {m["MetricName"]: m["Value"] for m in train["FinalMetricDataList"]}
+    assert 0.5 < metrics["cv:auc"] <= 1.0 and "train:auc" in metrics
+    assert out.properties["CreateModel"]["PrimaryContainer"]["ModelDataUrl"] == model
+    assert out.properties["CreateModel"]["ModelName"].startswith("createmodel-local-")
 
 
 def test_bad_data_fails_the_first_step_with_exit_2_and_nothing_after(workdir: Path) -> None:
@@ -289,6 +313,8 @@ def test_cache_reuses_outputs_and_a_rerun_after_failure_resumes(workdir: Path) -
     write_data(workdir / "s3" / "bkt" / "tg" / "data" / "in.csv", seed=1)
     third = run_definition(d, workdir, run_job=_recording(calls), registry=registry, use_cache=True)
     assert not third.step("Preprocess").cached and calls[0] == "preprocess"
+    assert third.execution_id != first.execution_id  # new data: new run folder, old outputs kept
+    assert (workdir / "s3" / "bkt" / "tg" / "runs" / first.execution_id / "evaluation").is_dir()
 
 
 def _recording(calls: list[str]) -> Any:

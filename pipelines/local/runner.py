@@ -162,7 +162,11 @@ def run_definition(definition: Mapping[str, Any] | str | Path, workdir: str | Pa
         executor_for(step).check(step)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    execution_id = _execution_id(definition, values)
+    store = LocalStore(workdir / "s3")
+    # Same definition, parameters and input data → same execution id (and cache hits); new
+    # data → a new id, so an earlier run's outputs, which registered models point to, stay put.
+    inputs = {name: store.digest(v) for name, v in values.items() if isinstance(v, str) and v.startswith("s3://")}
+    execution_id = _execution_id(definition, values, inputs)
     arn = f"arn:aws:sagemaker:local:000000000000:pipeline/{pipeline_name}"
     execution = {
         "PipelineExecutionId": execution_id,
@@ -178,7 +182,6 @@ def run_definition(definition: Mapping[str, Any] | str | Path, workdir: str | Pa
 
         run_job = default_run_job
     emit = on_event or (lambda event, **data: None)
-    store = LocalStore(workdir / "s3")
     ctx = RunContext(workdir=workdir, store=store, expressions=Expressions(values, execution),
                      execution_id=execution_id, run_job=run_job, registry=registry,
                      code_sha=code_sha, emit=emit, seed=seed,
@@ -281,6 +284,6 @@ def _check_literal_code(value: Any, step: str, ctx: RunContext) -> None:
         ctx.check_code(step, value.strip('"'))
 
 
-def _execution_id(definition: Mapping[str, Any], values: Mapping[str, Any]) -> str:
-    blob = json.dumps({"definition": definition, "parameters": values}, sort_keys=True, default=str)
+def _execution_id(definition: Mapping[str, Any], values: Mapping[str, Any], inputs: Mapping[str, str]) -> str:
+    blob = json.dumps({"definition": definition, "parameters": values, "inputs": inputs}, sort_keys=True, default=str)
     return "local-" + hashlib.sha256(blob.encode()).hexdigest()[:12]

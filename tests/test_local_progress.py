@@ -1,0 +1,40 @@
+"""Progress lines of a local run: one line per step always, the trial/fold bar only on a terminal."""
+
+from __future__ import annotations
+
+import io
+
+from pipelines.local.progress import Progress
+from pipelines.local.runner import StepRecord
+
+
+def _feed(p: Progress) -> None:
+    p("step_start", step="Tune", type="Tuning")
+    p("trial_start", step="Tune", trial=1, total=2, name="t-001")
+    p("fold", step="Tune", trial=1, total=2, fold=1, folds=2)
+    p("fold", step="Tune", trial=1, total=2, fold=2, folds=2)
+    p("trial_start", step="Tune", trial=2, total=2, name="t-002")
+    p("step_end", record=StepRecord("Tune", "Tuning", "Succeeded", seconds=3.25))
+    p("step_end", record=StepRecord("Evaluate", "Processing", "Succeeded", seconds=0.5, cached=True))
+    p("step_end", record=StepRecord("RegisterRejected", "RegisterModel", "Skipped", message="branch not taken"))
+
+
+def test_not_a_terminal_gets_only_step_lines() -> None:
+    out = io.StringIO()
+    _feed(Progress(out))
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "  Tune               Succeeded      3.2s",
+        "  Evaluate           Succeeded      0.5s (cached)",
+        "  RegisterRejected   Skipped        0.0s: branch not taken",
+    ]
+    assert "\r" not in out.getvalue()
+
+
+def test_a_terminal_gets_a_bar_over_trials_and_folds() -> None:
+    out = io.StringIO()
+    _feed(Progress(out, bar=True))
+    text = out.getvalue()
+    assert "trial 1/2 fold 1/2" in text and "trial 2/2 fold 0/1" in text
+    assert "[" + "#" * 12 + "." * 12 + "] trial 1/2 fold 2/2" in text  # half way: 1 of 2 trials
+    assert text.rstrip().endswith("branch not taken")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -505,7 +506,13 @@ def _config(args: argparse.Namespace, role_arn: str | None = None) -> Config:
     if role_arn:
         overrides.append(f"aws.role_arn={role_arn}")
     args.overrides = overrides
-    return config_from_args(args)
+    cfg = config_from_args(args)
+    env_region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not args.region and env_region and env_region != cfg.aws.region:
+        print(f"note: AWS_REGION is {env_region} but aws.region is {cfg.aws.region}; using "
+              f"{cfg.aws.region} (the definition is built for it). Pass --region {env_region} to "
+              "deploy there instead.", file=sys.stderr)
+    return cfg
 
 
 def add_diff_arguments(parser: argparse.ArgumentParser) -> None:

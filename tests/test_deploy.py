@@ -385,3 +385,15 @@ def test_access_denied_names_the_action_and_nothing_is_reported_done(
     names = [p["PipelineName"] for p in
              _client("sagemaker").list_pipelines()["PipelineSummaries"]]
     assert f"tg-{user}" not in names
+
+
+def test_a_region_mismatch_is_noted_and_region_flag_wins(config_file: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE]) == 0
+    captured = capsys.readouterr()
+    assert "AWS_REGION is us-west-2 but aws.region is eu-west-1" in captured.err
+    assert captured.out.startswith("arn:aws:sagemaker:eu-west-1:")
+    assert main(["diff", "--config", str(config_file), "--region", "us-west-2"]) == 2
+    assert "pipeline 'tg-test' not found in us-west-2" in capsys.readouterr().err

@@ -102,14 +102,21 @@ def test_bad_data_exits_2_with_the_core_message_and_leaves_nothing(tmp_path: Pat
     assert open_registry(reg).list() == []
 
 
-def test_own_csv_with_target_runs(tmp_path: Path) -> None:
-    data = _csv(tmp_path / "mine.csv")
+def test_own_parquet_with_target_runs(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [line.split(",") for line in _csv(tmp_path / "mine.csv").read_text().splitlines()[1:]]
+    table = pa.table({"a": [float(r[0]) for r in rows], "b": [float(r[1]) for r in rows],
+                      "label": [r[2] for r in rows]})
+    data = tmp_path / "mine.parquet"
+    pq.write_table(table, data)
     result = run_local(data=data, target="label", workdir=tmp_path / "w", registry=tmp_path / "r.db",
                        overrides={**FAST, "approval.min_recall": 0.0, "approval.min_auc": 0.0,
                                   "approval.max_overfit_gap": 1.0})
     assert result.exit_code == 0, result.message
     assert result.evaluation["model"]["features"] == ["a", "b"]
-    staged = list((tmp_path / "w" / "s3").rglob("mine.csv"))
+    staged = list((tmp_path / "w" / "s3").rglob("mine.parquet"))
     assert len(staged) == 1 and "data" in staged[0].parts
 
 

@@ -45,6 +45,9 @@ __all__ = [
 ]
 
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+# AWS answers ResourceNotFound for a missing pipeline; moto (the test endpoint) answers
+# ValidationException. Treating the latter as "missing" is safe: a request that is really invalid
+# fails again, with its own message, on the CreatePipeline that follows.
 _NOT_FOUND = {"ResourceNotFound", "ResourceNotFoundException", "ValidationException"}
 _MISSING_OBJECT = {"404", "NoSuchKey", "NotFound"}
 _MISSING_BUCKET = {"404", "NoSuchBucket", "NotFound"}

@@ -16,7 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.lint import JOB_SETTINGS, get_path, iter_steps, job_blocks, resolve
+from pipelines.aws import build_definition, config_from_args
+from pipelines.lint import (
+    JOB_SETTINGS,
+    get_path,
+    iter_steps,
+    job_blocks,
+    load_definition,
+    parse_definition,
+    resolve,
+)
 from training.errors import TrainguardError
 
 __all__ = ["IamError", "PolicyInputs", "S3Access", "add_arguments", "derive_policy",
@@ -150,8 +159,8 @@ def s3_access(definition: Mapping[str, Any]) -> S3Access:
         ins, outs = _step_io(step)
         mine = outputs.setdefault(name, set())
         for o in outs:
-            p = _literal_prefix(o, definition)
-            if p and p.startswith("s3://"):
+            if o is not None:
+                p = _s3_prefix(name, "output", o, definition)
                 mine.add(p)
                 access.writes.add(p)
         pending.extend((name, i) for i in ins)
@@ -166,14 +175,18 @@ def s3_access(definition: Mapping[str, Any]) -> S3Access:
             for r in refs:
                 access.reads.update(outputs.get(r, set()))
             continue
-        p = _literal_prefix(inp, definition)
-        if p and p.startswith("s3://"):
-            access.reads.add(p)
-        elif p is None:
-            raise IamError(f"step {name}: cannot tell which S3 location input {json.dumps(inp)} "
-                           "reads, so the policy cannot be scoped; give it a literal S3 URI or a "
-                           "parameter with a default.")
+        access.reads.add(_s3_prefix(name, "input", inp, definition))
     return access
+
+
+def _s3_prefix(step: str, what: str, value: Any, definition: Mapping[str, Any]) -> str:
+    """The S3 prefix a setting names; IamError when no bucket-level prefix can be known."""
+    p = _literal_prefix(value, definition)
+    if not p or not p.startswith("s3://") or not p[len("s3://"):].split("/", 1)[0]:
+        raise IamError(f"step {step}: cannot tell which S3 location {what} {json.dumps(value)} "
+                       "uses, so the policy cannot be scoped to it; give it a literal s3:// URI, "
+                       "a Join starting with one, or a parameter with an s3:// default.")
+    return p
 
 
 def policy_inputs(definition: Mapping[str, Any]) -> PolicyInputs:
@@ -411,6 +424,16 @@ def derive_policy(definition: Mapping[str, Any], *, role_arn: str, region: str) 
     return {"PolicyDocument": policy, "TrustPolicy": trust}
 
 
+def _role_and_region(definition: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The definition's one job role and one region (from its KMS key ARNs and ECR images)."""
+    info = policy_inputs(definition)
+    regions = {k.split(":")[3] for k in info.kms_keys if k.startswith("arn:")}
+    regions |= {m.group(2) for m in map(_ECR_IMAGE.match, info.images) if m}
+    role = next(iter(info.role_arns)) if len(info.role_arns) == 1 else None
+    region = next(iter(regions)) if len(regions) == 1 else None
+    return role, region
+
+
 # --------------------------------------------------------------------------------------------
 # command line
 
@@ -420,11 +443,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--config", metavar="FILE", help="config YAML the definition is built from")
     src.add_argument("--definition", metavar="FILE",
-                     help="derive from this definition JSON instead (needs --role-arn)")
+                     help="derive from this definition JSON instead (any pipeline's)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="config override, repeatable")
-    parser.add_argument("--role-arn", help="the execution role (default: aws.role_arn)")
-    parser.add_argument("--region", help="AWS region (default: aws.region)")
+    parser.add_argument("--role-arn", help="the execution role (default: aws.role_arn, or the "
+                                           "definition's one RoleArn)")
+    parser.add_argument("--region", help="AWS region (default: aws.region, or the definition's "
+                                         "KMS keys' and images' region)")
     parser.add_argument("--out", metavar="FILE",
                         help="write the JSON here; FILE.trust.json-style split when --split")
     parser.add_argument("--split", action="store_true",
@@ -434,9 +459,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print or write the role policy and trust policy as JSON; 0 on success, 2 on bad input."""
-    from pipelines.aws import build_definition, config_from_args
-    from pipelines.lint import load_definition, parse_definition
-
     if args.definition and args.overrides:
         raise IamError("--set applies to a config; it cannot change a --definition file. Use "
                        "--config with --set, or edit the definition.")
@@ -445,10 +467,17 @@ def run(args: argparse.Namespace) -> int:
         definition = load_definition(args.definition)
     else:
         definition = parse_definition(build_definition(config), "the built definition")
-    role = args.role_arn or (config.aws.role_arn if config else None)
-    region = args.region or (config.aws.region if config else None)
-    if not role or not region:
-        raise IamError("with --definition, pass --role-arn and --region (or --config for both).")
+    if config is not None:
+        role, region = args.role_arn or config.aws.role_arn, args.region or config.aws.region
+    else:
+        role, region = args.role_arn, args.region
+        if not role or not region:
+            found_role, found_region = _role_and_region(definition)
+            role, region = role or found_role, region or found_region
+        if not role or not region:
+            missing = " and ".join(n for n, v in (("--role-arn", role), ("--region", region)) if not v)
+            raise IamError(f"cannot tell the execution role and region from {args.definition} "
+                           f"alone; pass {missing}.")
     doc = derive_policy(definition, role_arn=role, region=region)
     if not args.out:
         print(json.dumps(doc, indent=2))

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from pipelines.aws import build_definition, config_from_args
 from training.config import Config
 from training.errors import TrainguardError
 
@@ -540,8 +541,6 @@ def run(args: argparse.Namespace) -> int:
         definition = load_definition(args.definition)
         source = args.definition
     else:
-        from pipelines.aws import build_definition, config_from_args
-
         config = config_from_args(args)
         definition = parse_definition(build_definition(config), "the built definition")
         source = args.config or "the default config"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -184,11 +183,21 @@ def test_cli_definition_out_and_split(tmp_path: Any, capsys: Any) -> None:
     assert json.loads((tmp_path / "policy.trust.json").read_text()) == printed["TrustPolicy"]
 
 
-def test_cli_definition_without_role_exits_2(tmp_path: Any, capsys: Any) -> None:
+def test_cli_definition_alone_infers_role_and_region_or_exits_2(tmp_path: Any, capsys: Any) -> None:
     path = tmp_path / "d.json"
-    path.write_text(json.dumps(copy.deepcopy(good_definition())))
+    path.write_text(json.dumps(good_definition()))
+    assert main(["iam-policy", "--definition", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out) == _policy()
+
+    defn = good_definition()
+    for step in defn["Steps"][:3]:
+        args = step["Arguments"]
+        args.get("TrainingJobDefinition", args).pop("RoleArn")
+    path.write_text(json.dumps(defn))
     assert main(["iam-policy", "--definition", str(path)]) == 2
-    assert "pass --role-arn and --region" in capsys.readouterr().err
+    assert f"cannot tell the execution role and region from {path} alone; pass --role-arn" in \
+        capsys.readouterr().err
+    assert main(["iam-policy", "--definition", str(path), "--role-arn", ROLE]) == 0
 
 
 # ---------------------------------------------------------------------------------------------

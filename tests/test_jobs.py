@@ -418,3 +418,29 @@ def test_missing_job_inputs_say_what_belongs_there(tmp_path, capsys):
             "split there") in capsys.readouterr().err
     assert main(["preprocess", "--target", "y"], env) == 2
     assert "the 'data' input is missing" in capsys.readouterr().err
+
+
+def test_evaluate_refuses_links_in_the_archive_and_a_test_table_with_other_features(trained,
+                                                                                    tmp_path):
+    c, cfg, _ = trained
+    other = Container(tmp_path)
+    tarball = tmp_path / "processing" / "model" / "model.tar.gz"
+    tarball.parent.mkdir(parents=True)
+    with tarfile.open(tarball, "w:gz") as tar:
+        link = tarfile.TarInfo("model.json")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)
+    args = [str(a) for a in evaluate_arguments(cfg)]
+    with pytest.raises(DataError, match=r"holds unsafe entries \(model.json\): links"):
+        run_job("evaluate", args, other.env)
+    with tarfile.open(tarball, "w:gz") as tar:
+        for p in sorted((c.root / "model").iterdir()):
+            tar.add(p, arcname=p.name)
+    renamed = _signal_data(50, missing=0.0)
+    renamed = Dataset(renamed.X[:, ::-1], renamed.y, [f"f{i}" for i in range(6)][::-1], "label",
+                      (0, 1), "reordered")
+    write_csv(renamed, tmp_path / "processing" / "test" / "test.csv")
+    with pytest.raises(DataError, match=r"feature columns differ from the model's \(missing: none, "
+                                        r"unexpected: none, or a different order\)"):
+        run_job("evaluate", args, other.env)
+    assert not (tmp_path / "processing" / "evaluation").exists()

@@ -66,6 +66,16 @@ def test_json_get_reads_the_property_file(ex: Expressions) -> None:
         ex.resolve(get)
 
 
+def test_json_get_on_an_s3_uri_reads_through_the_store() -> None:
+    docs = {"s3://b/run-1/report.json": {"a": {"b": [5, 6]}}}
+    e = Expressions({"Run": "run-1"}, {}, read_json=docs.__getitem__)
+    get = {"Std:JsonGet": {"S3Uri": {"Std:Join": {"On": "/", "Values": ["s3://b", {"Get": "Parameters.Run"},
+                                                                      "report.json"]}}, "Path": "a.b[1]"}}
+    assert e.resolve(get) == 6
+    with pytest.raises(DefinitionError, match="needs a PropertyFile or an S3Uri"):
+        Expressions({}, {}).resolve({"Std:JsonGet": {"S3Uri": "s3://b/x", "Path": "a"}})
+
+
 def _auc(op: str, right: object) -> dict:
     return {"Type": op, "LeftValue": {"Std:JsonGet": {
         "PropertyFile": {"Get": "Steps.Eval.PropertyFiles.EvaluationReport"},

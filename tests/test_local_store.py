@@ -85,3 +85,15 @@ def test_cache_hits_only_fresh_entries_with_intact_outputs(tmp_path: Path, monke
     out.write_text('{"tampered": true}')
     store.upload_file(out, "s3://b/out/o.json")
     assert cache.lookup("S", key, "P1D") is None
+
+
+def test_read_json_names_missing_and_malformed_objects(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "ok.json").write_text('{"a": 1}')
+    (tmp_path / "b" / "bad.json").write_text("{nope")
+    assert store.read_json("s3://b/ok.json") == {"a": 1}
+    with pytest.raises(DataError, match=r"s3://b/none\.json does not exist"):
+        store.read_json("s3://b/none.json")
+    with pytest.raises(DataError, match=r"s3://b/bad\.json is not a readable JSON document"):
+        store.read_json("s3://b/bad.json")

@@ -7,7 +7,6 @@ the run's context. A type missing from ``EXECUTORS`` is refused before the run s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -17,6 +16,7 @@ from pipelines.local.context import RunContext, StepResult
 from pipelines.local.errors import DefinitionError, StepFailed, UnsupportedStepError
 from pipelines.local.graph import Step
 from pipelines.registry import RegistryError
+from training.errors import DataError
 
 __all__ = ["EXECUTORS", "Executor", "executor_for"]
 
@@ -154,13 +154,13 @@ class ModelExecutor(Executor):
 
 
 def _read_json_object(ctx: RunContext, uri: str, step: str) -> dict[str, Any]:
-    found = ctx.store.objects(uri)
-    if len(found) != 1:
-        raise StepFailed(step, f"the model metrics report {uri} is not a single object in the local store.")
     try:
-        return json.loads(found[0][1].read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise StepFailed(step, f"the model metrics report {uri} is not JSON: {exc}") from exc
+        document = ctx.store.read_json(uri)
+    except DataError as exc:
+        raise StepFailed(step, f"the model metrics report: {exc}") from exc
+    if not isinstance(document, dict):
+        raise StepFailed(step, f"the model metrics report {uri} is not a JSON object.")
+    return document
 
 
 EXECUTORS: dict[str, Executor] = {

@@ -9,7 +9,7 @@ holds the values known so far and replaces every expression in a JSON value with
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pipelines.local.errors import DefinitionError
@@ -73,9 +73,12 @@ def step_references(value: Any) -> set[str]:
 class Expressions:
     """The values expressions can see: parameters, execution variables, step properties."""
 
-    def __init__(self, parameters: Mapping[str, Any], execution: Mapping[str, Any]) -> None:
+    def __init__(self, parameters: Mapping[str, Any], execution: Mapping[str, Any],
+                 read_json: Callable[[str], Any] | None = None) -> None:
         self.parameters = dict(parameters)
         self.execution = dict(execution)
+        self.read_json = read_json
+        """Reads a JSON object by S3 URI, for ``Std:JsonGet`` on an ``S3Uri``."""
         self.steps: dict[str, dict[str, Any]] = {}
         """Per step, its properties as a Describe*Job response would give them."""
         self.property_files: dict[str, dict[str, Any]] = {}
@@ -133,9 +136,12 @@ class Expressions:
     def _json_get(self, spec: Any) -> Any:
         if not isinstance(spec, Mapping) or "Path" not in spec:
             raise DefinitionError(f"Std:JsonGet needs 'PropertyFile' and 'Path'; got {spec!r}.")
-        if "PropertyFile" not in spec:
-            raise DefinitionError("Std:JsonGet on an S3Uri is not supported locally; use a PropertyFile.")
-        document = self.resolve(spec["PropertyFile"])
+        if "PropertyFile" in spec:
+            document = self.resolve(spec["PropertyFile"])
+        elif "S3Uri" in spec and self.read_json is not None:
+            document = self.read_json(str(self.resolve(spec["S3Uri"])))
+        else:
+            raise DefinitionError(f"Std:JsonGet needs a PropertyFile or an S3Uri; got {spec!r}.")
         path = self.resolve(spec["Path"])
         return get_path(document, parse_path(str(path)), f"JsonGet path {path!r}")
 

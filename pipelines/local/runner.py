@@ -182,7 +182,7 @@ def run_definition(definition: Mapping[str, Any] | str | Path, workdir: str | Pa
 
         run_job = default_run_job
     emit = on_event or (lambda event, **data: None)
-    ctx = RunContext(workdir=workdir, store=store, expressions=Expressions(values, execution),
+    ctx = RunContext(workdir=workdir, store=store, expressions=Expressions(values, execution, store.read_json),
                      execution_id=execution_id, run_job=run_job, registry=registry,
                      code_sha=code_sha, emit=emit, seed=seed,
                      lineage={"execution_id": execution_id, "pipeline": pipeline_name,

@@ -7,8 +7,10 @@ does; ``digest`` fingerprints the objects under a URI for the step cache.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from training.errors import DataError
 
@@ -74,6 +76,16 @@ class LocalStore:
         target = self.path(uri)
         target.parent.mkdir(parents=True, exist_ok=True)
         _replace_with_copy(src, target)
+
+    def read_json(self, uri: str) -> Any:
+        """The JSON document stored at the object ``uri``; DataError when missing or not JSON."""
+        path = self.path(uri)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DataError(f"{uri} does not exist in the local store.") from None
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{uri} is not a readable JSON document: {exc}") from None
 
     def digest(self, uri: str) -> str:
         """sha256 over the names and contents of the objects at ``uri``; '' when there are none."""

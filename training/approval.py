@@ -137,7 +137,8 @@ def decide(metrics: Mapping[str, float], thresholds: Thresholds,
     """Apply the approval rule to holdout metrics plus ``train_cv_gap``.
 
     ``champion`` is the current champion (``{"version": ..., "value": float}``); alternatively the
-    bar it implies is passed as ``champion_bar_value`` (the pipeline's ChampionBar, 0.0 = none).
+    bar it implies is passed as ``champion_bar_value`` (the pipeline's ChampionBar, 0.0 = none);
+    when both are given, ``champion`` wins.
     Checks: auc >= min_auc, recall >= min_recall, pr_auc >= min_pr_auc,
     train_cv_gap <= max_overfit_gap and, when the bar is above 0, champion metric >= bar.
     """

@@ -382,9 +382,10 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
     if features != test.feature_names:
         missing = [f for f in features if f not in test.feature_names]
         extra = [f for f in test.feature_names if f not in features]
-        raise DataError(f"the test table's feature columns differ from the model's (missing: "
-                        f"{missing or 'none'}, unexpected: {extra or 'none'}, or a different "
-                        "order); evaluate the model on the split its own preprocess job wrote.",
+        how = (f"missing {missing or 'none'}, unexpected {extra or 'none'}" if missing or extra
+               else "the same columns in another order")
+        raise DataError(f"the test table's feature columns differ from the model's ({how}); "
+                        "evaluate the model on the split its own preprocess job wrote.",
                         test.source)
     proba = np.asarray(booster.inplace_predict(test.X), dtype=np.float64)
     metrics = dict(binary_metrics(test.y, proba))

@@ -51,12 +51,19 @@ def build_definition(config: Config, **overrides: Any) -> str:
 def client_config(max_attempts: int | None = None) -> Any:
     """botocore Config: standard retry mode (backoff on throttling) with bounded attempts.
 
-    AWS_MAX_ATTEMPTS in the environment wins, as botocore documents.
+    The bound is ``max_attempts``, else AWS_MAX_ATTEMPTS, else DEFAULT_MAX_ATTEMPTS; it counts
+    every try including the first, as AWS_MAX_ATTEMPTS does.
     """
     from botocore.config import Config as BotoConfig
 
-    attempts = max_attempts or int(os.environ.get("AWS_MAX_ATTEMPTS") or DEFAULT_MAX_ATTEMPTS)
-    return BotoConfig(retries={"mode": "standard", "max_attempts": attempts},
+    raw = os.environ.get("AWS_MAX_ATTEMPTS") or DEFAULT_MAX_ATTEMPTS
+    try:
+        attempts = max_attempts or int(raw)
+    except ValueError:
+        raise DeployError(f"AWS_MAX_ATTEMPTS must be a whole number of attempts; got {raw!r}.") \
+            from None
+    # total_max_attempts counts the first try, like AWS_MAX_ATTEMPTS ("max_attempts" would not)
+    return BotoConfig(retries={"mode": "standard", "total_max_attempts": max(1, attempts)},
                       user_agent_extra="trainguard")
 
 

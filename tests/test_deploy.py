@@ -320,9 +320,12 @@ def test_client_errors_become_actionable_deploy_errors(code: str, match: str) ->
 def test_retries_use_standard_mode_with_bounded_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
     conf = client_config()
-    assert conf.retries == {"mode": "standard", "max_attempts": 5}
+    assert conf.retries == {"mode": "standard", "total_max_attempts": 5}
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
-    assert client_config().retries["max_attempts"] == 2
+    assert client_config().retries["total_max_attempts"] == 2
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "lots")
+    with pytest.raises(DeployError, match="AWS_MAX_ATTEMPTS must be a whole number"):
+        client_config()
 
 
 def test_structural_diff_matches_steps_by_name() -> None:
@@ -397,3 +400,51 @@ def test_a_region_mismatch_is_noted_and_region_flag_wins(config_file: Path,
     assert captured.out.startswith("arn:aws:sagemaker:eu-west-1:")
     assert main(["diff", "--config", str(config_file), "--region", "us-west-2"]) == 2
     assert "pipeline 'tg-test' not found in us-west-2" in capsys.readouterr().err
+
+
+def test_deploy_clients_retry_in_standard_mode(aws: MotoServer, config_file: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
+    s3, sm = deploy._clients(load_config(config_file), boto3.Session(region_name=REGION), None)
+    for client in (s3, sm):
+        assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
+        assert client.meta.endpoint_url == aws.url
+
+
+def test_throttling_is_retried_with_backoff_then_reported(config_file: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A loopback endpoint that always throttles: botocore retries, then one clear error."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Throttle(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            hits.append(self.headers.get("X-Amz-Target", ""))
+            body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Throttle)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        assert main(["diff", "--config", str(config_file), "--endpoint-url", url]) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert hits == ["SageMaker.DescribePipeline"] * 2  # first try + one retry, then give up
+    err = capsys.readouterr().err
+    assert "sagemaker:DescribePipeline: still throttled by AWS (ThrottlingException) after " \
+           "retrying with backoff" in err

@@ -235,3 +235,11 @@ def test_policy_of_our_pipeline_is_clean_and_matches_its_uris(tmp_path: Any) -> 
     out = tmp_path / "role.json"
     assert main(["iam-policy", "--config", str(path), "--out", str(out)]) == 0
     assert json.loads(out.read_text()) == doc
+
+
+def test_an_output_with_no_known_location_is_an_error() -> None:
+    defn = good_definition()
+    out = defn["Steps"][0]["Arguments"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]
+    out["S3Uri"] = {"Std:Join": {"On": "/", "Values": [{"Get": "Execution.PipelineExecutionId"}, "x"]}}
+    with pytest.raises(IamError, match=r"step Preprocess: cannot tell which S3 location output"):
+        _policy(defn)

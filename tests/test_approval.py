@@ -178,3 +178,12 @@ def test_to_dict_has_the_documented_decision_layout():
     assert all(set(c) == {"name", "passed", "value", "threshold", "reason"} for c in d["checks"])
     assert d["champion"]["version"] == "v9"
     assert [c["name"] for c in d["checks"]][-1] == "champion"
+
+
+def test_thresholds_out_of_range_are_config_errors():
+    with pytest.raises(ConfigError, match=r"approval.min_auc must be a number in \[0, 1\]; got 1.5"):
+        Thresholds(min_auc=1.5)
+    with pytest.raises(ConfigError, match=r"2 approval threshold problems:\n  - approval.min_recall "
+                                          r"must be a number in \[0, 1\]; got nan\.\n  - "
+                                          r"approval.max_overfit_gap must be a finite number >= 0"):
+        Thresholds(min_recall=math.nan, max_overfit_gap=-0.1)

@@ -43,6 +43,17 @@ class Thresholds:
     champion_margin_mode: Literal["absolute", "relative"] = "absolute"
 
     def __post_init__(self) -> None:
+        problems = [f"approval.{name} must be a number in [0, 1]; got {getattr(self, name)!r}."
+                    for name in ("min_auc", "min_recall", "min_pr_auc")
+                    if not 0.0 <= getattr(self, name) <= 1.0]  # also false for NaN
+        for name in ("max_overfit_gap", "champion_margin"):
+            value = getattr(self, name)
+            if not (value >= 0.0 and math.isfinite(value)):
+                problems.append(f"approval.{name} must be a finite number >= 0; got {value!r}.")
+        if problems:
+            raise ConfigError(problems[0] if len(problems) == 1 else
+                              f"{len(problems)} approval threshold problems:\n"
+                              + "\n".join(f"  - {p}" for p in problems))
         if self.champion_metric not in CHAMPION_METRICS:
             raise ConfigError(
                 f"approval.champion_metric must be one of {', '.join(CHAMPION_METRICS)}; "

@@ -22,9 +22,10 @@ from pipelines.local.context import RunContext, StepResult
 from pipelines.local.errors import DefinitionError, StepFailed
 from pipelines.local.executors import executor_for
 from pipelines.local.expressions import Expressions
-from pipelines.local.graph import StepGraph, build_graph
+from pipelines.local.graph import Step, StepGraph, build_graph
 from pipelines.local.store import LocalStore
 from training.errors import ConfigError, TrainguardError
+from training.jobs import run_job as default_run_job
 
 __all__ = ["RunOutcome", "StepRecord", "load_definition", "resolve_parameters", "run_definition"]
 
@@ -177,10 +178,7 @@ def run_definition(definition: Mapping[str, Any] | str | Path, workdir: str | Pa
         "StartDateTime": "1970-01-01T00:00:00Z",
         "CurrentDateTime": "1970-01-01T00:00:00Z",
     }
-    if run_job is None:
-        from training.jobs import run_job as default_run_job
-
-        run_job = default_run_job
+    run_job = run_job or default_run_job
     emit = on_event or (lambda event, **data: None)
     ctx = RunContext(workdir=workdir, store=store, expressions=Expressions(values, execution, store.read_json),
                      execution_id=execution_id, run_job=run_job, registry=registry,
@@ -252,7 +250,7 @@ def _execute(graph: StepGraph, ctx: RunContext, cache: StepCache | None,
 _PHRASE = {"Failed": "failed", "NotRun": "did not run", "Skipped": "was skipped"}
 
 
-def _run_step(step: Any, ctx: RunContext, cache: StepCache | None) -> tuple[StepResult, bool]:
+def _run_step(step: Step, ctx: RunContext, cache: StepCache | None) -> tuple[StepResult, bool]:
     executor = executor_for(step)
     raw = step.spec.get("Arguments") or {}
     args = ctx.expressions.resolve(raw) if executor.resolve_arguments else raw

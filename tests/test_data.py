@@ -218,8 +218,8 @@ def test_trainable_data_passes():
 def test_too_few_minority_rows_for_smote_gives_counts_and_fixes():
     cfg = load_config(None, {"cv.folds": 5, "resampling.k_neighbors": 5})
     with pytest.raises(DataError, match=r"the minority class 1 has 10 rows: 8 after the holdout "
-                                        r"\(data.test_size=0.2\), about 6 in each fit part of "
-                                        r"cv.folds=5 and 5 after the early-stopping carve-out .*"
+                                        r"\(data.test_size=0.2\), 6 in the smallest fit part of "
+                                        r"cv.folds=5 and 5 after its early-stopping carve-out .*"
                                         r"k_neighbors=5 needs at least 6\. Fix: "
                                         r"resampling.k_neighbors=4 or lower, or fewer folds "
                                         r"\(cv.folds=4\), or resampling.method=random_over"):
@@ -227,6 +227,26 @@ def test_too_few_minority_rows_for_smote_gives_counts_and_fixes():
     # the same data is fine with the fixes the message proposes
     check_trainable(_toy(10, 300), cfg.replace(**{"resampling.k_neighbors": 4}))
     check_trainable(_toy(10, 300), cfg.replace(**{"resampling.method": "random_over"}))
+
+
+def test_trainability_counts_are_those_of_the_real_folds():
+    """The mirror of the CV splits agrees with training.cv.FoldPlan, fold by fold."""
+    from training.cv import FoldPlan
+    from training.data import _fold_fit_counts
+
+    ds = _toy(23, 300, seed=4)
+    cfg = load_config(None, {"cv.folds": 4, "resampling.method": "random_over", "seed": 11})
+    train, _ = holdout_split(ds, cfg.data.test_size, cfg.seed)
+    plan = FoldPlan(train.X, train.y, cfg)
+    real = min(int(train.y[plan.fold(i).fit_idx].sum()) for i in range(len(plan)))
+    mirrored = _fold_fit_counts(train.y, 4, True, cfg.xgboost.validation_fraction, cfg.seed)
+    assert mirrored[1][1] == real
+    # at the boundary: k_neighbors = real - 1 passes, real fails
+    check_trainable(ds, cfg.replace(**{"resampling.method": "smote",
+                                       "resampling.k_neighbors": real - 1}))
+    with pytest.raises(DataError, match=rf"and {real} after its early-stopping carve-out"):
+        check_trainable(ds, cfg.replace(**{"resampling.method": "smote",
+                                           "resampling.k_neighbors": real}))
 
 
 def test_fewer_minority_rows_than_folds():

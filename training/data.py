@@ -394,57 +394,65 @@ def _names(names: Sequence[str]) -> str:
 def check_trainable(ds: Dataset, cfg: Any) -> None:
     """Raise one DataError if either class is too small for the holdout, the folds or the resampler.
 
-    Counts follow the real procedure: the stratified holdout (``data.test_size``, ``seed``),
-    ``cv.folds`` stratified folds, the early-stopping carve-out (``xgboost.validation_fraction``)
-    from each fold's fit part, then SMOTE-like resamplers needing ``k_neighbors + 1`` minority
-    rows in what remains (and rows without missing values: they interpolate). Each message gives
-    the counts and the settings that would fix it.
+    Counts are exact, from the real splits on the labels alone: the stratified holdout
+    (``data.test_size``, ``seed``), ``cv.folds`` stratified folds, the early-stopping carve-out
+    (``xgboost.validation_fraction``) from each fold's fit part; SMOTE-like resamplers then need
+    ``k_neighbors + 1`` minority rows in what remains (and no missing values: they interpolate).
+    Each message gives the counts and the settings that would fix it.
     """
     problems: list[str] = []
     folds, k = int(cfg.cv.folds), int(cfg.resampling.k_neighbors)
     method, vf = cfg.resampling.method, float(cfg.xgboost.validation_fraction)
-    test_size = float(cfg.data.test_size)
+    test_size, seed = float(cfg.data.test_size), int(cfg.seed)
     counts = [int(np.count_nonzero(ds.y == c)) for c in (0, 1)]
     minority = int(np.argmin(counts))
-    split = _holdout_counts(ds.y, test_size, int(cfg.seed)) if min(counts) >= 2 else None
+    train_idx = _holdout_train_rows(ds.y, test_size, seed) if min(counts) >= 2 else None
+    if train_idx is None:
+        for c in (0, 1):
+            if counts[c] < 2:
+                problems.append(f"class {ds.classes[c]!r} has {counts[c]} row(s); the stratified "
+                                "holdout split needs at least 2 rows of each class (and training "
+                                "many more). Add rows of that class.")
+        if min(counts) >= 2:
+            problems.append(f"{ds.n_rows} rows are too few for a stratified holdout with "
+                            f"data.test_size={test_size:g}; add rows or change data.test_size.")
+        raise DataError(problems, ds.source)
+    y_train = ds.y[train_idx]
+    split_ok = True
     for c in (0, 1):
         who, n = f"class {ds.classes[c]!r}", counts[c]
-        if split is None:
-            if n < 2:
-                problems.append(f"{who} has {n} row(s); the stratified holdout split needs at "
-                                "least 2 rows of each class (and training many more). Add rows "
-                                "of that class.")
-            elif min(counts) >= 2:
-                problems.append(f"{ds.n_rows} rows are too few for a stratified holdout with "
-                                f"data.test_size={test_size:g}; add rows or change data.test_size.")
-            continue
-        n_train, n_test = split[c]
-        if n_test < 1:
+        n_train = int(np.count_nonzero(y_train == c))
+        if n_train == n:
             problems.append(f"{who} has {n} rows, so the holdout (data.test_size={test_size:g}) "
                             "would get none of them and its metrics would be undefined; raise "
                             "data.test_size or add rows of that class.")
-            continue
         if n_train < folds:
+            split_ok = False
             problems.append(f"{who} has {n_train} rows left for training after the holdout, "
                             f"fewer than cv.folds={folds}: every fold must score rows of both "
                             f"classes. Use cv.folds={max(2, n_train)} or fewer, or add rows of "
                             "that class.")
-            continue
-        fold_fit = n_train - math.ceil(n_train / folds)
-        fit = fold_fit - math.ceil(fold_fit * vf)
-        if fit < 1 or fold_fit - fit < 1:
-            problems.append(f"{who} has about {fold_fit} rows in each fold's fit part, too few to "
+    fold_counts = _fold_fit_counts(y_train, folds, bool(cfg.cv.shuffle), vf, seed) \
+        if split_ok else {}
+    if split_ok and fold_counts is None:
+        problems.append(f"the fit parts of cv.folds={folds} are too small to carve out an "
+                        f"early-stopping set (xgboost.validation_fraction={vf:g}) with both "
+                        "classes; use fewer folds or add rows.")
+    for c, (fold_fit, fit) in (fold_counts or {}).items():
+        who, n = f"class {ds.classes[c]!r}", counts[c]
+        if fit < 1:
+            problems.append(f"{who} has {fold_fit} rows in the smallest fold fit part, too few to "
                             f"carve out an early-stopping set (xgboost.validation_fraction={vf:g}) "
                             "and still fit on the rest; use fewer folds or add rows of that class.")
-            continue
-        if c == minority and method in _NEIGHBOUR_METHODS and fit < k + 1:
+        elif c == minority and method in _NEIGHBOUR_METHODS and fit < k + 1:
             fixes = [f"resampling.k_neighbors={fit - 1} or lower" if fit >= 2 else None,
                      f"fewer folds (cv.folds={folds - 1})" if folds > 2 else None,
                      "resampling.method=random_over", "more rows of that class"]
+            n_train = int(np.count_nonzero(y_train == c))
             problems.append(
                 f"the minority {who} has {n} rows: {n_train} after the holdout "
-                f"(data.test_size={test_size:g}), about {fold_fit} in each fit part of "
-                f"cv.folds={folds} and {fit} after the early-stopping carve-out "
+                f"(data.test_size={test_size:g}), {fold_fit} in the smallest fit part of "
+                f"cv.folds={folds} and {fit} after its early-stopping carve-out "
                 f"(xgboost.validation_fraction={vf:g}); resampling.method={method} with "
                 f"resampling.k_neighbors={k} needs at least {k + 1}. Fix: "
                 + ", or ".join(f for f in fixes if f) + ".")
@@ -466,21 +474,40 @@ def check_trainable(ds: Dataset, cfg: Any) -> None:
 _NEIGHBOUR_METHODS = ("smote", "adasyn", "borderline_smote")
 
 
-def _holdout_counts(y: np.ndarray, test_size: float,
-                    seed: int) -> dict[int, tuple[int, int]] | None:
-    """Per class (train rows, test rows) of the real stratified holdout; None if it cannot split."""
+def _holdout_train_rows(y: np.ndarray, test_size: float, seed: int) -> np.ndarray | None:
+    """Training rows of the real stratified holdout (as ``holdout_split``); None if it cannot split."""
     from sklearn.model_selection import train_test_split
 
     try:
-        _, test_idx = train_test_split(np.arange(y.size), test_size=test_size, random_state=seed,
-                                       shuffle=True, stratify=y)
+        train_idx, _ = train_test_split(np.arange(y.size), test_size=test_size, random_state=seed,
+                                        shuffle=True, stratify=y)
     except ValueError:
         return None
-    out = {}
-    for c in (0, 1):
-        n_test = int(np.count_nonzero(y[test_idx] == c))
-        out[c] = (int(np.count_nonzero(y == c)) - n_test, n_test)
-    return out
+    return np.sort(train_idx)
+
+
+def _fold_fit_counts(y: np.ndarray, folds: int, shuffle: bool, vf: float,
+                     seed: int) -> dict[int, tuple[int, int]] | None:
+    """Per class, the smallest (fit part, fit part minus carve-out) row counts over the folds.
+
+    Mirrors the splits of ``training.cv.FoldPlan`` (same splitters, same seeds) on labels alone,
+    so the counts are exact. None when a carve-out cannot be split.
+    """
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    splitter = StratifiedKFold(folds, shuffle=shuffle, random_state=seed if shuffle else None)
+    worst: dict[int, tuple[int, int]] = {}
+    for i, (fit_part, _) in enumerate(splitter.split(np.zeros(y.size), y)):
+        try:
+            fit_idx, _ = train_test_split(fit_part, test_size=vf, stratify=y[fit_part],
+                                          random_state=seed + i, shuffle=True)
+        except ValueError:
+            return None
+        for c in (0, 1):
+            pair = (int(np.count_nonzero(y[fit_part] == c)), int(np.count_nonzero(y[fit_idx] == c)))
+            if c not in worst or pair[1] < worst[c][1]:
+                worst[c] = pair
+    return worst
 
 
 def holdout_split(ds: Dataset, test_size: float, seed: int) -> tuple[Dataset, Dataset]:

@@ -318,3 +318,12 @@ def test_write_csv_quotes_labels_that_need_it_and_repeated_labels_map_consistent
     back = load_table(write_csv(ds, tmp_path / "q.csv"), "t", positive_label='yes "really"')
     assert back.classes == ("no, never", 'yes "really"')
     assert back.y.tolist() == [0, 1, 0]
+
+
+def test_too_few_rows_for_any_stratified_holdout():
+    with pytest.raises(DataError, match=r"5 rows are too few for a stratified holdout with "
+                                        r"data.test_size=0.2"):
+        check_trainable(_toy(2, 3), load_config())
+    with pytest.raises(DataError, match=r"cannot make a stratified holdout split with "
+                                        r"data.test_size=0.2"):
+        holdout_split(_toy(2, 3), 0.2, seed=0)

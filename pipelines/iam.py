@@ -19,6 +19,7 @@ from typing import Any
 from pipelines.aws import build_definition, config_from_args
 from pipelines.lint import (
     JOB_SETTINGS,
+    arguments,
     get_path,
     iter_steps,
     job_blocks,
@@ -79,11 +80,11 @@ def _literal_prefix(value: Any, definition: Mapping[str, Any]) -> str | None:
     value = resolve(value, definition) if isinstance(value, dict) and "Get" in value else value
     if isinstance(value, str):
         return value
-    if isinstance(value, dict) and "Std:Join" in value:
-        join = value["Std:Join"]
-        sep = join.get("On", "")
+    join = value.get("Std:Join") if isinstance(value, dict) else None
+    if isinstance(join, dict) and isinstance(join.get("Values"), list):
+        sep = str(join.get("On", ""))
         head: list[str] = []
-        for part in join.get("Values", []):
+        for part in join["Values"]:
             lit = resolve(part, definition) if isinstance(part, dict) else part
             if not isinstance(lit, (str, int, float)) or isinstance(lit, bool):
                 head.append("")  # a run-time part: the prefix stops at the separator before it
@@ -108,39 +109,41 @@ def _refs(node: Any) -> Iterator[str]:
             yield from _refs(v)
 
 
+def _items(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def _step_io(step: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
     """(input URI settings, output URI settings) of one step, unresolved."""
-    args = step.get("Arguments") or {}
+    args = arguments(step)
     kind = step.get("Type")
     ins: list[Any] = []
     outs: list[Any] = []
     if kind == "Processing":
-        for inp in args.get("ProcessingInputs") or []:
-            ins.append((inp.get("S3Input") or {}).get("S3Uri"))
-        for out in (args.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
-            outs.append((out.get("S3Output") or {}).get("S3Uri"))
+        ins += [get_path(i, "S3Input.S3Uri") for i in _items(args.get("ProcessingInputs"))]
+        outs += [get_path(o, "S3Output.S3Uri")
+                 for o in _items(get_path(args, "ProcessingOutputConfig.Outputs"))]
     jobs: list[Mapping[str, Any]] = []
     if kind == "Training":
         jobs = [args]
     elif kind == "Tuning":
-        jobs = [d for d in [args.get("TrainingJobDefinition"), *(args.get("TrainingJobDefinitions")
-                                                                  or [])] if isinstance(d, dict)]
+        jobs = _items([args.get("TrainingJobDefinition"), *_items(args.get("TrainingJobDefinitions"))])
     for job in jobs:
-        for ch in job.get("InputDataConfig") or []:
-            ins.append(((ch.get("DataSource") or {}).get("S3DataSource") or {}).get("S3Uri"))
-        outs.append((job.get("OutputDataConfig") or {}).get("S3OutputPath"))
-        ckpt = (job.get("CheckpointConfig") or {}).get("S3Uri")
+        ins += [get_path(c, "DataSource.S3DataSource.S3Uri")
+                for c in _items(job.get("InputDataConfig"))]
+        outs.append(get_path(job, "OutputDataConfig.S3OutputPath"))
+        ckpt = get_path(job, "CheckpointConfig.S3Uri")
         if ckpt:
             ins.append(ckpt)
             outs.append(ckpt)
-        for hp in (job.get("HyperParameters") or {}, job.get("StaticHyperParameters") or {}):
-            for v in hp.values():
+        for key in ("HyperParameters", "StaticHyperParameters"):
+            hp = job.get(key)
+            for v in hp.values() if isinstance(hp, dict) else []:
                 if isinstance(v, str) and v.strip('"').startswith("s3://"):
                     ins.append(v.strip('"'))
     if kind == "Transform":
-        ins.append((((args.get("TransformInput") or {}).get("DataSource") or {})
-                    .get("S3DataSource") or {}).get("S3Uri"))
-        outs.append((args.get("TransformOutput") or {}).get("S3OutputPath"))
+        ins.append(get_path(args, "TransformInput.DataSource.S3DataSource.S3Uri"))
+        outs.append(get_path(args, "TransformOutput.S3OutputPath"))
     return ins, outs
 
 

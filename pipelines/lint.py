@@ -26,6 +26,7 @@ __all__ = [
     "DefinitionError",
     "Finding",
     "add_arguments",
+    "arguments",
     "format_findings",
     "get_path",
     "iter_steps",
@@ -128,7 +129,7 @@ def iter_steps(definition: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], 
                 continue
             yield step, trail
             if step.get("Type") == "Condition":
-                args = step.get("Arguments") or {}
+                args = arguments(step)
                 name = str(step.get("Name", "?"))
                 yield from walk(args.get("IfSteps"), [*trail, f"{name}:if"])
                 yield from walk(args.get("ElseSteps"), [*trail, f"{name}:else"])
@@ -158,6 +159,12 @@ class _Unknown:
 
 
 _UNKNOWN: Any = _Unknown()
+
+
+def arguments(step: Mapping[str, Any]) -> dict[str, Any]:
+    """A step's ``Arguments`` as a dict ({} when missing or not an object)."""
+    args = step.get("Arguments")
+    return args if isinstance(args, dict) else {}
 
 
 def get_path(node: Any, path: str) -> Any:
@@ -371,14 +378,14 @@ def _named_lists(node: Any, path: str, name: str) -> Iterator[tuple[str, list[An
 
 
 def _approval_status(step: Mapping[str, Any], definition: Mapping[str, Any]) -> Any:
-    args = step.get("Arguments") or {}
+    args = arguments(step)
     return resolve(args.get("ModelApprovalStatus"), definition) if isinstance(args, dict) else None
 
 
 def _check_approval(step: Mapping[str, Any], definition: Mapping[str, Any],
                     config: Config | None) -> Iterator[Finding]:
     status = _approval_status(step, definition)
-    raw = (step.get("Arguments") or {}).get("ModelApprovalStatus")
+    raw = arguments(step).get("ModelApprovalStatus")
     if status != "Approved":
         return
     if config is not None and config.approval.approval_status == "Approved":
@@ -410,7 +417,7 @@ def _registers(steps: Any, definition: Mapping[str, Any]) -> bool:
         if step.get("Type") in _REGISTER_TYPES and not _is_reject_step(step, definition):
             return True
         if step.get("Type") == "Condition":
-            args = step.get("Arguments") or {}
+            args = arguments(step)
             if _registers(args.get("IfSteps"), definition) or \
                     _registers(args.get("ElseSteps"), definition):
                 return True
@@ -422,7 +429,7 @@ def _check_reject_branch(definition: Mapping[str, Any]) -> Iterator[Finding]:
         name = str(step.get("Name", "?"))
         kind = step.get("Type")
         if kind == "Condition":
-            args = step.get("Arguments") or {}
+            args = arguments(step)
             if not _registers(args.get("IfSteps"), definition):
                 continue
             else_steps = [s for s in args.get("ElseSteps") or [] if isinstance(s, dict)]
@@ -439,7 +446,7 @@ def _check_reject_branch(definition: Mapping[str, Any]) -> Iterator[Finding]:
 
 
 def _seeded(step: Mapping[str, Any]) -> bool:
-    args = step.get("Arguments") or {}
+    args = arguments(step)
     for path, mapping in _named_maps(args, "Arguments"):
         del path
         if any(str(k).lower() in _SEED_NAMES for k in mapping):

@@ -7,7 +7,7 @@ from typing import Any
 
 import parliament
 import pytest
-from test_lint import BUCKET, KEY, ROLE, good_definition
+from test_lint import BUCKET, KEY, MALFORMED, ROLE, good_definition
 
 from pipelines.cli import main
 from pipelines.iam import IamError, derive_policy, s3_access
@@ -243,3 +243,13 @@ def test_an_output_with_no_known_location_is_an_error() -> None:
     out["S3Uri"] = {"Std:Join": {"On": "/", "Values": [{"Get": "Execution.PipelineExecutionId"}, "x"]}}
     with pytest.raises(IamError, match=r"step Preprocess: cannot tell which S3 location output"):
         _policy(defn)
+
+
+@pytest.mark.parametrize("defn", MALFORMED)
+def test_malformed_definitions_give_a_policy_or_an_iam_error(defn: dict[str, Any]) -> None:
+    try:
+        doc = derive_policy(defn, role_arn=ROLE, region=REGION)
+    except IamError as exc:
+        assert "cannot tell which S3 location" in str(exc)
+    else:
+        assert doc["PolicyDocument"]["Statement"]

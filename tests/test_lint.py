@@ -424,3 +424,24 @@ def test_our_pipeline_without_isolation_is_flagged_on_every_job(tmp_path: Any, c
     assert {(f["rule"], f["step"]) for f in findings} == {
         ("network-isolation", "Preprocess"), ("network-isolation", "Tune"),
         ("network-isolation", "Evaluate")}
+
+
+MALFORMED = [
+    {"Steps": [1, "x", None]},
+    {"Steps": [{"Name": "A", "Type": "Processing", "Arguments": "oops"}]},
+    {"Steps": [{"Name": "A", "Type": "Processing", "Arguments": {"ProcessingInputs": ["x", {"S3Input": 3}],
+                                                                 "NetworkConfig": [], "Environment": []}}]},
+    {"Steps": [{"Name": "T", "Type": "Tuning", "Arguments": {"TrainingJobDefinition": "x",
+                                                             "TrainingJobDefinitions": [1, {}]}}]},
+    {"Steps": [{"Name": "C", "Type": "Condition", "Arguments": {"IfSteps": "x", "ElseSteps": [None]}}]},
+    {"Steps": [{"Name": "R", "Type": "RegisterModel", "Arguments": {"ModelApprovalStatus": {"Get": 5}}}],
+     "Parameters": {"not": "a list"}},
+    {"Steps": [{"Type": "Training", "Arguments": {"StoppingCondition": {"MaxRuntimeInSeconds": "1h"},
+                                                  "OutputDataConfig": {"S3OutputPath": {"Std:Join": 5}}}}]},
+]
+
+
+@pytest.mark.parametrize("defn", MALFORMED)
+def test_malformed_definitions_give_findings_not_crashes(defn: dict[str, Any]) -> None:
+    findings = lint_definition(defn)
+    assert all(f.severity in ("error", "warning") for f in findings)

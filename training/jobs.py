@@ -33,14 +33,17 @@ __all__ = [
     "METRIC_PATTERN",
     "JobStopped",
     "config_from_hyperparameters",
+    "evaluate",
     "evaluate_arguments",
     "format_metric",
     "hyperparameters_from_config",
     "main",
     "objective_metric_name",
     "objective_type",
+    "preprocess",
     "preprocess_arguments",
     "run_job",
+    "train",
 ]
 
 JOB_KINDS = ("preprocess", "train", "evaluate")

@@ -398,7 +398,8 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
                   "best_iteration": int(cv_data.get("best_num_round", cv.best_num_round)),
                   "n_train": int(cv_data.get("n_train", 0)), "n_test": test.n_rows,
                   "features": features}
-    report = build_evaluation(test.y, proba, cv, decision, model_info)
+    seed = int(float(model_info["hyperparameters"].get("seed", 0)))  # as run_core seeds it
+    report = build_evaluation(test.y, proba, cv, decision, model_info, seed=seed)
     write_evaluation(root / "processing" / "evaluation" / "evaluation.json", report)
     verdict = "approved" if decision.approved else "rejected"
     print(f"trainguard evaluate: holdout auc {metrics['auc']:.4f}, {verdict}: "

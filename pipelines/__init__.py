@@ -25,4 +25,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
+    """Module attributes including the lazily loaded ones."""
     return sorted([*globals(), *_LAZY])

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from training.config import parse_override
+from training.config import load_config, parse_override
 from training.errors import ConfigError
 
 __all__ = ["add_arguments", "run"]
@@ -28,9 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the definition; print it, or write it to --out. Exit 0, or 2 on bad input."""
     overrides = dict(parse_override(text) for text in args.overrides)
+    cfg = load_config(args.config, overrides)  # config errors before the SDK is even imported
     from pipelines.build import definition_json  # imports the SDK: only this command needs it
 
-    text = definition_json(args.config, overrides)
+    text = definition_json(cfg)
     if not args.out:
         sys.stdout.write(text)
         return 0

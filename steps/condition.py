@@ -21,7 +21,13 @@ from steps.sdk import (
     PropertyFile,
 )
 
-__all__ = ["METRIC_PATHS", "approval_conditions", "check_approval_step", "rejection_message"]
+__all__ = [
+    "METRIC_PATHS",
+    "approval_conditions",
+    "check_approval_step",
+    "rejection_message",
+    "report_value",
+]
 
 METRIC_PATHS = {
     "auc": "binary_classification_metrics.auc.value",

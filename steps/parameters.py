@@ -78,5 +78,5 @@ def pipeline_parameters(cfg: Config, bucket: str) -> PipelineParameters:
         champion_bar=ParameterFloat("ChampionBar", default_value=0.0),
         model_approval_status=ParameterString(
             "ModelApprovalStatus", default_value=a.approval_status,
-            enum_values=["PendingManualApproval", "Approved", "Rejected"]),
+            enum_values=["PendingManualApproval", "Approved"]),
     )

@@ -27,7 +27,13 @@ from steps.sdk import (
 )
 from training.jobs import hyperparameters_from_config
 
-__all__ = ["RegisterStep", "fail_step", "lineage_metadata", "register_step"]
+__all__ = [
+    "RegisterStep",
+    "fail_step",
+    "lineage_metadata",
+    "register_step",
+    "rejected_metadata",
+]
 
 CONTENT_TYPES = ["text/csv"]
 INFERENCE_INSTANCES = ["ml.m5.large", "ml.m5.xlarge"]

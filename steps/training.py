@@ -31,6 +31,7 @@ __all__ = [
     "SCRIPT_MODE_HYPERPARAMETERS",
     "TrainingJobStep",
     "model_trainer",
+    "models_uri",
     "train_step",
     "training_inputs",
 ]

@@ -22,8 +22,13 @@ PY = sys.executable
 
 
 @pytest.fixture(scope="module")
-def default_definition() -> dict:
-    return json.loads(definition_json())
+def default_text() -> str:
+    return definition_json()
+
+
+@pytest.fixture(scope="module")
+def default_definition(default_text: str) -> dict:
+    return json.loads(default_text)
 
 
 def test_build_returns_a_pipeline_with_the_design_step_names(default_definition: dict) -> None:
@@ -80,15 +85,15 @@ def test_config_from_yaml_path(tmp_path: Path) -> None:
     cfg.write_text("aws:\n  pipeline_name: from-yaml\ncv:\n  folds: 4\n", encoding="utf-8")
     pipeline = build_pipeline(str(cfg))
     assert pipeline.name == "from-yaml"
-    d = json.loads(definition_json(cfg))
+    d = json.loads(pipeline.definition())
     hp = d["Steps"][1]["Arguments"]["TrainingJobDefinition"]["StaticHyperParameters"]
     assert hp["folds"] == "4"
 
 
-def test_definition_is_canonical_and_stable_in_process() -> None:
-    first = definition_json()
-    assert first == definition_json()
-    assert first == json.dumps(json.loads(first), indent=2, sort_keys=True,
+def test_definition_is_canonical_and_stable_in_process(default_text: str) -> None:
+    again = definition_json()
+    assert again == default_text
+    assert again == json.dumps(json.loads(again), indent=2, sort_keys=True,
                                ensure_ascii=False) + "\n"
 
 
@@ -106,10 +111,11 @@ _GUARD = textwrap.dedent("""
         import contextlib
         import steps.session
         steps.session._telemetry_disabled = contextlib.nullcontext
-    from pipelines.build import build_pipeline, definition_json
-    text = definition_json()
+    import json
+    from pipelines.build import build_pipeline
     pipeline = build_pipeline()
-    assert pipeline.definition()  # outside the offline scope too: steps are frozen
+    raw = pipeline.definition()  # outside the offline scope: the steps are frozen
+    text = json.dumps(json.loads(raw), indent=2, sort_keys=True, ensure_ascii=False) + "\\n"
     import threading
     for t in threading.enumerate():
         if t is not threading.current_thread():
@@ -144,12 +150,12 @@ def guarded_runs() -> dict[str, tuple[int, str, str]]:
 
 
 def test_no_network_without_credentials_and_identical_bytes_across_processes(
-        guarded_runs: dict[str, tuple[int, str, str]]) -> None:
+        guarded_runs: dict[str, tuple[int, str, str]], default_text: str) -> None:
     runs = [guarded_runs["bare"], guarded_runs["credentials"]]
     for returncode, _, stderr in runs:
         assert returncode == 0, stderr[-3000:]
         assert "network call attempted" not in stderr
-    assert runs[0][1] == runs[1][1]  # also: the same bytes in two fresh processes
+    assert runs[0][1] == runs[1][1] == default_text  # the same bytes in every process
     assert json.loads(runs[0][1])["Steps"][0]["Name"] == "Preprocess"
 
 
@@ -216,6 +222,7 @@ def test_pipelines_package_cli_and_bundle_do_not_import_the_sdk() -> None:
         import sys
         import pipelines, pipelines.cli, pipelines.bundle, pipelines.definition_cmd
         pipelines.bundle.build_bundle()
+        assert pipelines.cli.main(["definition", "--set", "cv.folds=1"]) == 2  # before the SDK
         loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("sagemaker", "boto3", "botocore"))
         assert not loaded, loaded
         from pipelines import build_pipeline, definition_json  # the lazy re-export works
@@ -237,10 +244,12 @@ def test_definition_command_writes_the_same_text_as_the_api(tmp_path: Path,
 
     out = tmp_path / "sub" / "definition.json"
     assert main(["definition", "--set", "cv.folds=3", "--out", str(out)]) == 0
-    assert out.read_text(encoding="utf-8") == definition_json(overrides={"cv.folds": 3})
+    text = out.read_text(encoding="utf-8")
+    assert json.loads(text)["Steps"][1]["Arguments"]["TrainingJobDefinition"][
+        "StaticHyperParameters"]["folds"] == "3"
     assert not list(out.parent.glob("*.tmp"))
     assert main(["definition", "--set", "cv.folds=3"]) == 0
-    assert capsys.readouterr().out == out.read_text(encoding="utf-8")
+    assert capsys.readouterr().out == text
 
 
 def test_definition_command_bad_input_exits_2_with_the_problem(tmp_path: Path,

@@ -251,6 +251,7 @@ def test_without_tuning_a_train_step_with_fixed_hyperparameters() -> None:
     assert {k: v for k, v in hp.items() if not k.startswith("sagemaker_")} == \
         hyperparameters_from_config(load_config())
     assert train["AlgorithmSpecification"]["MetricDefinitions"][0]["Name"].startswith("cv:")
+    assert train["Tags"] == [{"Key": "project", "Value": "trainguard"}]
     model = next(i for i in by_name(d)["Evaluate"]["Arguments"]["ProcessingInputs"]
              if i["InputName"] == "model")
     assert model["S3Input"]["S3Uri"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}

@@ -286,6 +286,8 @@ def test_evaluate_writes_the_documented_layout(trained):
                                                          "max_overfit_gap"]
     assert decision["approved"] == all(ch["passed"] for ch in decision["checks"])
     assert report["model"]["n_test"] == 80 and report["model"]["n_train"] == 320
+    assert report["model"]["hyperparameters"]["max_depth"] == cfg.xgboost.max_depth
+    assert report["model"]["hyperparameters"]["lambda"] == cfg.xgboost.reg_lambda
     assert report["overfitting"]["train_cv_gap"] == pytest.approx(
         report["cross_validation"]["train_cv_gap"])
 

@@ -346,6 +346,7 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
     import numpy as np
     import xgboost as xgb
 
+    from training.core import tuned_hyperparameters
     from training.cv import CVResult
     from training.evaluation import build_evaluation, write_evaluation
     from training.metrics import binary_metrics
@@ -394,12 +395,13 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
     metrics = dict(binary_metrics(test.y, proba))
     metrics["train_cv_gap"] = cv.train_cv_gap
     decision = decide(metrics, thresholds, champion_bar_value=_or(args.champion_bar, 0.0))
-    model_info = {"hyperparameters": cv_data.get("hyperparameters", {}),
+    trained_with = config_from_hyperparameters(cv_data.get("hyperparameters") or {})
+    model_info = {"hyperparameters": tuned_hyperparameters(trained_with),
                   "best_iteration": int(cv_data.get("best_num_round", cv.best_num_round)),
                   "n_train": int(cv_data.get("n_train", 0)), "n_test": test.n_rows,
                   "features": features}
-    seed = int(float(model_info["hyperparameters"].get("seed", 0)))  # as run_core seeds it
-    report = build_evaluation(test.y, proba, cv, decision, model_info, seed=seed)
+    # the same model block and bootstrap seed as run_core, so both reports agree
+    report = build_evaluation(test.y, proba, cv, decision, model_info, seed=trained_with.seed)
     write_evaluation(root / "processing" / "evaluation" / "evaluation.json", report)
     verdict = "approved" if decision.approved else "rejected"
     print(f"trainguard evaluate: holdout auc {metrics['auc']:.4f}, {verdict}: "

@@ -13,6 +13,7 @@ from steps.parameters import PipelineParameters
 from steps.sdk import ExecutionVariables, Join
 from steps.security import JobSecurity
 from training.config import Config
+from training.errors import ConfigError
 
 __all__ = ["BuildContext", "default_bucket", "s3_join"]
 
@@ -57,10 +58,19 @@ class BuildContext:
 
 
 def default_bucket(cfg: Config) -> str:
-    """``aws.bucket``, or SageMaker's default ``sagemaker-<region>-<account of aws.role_arn>``."""
+    """``aws.bucket``, or SageMaker's default ``sagemaker-<region>-<account of aws.role_arn>``.
+
+    Raises ConfigError when no bucket is set and the role ARN carries no account id.
+    """
     if cfg.aws.bucket:
         return cfg.aws.bucket
-    account = cfg.aws.role_arn.split(":")[4] if cfg.aws.role_arn.count(":") >= 5 else ""
+    parts = cfg.aws.role_arn.split(":")
+    account = parts[4] if len(parts) >= 6 else ""
+    if not (len(account) == 12 and account.isdigit()):
+        raise ConfigError(
+            f"aws.role_arn {cfg.aws.role_arn!r} has no 12-digit account id to name the default "
+            "bucket sagemaker-<region>-<account>; give a full role ARN "
+            "(arn:aws:iam::<account>:role/<name>) or set aws.bucket.")
     return f"sagemaker-{cfg.aws.region}-{account}"
 
 

@@ -212,6 +212,8 @@ def test_default_bucket_from_the_role_account_and_region() -> None:
 
     assert default_bucket(resolve_config()) == "sagemaker-us-east-1-111122223333"
     assert default_bucket(resolve_config(aws__bucket="mine")) == "mine"
+    with pytest.raises(ConfigError, match=r"no 12-digit account id.*or set aws\.bucket"):
+        default_bucket(resolve_config(aws__role_arn="arn:aws:iam::role/x"))
 
 
 # ---- imports: commands that do not build never load the SDK -----------------------------------

@@ -446,3 +446,20 @@ def test_evaluate_refuses_links_in_the_archive_and_a_test_table_with_other_featu
                                         r"columns in another order\); evaluate the model"):
         run_job("evaluate", args, other.env)
     assert not (tmp_path / "processing" / "evaluation").exists()
+
+
+def test_python_m_training_jobs_is_the_container_command(tmp_path):
+    """The real command line: exit status and message from a separate interpreter."""
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "processing" / "input" / "data"
+    data.mkdir(parents=True)
+    (data / "t.csv").write_text("a,label\n1,0\n")
+    env = {**os.environ, "TRAINGUARD_OPT_ML": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "training.jobs", "preprocess", "--target", "label"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "target column 'label' has 1 distinct value(s) (0)" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -265,3 +265,29 @@ def test_definition_command_bad_input_exits_2_with_the_problem(tmp_path: Path,
     assert main(["definition", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "is a directory" in err and "Traceback" not in err
+
+
+def test_offline_scope_is_undone_on_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    from steps.sdk import telemetry_logging
+    from steps.session import OFFLINE_ENV, offline_sdk
+
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("SAGEMAKER_USER_CONFIG_OVERRIDE", raising=False)
+    monkeypatch.setenv("SAGEMAKER_VALIDATE_ROLE", "true")
+    sender = telemetry_logging._send_telemetry_request
+    logger = logging.getLogger("sagemaker.core.utils.utils")
+    logger.setLevel(logging.INFO)
+    with pytest.raises(KeyError), offline_sdk("eu-west-1"):
+        assert {k: os.environ[k] for k in OFFLINE_ENV} == OFFLINE_ENV
+        assert os.environ["AWS_DEFAULT_REGION"] == "eu-west-1"
+        assert telemetry_logging._send_telemetry_request is not sender
+        assert telemetry_logging._send_telemetry_request(0, [], None) is None
+        assert logger.level == logging.ERROR
+        raise KeyError("an error inside the scope still restores everything")
+    assert os.environ["SAGEMAKER_VALIDATE_ROLE"] == "true"
+    assert "AWS_DEFAULT_REGION" not in os.environ
+    assert "SAGEMAKER_USER_CONFIG_OVERRIDE" not in os.environ
+    assert telemetry_logging._send_telemetry_request is sender
+    assert logger.level == logging.INFO

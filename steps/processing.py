@@ -6,6 +6,9 @@ inputs (network isolation allows no downloads). ``ContainerEntrypoint`` is
 ``["/bin/sh", "-c", UNPACK_AND_RUN, "training.jobs", <kind>]`` and ``ContainerArguments`` are the
 job's ``--flag value`` pairs: the local runner reads the kind from the entry point's last element.
 Both steps are deterministic functions of their inputs, so they are cached (``aws.cache_steps``).
+SageMaker keys a processing step's cache on AppSpecification, Environment and ProcessingInputs,
+not on outputs, so the per-execution output locations (``runs/<ExecutionId>/...``) do not defeat
+it: a hit hands on the earlier execution's outputs.
 """
 
 from __future__ import annotations

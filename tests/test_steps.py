@@ -393,3 +393,39 @@ def test_condition_json_agrees_with_decide_on_a_grid(champion_metric: str) -> No
         outcomes.append(expected)
     assert len(outcomes) == len(GRID) * 3 * 4 * 3
     assert 0 < sum(outcomes) < len(outcomes)  # both branches exercised, boundaries included
+
+
+_DESCRIBE = {"Processing": "DescribeProcessingJob", "Training": "DescribeTrainingJob",
+             "Tuning": "DescribeHyperParameterTuningJob"}
+
+
+def _walk_shape(shape: Any, parts: list[str]) -> Any:
+    """Follow a property path (``A.B['k'][0].C``) through a botocore output shape."""
+    for part in parts:
+        if part.startswith("["):
+            assert shape.type_name in ("list", "map"), part
+            shape = shape.member if shape.type_name == "list" else shape.value
+        else:
+            assert shape.type_name == "structure" and part in shape.members, part
+            shape = shape.members[part]
+    return shape
+
+
+@pytest.mark.parametrize("overrides", [{}, {"tuning.enabled": False}])
+def test_every_step_property_reference_exists_in_the_describe_response(overrides: dict) -> None:
+    import botocore.session
+
+    service = botocore.session.get_session().get_service_model("sagemaker")
+    d = definition(**overrides)
+    types = {s["Name"]: s["Type"] for s in all_steps(d["Steps"])}
+    checked = 0
+    for ref in _references(d["Steps"]):
+        if not ref.startswith("Steps.") or ".PropertyFiles." in ref:
+            continue
+        step, path = ref.split(".", 2)[1:]
+        parts = re.findall(r"\[[^\]]+\]|[A-Za-z0-9_]+", path)
+        shape = service.operation_model(_DESCRIBE[types[step]]).output_shape
+        leaf = _walk_shape(shape, parts)
+        assert leaf.type_name == "string", ref  # every reference is used as a string value
+        checked += 1
+    assert checked >= 4

@@ -27,10 +27,11 @@ from pipelines.lint import (
     parse_definition,
     resolve,
 )
+from training.config import Config
 from training.errors import TrainguardError
 
-__all__ = ["IamError", "PolicyInputs", "S3Access", "add_arguments", "derive_policy",
-           "policy_inputs", "run", "s3_access"]
+__all__ = ["IamError", "PolicyInputs", "S3Access", "add_arguments", "deployer_policy",
+           "derive_policy", "policy_inputs", "run", "s3_access"]
 
 SERVICE = "sagemaker.amazonaws.com"
 # SageMaker Pipelines names the jobs it starts "pipelines-<execution id>-<step name>-<suffix>";
@@ -437,6 +438,81 @@ def _role_and_region(definition: Mapping[str, Any]) -> tuple[str | None, str | N
     return role, region
 
 
+GITHUB_OIDC = "token.actions.githubusercontent.com"
+
+
+def deployer_policy(cfg: Config, definition: Mapping[str, Any], *,
+                    github_repo: str | None = None,
+                    github_ref: str = "refs/heads/main") -> dict[str, Any]:
+    """The policy of the identity CI deploys with (``trainguard diff`` / ``upsert [--start]``).
+
+    Only this pipeline, its code and data prefixes, the execution role (PassRole to SageMaker),
+    the configured KMS key, the model package group's packages (champion bar) and the reports
+    the pipeline writes. With ``github_repo`` (``owner/name``) the trust policy admits GitHub
+    Actions OIDC tokens of that repository's ``github_ref`` only.
+    """
+    m = _ROLE_ARN.match(cfg.aws.role_arn)
+    if not m:
+        raise IamError(f"aws.role_arn {cfg.aws.role_arn!r} is malformed; expected "
+                       "arn:aws:iam::<12-digit account>:role/<name>.")
+    partition, account = m.group(1), m.group(2)
+    region = cfg.aws.region
+    sm = f"arn:{partition}:sagemaker:{region}:{account}"
+    bucket = cfg.aws.bucket or f"sagemaker-{region}-{account}"
+    prefix = "/".join(p for p in cfg.aws.prefix.split("/") if p)
+    base = f"{prefix}/" if prefix else ""
+    staged = [f"{base}code/*", f"{base}data/*"]
+    reports = sorted({_split_s3(u)[1] + "*" for u in s3_access(definition).writes
+                      if _split_s3(u)[0] == bucket})
+    group = cfg.registry.model_package_group
+    statements: list[dict[str, Any]] = [
+        {"Sid": "DeployThisPipeline", "Effect": "Allow",
+         "Action": sorted(["sagemaker:AddTags", "sagemaker:CreatePipeline",
+                           "sagemaker:DescribePipeline", "sagemaker:StartPipelineExecution",
+                           "sagemaker:UpdatePipeline"]),
+         "Resource": f"{sm}:pipeline/{cfg.aws.pipeline_name}"},
+        {"Sid": "PassExecutionRoleToSageMaker", "Effect": "Allow", "Action": ["iam:PassRole"],
+         "Resource": cfg.aws.role_arn,
+         "Condition": {"StringEquals": {"iam:PassedToService": SERVICE}}},
+        {"Sid": "StageCodeAndData", "Effect": "Allow",
+         "Action": ["s3:GetObject", "s3:PutObject"],
+         "Resource": [f"arn:aws:s3:::{bucket}/{k}" for k in staged]},
+        # HeadObject answers 404 (not 403) for a missing key only with s3:ListBucket on the
+        # bucket; upsert needs that answer to know whether to upload.
+        {"Sid": "FindStagedObjects", "Effect": "Allow", "Action": ["s3:ListBucket"],
+         "Resource": f"arn:aws:s3:::{bucket}"},
+        {"Sid": "ReadEvaluationReports", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": [f"arn:aws:s3:::{bucket}/{k}" for k in reports] or
+         [f"arn:aws:s3:::{bucket}/{base}runs/*"]},
+        {"Sid": "ReadChampion", "Effect": "Allow", "Action": ["sagemaker:DescribeModelPackage"],
+         "Resource": f"{sm}:model-package/{group}/*"},
+        # a List request names the group as a parameter, not as a resource: "*" is its only form
+        {"Sid": "ListChampions", "Effect": "Allow", "Action": ["sagemaker:ListModelPackages"],
+         "Resource": "*"},
+    ]
+    if cfg.security.kms_key_id:
+        statements.append({"Sid": "EncryptStagedObjects", "Effect": "Allow",
+                           "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                           "Resource": _key_arn(cfg.security.kms_key_id, region, account)})
+    if not cfg.aws.bucket:
+        statements.append({"Sid": "CreateDefaultBucket", "Effect": "Allow",
+                           "Action": ["s3:CreateBucket", "s3:PutBucketPublicAccessBlock",
+                                      "s3:PutEncryptionConfiguration"],
+                           "Resource": f"arn:aws:s3:::{bucket}"})
+    doc: dict[str, Any] = {"PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}
+    if github_repo:
+        if not re.fullmatch(r"[\w.-]+/[\w.-]+", github_repo):
+            raise IamError(f"--github-repo {github_repo!r} must be owner/name, e.g. acme/models.")
+        doc["TrustPolicy"] = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": f"arn:{partition}:iam::{account}:oidc-provider/{GITHUB_OIDC}"},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {f"{GITHUB_OIDC}:aud": "sts.amazonaws.com",
+                                           f"{GITHUB_OIDC}:sub": f"repo:{github_repo}:ref:{github_ref}"}},
+        }]}
+    return doc
+
+
 # --------------------------------------------------------------------------------------------
 # command line
 
@@ -453,8 +529,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                            "definition's one RoleArn)")
     parser.add_argument("--region", help="AWS region (default: aws.region, or the definition's "
                                          "KMS keys' and images' region)")
+    parser.add_argument("--deployer", action="store_true",
+                        help="the policy of the CI identity that runs diff/upsert instead of the "
+                             "pipeline's execution role (needs the config)")
+    parser.add_argument("--github-repo", metavar="OWNER/NAME",
+                        help="with --deployer: trust policy for GitHub Actions OIDC of this repo")
+    parser.add_argument("--github-ref", default="refs/heads/main",
+                        help="with --github-repo: the one ref allowed to deploy (default: %(default)s)")
     parser.add_argument("--out", metavar="FILE",
-                        help="write the JSON here; FILE.trust.json-style split when --split")
+                        help="write the JSON here (see --split)")
     parser.add_argument("--split", action="store_true",
                         help="with --out, write the policy to FILE and the trust policy to "
                              "FILE with '.trust' before the extension")
@@ -470,6 +553,17 @@ def run(args: argparse.Namespace) -> int:
         definition = load_definition(args.definition)
     else:
         definition = parse_definition(build_definition(config), "the built definition")
+    if args.deployer:
+        if config is None:
+            raise IamError("--deployer needs the config (pipeline name, bucket, key, group); use "
+                           "--config instead of --definition.")
+        if args.role_arn or args.region:
+            config = config.replace(**{k: v for k, v in (("aws.role_arn", args.role_arn),
+                                                          ("aws.region", args.region)) if v})
+        return _write(args, deployer_policy(config, definition, github_repo=args.github_repo,
+                                            github_ref=args.github_ref))
+    if args.github_repo:
+        raise IamError("--github-repo applies to the CI identity's trust policy; add --deployer.")
     if config is not None:
         role, region = args.role_arn or config.aws.role_arn, args.region or config.aws.region
     else:
@@ -481,13 +575,17 @@ def run(args: argparse.Namespace) -> int:
             missing = " and ".join(n for n, v in (("--role-arn", role), ("--region", region)) if not v)
             raise IamError(f"cannot tell the execution role and region from {args.definition} "
                            f"alone; pass {missing}.")
-    doc = derive_policy(definition, role_arn=role, region=region)
+    return _write(args, derive_policy(definition, role_arn=role, region=region))
+
+
+def _write(args: argparse.Namespace, doc: dict[str, Any]) -> int:
+    """Print the JSON, or write it to --out (with --split: policy and trust policy apart)."""
     if not args.out:
         print(json.dumps(doc, indent=2))
         return 0
     out = Path(args.out)
     try:
-        if args.split:
+        if args.split and "TrustPolicy" in doc:
             out.write_text(json.dumps(doc["PolicyDocument"], indent=2) + "\n", encoding="utf-8")
             trust = out.with_name(f"{out.stem}.trust{out.suffix or '.json'}")
             trust.write_text(json.dumps(doc["TrustPolicy"], indent=2) + "\n", encoding="utf-8")

@@ -335,27 +335,78 @@ def test_structural_diff_matches_steps_by_name() -> None:
         "Steps[B].X: 2 → 3", '+ Steps[N]: {"Name": "N", "X": 0}']
 
 
+def _enforced_config(user: str) -> dict[str, Any]:
+    return {"aws": {"region": REGION, "role_arn": ROLE, "pipeline_name": f"tg-{user}"},
+            "security": {"kms_key_id": KMS_KEY, "subnets": ["subnet-0abc1234def567890"],
+                         "security_group_ids": ["sg-0abc1234def567890"]}}
+
+
+def _use_user(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: MotoServer,
+              keys: dict[str, str]) -> None:
+    for name, value in {**keys, "AWS_ENDPOINT_URL": server.url, "AWS_MAX_ATTEMPTS": "1",
+                        "AWS_EC2_METADATA_DISABLED": "true",
+                        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+                        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
 @pytest.fixture(scope="module")
 def enforcing_moto() -> Iterator[tuple[MotoServer, dict[str, dict[str, str]]]]:
     """A moto server that enforces IAM, with users each denied one action CI needs."""
-    denied = {"no-put": "s3:PutObject", "no-create": "sagemaker:CreatePipeline"}
-    server = MotoServer(env={"INITIAL_NO_AUTH_ACTION_COUNT": str(3 * len(denied))})
+    from pipelines.build import definition_json
+    from pipelines.iam import deployer_policy
+
+    policies = {user: {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": action, "Resource": "*"}]}
+        for user, action in (("no-put", "s3:PutObject"), ("no-create", "sagemaker:CreatePipeline"))}
+    cfg = load_config(_enforced_config("deployer"))
+    deployer = deployer_policy(cfg, json.loads(definition_json(cfg)))["PolicyDocument"]
+    # Two differences between moto's authorization and AWS's, bridged here and only here:
+    # moto checks every non-S3 action against resource "*" (so the statement's actions are
+    # tested, S3 resources exactly), and it names HeadBucket "s3:HeadBucket" where AWS checks
+    # s3:ListBucket (granted by the policy).
+    for st in deployer["Statement"]:
+        if not all(a.startswith("s3:") for a in st["Action"]):
+            st["Resource"] = "*"
+    deployer["Statement"].append({
+        "Effect": "Allow", "Action": "s3:HeadBucket", "Resource": f"arn:aws:s3:::{DEFAULT_BUCKET}"})
+    policies["deployer"] = deployer
+    server = MotoServer(env={"INITIAL_NO_AUTH_ACTION_COUNT": str(3 * len(policies))})
     try:
         admin = boto3.Session(aws_access_key_id="admin", aws_secret_access_key="admin")
         iam = admin.client("iam", endpoint_url=server.url, region_name=REGION)
         keys = {}
-        for user, action in denied.items():
+        for user, policy in policies.items():
             iam.create_user(UserName=user)
             key = iam.create_access_key(UserName=user)["AccessKey"]
-            iam.put_user_policy(UserName=user, PolicyName="ci", PolicyDocument=json.dumps({
-                "Version": "2012-10-17", "Statement": [
-                    {"Effect": "Allow", "Action": "*", "Resource": "*"},
-                    {"Effect": "Deny", "Action": action, "Resource": "*"}]}))
+            iam.put_user_policy(UserName=user, PolicyName="ci", PolicyDocument=json.dumps(policy))
             keys[user] = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"],
                           "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
         yield server, keys
     finally:
         server.stop()
+
+
+def test_the_derived_deployer_policy_is_enough_for_upsert_start_and_diff(
+        enforcing_moto: tuple[MotoServer, dict[str, dict[str, str]]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """moto enforces the policy from ``iam-policy --deployer``: the whole CI flow runs under it."""
+    server, keys = enforcing_moto
+    _use_user(monkeypatch, tmp_path, server, keys["deployer"])
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(_enforced_config("deployer")))
+    cli = ["--config", str(path)]
+    assert main(["upsert", *cli, "--role-arn", ROLE, "--start", "--param", "MinAuc=0.8"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip().endswith(":pipeline/tg-deployer"), captured.err
+    assert main(["upsert", *cli, "--role-arn", ROLE]) == 0
+    assert "not uploaded again" in capsys.readouterr().err
+    assert main(["diff", *cli]) == 0
+    # the same identity may not stage code anywhere else in the bucket
+    assert main(["upsert", *cli, "--role-arn", ROLE, "--set", "aws.prefix=elsewhere"]) == 2
+    assert "s3:GetObject: access denied" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -368,17 +419,9 @@ def test_access_denied_names_the_action_and_nothing_is_reported_done(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         user: str, expected: str) -> None:
     server, keys = enforcing_moto
-    for name, value in {**keys[user], "AWS_ENDPOINT_URL": server.url, "AWS_MAX_ATTEMPTS": "1",
-                        "AWS_EC2_METADATA_DISABLED": "true",
-                        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-                        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    _use_user(monkeypatch, tmp_path, server, keys[user])
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump({
-        "aws": {"region": REGION, "role_arn": ROLE, "pipeline_name": f"tg-{user}"},
-        "security": {"kms_key_id": KMS_KEY, "subnets": ["subnet-0abc1234def567890"],
-                     "security_group_ids": ["sg-0abc1234def567890"]}}))
+    path.write_text(yaml.safe_dump(_enforced_config(user)))
     assert main(["upsert", "--config", str(path), "--role-arn", ROLE]) == 2
     captured = capsys.readouterr()
     assert expected in captured.err and "Traceback" not in captured.err

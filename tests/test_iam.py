@@ -253,3 +253,60 @@ def test_malformed_definitions_give_a_policy_or_an_iam_error(defn: dict[str, Any
         assert "cannot tell which S3 location" in str(exc)
     else:
         assert doc["PolicyDocument"]["Statement"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the CI identity's policy (--deployer)
+
+
+def _deployer_cfg(**aws: Any) -> Any:
+    from training.config import load_config
+
+    return load_config({"aws": {"region": REGION, "role_arn": ROLE, **aws},
+                        "security": {"kms_key_id": KEY, "subnets": ["subnet-0abc1234def567890"],
+                                     "security_group_ids": ["sg-0abc1234def567890"]}})
+
+
+def test_deployer_policy_is_scoped_to_this_pipeline_and_parliament_clean() -> None:
+    from pipelines.iam import deployer_policy
+
+    doc = deployer_policy(_deployer_cfg(bucket="tg-bucket", pipeline_name="churn"), good_definition(),
+                          github_repo="acme/models")
+    policy = doc["PolicyDocument"]
+    assert parliament.analyze_policy_string(json.dumps(policy)).findings == []
+    community = parliament.analyze_policy_string(json.dumps(policy), include_community_auditors=True)
+    # PassRole is the one permissions-management action CI needs (CreatePipeline passes the role)
+    assert {(f.issue, a) for f in community.findings for a in f.location["actions"]} == {
+        ("PERMISSIONS_MANAGEMENT_ACTIONS", "iam:passrole")}
+    st = {s["Sid"]: s for s in policy["Statement"]}
+    assert st["DeployThisPipeline"]["Resource"] == \
+        "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/churn"
+    assert st["StageCodeAndData"]["Resource"] == ["arn:aws:s3:::tg-bucket/trainguard/code/*",
+                                                  "arn:aws:s3:::tg-bucket/trainguard/data/*"]
+    assert st["PassExecutionRoleToSageMaker"]["Resource"] == ROLE
+    assert "CreateDefaultBucket" not in st  # a named bucket is never created
+    assert not [a for s in policy["Statement"] for a in s["Action"] if "*" in a]
+    [trust] = doc["TrustPolicy"]["Statement"]
+    assert trust["Principal"] == {"Federated": "arn:aws:iam::123456789012:oidc-provider/"
+                                               "token.actions.githubusercontent.com"}
+    assert trust["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == \
+        "repo:acme/models:ref:refs/heads/main"
+
+
+def test_deployer_may_create_only_the_default_bucket(tmp_path: Any, capsys: Any) -> None:
+    import yaml
+
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(_deployer_cfg().to_dict()))
+    assert main(["iam-policy", "--config", str(path), "--deployer"]) == 0
+    st = {s["Sid"]: s for s in json.loads(capsys.readouterr().out)["PolicyDocument"]["Statement"]}
+    assert st["CreateDefaultBucket"]["Resource"] == "arn:aws:s3:::sagemaker-eu-west-1-123456789012"
+
+    assert main(["iam-policy", "--config", str(path), "--github-repo", "acme/models"]) == 2
+    assert "add --deployer" in capsys.readouterr().err
+    assert main(["iam-policy", "--config", str(path), "--deployer", "--github-repo", "nope"]) == 2
+    assert "must be owner/name" in capsys.readouterr().err
+    defn = tmp_path / "d.json"
+    defn.write_text(json.dumps(good_definition()))
+    assert main(["iam-policy", "--definition", str(defn), "--deployer"]) == 2
+    assert "--deployer needs the config" in capsys.readouterr().err

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from steps.locations import default_bucket, s3_join
 from steps.parameters import PipelineParameters
 from steps.sdk import ExecutionVariables, Join
 from steps.security import JobSecurity
 from training.config import Config
-from training.errors import ConfigError
 
-__all__ = ["BuildContext", "default_bucket", "s3_join"]
+__all__ = ["BuildContext", "default_bucket", "s3_join"]  # the last two re-exported
 
 
 @dataclass(frozen=True)
@@ -55,26 +55,3 @@ class BuildContext:
     def run_values(self, *parts: Any) -> list[Any]:
         """The ``Std:Join`` values of ``run_uri`` (to extend with more parts, e.g. a job name)."""
         return [self.s3("runs"), ExecutionVariables.PIPELINE_EXECUTION_ID, *parts]
-
-
-def default_bucket(cfg: Config) -> str:
-    """``aws.bucket``, or SageMaker's default ``sagemaker-<region>-<account of aws.role_arn>``.
-
-    Raises ConfigError when no bucket is set and the role ARN carries no account id.
-    """
-    if cfg.aws.bucket:
-        return cfg.aws.bucket
-    parts = cfg.aws.role_arn.split(":")
-    account = parts[4] if len(parts) >= 6 else ""
-    if not (len(account) == 12 and account.isdigit()):
-        raise ConfigError(
-            f"aws.role_arn {cfg.aws.role_arn!r} has no 12-digit account id to name the default "
-            "bucket sagemaker-<region>-<account>; give a full role ARN "
-            "(arn:aws:iam::<account>:role/<name>) or set aws.bucket.")
-    return f"sagemaker-{cfg.aws.region}-{account}"
-
-
-def s3_join(bucket: str, *parts: str) -> str:
-    """Join an S3 bucket and key parts into ``s3://bucket/a/b`` (empty parts dropped)."""
-    pieces = [seg for part in parts for seg in part.strip("/").split("/") if seg]
-    return "s3://" + "/".join([bucket, *pieces])

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from steps.locations import default_data_uri
 from steps.sdk import ParameterFloat, ParameterInteger, ParameterString
 from training.config import Config
 
-__all__ = ["PipelineParameters", "default_data_uri", "pipeline_parameters"]
+__all__ = ["PipelineParameters", "default_data_uri", "pipeline_parameters"]  # one re-exported
 
 
 @dataclass(frozen=True)
@@ -47,15 +48,6 @@ class PipelineParameters:
             self.champion_bar,
             self.model_approval_status,
         ]
-
-
-def default_data_uri(cfg: Config, bucket: str) -> str:
-    """``data.uri`` when it is an S3 URI, else ``s3://<bucket>/<prefix>/data/`` (uploaded there)."""
-    uri = cfg.data.uri
-    if uri and uri.startswith("s3://"):
-        return uri
-    prefix = "/".join(p for p in cfg.aws.prefix.strip("/").split("/") if p)
-    return f"s3://{bucket}/{prefix}/data/" if prefix else f"s3://{bucket}/data/"
 
 
 def pipeline_parameters(cfg: Config, bucket: str) -> PipelineParameters:

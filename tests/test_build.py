@@ -208,7 +208,7 @@ def test_bundle_of_a_missing_package_names_it() -> None:
 
 
 def test_default_bucket_from_the_role_account_and_region() -> None:
-    from steps.context import default_bucket
+    from steps.locations import default_bucket
 
     assert default_bucket(resolve_config()) == "sagemaker-us-east-1-111122223333"
     assert default_bucket(resolve_config(aws__bucket="mine")) == "mine"
@@ -222,7 +222,7 @@ def test_default_bucket_from_the_role_account_and_region() -> None:
 def test_pipelines_package_cli_and_bundle_do_not_import_the_sdk() -> None:
     code = textwrap.dedent("""
         import sys
-        import pipelines, pipelines.cli, pipelines.bundle, pipelines.definition_cmd
+        import pipelines, pipelines.cli, pipelines.bundle, pipelines.definition_cmd, steps.locations
         pipelines.bundle.build_bundle()
         assert pipelines.cli.main(["definition", "--set", "cv.folds=1"]) == 2  # before the SDK
         loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("sagemaker", "boto3", "botocore"))

@@ -1,0 +1,43 @@
+"""Where things live in S3, from the config alone: bucket, data URI, key joins (no SDK import).
+
+Kept free of the SageMaker SDK so CI commands (upload, diff) can compute the same locations the
+builder emits without importing it.
+"""
+
+from __future__ import annotations
+
+from training.config import Config
+from training.errors import ConfigError
+
+__all__ = ["default_bucket", "default_data_uri", "s3_join"]
+
+
+def default_bucket(cfg: Config) -> str:
+    """``aws.bucket``, or SageMaker's default ``sagemaker-<region>-<account of aws.role_arn>``.
+
+    Raises ConfigError when no bucket is set and the role ARN carries no account id.
+    """
+    if cfg.aws.bucket:
+        return cfg.aws.bucket
+    parts = cfg.aws.role_arn.split(":")
+    account = parts[4] if len(parts) >= 6 else ""
+    if not (len(account) == 12 and account.isdigit()):
+        raise ConfigError(
+            f"aws.role_arn {cfg.aws.role_arn!r} has no 12-digit account id to name the default "
+            "bucket sagemaker-<region>-<account>; give a full role ARN "
+            "(arn:aws:iam::<account>:role/<name>) or set aws.bucket.")
+    return f"sagemaker-{cfg.aws.region}-{account}"
+
+
+def default_data_uri(cfg: Config, bucket: str) -> str:
+    """``data.uri`` when it is an S3 URI, else ``s3://<bucket>/<prefix>/data/`` (uploaded there)."""
+    uri = cfg.data.uri
+    if uri and uri.startswith("s3://"):
+        return uri
+    return s3_join(bucket, cfg.aws.prefix, "data") + "/"
+
+
+def s3_join(bucket: str, *parts: str) -> str:
+    """Join an S3 bucket and key parts into ``s3://bucket/a/b`` (empty parts dropped)."""
+    pieces = [seg for part in parts for seg in part.strip("/").split("/") if seg]
+    return "s3://" + "/".join([bucket, *pieces])

@@ -104,12 +104,19 @@ def register_step(ctx: BuildContext, name: str, model_uri: Any, report_uri: Any,
     return step
 
 
+REASONS_RECORDED = 4
+"""``decision.reasons`` always holds at least the four floor/ceiling checks, failures first; each
+fits the 256-character metadata value limit. The complete decision is in evaluation.json (the
+package's model statistics)."""
+
+
 def rejected_metadata(report: PropertyFile) -> dict[str, Any]:
-    """Extra metadata of a ``Rejected`` package: the decision and its first (failing) reason."""
-    return {
-        "trainguard:decision": "rejected by CheckApproval",
-        "trainguard:first_reason": Join(on="", values=[report_value(report, "decision.reasons[0]")]),
-    }
+    """Extra metadata of a ``Rejected`` package: the decision and its reasons, failures first."""
+    out: dict[str, Any] = {"trainguard:decision": "rejected by CheckApproval"}
+    for i in range(REASONS_RECORDED):
+        out[f"trainguard:reason_{i + 1}"] = Join(
+            on="", values=[report_value(report, f"decision.reasons[{i}]")])
+    return out
 
 
 def fail_step(message: Any, depends_on: list[Any] | None = None) -> FailStep:

@@ -306,6 +306,11 @@ def test_reject_branch_follows_on_reject(on_reject: str, names: list[str]) -> No
         assert rejected["ModelApprovalStatus"] == "Rejected"
         meta = rejected["CustomerMetadataProperties"]
         assert meta["trainguard:decision"] == "rejected by CheckApproval"
+        assert meta["trainguard:reason_1"]["Std:Join"]["Values"] == [{"Std:JsonGet": {
+            "Path": "decision.reasons[0]",
+            "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"}}}]
+        assert "trainguard:reason_4" in meta and "trainguard:reason_5" not in meta
+        assert len(meta) <= 50
     if "FailRejected" in names:
         fail = steps["FailRejected"]
         assert fail["Type"] == "Fail"

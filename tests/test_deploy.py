@@ -336,7 +336,9 @@ def test_structural_diff_matches_steps_by_name() -> None:
 
 
 def _enforced_config(user: str) -> dict[str, Any]:
-    return {"aws": {"region": REGION, "role_arn": ROLE, "pipeline_name": f"tg-{user}"},
+    """One pipeline and one key prefix per user, so no test finds another's uploads."""
+    return {"aws": {"region": REGION, "role_arn": ROLE, "pipeline_name": f"tg-{user}",
+                    "prefix": user},
             "security": {"kms_key_id": KMS_KEY, "subnets": ["subnet-0abc1234def567890"],
                          "security_group_ids": ["sg-0abc1234def567890"]}}
 

@@ -21,6 +21,9 @@ from training.errors import ConfigError
 from training.jobs import hyperparameters_from_config
 
 KMS = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+ALT = {"approval.champion_metric": "f1", "security.max_runtime_seconds": 7200,
+       "aws.cache_steps": False, "approval.on_reject": "register_rejected"}
+"""Several independent settings in one build (each test reads only its own): fewer builds."""
 _CACHE: dict[str, dict] = {}
 
 
@@ -86,7 +89,7 @@ def test_every_job_is_encrypted_isolated_in_the_vpc_time_limited_and_tagged(over
 
 
 def test_the_tuner_request_gets_back_what_the_sdk_drops() -> None:
-    d = definition(**{"security.max_runtime_seconds": 7200})
+    d = definition(**ALT)
     tune = by_name(d)["Tune"]["Arguments"]
     job = tune["TrainingJobDefinition"]
     assert (job["EnableNetworkIsolation"], job["EnableInterContainerTrafficEncryption"]) == (True, True)
@@ -192,7 +195,7 @@ def test_only_deterministic_steps_are_cached() -> None:
     assert steps["Evaluate"]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
     assert "CacheConfig" not in steps["Tune"]
     assert by_name(definition(**{"tuning.enabled": False}))["Train"]["CacheConfig"]["Enabled"]
-    off = by_name(definition(**{"aws.cache_steps": False}))
+    off = by_name(definition(**ALT))
     assert all("CacheConfig" not in s for s in off.values())
 
 
@@ -297,7 +300,8 @@ def test_register_model_carries_status_parameter_report_and_lineage() -> None:
     ("fail", ["FailRejected"]),
 ])
 def test_reject_branch_follows_on_reject(on_reject: str, names: list[str]) -> None:
-    d = definition(**{"approval.on_reject": on_reject})
+    d = definition(**(ALT if on_reject == "register_rejected" else
+                      {"approval.on_reject": on_reject}))
     cond = by_name(d)["CheckApproval"]["Arguments"]
     assert [s["Name"] for s in cond["ElseSteps"]] == names
     steps = by_name(d)
@@ -380,7 +384,7 @@ def _evaluate(conditions: list[dict], metrics: dict[str, float], params: dict[st
 
 @pytest.mark.parametrize("champion_metric", ["auc", "f1"])
 def test_condition_json_agrees_with_decide_on_a_grid(champion_metric: str) -> None:
-    d = definition(**{"approval.champion_metric": champion_metric})
+    d = definition(**(ALT if champion_metric == "f1" else {}))
     conditions = by_name(d)["CheckApproval"]["Arguments"]["Conditions"]
     defaults = {p["Name"]: p["DefaultValue"] for p in d["Parameters"]}
     outcomes = []

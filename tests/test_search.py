@@ -206,3 +206,11 @@ def test_minimized_objective_picks_the_lowest(data) -> None:
     assert res.objective == "cv:log_loss" and not res.maximize
     assert res.best.score == min(t.score for t in res.trials if not t.stopped_early)
     assert all(math.isfinite(t.score) for t in res.trials)
+
+
+def test_failed_trials_reported_as_nan_do_not_break_the_bayesian_searcher() -> None:
+    s = Searcher({"x": ParamRange("continuous", 0.0, 1.0, "Linear")}, "bayesian", 8, seed=0)
+    while not s.exhausted:
+        p = s.suggest()
+        s.observe(p, math.nan if p["x"] > 0.5 else p["x"])  # half the space "fails"
+        assert 0.0 <= p["x"] <= 1.0

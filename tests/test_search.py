@@ -214,3 +214,12 @@ def test_failed_trials_reported_as_nan_do_not_break_the_bayesian_searcher() -> N
         p = s.suggest()
         s.observe(p, math.nan if p["x"] > 0.5 else p["x"])  # half the space "fails"
         assert 0.0 <= p["x"] <= 1.0
+
+
+def test_results_reported_with_string_values_match_their_suggestion() -> None:
+    # a tuning job hands hyperparameters back as strings; the pending suggestion must clear
+    s = Searcher(SPACE, "bayesian", 6, seed=2)
+    p = s.suggest()
+    assert s.pending == 1
+    s.observe({k: str(v) for k, v in p.items()}, 0.7)
+    assert s.pending == 0

@@ -85,6 +85,12 @@ class _Dim:
             return self.hi - self.lo + 1
         return math.inf
 
+    def normalize(self, value: Any) -> Any:
+        """The value in its canonical type (as ``decode`` makes it); strings are parsed."""
+        if self.type == "categorical":
+            return parse_value(value)
+        return int(float(value)) if self.type == "integer" else float(value)
+
     def decode(self, u: float) -> Any:
         u = min(max(float(u), 0.0), 1.0)
         if self.type == "categorical":
@@ -148,6 +154,11 @@ class Searcher:
         return math.prod(d.size for d in self.dims) if self.dims else 1
 
     @property
+    def pending(self) -> int:
+        """Suggestions handed out whose results have not been observed yet."""
+        return len(self._pending)
+
+    @property
     def exhausted(self) -> bool:
         """True when the budget is spent or every distinct set has been suggested."""
         return len(self._suggested) >= min(self.max_jobs, self.space_size)
@@ -183,7 +194,7 @@ class Searcher:
     # ----------------------------------------------------------------------------------------
 
     def _key(self, params: Mapping[str, Any]) -> tuple:
-        return tuple(params[d.name] for d in self.dims)
+        return tuple(d.normalize(params[d.name]) for d in self.dims)
 
     def _decode(self, u: np.ndarray) -> dict[str, Any]:
         return {d.name: d.decode(x) for d, x in zip(self.dims, u, strict=True)}

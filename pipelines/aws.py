@@ -41,11 +41,23 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return load_config(getattr(args, "config", None), overrides)
 
 
-def build_definition(config: Config, **overrides: Any) -> str:
-    """The pipeline definition JSON built locally from the config (the SDK is imported here)."""
-    from pipelines.build import definition_json
+_DEFINITIONS: dict[str, str] = {}
 
-    return definition_json(config, **overrides)
+
+def build_definition(config: Config) -> str:
+    """The pipeline definition JSON built locally from the config (the SDK is imported here).
+
+    The build is a deterministic function of the config and the installed code, so it is made
+    once per config in a process (e.g. lint then upsert, or diff then upsert, in one session).
+    """
+    import json
+
+    key = json.dumps(config.to_dict(), sort_keys=True, default=str)
+    if key not in _DEFINITIONS:
+        from pipelines.build import definition_json
+
+        _DEFINITIONS[key] = definition_json(config)
+    return _DEFINITIONS[key]
 
 
 def client_config(max_attempts: int | None = None) -> Any:

@@ -54,7 +54,7 @@ _MISSING_BUCKET = {"404", "NoSuchBucket", "NotFound"}
 
 Printer = Callable[[str], None]
 _CACHE: dict[str, Any] = {}
-"""Per-process memo of deterministic builds: definitions by config, the embedded data's CSV."""
+"""Per-process memo of the embedded data set's CSV bytes (deterministic, slow to render)."""
 
 
 class LintFailed(DeployError):
@@ -372,17 +372,10 @@ def parse_params(items: list[str], definition: Mapping[str, Any]) -> dict[str, s
 
 
 def _prepare(cfg: Config) -> tuple[str, Any]:
-    """The local definition JSON and the code bundle it references.
-
-    Both are deterministic functions of the config and the installed code, so they are built once
-    per config in a process (diff then upsert in one session builds once).
-    """
+    """The local definition JSON and the code bundle it references (both built once per process)."""
     from pipelines.bundle import build_bundle
 
-    key = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
-    if key not in _CACHE:
-        _CACHE[key] = build_definition(cfg)
-    return _CACHE[key], build_bundle()
+    return build_definition(cfg), build_bundle()
 
 
 def _bucket_and_uri(cfg: Config, bundle: Any) -> tuple[str, str]:

@@ -401,7 +401,7 @@ def test_our_default_config_fails_on_placeholders_only(capsys: Any) -> None:
 
 def test_our_pipeline_with_real_values_passes_and_auto_approval_needs_the_config(
         tmp_path: Any, capsys: Any) -> None:
-    from pipelines.build import definition_json
+    from pipelines.aws import build_definition
 
     path = _real_config(tmp_path)
     assert main(["lint", "--config", str(path)]) == 0
@@ -411,7 +411,7 @@ def test_our_pipeline_with_real_values_passes_and_auto_approval_needs_the_config
     assert main(["lint", "--config", str(approved)]) == 0  # the config asks for it
     capsys.readouterr()
     defn = tmp_path / "approved.json"
-    defn.write_text(definition_json(load_config(approved)))
+    defn.write_text(build_definition(load_config(approved)))
     assert main(["lint", "--definition", str(defn), "--json"]) == 1  # the JSON alone cannot tell
     [finding] = json.loads(capsys.readouterr().out)
     assert (finding["rule"], finding["step"]) == ("auto-approval", "RegisterModel")

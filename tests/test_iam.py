@@ -310,3 +310,21 @@ def test_deployer_may_create_only_the_default_bucket(tmp_path: Any, capsys: Any)
     defn.write_text(json.dumps(good_definition()))
     assert main(["iam-policy", "--definition", str(defn), "--deployer"]) == 2
     assert "--deployer needs the config" in capsys.readouterr().err
+
+
+def test_policy_of_our_untuned_pipeline_creates_training_jobs_only() -> None:
+    from pipelines.aws import build_definition
+    from training.config import load_config
+
+    cfg = load_config({"aws": {"region": REGION, "role_arn": ROLE},
+                       "tuning": {"enabled": False},
+                       "security": {"kms_key_id": KEY, "subnets": ["subnet-0abc1234def567890"],
+                                    "security_group_ids": ["sg-0abc1234def567890"]}})
+    doc = derive_policy(json.loads(build_definition(cfg)), role_arn=ROLE, region=REGION)
+    st = _statements(doc)
+    assert st["CreateTrainingJobs"]["Resource"] == \
+        "arn:aws:sagemaker:eu-west-1:123456789012:training-job/pipelines-*"
+    assert st["CreateTrainingJobs"]["Condition"]["Bool"] == {
+        "sagemaker:NetworkIsolation": "true", "sagemaker:InterContainerTrafficEncryption": "true"}
+    assert "CreateHyperParameterTuningJobs" not in st and "ReadTuningTrials" not in st
+    assert parliament.analyze_policy_string(json.dumps(doc["PolicyDocument"])).findings == []

@@ -445,3 +445,15 @@ MALFORMED = [
 def test_malformed_definitions_give_findings_not_crashes(defn: dict[str, Any]) -> None:
     findings = lint_definition(defn)
     assert all(f.severity in ("error", "warning") for f in findings)
+
+
+@pytest.mark.parametrize("extra", [{"tuning": {"enabled": False}},
+                                   {"approval": {"on_reject": "fail"}},
+                                   {"approval": {"on_reject": "register_rejected"}}])
+def test_our_pipeline_variants_pass(tmp_path: Any, extra: dict[str, Any]) -> None:
+    from pipelines.aws import build_definition
+
+    defn = json.loads(build_definition(load_config(_real_config(tmp_path, **extra))))
+    assert lint_definition(defn) == []
+    if "tuning" in extra:
+        assert "Training" in {s["Type"] for s in defn["Steps"]}

@@ -493,3 +493,17 @@ def test_throttling_is_retried_with_backoff_then_reported(config_file: Path,
     err = capsys.readouterr().err
     assert "sagemaker:DescribePipeline: still throttled by AWS (ThrottlingException) after " \
            "retrying with backoff" in err
+
+
+def test_a_named_profile_supplies_the_credentials(config_file: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    creds = tmp_path / "credentials"
+    creds.write_text("[ci]\naws_access_key_id = profilekey\naws_secret_access_key = profilesecret\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE]) == 2
+    assert "no AWS credentials found" in capsys.readouterr().err
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE, "--profile", "ci"]) == 0
+    assert capsys.readouterr().out.strip().endswith(":pipeline/tg-test")

@@ -3,7 +3,7 @@
 The tarball holds the installed ``training`` package, the pure-Python libraries the XGBoost image
 lacks (``imblearn``, ``sklearn_compat``) and ``entry.py`` (script mode's entry point). Entries are
 sorted, with fixed mtimes, owners and modes and a gzip header without a timestamp, so the same
-code gives the same bytes and the same sha256 on every machine; the S3 key carries that sha, so
+code gives the same bytes and the same sha256 (for a given zlib); the S3 key carries that sha, so
 jobs, caching and upserts see a new key exactly when the code changes. Never imports the SDK.
 """
 
@@ -131,7 +131,7 @@ def _build(packages: tuple[str, ...]) -> Bundle:
         for arcname in sorted(entries):
             _add(tar, arcname, entries[arcname])
     out = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as gz:
+    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=6) as gz:
         gz.write(raw.getvalue())
     data = out.getvalue()
     return Bundle(data=data, sha256=hashlib.sha256(data).hexdigest())

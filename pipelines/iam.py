@@ -376,6 +376,15 @@ def derive_policy(definition: Mapping[str, Any], *, role_arn: str, region: str) 
              "sagemaker:AddTags"],
             [f"{sm}:model-package-group/{g}" for g in groups])
 
+    # Pipelines records each execution as an experiment trial when the definition asks for it
+    if isinstance(definition.get("PipelineExperimentConfig"), dict) \
+            and definition["PipelineExperimentConfig"]:
+        add("TrackExecutionsAsExperiments",
+            ["sagemaker:AddTags", "sagemaker:AssociateTrialComponent", "sagemaker:CreateExperiment",
+             "sagemaker:CreateTrial", "sagemaker:DescribeExperiment", "sagemaker:DescribeTrial"],
+            [f"{sm}:experiment/*", f"{sm}:experiment-trial/*",
+             f"{sm}:experiment-trial-component/*"])
+
     # the role passes only itself, only to SageMaker
     add("PassOwnRoleToSageMaker", ["iam:PassRole"], role_arn,
         {"StringEquals": {"iam:PassedToService": SERVICE}})

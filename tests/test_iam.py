@@ -328,3 +328,12 @@ def test_policy_of_our_untuned_pipeline_creates_training_jobs_only() -> None:
         "sagemaker:NetworkIsolation": "true", "sagemaker:InterContainerTrafficEncryption": "true"}
     assert "CreateHyperParameterTuningJobs" not in st and "ReadTuningTrials" not in st
     assert parliament.analyze_policy_string(json.dumps(doc["PolicyDocument"])).findings == []
+
+
+def test_experiment_tracking_is_granted_only_when_the_definition_asks() -> None:
+    defn = good_definition()
+    assert defn["PipelineExperimentConfig"]
+    st = _statements(_policy(defn))
+    assert "sagemaker:CreateTrial" in st["TrackExecutionsAsExperiments"]["Action"]
+    defn["PipelineExperimentConfig"] = None  # as our builder emits it
+    assert "TrackExecutionsAsExperiments" not in _statements(_policy(defn))

@@ -89,7 +89,9 @@ _BOTO_SESSIONS: dict[str, Any] = {}
 
 def _boto_session(region: str) -> Any:
     """One boto3 Session per region and process: its loader caches the service models, so a
-    second build does not re-read them (builds hold ``_LOCK``, so sharing it is safe)."""
+    second build does not re-read them (builds hold ``_LOCK``, so sharing it is safe). Its
+    credentials, if any, are resolved once, when a pipeline's clients first need them (e.g. a
+    user's own ``pipeline.upsert()``); trainguard's own deploy uses its own clients."""
     if region not in _BOTO_SESSIONS:
         _BOTO_SESSIONS[region] = boto3.Session(region_name=region)
     return _BOTO_SESSIONS[region]

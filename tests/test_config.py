@@ -76,6 +76,12 @@ def test_overrides_parse_values_like_the_command_line() -> None:
     assert cfg.resampling.sampling_strategy == 0.5
 
 
+def test_optional_string_fields_keep_text_and_can_be_cleared() -> None:
+    cfg = load_config(overrides=dict(parse_override(s) for s in ("data.positive_label=1", "aws.bucket=007")))
+    assert (cfg.data.positive_label, cfg.aws.bucket) == ("1", "007")
+    assert load_config(cfg, overrides={"aws.bucket": "null"}).aws.bucket is None
+
+
 def test_replace_and_aliases() -> None:
     cfg = Config().replace(**{"xgboost.reg_lambda": 4, "xgboost.reg_alpha": 0.5})
     assert (cfg.xgboost.reg_lambda, cfg.xgboost.alpha) == (4.0, 0.5)

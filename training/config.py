@@ -283,8 +283,8 @@ def apply_overrides(cfg: Config, overrides: Mapping[str, Any]) -> Config:
             node = nxt
         if parts[-1] not in node and not _is_open_mapping(parts[:-1]):
             raise ConfigError(_unknown_key_message(raw_key, raw_key))
-        if isinstance(value, str) and not _is_string_field(parts):
-            value = _yaml_scalar(value)
+        if isinstance(value, str):
+            value = _text_value(value, string_field=_is_string_field(parts))
         node[parts[-1]] = value
     out = _build(Config, tree, "")
     _check_consistency(out)
@@ -318,6 +318,14 @@ def _yaml_scalar(raw: str) -> Any:
         return yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         return raw
+
+
+def _text_value(raw: str, *, string_field: bool) -> Any:
+    """A command-line value: text for string fields (``null`` or ``~`` clears an optional one),
+    otherwise a YAML scalar, so ``3`` is an integer and ``false`` a boolean."""
+    if string_field:
+        return None if raw in ("null", "~") else raw
+    return _yaml_scalar(raw)
 
 
 def _to_plain(obj: Any) -> Any:
@@ -463,7 +471,8 @@ def _is_string_field(parts: list[str]) -> bool:
         if part not in fields:
             return False
         cls = typing.get_type_hints(cls)[fields[part].name]
-    return cls is str
+    return cls is str or (get_origin(cls) in (typing.Union, types.UnionType)
+                          and set(get_args(cls)) == {str, type(None)})
 
 
 def _check_consistency(cfg: Config) -> None:

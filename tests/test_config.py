@@ -76,6 +76,15 @@ def test_overrides_parse_values_like_the_command_line() -> None:
     assert cfg.resampling.sampling_strategy == 0.5
 
 
+def test_off_stays_a_word_on_the_command_line_and_in_yaml(tmp_path) -> None:
+    assert load_config(overrides={"tuning.early_stopping": "off"}).tuning.early_stopping == "off"
+    path = tmp_path / "cfg.yaml"
+    path.write_text("tuning:\n  early_stopping: off\n")  # YAML 1.1 reads a bare off as false
+    assert load_config(path).tuning.early_stopping == "off"
+    with pytest.raises(ConfigError, match=r"tuning\.early_stopping must be one of 'auto', 'off'; got true"):
+        load_config({"tuning": {"early_stopping": True}})
+
+
 def test_optional_string_fields_keep_text_and_can_be_cleared() -> None:
     cfg = load_config(overrides=dict(parse_override(s) for s in ("data.positive_label=1", "aws.bucket=007")))
     assert (cfg.data.positive_label, cfg.aws.bucket) == ("1", "007")

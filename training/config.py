@@ -320,6 +320,9 @@ def _yaml_scalar(raw: str) -> Any:
         return raw
 
 
+_YAML11_WORDS = {False: "off", True: "on"}
+
+
 def _text_value(raw: str, *, string_field: bool) -> Any:
     """A command-line value: text for string fields (``null`` or ``~`` clears an optional one),
     otherwise a YAML scalar, so ``3`` is an integer and ``false`` a boolean."""
@@ -387,6 +390,8 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
         raise ConfigError(f"{key} must be {_type_name(tp)}; got {_describe(value)}.")
     if origin is Literal:
         allowed = get_args(tp)
+        if isinstance(value, bool) and _YAML11_WORDS[value] in allowed:
+            value = _YAML11_WORDS[value]  # YAML 1.1 reads a bare off/on as false/true
         if value not in allowed:
             raise ConfigError(
                 f"{key} must be one of {', '.join(repr(a) for a in allowed)}; got {_describe(value)}."
@@ -471,6 +476,8 @@ def _is_string_field(parts: list[str]) -> bool:
         if part not in fields:
             return False
         cls = typing.get_type_hints(cls)[fields[part].name]
+    if get_origin(cls) is Literal:
+        return all(isinstance(a, str) for a in get_args(cls))
     return cls is str or (get_origin(cls) in (typing.Union, types.UnionType)
                           and set(get_args(cls)) == {str, type(None)})
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from pipelines.bundle import build_bundle
 from pipelines.local import DefinitionError, UnsupportedStepError, run_definition
 from pipelines.local.runner import resolve_parameters
 from pipelines.registry import open_registry
@@ -25,7 +26,7 @@ from training.errors import ConfigError
 from training.jobs import METRIC_DEFINITIONS, run_job
 
 SH = 'set -e; tar -xzf /opt/ml/processing/input/code/sourcedir.tar.gz; exec python3 -m training.jobs "$@"'
-CODE = "s3://bkt/tg/code/" + "a" * 64 + "/sourcedir.tar.gz"
+CODE = f"s3://bkt/tg/code/{build_bundle().sha256}/sourcedir.tar.gz"  # the local build's bundle
 
 
 def _run_uri(*parts: str) -> dict[str, Any]:
@@ -280,6 +281,10 @@ def test_a_stale_code_bundle_is_refused_before_anything_runs(workdir: Path) -> N
     jobs = CountingJobs()
     with pytest.raises(DefinitionError, match="built from other code"):
         run_definition(make_definition(), workdir, run_job=jobs, code_sha="b" * 64)
+    # by default the definition's bundle must be the one built from the installed code
+    other = json.loads(json.dumps(make_definition()).replace(build_bundle().sha256, "c" * 64))
+    with pytest.raises(DefinitionError, match=r"step Preprocess runs code bundle cccccccccccc…, but the local build"):
+        run_definition(other, workdir, run_job=jobs)
     assert jobs.calls == []
 
 

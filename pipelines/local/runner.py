@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines.bundle import build_bundle
 from pipelines.local.cache import StepCache, cache_key
 from pipelines.local.container import JobRunner
 from pipelines.local.context import RunContext, StepResult
@@ -27,7 +28,10 @@ from pipelines.local.store import LocalStore
 from training.errors import ConfigError, TrainguardError
 from training.jobs import run_job as default_run_job
 
-__all__ = ["RunOutcome", "StepRecord", "load_definition", "resolve_parameters", "run_definition"]
+__all__ = ["LOCAL_BUILD", "RunOutcome", "StepRecord", "load_definition", "resolve_parameters", "run_definition"]
+
+LOCAL_BUILD = "local-build"
+"""``code_sha`` default: the sha256 of the code bundle built from the installed code."""
 
 
 @dataclass
@@ -143,7 +147,7 @@ def run_definition(definition: Mapping[str, Any] | str | Path, workdir: str | Pa
                    parameters: Mapping[str, Any] | None = None,
                    run_job: JobRunner | None = None,
                    registry: Any = None,
-                   code_sha: str | None = None,
+                   code_sha: str | None = LOCAL_BUILD,
                    pipeline_name: str = "trainguard-pipeline",
                    use_cache: bool = True,
                    on_event: Callable[..., None] | None = None,
@@ -152,10 +156,13 @@ def run_definition(definition: Mapping[str, Any] | str | Path, workdir: str | Pa
     """Execute a pipeline definition JSON in ``workdir`` (store in ``s3/``, cache in ``cache/``).
 
     ``run_job`` runs an entry point (default ``training.jobs.run_job``); ``registry`` receives
-    registrations; ``code_sha`` is the local bundle's sha256 the definition must reference.
+    registrations; ``code_sha`` is the bundle sha256 the definition's code URIs must carry (by
+    default the local build's, ``pipelines.bundle``; None skips the check).
     DefinitionError / UnsupportedStepError / ConfigError are raised before any step runs; step
     failures are reported in the outcome, never raised.
     """
+    if code_sha == LOCAL_BUILD:
+        code_sha = build_bundle().sha256
     definition = load_definition(definition)
     graph = build_graph(definition)
     values = resolve_parameters(definition, parameters)

@@ -350,6 +350,10 @@ def test_parameters_are_typed_and_unknown_ones_refused() -> None:
         resolve_parameters(d, {"MinAUC": 1})
     with pytest.raises(ConfigError, match="parameter MinAuc is Float; got 'high'"):
         resolve_parameters(d, {"MinAuc": "high"})
+    d["Parameters"][-1]["EnumValues"] = ["PendingManualApproval", "Approved", "Rejected"]
+    assert resolve_parameters(d, {"ModelApprovalStatus": "Approved"})["ModelApprovalStatus"] == "Approved"
+    with pytest.raises(ConfigError, match="ModelApprovalStatus must be one of PendingManualApproval, Approved"):
+        resolve_parameters(d, {"ModelApprovalStatus": "approved"})
 
 
 def test_run_definition_never_imports_the_sdk(tmp_path: Path) -> None:

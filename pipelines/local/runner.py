@@ -99,8 +99,8 @@ _PARAM_TYPES: dict[str, Callable[[Any], Any]] = {"String": str, "Integer": int, 
 def resolve_parameters(definition: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Each declared parameter's value: the override if given (coerced to its type), else default.
 
-    ConfigError for an override of an undeclared parameter, a value of the wrong type, or a
-    parameter with neither default nor value.
+    ConfigError for an override of an undeclared parameter, a value of the wrong type or outside
+    the parameter's EnumValues, or a parameter with neither default nor value.
     """
     declared = {p["Name"]: p for p in definition.get("Parameters") or []}
     overrides = dict(overrides or {})
@@ -117,6 +117,10 @@ def resolve_parameters(definition: Mapping[str, Any], overrides: Mapping[str, An
             values[name] = _coerce(name, kind, p["DefaultValue"])
         else:
             raise ConfigError(f"parameter {name!r} has no default; give it a value (--param {name}=...).")
+        allowed = p.get("EnumValues")
+        if allowed and values[name] not in allowed:
+            raise ConfigError(f"parameter {name} must be one of {', '.join(map(str, allowed))}; "
+                              f"got {values[name]!r}.")
     return values
 
 

@@ -343,6 +343,18 @@ def test_median_stopping_stops_trials_that_trail(workdir: Path) -> None:
     assert best in {t["name"] for t in out.trials if t["status"] == "Completed"}
 
 
+def test_a_minimized_objective_picks_the_lowest(workdir: Path) -> None:
+    d = make_definition(max_jobs=3)
+    cfg = d["Steps"][1]["Arguments"]["HyperParameterTuningJobConfig"]
+    cfg["HyperParameterTuningJobObjective"] = {"Type": "Minimize", "MetricName": "cv:log_loss"}
+    d["Steps"][1]["Arguments"]["TrainingJobDefinition"]["StaticHyperParameters"]["objective_metric"] = "log_loss"
+    out = run_definition(d, workdir, run_job=run_job, registry=open_registry(workdir / "reg.db"))
+    assert out.step("Tune").status == "Succeeded", out.failure
+    lowest = min(out.trials, key=lambda t: t["objective"])
+    assert out.properties["Tune"]["BestTrainingJob"]["TrainingJobName"] == lowest["name"]
+    assert all(t["objective"] == t["metrics"]["cv:log_loss"] for t in out.trials)
+
+
 def test_parameters_are_typed_and_unknown_ones_refused() -> None:
     d = make_definition()
     assert resolve_parameters(d, {"MinAuc": "0.7"})["MinAuc"] == 0.7

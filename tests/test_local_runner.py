@@ -201,6 +201,8 @@ def test_full_run_approves_registers_and_exposes_trials(workdir: Path) -> None:
     assert out.registered == [{"group": "tg-models", "version": 1, "status": "PendingManualApproval",
                                "arn": "arn:aws:sagemaker:local:000000000000:model-package/tg-models/1"}]
     # every job had its own /opt/ml folder, hyperparameters.json all strings
+    log = (workdir / "jobs" / best["name"] / "output" / "job.log").read_text()
+    assert f"trainguard-metric cv:auc={best['objective']:.6f}" in log  # the job's output, kept per job
     hp = json.loads((workdir / "jobs" / best["name"] / "input" / "config" / "hyperparameters.json").read_text())
     assert all(isinstance(v, str) for v in hp.values()) and hp["folds"] == "2"
 
@@ -384,3 +386,17 @@ def test_run_definition_never_imports_the_sdk(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == ""
+
+
+def test_job_output_goes_to_its_log_not_the_console(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def noisy(kind: str, argv: list[str], env: dict[str, str], on_metric: Any = None) -> None:
+        print(f"{kind} says hello")
+        print(f"{kind} warns", file=sys.stderr)
+        run_job(kind, argv, env, on_metric)
+
+    out = run_definition(make_definition(max_jobs=1), workdir, run_job=noisy, registry=open_registry(workdir / "r.db"))
+    assert out.status == "Succeeded", out.failure
+    captured = capsys.readouterr()
+    assert "hello" not in captured.out and "warns" not in captured.err
+    log = next((workdir / "jobs").glob("preprocess-*/output/job.log")).read_text()
+    assert "preprocess says hello" in log and "preprocess warns" in log

@@ -86,14 +86,14 @@ class RunContext:
 
     def call_job(self, step: str, kind: str, argv: list[str], env: Mapping[str, str],
                  reader: MetricReader, log: Path, on_metric: Callable[..., Any] | None = None) -> None:
-        """Run one entry point in-process, its stdout teed to ``log`` and read for metric lines.
+        """Run one entry point in-process, its output written to ``log`` and read for metric lines.
 
         A TrainguardError keeps its exit status; any other exception fails the step with its
         message. Both become StepFailed naming the step.
         """
         tee = _LineTee(reader, log)
-        try:
-            with contextlib.redirect_stdout(tee):
+        try:  # the job's stdout and stderr go to its log, as a container's go to CloudWatch
+            with contextlib.redirect_stdout(tee), contextlib.redirect_stderr(tee):
                 self.run_job(kind, list(argv), dict(env), on_metric=on_metric)
         except JobStopped:
             raise

@@ -55,7 +55,7 @@ bucket, role = "sagemaker-us-east-1-111122223333", "arn:aws:iam::111122223333:ro
 kms = "arn:aws:kms:us-east-1:111122223333:key/k"
 sess = PipelineSession(boto_session=boto3.Session(region_name="us-east-1"))
 sess._default_bucket = bucket
-image = image_uris.retrieve("xgboost", "us-east-1", "1.7-1")
+image = image_uris.retrieve("xgboost", "us-east-1", "3.0-5")
 code = f"s3://{bucket}/trainguard/code/sha/sourcedir.tar.gz"
 data = ParameterString("InputDataUri", default_value=f"s3://{bucket}/trainguard/data/")
 pit = ParameterString("ProcessingInstanceType", default_value="ml.m5.xlarge")

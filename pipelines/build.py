@@ -36,8 +36,9 @@ from training.errors import ConfigError
 
 __all__ = ["XGBOOST_VERSION", "build_pipeline", "definition_json", "resolve_config"]
 
-XGBOOST_VERSION = "1.7-1"
-"""The SageMaker XGBoost image used when ``aws.image_uri`` is not set."""
+XGBOOST_VERSION = "3.0-5"
+"""The SageMaker XGBoost image used when ``aws.image_uri`` is not set: Python 3.10 with a
+scikit-learn that the bundled imbalanced-learn supports (older images ship Python 3.8)."""
 
 ConfigSource = Config | str | Path | Mapping[str, Any] | None
 

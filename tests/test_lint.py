@@ -17,7 +17,7 @@ ROLE = "arn:aws:iam::123456789012:role/trainguard-exec"
 BUCKET = "s3://tg-bucket/trainguard"
 NET = {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True,
        "VpcConfig": {"Subnets": ["subnet-0abc1234def567890"], "SecurityGroupIds": ["sg-0abc1234def567890"]}}
-IMAGE = "685385470294.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+IMAGE = "685385470294.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:3.0-5"
 
 
 def _join(*values: Any) -> dict[str, Any]:

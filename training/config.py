@@ -192,7 +192,7 @@ class AwsConfig:
     """S3 bucket for code, data and artifacts; None means sagemaker-<region>-<account>."""
     prefix: str = "trainguard"
     image_uri: str | None = None
-    """Container image for every job; None means the SageMaker XGBoost image (1.7-1)."""
+    """Container image for every job; None means the SageMaker XGBoost image 3.0-5 (Python 3.10)."""
     processing_instance_type: str = "ml.m5.xlarge"
     processing_instance_count: int = 1
     training_instance_type: str = "ml.m5.xlarge"

@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m training
+	$(BIN)/trainguard run --local
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_core.py
+	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) trainguard-run trainguard-core-out .pytest_cache .ruff_cache
+	rm -rf $(VENV) trainguard-run trainguard-core-out .trainguard .pytest_cache .ruff_cache

@@ -54,12 +54,38 @@ def worker(early_stopping: str, rows: int, trials: int, folds: int) -> dict:
         "approval": {"min_auc": 0.0, "min_recall": 0.0, "max_overfit_gap": 1.0},
     })
     res = run_core(ds, cfg)
+    seconds = time.perf_counter() - t0
     bcm = res.evaluation["binary_classification_metrics"]
     assert res.search is not None
     return {"cv_auc": round(res.search.best.score, 4), "test_auc": round(bcm["auc"]["value"], 4),
             "test_pr_auc": round(bcm["pr_auc"]["value"], 4),
             "folds_run": sum(t.cv.folds_run for t in res.search.trials),
-            "seconds": round(time.perf_counter() - t0, 2)}
+            "floor_style_cv_auc": round(_floor_style_cv(X, y, res.params, folds), 4),
+            "seconds": round(seconds, 2)}
+
+
+def _floor_style_cv(X, y, params: dict, folds: int) -> float:
+    """floor.py's own CV procedure (early stopping on the scored fold) for our chosen params.
+
+    Run after the clock stops: it only puts our best CV AUC on floor.py's optimistic scale.
+    """
+    import numpy as np
+    import xgboost as xgb
+    from imblearn.over_sampling import SMOTE
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    X_tr, _, y_tr, _ = train_test_split(X, y, test_size=0.2, stratify=y, random_state=7)
+    p = dict(params, objective="binary:logistic", eval_metric="auc", tree_method="hist", nthread=2)
+    aucs = []
+    for tr, va in StratifiedKFold(folds, shuffle=True, random_state=7).split(X_tr, y_tr):
+        Xs, ys = SMOTE(random_state=7).fit_resample(X_tr[tr], y_tr[tr])
+        dva = xgb.DMatrix(X_tr[va], label=y_tr[va])
+        bst = xgb.train(p, xgb.DMatrix(Xs, label=ys), num_boost_round=500, evals=[(dva, "val")],
+                        early_stopping_rounds=20, verbose_eval=False)
+        pred = bst.predict(dva, iteration_range=(0, bst.best_iteration + 1))
+        aucs.append(roc_auc_score(y_tr[va], pred))
+    return float(np.mean(aucs))
 
 
 def _run(cmd: list[str]) -> dict:
@@ -109,19 +135,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{a.rows} rows x 30 features, {a.trials} trials x {a.folds} folds, SMOTE in-fold, "
           f"num_round 500, early stopping 20, nthread 2, median of {a.repeat} run(s)\n")
     print(f"{'run':<40}{'wall s':>9}{'ratio':>8}{'cpu s':>9}{'ratio':>8}{'best CV AUC':>13}"
-          f"{'holdout AUC':>13}{'folds':>7}  wall of each run (s)")
+          f"{'floor-style':>13}{'holdout AUC':>13}{'folds':>7}  wall of each run (s)")
     rows = [("reference floor.py", ref, total),
             ("trainguard, trial early stopping off", off, off["folds_run"]),
             ("trainguard, trial early stopping auto", auto, auto["folds_run"])]
     for name, r, n in rows:
         print(f"{name:<40}{r['seconds']:>9.2f}{r['seconds'] / ref['seconds']:>7.2f}x"
               f"{r['cpu']:>9.2f}{r['cpu'] / ref['cpu']:>7.2f}x{r['cv_auc']:>13.4f}"
+              f"{r.get('floor_style_cv_auc', r['cv_auc']):>13.4f}"
               f"{r['test_auc']:>13.4f}{n:>7}  {r['all_seconds']}")
     print("\nNote: floor.py early-stops each fold on the fold it then scores, so its CV AUC is\n"
           "optimistic; trainguard early-stops on an inner carve-out of the fit part\n"
           "(xgboost.validation_fraction=0.15) and scores an untouched fold. Compare holdout AUC\n"
           f"for model quality. Both draw {a.trials} random points of the same space, not the same "
-          "points.")
+          "points.\n'floor-style' re-scores our chosen hyperparameters with floor.py's own CV\n"
+          "procedure (after the clock stops): the like-for-like best CV AUC.")
     return 0
 
 

@@ -219,3 +219,25 @@ def test_bad_inputs_are_named() -> None:
         cross_validate(X, np.array([0] * 8 + [1] * 2), fast_cfg())
     with pytest.raises(DataError, match="10 rows but the label has 9"):
         cross_validate(X, np.zeros(9), fast_cfg())
+
+
+def test_resample_respects_a_ratio_and_passes_balanced_rows_through() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = np.r_[np.zeros(180, int), np.ones(20, int)]
+    Xr, yr = cv.resample(X, y, ResamplingConfig(method="smote", sampling_strategy=0.5), seed=1)
+    assert int(yr.sum()) == 90 and int((yr == 0).sum()) == 180  # minority raised to half
+    assert np.array_equal(Xr[:200], X)  # originals first and unchanged, synthetic after
+    same_X, same_y = cv.resample(X, y, ResamplingConfig(method="smote", sampling_strategy=0.1), 1)
+    assert same_X is X and same_y is y  # already more balanced than asked: nothing added
+
+
+def test_a_resampler_failure_becomes_a_data_error(monkeypatch) -> None:
+    class Failing:
+        def fit_resample(self, X, y):
+            raise RuntimeError("Not any neighbours belong to the majority class")
+
+    monkeypatch.setattr(cv, "make_resampler", lambda *a, **k: Failing())
+    X, y = np.zeros((30, 2)), np.r_[np.zeros(20, int), np.ones(10, int)]
+    with pytest.raises(DataError, match=r"could not resample .*Try resampling\.method"):
+        cv.resample(X, y, ResamplingConfig(method="adasyn"), seed=0)

@@ -43,3 +43,19 @@ def test_console_script_help_runs() -> None:
     assert out.returncode == 0
     for name in cli.COMMANDS:
         assert name in out.stdout
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path) -> None:
+    """`trainguard registry list --json | head -c 1` ends with status 0 and no traceback."""
+    (tmp_path / "spam_cmd.py").write_text(
+        "def add_arguments(parser):\n    pass\n"
+        "def run(args):\n    for i in range(200000):\n        print('line', i)\n    return 0\n"
+    )
+    code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); from pipelines import cli; "
+            "cli.COMMANDS['spam'] = ('spam_cmd', 'prints a lot'); sys.exit(cli.main(['spam']))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(1) == b"l"
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err

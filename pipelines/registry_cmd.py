@@ -3,8 +3,10 @@
 A thin skin over ``pipelines.registry.LocalRegistry``. The registry file is ``--registry PATH``,
 else the config's ``registry.local_path`` (``--config FILE``, ``--set KEY=VALUE``). Listing a
 registry that does not exist yet prints nothing found and where it looked; showing, approving or
-rejecting in it is an error (exit 2) naming the path. ``show --html FILE`` also writes the
-package's stored evaluation as the HTML report, for a reviewer deciding whether to approve.
+rejecting in it is an error (exit 2) naming the path. ``--json`` prints JSON instead of text
+(approve and reject: the package after the change, its previous status and the group's
+champion). ``show --html FILE`` also writes the package's stored evaluation as the HTML report,
+for a reviewer deciding whether to approve.
 """
 
 from __future__ import annotations
@@ -44,11 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="approve a model package; it becomes the group's champion")
     _add_package_arguments(p)
     p.add_argument("--reason", metavar="TEXT", help="why it is approved (kept in the audit)")
-    _add_actor_argument(p)
+    _add_change_arguments(p)
     p = sub.add_parser("reject", parents=[common], help="reject a model package (a reason is required)")
     _add_package_arguments(p)
     p.add_argument("--reason", metavar="TEXT", required=True, help="why it is rejected")
-    _add_actor_argument(p)
+    _add_change_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,12 +74,17 @@ def run(args: argparse.Namespace) -> int:
     status = "Approved" if action == "approve" else "Rejected"
     before = registry.get(args.group, args.version)
     after = registry.set_status(args.group, args.version, status, args.reason, actor=args.by)
+    champion = registry.champion(after.group)
+    if args.json:
+        print(json.dumps({**_summary(after), "previous_status": before.status,
+                          "changed": before.status != status,
+                          "champion_version": champion.version if champion else None}, indent=2))
+        return 0
     name = f"{after.group} version {after.version}"
     if before.status == status:
         print(f"{name} is already {status}; nothing changed.")
         return 0
     print(f"{name}: {before.status} -> {status}" + (f" ({args.reason})" if args.reason else "") + ".")
-    champion = registry.champion(after.group)
     if champion is None:
         print(f"{after.group} now has no champion (no Approved version).")
     elif champion.version == after.version:
@@ -154,9 +161,12 @@ def _add_package_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("version", metavar="VERSION", type=_version, help="version number (1, 2, ...)")
 
 
-def _add_actor_argument(parser: argparse.ArgumentParser) -> None:
+def _add_change_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--by", metavar="NAME",
                         help="who makes the change, for the audit (default: the login name)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the package after the change as JSON, with previous_status, "
+                             "changed and champion_version")
 
 
 def _version(text: str) -> int:

@@ -131,6 +131,20 @@ def test_reject_needs_a_reason_and_hands_the_crown_back(db: Path, capsys) -> Non
     assert LocalRegistry(db).get("fraud", 1).status == "Rejected"
 
 
+def test_approve_and_reject_json_print_the_package_after_the_change(db: Path, capsys) -> None:
+    assert main(["registry", "approve", "fraud", "2", "--json", "--registry", str(db)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["group"], data["version"], data["status"]) == ("fraud", 2, "Approved")
+    assert (data["previous_status"], data["changed"], data["champion_version"]) == (
+        "PendingManualApproval", True, 2)
+    assert main(["registry", "reject", "fraud", "2", "--reason", "leak", "--json", "--registry", str(db)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["status"], data["status_reason"], data["previous_status"], data["champion_version"]) == (
+        "Rejected", "leak", "Approved", 1)
+    assert main(["registry", "reject", "fraud", "2", "--reason", "again", "--json", "--registry", str(db)]) == 0
+    assert json.loads(capsys.readouterr().out)["changed"] is False
+
+
 @pytest.mark.parametrize("argv, message", [
     (["registry", "show", "fraud", "7"], r"group 'fraud' has no version 7 \(versions: 1-2\)"),
     (["registry", "approve", "frod", "1"], r"no model package group 'frod' .*\(groups: churn, fraud\)"),

@@ -10,10 +10,11 @@ from pipelines.local.runner import StepRecord
 
 def _feed(p: Progress) -> None:
     p("step_start", step="Tune", type="Tuning")
-    p("trial_start", step="Tune", trial=1, total=2, name="t-001")
+    p("trial_start", step="Tune", trial=1, total=2, name="t-001", folds=2)
     p("fold", step="Tune", trial=1, total=2, fold=1, folds=2)
     p("fold", step="Tune", trial=1, total=2, fold=2, folds=2)
-    p("trial_start", step="Tune", trial=2, total=2, name="t-002")
+    p("trial_start", step="Tune", trial=2, total=2, name="t-002", folds=2)
+    p("trial_start", step="Train", trial=1, total=1, name="j", folds=0)
     p("step_end", record=StepRecord("Tune", "Tuning", "Succeeded", seconds=3.25))
     p("step_end", record=StepRecord("Evaluate", "Processing", "Succeeded", seconds=0.5, cached=True))
     p("step_end", record=StepRecord("RegisterRejected", "RegisterModel", "Skipped", message="branch not taken"))
@@ -35,6 +36,8 @@ def test_a_terminal_gets_a_bar_over_trials_and_folds() -> None:
     out = io.StringIO()
     _feed(Progress(out, bar=True))
     text = out.getvalue()
-    assert "trial 1/2 fold 1/2" in text and "trial 2/2 fold 0/1" in text
+    assert "trial 1/2 fold 1/2" in text and "trial 2/2 fold 0/2" in text  # folds known from the start
+    assert "fold 0/1" not in text
+    assert "] trial 1/1" in text and "trial 1/1 fold" not in text  # folds unknown: no fold count
     assert "[" + "#" * 12 + "." * 12 + "] trial 1/2 fold 2/2" in text  # half way: 1 of 2 trials
     assert text.rstrip().endswith("branch not taken")

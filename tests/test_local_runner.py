@@ -176,9 +176,14 @@ class CountingJobs:
 def test_full_run_approves_registers_and_exposes_trials(workdir: Path) -> None:
     jobs = CountingJobs()
     registry = open_registry(workdir / "reg.db")
-    out = run_definition(make_definition(), workdir, run_job=jobs, registry=registry)
+    events: list[tuple[str, dict[str, Any]]] = []
+    out = run_definition(make_definition(), workdir, run_job=jobs, registry=registry,
+                         on_event=lambda event, **data: events.append((event, data)))
     assert out.status == "Succeeded", out.failure
     assert [s.status for s in out.steps] == ["Succeeded"] * 6 + ["Skipped", "Skipped"]
+    # progress events: each trial starts knowing its folds, then one event per fold
+    bar = [(e, d["trial"], d.get("fold"), d["folds"]) for e, d in events if e in ("trial_start", "fold")]
+    assert bar == [(e, t, f, 2) for t in (1, 2, 3) for e, f in (("trial_start", None), ("fold", 1), ("fold", 2))]
     assert [s.name for s in out.steps if s.status == "Skipped"] == ["RegisterRejected", "FailRejected"]
     assert jobs.calls == ["preprocess", "train", "train", "train", "evaluate"]
     # tuning: three trials, the best by cv:auc is BestTrainingJob and the evaluated model
@@ -227,9 +232,15 @@ def test_overridden_parameters_take_the_else_branch_register_rejected_and_fail(w
 
 def test_a_training_step_instead_of_tuning_and_a_model_step(workdir: Path) -> None:
     jobs = CountingJobs()
+    events: list[tuple[str, dict[str, Any]]] = []
     out = run_definition(make_definition(tuning=False), workdir, run_job=jobs,
-                         registry=open_registry(workdir / "reg.db"))
+                         registry=open_registry(workdir / "reg.db"),
+                         on_event=lambda event, **data: events.append((event, data)))
     assert out.status == "Succeeded", out.failure
+    # the progress bar covers the single job's folds too: one trial of one, fold 1 and 2 of 2
+    bar = [(e, d["trial"], d["total"], d.get("fold"), d["folds"]) for e, d in events if d.get("step") == "Train"
+           and e in ("trial_start", "fold")]
+    assert bar == [("trial_start", 1, 1, None, 2), ("fold", 1, 1, 1, 2), ("fold", 1, 1, 2, 2)]
     assert jobs.calls == ["preprocess", "train", "evaluate"] and out.trials == []
     train = out.properties["Train"]
     model = train["ModelArtifacts"]["S3ModelArtifacts"]

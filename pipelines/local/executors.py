@@ -7,7 +7,7 @@ the run's context. A type missing from ``EXECUTORS`` is refused before the run s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from pipelines.local import jobrun, tuning
@@ -70,8 +70,11 @@ class TrainingExecutor(Executor):
         name = ctx.job_name(step.name)
         defs = (args.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
         reader = MetricReader(defs)
-        props = jobrun.run_training_job(step.name, name, args, args.get("HyperParameters") or {},
-                                        ctx, reader)
+        hyperparameters = args.get("HyperParameters") or {}
+        folds = _whole(hyperparameters.get("folds"))
+        ctx.emit("trial_start", step=step.name, trial=1, total=1, name=name, folds=folds)
+        props = jobrun.run_training_job(step.name, name, args, hyperparameters, ctx, reader,
+                                        _fold_events(step.name, folds, ctx))
         result = {**args, **props}
         return StepResult(properties=result, output_uris=[props["ModelArtifacts"]["S3ModelArtifacts"]])
 
@@ -151,6 +154,34 @@ class ModelExecutor(Executor):
         name = ctx.job_name(step.name)
         return StepResult(properties={**args, "ModelName": name,
                                       "ModelArn": f"arn:aws:sagemaker:local:000000000000:model/{name}"})
+
+
+def _whole(value: Any) -> int:
+    """A hyperparameter's whole number (hyperparameters are strings), 0 when absent or not one."""
+    try:
+        return int(float(str(value).strip('"')))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _fold_events(step: str, folds: int, ctx: RunContext) -> Callable[[str, float], bool]:
+    """An ``on_metric`` that emits a ``fold`` event per running CV line of a single training job.
+
+    The job prints its objective's running mean once per fold, then every CV mean once: the first
+    metric seen is the per-fold one, and its lines after the last fold are the summary, not folds.
+    """
+    per_fold: str | None = None
+    done = 0
+
+    def on_metric(name: str, value: float) -> bool:
+        nonlocal per_fold, done
+        per_fold = per_fold or name
+        if name == per_fold and done < folds:
+            done += 1
+            ctx.emit("fold", step=step, trial=1, total=1, fold=done, folds=folds)
+        return False
+
+    return on_metric
 
 
 def _read_json_object(ctx: RunContext, uri: str, step: str) -> dict[str, Any]:

@@ -34,7 +34,7 @@ class Progress:
             self.stream.flush()
         elif event == "trial_start":
             self._trial = (data["trial"], data["total"])
-            self._draw(data["step"], 0, 1)
+            self._draw(data["step"], 0, data.get("folds") or 0)
         elif event == "fold":
             self._draw(data["step"], data["fold"], data["folds"])
 
@@ -44,7 +44,8 @@ class Progress:
         trial, total = self._trial
         done = ((trial - 1) + fold / max(folds, 1)) / max(total, 1)
         filled = round(done * _WIDTH)
-        line = f"\r  {step:<18} [{'#' * filled}{'.' * (_WIDTH - filled)}] trial {trial}/{total} fold {fold}/{folds}"
+        where = f"trial {trial}/{total}" + (f" fold {fold}/{folds}" if folds else "")
+        line = f"\r  {step:<18} [{'#' * filled}{'.' * (_WIDTH - filled)}] {where}"
         self.stream.write(line)
         self.stream.flush()
         self._drawn = True

@@ -98,7 +98,7 @@ def run_tuning(step: str, args: Mapping[str, Any], ctx: RunContext) -> StepResul
         params = searcher.suggest()
         name = f"{tuning_name}-{number:03d}"
         hps = {**static, **{k: _fmt(v) for k, v in params.items()}}
-        ctx.emit("trial_start", step=step, trial=number, total=max_jobs, name=name)
+        ctx.emit("trial_start", step=step, trial=number, total=max_jobs, name=name, folds=folds)
         started = time.perf_counter()
         history: list[float] = []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tarfile
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def test_metric_reader_applies_the_definitions_and_keeps_the_last_value() -> Non
     assert seen[-1] == ("train:auc", 0.99, 1)
 
 
-def test_model_tarball_has_files_at_its_root_and_hyperparameters_are_strings(tmp_path: Path) -> None:
+def test_model_tarball_has_files_at_its_root_and_hyperparameters_are_strings(tmp_path: Path, monkeypatch) -> None:
     model = tmp_path / "model"
     (model / "sub").mkdir(parents=True)
     (model / "model.json").write_text("{}")
@@ -68,6 +69,13 @@ def test_model_tarball_has_files_at_its_root_and_hyperparameters_are_strings(tmp
     tar_model(model, tmp_path / "out" / "model.tar.gz")
     with tarfile.open(tmp_path / "out" / "model.tar.gz") as tar:
         assert sorted(tar.getnames()) == ["model.json", "sub/x.txt"]
+        assert tar.extractfile("sub/x.txt").read() == (model / "sub" / "x.txt").read_bytes()
+    # same files, other times: the same bytes, so a rerun's Evaluate hits the cache
+    for p in model.rglob("*"):
+        os.utime(p, (1_000_000, 1_000_000))
+    monkeypatch.setattr("time.time", lambda: 2_000_000_000.0)  # "later", for any header time
+    tar_model(model, tmp_path / "again.tar.gz")
+    assert (tmp_path / "again.tar.gz").read_bytes() == (tmp_path / "out" / "model.tar.gz").read_bytes()
     path = write_hyperparameters(tmp_path, {"folds": 2, "eta": 0.1, "target": "y"})
     assert json.loads(path.read_text()) == {"folds": "2", "eta": "0.1", "target": "y"}
     env = training_env(tmp_path, {"train": tmp_path / "input/data/train"}, {"folds": "2"}, "job-1")

@@ -335,6 +335,19 @@ def test_cache_reuses_outputs_and_a_rerun_after_failure_resumes(workdir: Path) -
     assert (workdir / "s3" / "bkt" / "tg" / "runs" / first.execution_id / "evaluation").is_dir()
 
 
+def test_a_rerun_of_an_uncached_tuning_step_still_reuses_evaluate(workdir: Path) -> None:
+    """The builder does not cache Tune; its seeded trials give the same model bytes, so Evaluate hits."""
+    d = make_definition(max_jobs=1)
+    assert "CacheConfig" not in d["Steps"][1]
+    first = run_definition(d, workdir, run_job=run_job, registry=open_registry(workdir / "reg.db"))
+    assert first.status == "Succeeded", first.failure
+    calls: list[str] = []
+    second = run_definition(d, workdir, run_job=_recording(calls), registry=open_registry(workdir / "reg.db"))
+    assert second.status == "Succeeded", second.failure
+    assert calls == ["train"]
+    assert [s.name for s in second.steps if s.cached] == ["Preprocess", "Evaluate"]
+
+
 def _recording(calls: list[str]) -> Any:
     def run(kind: str, argv: list[str], env: dict[str, str], on_metric: Any = None) -> None:
         calls.append(kind)

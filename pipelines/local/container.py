@@ -8,6 +8,7 @@ uploaded after success only. Entry points run in this interpreter through a ``Jo
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import tarfile
@@ -120,12 +121,20 @@ def training_env(root: Path, channels: Mapping[str, Path], hyperparameters: Mapp
 
 
 def tar_model(model_dir: Path, dest: Path) -> None:
-    """Pack ``model_dir``'s files at the archive root, as SageMaker packs model.tar.gz."""
+    """Pack ``model_dir``'s files at the archive root, as SageMaker packs model.tar.gz.
+
+    The bytes depend on the files' contents only (no times, owners or modes), so the same model
+    gives the same tarball and the steps reading it hit the cache on a rerun.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(dest, "w:gz", compresslevel=1) as tar:
+    with dest.open("wb") as raw, gzip.GzipFile("", "wb", 1, raw, mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for p in sorted(model_dir.rglob("*")):
             if p.is_file():
-                tar.add(p, arcname=p.relative_to(model_dir).as_posix())
+                info = tarfile.TarInfo(p.relative_to(model_dir).as_posix())
+                info.size, info.mode = p.stat().st_size, 0o644
+                with p.open("rb") as fh:
+                    tar.addfile(info, fh)
 
 
 def write_hyperparameters(root: Path, hyperparameters: Mapping[str, Any]) -> Path:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.aws import build_definition, config_from_args
+from pipelines.bundle import BUNDLE_FILENAME
 from pipelines.lint import (
     JOB_SETTINGS,
     arguments,
@@ -40,6 +41,8 @@ JOB_NAME_PREFIX = "pipelines-"
 _ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/[\w+=,.@/-]+$")
 _ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)")
 _STEP_REF = re.compile(r"^Steps\.([^.\[]+)")
+# a content-addressed code bundle, s3://<bucket>/<prefix>/code/<sha256>/sourcedir.tar.gz
+_BUNDLE_URI = re.compile(rf"^(s3://[^/]+/(?:.+/)?code/)[0-9a-f]{{64}}/{re.escape(BUNDLE_FILENAME)}$")
 
 
 class IamError(TrainguardError):
@@ -248,6 +251,17 @@ def _object_arns(prefixes: set[str]) -> list[str]:
     return sorted(out)
 
 
+def _code_prefix(uri: str) -> str:
+    """A content-addressed code bundle's URI widened to its ``.../code/`` prefix; others as given.
+
+    The bundle's key carries the sha256 of the code, so every code change deploys a new key. A
+    policy naming the one key would deny the next deployment's jobs their code until someone
+    re-attached the policy; the code prefix holds only bundles, which only the deployer writes.
+    """
+    m = _BUNDLE_URI.match(uri)
+    return m.group(1) if m else uri
+
+
 def _key_arn(key: str, region: str, account: str) -> str:
     if key.startswith("arn:"):
         return key
@@ -332,12 +346,13 @@ def derive_policy(definition: Mapping[str, Any], *, role_arn: str, region: str) 
         statements.append(st)
 
     # S3: objects read and written, listing limited to those prefixes
-    if info.s3.reads:
-        add("ReadPipelineData", ["s3:GetObject"], _object_arns(info.s3.reads))
+    reads = {_code_prefix(uri) for uri in info.s3.reads}
+    if reads:
+        add("ReadPipelineData", ["s3:GetObject"], _object_arns(reads))
     if info.s3.writes:
         add("WritePipelineOutputs", ["s3:PutObject"], _object_arns(info.s3.writes))
     by_bucket: dict[str, set[str]] = {}
-    for uri in info.s3.reads | info.s3.writes:
+    for uri in reads | info.s3.writes:
         bucket, key = _split_s3(uri)
         by_bucket.setdefault(bucket, set()).add(f"{key}*")
     for i, (bucket, prefixes) in enumerate(sorted(by_bucket.items())):

@@ -224,7 +224,7 @@ def test_policy_of_our_pipeline_is_clean_and_matches_its_uris(tmp_path: Any) -> 
     [data] = [p["DefaultValue"] for p in defn["Parameters"] if p["Name"] == "InputDataUri"]
     assert code in text and "s3://tg-bucket/trainguard/runs" in text
     assert set(st["ReadPipelineData"]["Resource"]) == {
-        f"arn:aws:s3:::{code[5:]}*", f"arn:aws:s3:::{data[5:]}*",
+        "arn:aws:s3:::tg-bucket/trainguard/code/*", f"arn:aws:s3:::{data[5:]}*",
         "arn:aws:s3:::tg-bucket/trainguard/runs/*"}
     assert st["WritePipelineOutputs"]["Resource"] == ["arn:aws:s3:::tg-bucket/trainguard/runs/*"]
     assert {s["Sid"] for s in doc["PolicyDocument"]["Statement"]} >= {
@@ -235,6 +235,23 @@ def test_policy_of_our_pipeline_is_clean_and_matches_its_uris(tmp_path: Any) -> 
     out = tmp_path / "role.json"
     assert main(["iam-policy", "--config", str(path), "--out", str(out)]) == 0
     assert json.loads(out.read_text()) == doc
+
+
+def test_a_code_change_keeps_the_role_policy_valid() -> None:
+    """The bundle key carries the code's sha256: the next deployment's key must be readable too."""
+    def with_bundle(sha: str) -> dict[str, Any]:
+        text = json.dumps(good_definition()).replace("/code/abc123/", f"/code/{sha}/")
+        return derive_policy(json.loads(text), role_arn=ROLE, region=REGION)
+
+    first, second = with_bundle("1" * 64), with_bundle("2" * 64)
+    assert first == second
+    st = _statements(first)
+    assert "arn:aws:s3:::tg-bucket/trainguard/code/*" in st["ReadPipelineData"]["Resource"]
+    assert not [r for r in st["ReadPipelineData"]["Resource"] if "1111" in r]
+    assert "trainguard/code/*" in st["ListPipelinePrefixes0"]["Condition"]["StringLike"]["s3:prefix"]
+    # only the content-addressed bundle form is widened; other objects keep their exact key
+    assert "arn:aws:s3:::tg-bucket/trainguard/code/abc123/sourcedir.tar.gz*" in \
+        _statements(_policy())["ReadPipelineData"]["Resource"]
 
 
 def test_an_output_with_no_known_location_is_an_error() -> None:

@@ -259,6 +259,8 @@ def test_bad_data_fails_the_first_step_with_exit_2_and_nothing_after(workdir: Pa
     assert out.status == "Failed" and out.exit_code == 2
     pre = out.step("Preprocess")
     assert pre.status == "Failed" and "label" in pre.message
+    # the file is named by its container path, as on SageMaker, not by the job's local folder
+    assert pre.message.startswith("/opt/ml/processing/input/data/in.csv: ") and str(workdir) not in pre.message
     assert {s.status for s in out.steps[1:]} <= {"NotRun", "Skipped"}
     assert out.step("Tune").status == "NotRun"
     assert registry.list() == []

@@ -89,20 +89,27 @@ class RunContext:
         """Run one entry point in-process, its output written to ``log`` and read for metric lines.
 
         A TrainguardError keeps its exit status; any other exception fails the step with its
-        message. Both become StepFailed naming the step.
+        message. Both become StepFailed naming the step, with paths in the job's folder written
+        as the container paths they stand for (``/opt/ml/...``), as the job would report them.
         """
         tee = _LineTee(reader, log)
+        root = env.get("TRAINGUARD_OPT_ML")
         try:  # the job's stdout and stderr go to its log, as a container's go to CloudWatch
             with contextlib.redirect_stdout(tee), contextlib.redirect_stderr(tee):
                 self.run_job(kind, list(argv), dict(env), on_metric=on_metric)
         except JobStopped:
             raise
         except TrainguardError as exc:
-            raise StepFailed(step, str(exc), exc.exit_code) from exc
+            raise StepFailed(step, _container_paths(str(exc), root), exc.exit_code) from exc
         except Exception as exc:  # a job's bug fails its step, not the runner
-            raise StepFailed(step, f"{type(exc).__name__}: {exc}") from exc
+            raise StepFailed(step, _container_paths(f"{type(exc).__name__}: {exc}", root)) from exc
         finally:
             tee.close()
+
+
+def _container_paths(message: str, root: str | None) -> str:
+    """``message`` with the job folder (standing for /opt/ml) written as /opt/ml."""
+    return message.replace(root.rstrip("/") + "/", "/opt/ml/") if root else message
 
 
 class _LineTee(io.TextIOBase):

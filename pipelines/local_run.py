@@ -22,6 +22,7 @@ from typing import Any
 from pipelines.bundle import build_bundle
 from pipelines.local import RunOutcome, StepRecord, run_definition
 from pipelines.local.progress import Progress
+from pipelines.local.runner import resolve_parameters
 from pipelines.local.store import LocalStore
 from pipelines.registry import open_registry
 from pipelines.report import write_report
@@ -35,6 +36,8 @@ __all__ = ["DEFAULT_WORKDIR", "RunResult", "add_arguments", "run", "run_local"]
 DEFAULT_WORKDIR = "trainguard-run"
 EXIT_APPROVED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 1, 2, 3
 _OUTPUTS = ("evaluation.json", "report.html", "model.tar.gz", "model.json")
+EMBEDDED_TARGET = "is_eight"
+"""The label column of the embedded data set (``training.data.embedded_dataset``)."""
 
 
 @dataclass
@@ -122,10 +125,6 @@ def run_local(config: Config | str | Path | Mapping[str, Any] | None = None, *,
         merged["data.target"] = target
     cfg = load_config(config, merged)
     data_file = _data_file(cfg, data)
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    for name in _OUTPUTS:  # stale evidence from an earlier run must not survive this one
-        (workdir / name).unlink(missing_ok=True)
     reg = open_registry(registry if registry is not None else cfg.registry.local_path)
     params = dict(parameters or {})
     bar = params.get("ChampionBar")
@@ -135,13 +134,18 @@ def run_local(config: Config | str | Path | Mapping[str, Any] | None = None, *,
     from pipelines.build import definition_json  # the SDK, only to build the definition
 
     text = definition_json(cfg)
+    definition = json.loads(text)
+    resolve_parameters(definition, params)  # bad input found here leaves the work dir as it was
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name in _OUTPUTS:  # stale evidence from an earlier run must not survive this one
+        (workdir / name).unlink(missing_ok=True)
     definition_path = workdir / "definition.json"
     definition_path.write_text(text, encoding="utf-8")
-    definition = json.loads(text)
     declared = {p["Name"]: p for p in definition.get("Parameters", [])}
     if "InputDataUri" in declared:
         uri = str(params.get("InputDataUri", declared["InputDataUri"].get("DefaultValue", "")))
-        _stage_data(LocalStore(workdir / "s3"), uri, data_file, cfg)
+        _stage_data(LocalStore(workdir / "s3"), uri, data_file)
     bundle = build_bundle()
     outcome = run_definition(definition, workdir, parameters=params, registry=reg,
                              code_sha=bundle.sha256, pipeline_name=cfg.aws.pipeline_name,
@@ -157,6 +161,9 @@ def _data_file(cfg: Config, data: str | Path | None) -> Path | None:
         if cfg.data.uri and cfg.data.uri.startswith("s3://"):
             raise ConfigError(f"data.uri is {cfg.data.uri}, an S3 URI the local run cannot read; pass "
                               "the file with --data PATH (and --target COLUMN).")
+        if cfg.data.target != EMBEDDED_TARGET:
+            raise ConfigError(f"data.target is {cfg.data.target!r} but no data was given; the embedded "
+                              f"data set's label is {EMBEDDED_TARGET!r}. Pass --data PATH with --target.")
         return None
     path = Path(source)
     if not path.is_file():
@@ -166,7 +173,7 @@ def _data_file(cfg: Config, data: str | Path | None) -> Path | None:
     return path
 
 
-def _stage_data(store: LocalStore, uri: str, data_file: Path | None, cfg: Config) -> None:
+def _stage_data(store: LocalStore, uri: str, data_file: Path | None) -> None:
     """Put the data at InputDataUri: the given file, or the embedded data set as CSV."""
     name = data_file.name if data_file else "data.csv"
     is_object = uri.rsplit("/", 1)[-1].lower().endswith((".csv", ".parquet", ".pq"))
@@ -177,9 +184,6 @@ def _stage_data(store: LocalStore, uri: str, data_file: Path | None, cfg: Config
     if data_file is not None:
         shutil.copyfile(data_file, target)
     else:
-        if cfg.data.target != "is_eight":
-            raise ConfigError(f"data.target is {cfg.data.target!r} but no data was given; the embedded "
-                              "data set's label is 'is_eight'. Pass --data PATH with --target.")
         write_csv(embedded_dataset(), target)
 
 

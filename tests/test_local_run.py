@@ -125,6 +125,19 @@ def test_input_errors_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixtu
         run_local(data=tmp_path / "nope.csv", target="x", workdir=tmp_path / "w")
     assert main(["run", "--local", "--workdir", str(tmp_path / "w"), "--param", "Nope=1"]) == 2
     assert "parameter 'Nope' is not declared" in capsys.readouterr().err
+    # refused before the run: an earlier run's evidence in the work dir is left as it was
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    for name in ("evaluation.json", "report.html", "definition.json"):
+        (earlier / name).write_text("earlier run")
+    for bad in (["--param", "MinAuc=high"], ["--set", "data.target=churned"]):
+        assert main(["run", "--local", "--workdir", str(earlier), "--registry", str(tmp_path / "r.db"), *bad]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and ("MinAuc is Float; got 'high'" in err or "label is 'is_eight'" in err)
+        assert all((earlier / n).read_text() == "earlier run" for n in ("evaluation.json", "report.html",
+                                                                          "definition.json"))
+    assert sorted(p.name for p in earlier.iterdir()) == ["definition.json", "evaluation.json", "report.html"]
+    assert not (tmp_path / "r.db").exists()
     assert main(["run", "--local", "--set", "cv.folds=1"]) == 2
     assert "cv.folds" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:

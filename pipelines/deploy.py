@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -51,6 +52,14 @@ ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _NOT_FOUND = {"ResourceNotFound", "ResourceNotFoundException", "ValidationException"}
 _MISSING_OBJECT = {"404", "NoSuchKey", "NotFound"}
 _MISSING_BUCKET = {"404", "NoSuchBucket", "NotFound"}
+
+_PARAM_CHECKS: dict[str, Callable[[str], bool]] = {
+    "Integer": lambda v: int(v) is not None,
+    "Float": lambda v: math.isfinite(float(v)),
+    "Boolean": lambda v: v.lower() in ("true", "false"),
+}
+_PARAM_EXAMPLES = {"Integer": "a whole number such as 2", "Float": "a number such as 0.8",
+                   "Boolean": "true or false"}
 
 Printer = Callable[[str], None]
 _CACHE: dict[str, Any] = {}
@@ -353,18 +362,45 @@ def champion_bar_from_registry(s3: Any, sm: Any, cfg: Config) -> tuple[float, st
 
 
 def parse_params(items: list[str], definition: Mapping[str, Any]) -> dict[str, str]:
-    """``--param K=V`` pairs checked against the definition's parameter names."""
-    known = {p.get("Name") for p in definition.get("Parameters") or [] if isinstance(p, dict)}
+    """``--param K=V`` pairs checked against the definition's parameters before anything is sent.
+
+    Each name must be declared, given once, and its value must be of the parameter's type
+    (Integer, Float, Boolean) and among its EnumValues, so a typo fails here rather than in the
+    execution. Values are passed on as typed.
+    """
+    declared = {p.get("Name"): p for p in definition.get("Parameters") or [] if isinstance(p, dict)}
     out: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise DeployError(f"--param {item!r} is not NAME=VALUE; e.g. --param MinAuc=0.8.")
-        if name not in known:
+        if name not in declared:
             raise DeployError(f"--param {name!r} is not a parameter of the pipeline; known: "
-                              f"{', '.join(sorted(str(k) for k in known))}.")
+                              f"{', '.join(sorted(str(k) for k in declared))}.")
+        if name in out:
+            raise DeployError(f"--param {name} is given twice ({out[name]!r} and {value!r}); "
+                              "pass it once.")
+        _check_param_value(declared[name], value)
         out[name] = value
     return out
+
+
+def _check_param_value(param: Mapping[str, Any], value: str) -> None:
+    """DeployError unless ``value`` is a valid value of the declared pipeline parameter."""
+    name, kind = param.get("Name"), str(param.get("Type", "String"))
+    check = _PARAM_CHECKS.get(kind)
+    if check is not None:
+        try:
+            ok = check(value)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise DeployError(f"--param {name}={value!r}: {name} is of type {kind}; give "
+                              f"{_PARAM_EXAMPLES[kind]}.")
+    allowed = param.get("EnumValues")
+    if allowed and value not in [str(a) for a in allowed]:
+        raise DeployError(f"--param {name}={value!r}: {name} must be one of "
+                          f"{', '.join(map(str, allowed))}.")
 
 
 # --------------------------------------------------------------------------------------------

@@ -238,12 +238,22 @@ def test_start_reads_the_champion_bar_from_the_approved_package(config_file: Pat
     ("extra", "match"),
     [(["--param", "Nope=1", "--start"], "'Nope' is not a parameter of the pipeline"),
      (["--param", "MinAuc"], "--param only applies to an execution; add --start"),
-     (["--param", "MinAuc", "--start"], "is not NAME=VALUE")],
+     (["--param", "MinAuc", "--start"], "is not NAME=VALUE"),
+     (["--param", "MinAuc=high", "--start"],
+      "--param MinAuc='high': MinAuc is of type Float; give a number such as 0.8"),
+     (["--param", "MinAuc=nan", "--start"], "MinAuc is of type Float"),
+     (["--param", "ProcessingInstanceCount=1.5", "--start"],
+      "ProcessingInstanceCount is of type Integer; give a whole number"),
+     (["--param", "ModelApprovalStatus=Rejected", "--start"],
+      "ModelApprovalStatus must be one of PendingManualApproval, Approved"),
+     (["--param", "MinAuc=0.8", "--param", "MinAuc=0.9", "--start"],
+      "--param MinAuc is given twice ('0.8' and '0.9'); pass it once")],
 )
 def test_bad_params_exit_2(config_file: Path, capsys: pytest.CaptureFixture[str],
                            extra: list[str], match: str) -> None:
     assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE, *extra]) == 2
     assert match in capsys.readouterr().err
+    assert _client("sagemaker").list_pipelines()["PipelineSummaries"] == []  # refused before AWS
 
 
 def test_bad_role_arn_exits_2_before_any_aws_call(config_file: Path,

@@ -261,16 +261,20 @@ def _overfitting_section(over: Mapping[str, Any], decision: Mapping[str, Any]) -
         values = [float(v) for _, v in aucs]
         cv_auc = over.get("cv_auc")
         limit = float(cv_auc) + float(ceiling) if _is_number(ceiling) and _is_number(cv_auc) else None
+        drawn = limit if limit is not None and limit <= 1 else None  # an AUC above 1 cannot happen
         chart = _Chart("AUC: train, CV, test", "", "AUC", (0.5, len(aucs) + 0.5),
-                       _padded_range(values + ([limit] if limit is not None else [])),
+                       _padded_range(values + ([drawn] if drawn is not None else [])),
                        x_ticks=[(i + 1, label) for i, (label, _) in enumerate(aucs)])
         chart.dots([(i + 1, v) for i, v in enumerate(values)], "AUC", values=True)
-        if limit is not None:
-            chart.reference([(0.5, limit), (len(aucs) + 0.5, limit)],
-                            f"train AUC limit: CV + ceiling = {limit:.3f}")
+        if drawn is not None:
+            chart.reference([(0.5, drawn), (len(aucs) + 0.5, drawn)],
+                            f"train AUC limit: CV + ceiling = {drawn:.3f}")
         body += f'<div class="charts">{chart.svg()}</div>'
     note = ("Train AUC is measured on each fold's own original fit rows; a large train &minus; CV gap "
             "means the model memorizes its training data.")
+    if limit is not None and limit > 1:
+        note += (f" The train AUC limit (CV + ceiling = {limit:.3f}) is above 1, so no train AUC can "
+                 "break it.")
     return _section("Overfitting", body + f'<p class="muted">{note}</p>')
 
 

@@ -192,6 +192,19 @@ def test_cv_scores_and_overfitting_block() -> None:
     assert "ABOVE the ceiling 0.1000" in render_report(worse)
 
 
+def test_the_train_auc_limit_is_drawn_only_where_an_auc_can_reach_it() -> None:
+    svg = re.search(r'<svg[^>]*aria-label="AUC: train, CV, test".*?</svg>', render_report(evaluation()), re.S)
+    # CV 0.9101 + ceiling 0.1 = 1.0101: no line, no axis tick above 1, and the note says why
+    assert "train AUC limit" not in svg.group(0)
+    ticks = [float(t) for t in re.findall(r'class="tick y"[^>]*>([0-9.]+)<', svg.group(0))]
+    assert ticks and max(ticks) <= 1.0
+    assert "limit (CV + ceiling = 1.010) is above 1" in render_report(evaluation())
+    tight = copy.deepcopy(evaluation())
+    tight["overfitting"]["max_overfit_gap"] = 0.05
+    text = render_report(tight)
+    assert "train AUC limit: CV + ceiling = 0.960" in text and "is above 1" not in text
+
+
 def test_trials_table_highlights_the_best_and_marks_early_stops() -> None:
     text = render_report(evaluation(), TRIALS, run_info={"objective": "cv:auc"})
     best_row = re.search(r'<tr class="best">(.*?)</tr>', text).group(1)

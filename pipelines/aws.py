@@ -56,8 +56,24 @@ def build_definition(config: Config) -> str:
     if key not in _DEFINITIONS:
         from pipelines.build import definition_json
 
+        _quiet_botocore()
         _DEFINITIONS[key] = definition_json(config)
     return _DEFINITIONS[key]
+
+
+def _quiet_botocore() -> None:
+    """Keep botocore's INFO lines out of CI logs once the SDK is imported.
+
+    Importing the SageMaker SDK runs ``logging.basicConfig(level=INFO)``, after which every
+    botocore client prints "Found credentials in environment variables." and one "Found endpoint
+    ... via: environment_global" per service to stderr: a dozen lines of noise per command. Only
+    a botocore logger nobody has configured (level NOTSET) is raised to WARNING.
+    """
+    import logging
+
+    logger = logging.getLogger("botocore")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
 
 
 def client_config(max_attempts: int | None = None) -> Any:

@@ -457,3 +457,20 @@ def test_our_pipeline_variants_pass(tmp_path: Any, extra: dict[str, Any]) -> Non
     assert lint_definition(defn) == []
     if "tuning" in extra:
         assert "Training" in {s["Type"] for s in defn["Steps"]}
+
+
+def test_lint_of_a_config_in_a_ci_environment_prints_no_sdk_log_lines(tmp_path: Any) -> None:
+    """With CI's credentials in the environment, the SDK's root INFO logging used to put a dozen
+    botocore lines ("Found credentials in environment variables.") on stderr of every command."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_EC2_METADATA_DISABLED": "true"}
+    env.pop("AWS_PROFILE", None)
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "lint", "--config",
+                           str(_real_config(tmp_path))], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert "no findings" in proc.stdout

@@ -282,7 +282,8 @@ def _trials_section(trials: Sequence[Mapping[str, Any]] | None, run_info: Mappin
     rows_in = [t for t in trials or [] if isinstance(t, Mapping)]
     if not rows_in:
         return _section("Hyperparameter search", '<p class="missing">No search trials recorded '
-                        "(tuning disabled or not run).</p>")
+                        "(tuning disabled or not run; a registered package keeps only the chosen "
+                        "hyperparameters, listed under Model and lineage).</p>")
     objective = str(run_info.get("objective") or "score")
     lower = objective.split(":")[-1] in _LOWER_IS_BETTER
     scored = [t for t in rows_in if _is_number(t.get("score"))]
@@ -609,6 +610,7 @@ thead th { background: var(--soft); }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.params { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.86em;
             overflow-wrap: anywhere; min-width: 12em; }
+table.kv td { overflow-wrap: anywhere; }
 tr.best td { background: #fff6d6; font-weight: 600; }
 tr.summary td { background: var(--soft); font-weight: 600; }
 table.confusion td.cm { text-align: center; min-width: 8em; }

@@ -205,6 +205,14 @@ def test_the_train_auc_limit_is_drawn_only_where_an_auc_can_reach_it() -> None:
     assert "train AUC limit: CV + ceiling = 0.960" in text and "is above 1" not in text
 
 
+def test_long_unbroken_lineage_values_wrap_inside_the_page() -> None:
+    uri = "s3://bucket/prefix/code/" + "ab" * 32 + "/sourcedir.tar.gz"
+    text = render_report(evaluation(), run_info={"code_uri": uri})
+    assert '<table class="kv">' in text and f"<td>{uri}</td>" in text
+    # a value with no spaces must still break, or the table runs off the page (seen in a browser)
+    assert re.search(r"table\.kv td \{[^}]*overflow-wrap: anywhere", text)
+
+
 def test_trials_table_highlights_the_best_and_marks_early_stops() -> None:
     text = render_report(evaluation(), TRIALS, run_info={"objective": "cv:auc"})
     best_row = re.search(r'<tr class="best">(.*?)</tr>', text).group(1)

@@ -150,8 +150,7 @@ def run_local(config: Config | str | Path | Mapping[str, Any] | None = None, *,
     outcome = run_definition(definition, workdir, parameters=params, registry=reg,
                              code_sha=bundle.sha256, pipeline_name=cfg.aws.pipeline_name,
                              use_cache=use_cache, on_event=on_event, seed=cfg.seed,
-                             lineage={"data": str(data_file) if data_file else "embedded digits",
-                                      "code_version": bundle.sha256})
+                             lineage={"data": str(data_file.resolve()) if data_file else "embedded digits"})
     return _collect(outcome, cfg, workdir, definition_path, float(bar))
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.bundle import build_bundle
 from pipelines.cli import main
 from pipelines.local_run import run_local
 from pipelines.registry import open_registry
@@ -116,6 +117,9 @@ def test_own_parquet_with_target_runs(tmp_path: Path) -> None:
                                   "approval.max_overfit_gap": 1.0})
     assert result.exit_code == 0, result.message
     assert result.evaluation["model"]["features"] == ["a", "b"]
+    [pkg] = open_registry(tmp_path / "r.db").list()
+    assert pkg.lineage["data"] == str(data.resolve())
+    assert pkg.lineage["code_version"] == build_bundle().sha256 and "code_sha" not in pkg.lineage
     staged = list((tmp_path / "w" / "s3").rglob("mine.parquet"))
     assert len(staged) == 1 and "data" in staged[0].parts
 

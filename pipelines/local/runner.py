@@ -195,7 +195,7 @@ def run_definition(definition: Mapping[str, Any] | str | Path, workdir: str | Pa
                      execution_id=execution_id, run_job=run_job, registry=registry,
                      code_sha=code_sha, emit=emit, seed=seed,
                      lineage={"execution_id": execution_id, "pipeline": pipeline_name,
-                              "parameters": dict(values), "code_sha": code_sha, **(lineage or {})})
+                              "parameters": dict(values), "code_version": code_sha, **(lineage or {})})
     for step in graph.steps.values():  # a stale code bundle is refused before anything runs
         _check_literal_code(step.spec.get("Arguments"), step.name, ctx)
     cache = StepCache(workdir / "cache", store)

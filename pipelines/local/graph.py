@@ -36,18 +36,6 @@ class StepGraph:
     steps: dict[str, Step]
     order: list[str]
 
-    def downstream(self, name: str) -> set[str]:
-        """Every step that depends, directly or not, on ``name``."""
-        out: set[str] = set()
-        frontier = [name]
-        while frontier:
-            current = frontier.pop()
-            for s in self.steps.values():
-                if current in s.depends_on and s.name not in out:
-                    out.add(s.name)
-                    frontier.append(s.name)
-        return out
-
 
 def build_graph(definition: Mapping[str, Any]) -> StepGraph:
     """Flatten the definition's steps and order them; DefinitionError for a malformed graph."""

@@ -1,16 +1,17 @@
 """trainguard's pipeline layer: ``build_pipeline()``, the CLI, the local runner, registry and CI.
 
-``build_pipeline`` and ``definition_json`` are re-exported lazily (module ``__getattr__``), so
-``import pipelines`` and the commands that do not build a definition never import the SDK.
+``build_pipeline``, ``build_context`` and ``definition_json`` are re-exported lazily (module
+``__getattr__``), so ``import pipelines`` and the commands that do not build a definition never
+import the SDK.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["build_pipeline", "definition_json"]
+__all__ = ["build_context", "build_pipeline", "definition_json"]
 
-_LAZY = {"build_pipeline": "pipelines.build", "definition_json": "pipelines.build"}
+_LAZY = {name: "pipelines.build" for name in __all__}
 
 
 def __getattr__(name: str) -> Any:

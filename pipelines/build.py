@@ -10,19 +10,37 @@ that lint, the local runner and upsert consume: the same bytes in every process.
 Overrides are dotted config keys, given as a mapping (``overrides={"cv.folds": 3}``) or as
 keyword arguments with ``__`` for the dots (``cv__folds=3``); both forms may be combined, the
 keywords win.
+
+The step builders of ``steps/`` compose pipelines of your own: ``build_context()`` gives the
+``BuildContext`` they take, inside the offline scope they must be called in::
+
+    from pipelines.build import build_context
+    from steps.processing import preprocess_step
+    from steps.sdk import Pipeline
+    from steps.training import train_step
+
+    with build_context("config.yaml") as ctx:
+        pre = preprocess_step(ctx)
+        train, model_uri = train_step(
+            ctx, pre.properties.ProcessingOutputConfig.Outputs["train"].S3Output.S3Uri)
+        pipeline = Pipeline(name="my-pipeline", parameters=ctx.params.all,
+                            steps=[pre, train], sagemaker_session=ctx.session)
+        definition = pipeline.definition()
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from pipelines.bundle import build_bundle
 from steps.condition import check_approval_step, rejection_message
 from steps.context import BuildContext, default_bucket
+from steps.limits import check_service_limits
 from steps.parameters import pipeline_parameters
 from steps.processing import EVALUATION_FILE, evaluate_step, preprocess_step
 from steps.register import fail_step, lineage_metadata, register_step, rejected_metadata
@@ -34,7 +52,8 @@ from steps.tuning import tune_step
 from training.config import Config, load_config
 from training.errors import ConfigError
 
-__all__ = ["XGBOOST_VERSION", "build_pipeline", "definition_json", "resolve_config"]
+__all__ = ["XGBOOST_VERSION", "build_context", "build_pipeline", "definition_json",
+           "resolve_config"]
 
 XGBOOST_VERSION = "3.0-5"
 """The SageMaker XGBoost image used when ``aws.image_uri`` is not set: Python 3.10 with a
@@ -54,25 +73,40 @@ def resolve_config(config: ConfigSource = None, overrides: Mapping[str, Any] | N
     return load_config(config, merged or None)
 
 
+@contextlib.contextmanager
+def build_context(config: ConfigSource = None, overrides: Mapping[str, Any] | None = None,
+                  **keyword_overrides: Any) -> Iterator[BuildContext]:
+    """The ``BuildContext`` every step builder takes, valid inside the ``with`` block.
+
+    The block is the offline SDK scope (no network call, no SDK defaults files, telemetry off):
+    call the builders, and ``Pipeline.definition()`` of a pipeline holding other SDK steps, in
+    it. Raises ConfigError for a bad config, an override, or a value SageMaker would refuse,
+    before any SDK object is built.
+    """
+    cfg = resolve_config(config, overrides, **keyword_overrides)
+    check_service_limits(cfg)
+    security = security_from_config(cfg)
+    bucket = default_bucket(cfg)
+    bundle = build_bundle()
+    with offline_sdk(cfg.aws.region):
+        session = offline_session(cfg.aws.region, bucket)
+        yield BuildContext(
+            cfg=cfg, session=session, params=pipeline_parameters(cfg, bucket),
+            security=security, bucket=bucket, prefix=cfg.aws.prefix.strip("/"),
+            image_uri=_image_uri(cfg), code_uri=bundle.s3_uri(bucket, cfg.aws.prefix),
+            code_sha256=bundle.sha256)
+
+
 def build_pipeline(config: ConfigSource = None, overrides: Mapping[str, Any] | None = None,
                    **keyword_overrides: Any) -> Pipeline:
     """Build the trainguard SageMaker Pipeline (SDK v3) for a config, with no network call.
 
     Steps: Preprocess → Tune (or Train) → Evaluate → CheckApproval → RegisterModel, else
     RegisterRejected and/or FailRejected per ``approval.on_reject``. Raises ConfigError for a
-    bad config or override (before touching the SDK), or an image that cannot be resolved.
+    bad config or override, a value SageMaker would refuse (before touching the SDK), or an
+    image that cannot be resolved.
     """
-    cfg = resolve_config(config, overrides, **keyword_overrides)
-    security = security_from_config(cfg)
-    bundle = build_bundle()
-    bucket = default_bucket(cfg)
-    with offline_sdk(cfg.aws.region):
-        session = offline_session(cfg.aws.region, bucket)
-        ctx = BuildContext(
-            cfg=cfg, session=session, params=pipeline_parameters(cfg, bucket),
-            security=security, bucket=bucket, prefix=cfg.aws.prefix.strip("/"),
-            image_uri=_image_uri(cfg), code_uri=bundle.s3_uri(bucket, cfg.aws.prefix),
-            code_sha256=bundle.sha256)
+    with build_context(config, overrides, **keyword_overrides) as ctx:
         return _assemble(ctx)
 
 

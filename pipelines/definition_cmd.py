@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from steps.limits import check_service_limits
 from training.config import load_config, parse_override
 from training.errors import ConfigError
 
@@ -29,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     """Build the definition; print it, or write it to --out. Exit 0, or 2 on bad input."""
     overrides = dict(parse_override(text) for text in args.overrides)
     cfg = load_config(args.config, overrides)  # config errors before the SDK is even imported
+    check_service_limits(cfg)
     from pipelines.build import definition_json  # imports the SDK: only this command needs it
 
     text = definition_json(cfg)

@@ -11,6 +11,7 @@ import sys
 import tarfile
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -291,3 +292,155 @@ def test_offline_scope_is_undone_on_exit(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "SAGEMAKER_USER_CONFIG_OVERRIDE" not in os.environ
     assert telemetry_logging._send_telemetry_request is sender
     assert logger.level == logging.INFO
+
+
+# ---- values SageMaker would refuse: caught at build time, not at execution ----------------------
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"aws.pipeline_name": "churn model"}, r"aws\.pipeline_name 'churn model' is not a SageMaker"),
+    ({"aws.pipeline_name": "churn_model"}, r"aws\.pipeline_name .*letters, digits and hyphens"),
+    ({"registry.model_package_group": "models-"}, r"registry\.model_package_group 'models-'"),
+    ({"registry.model_package_group": "m" * 64}, r"model_package_group .*at most 63"),
+    ({"aws.role_arn": "arn:aws:iam::111122223333:user/me"},
+     r"aws\.role_arn .*arn:aws:iam::<12-digit account>:role/<name>"),
+    ({"aws.bucket": "My_Bucket"}, r"aws\.bucket 'My_Bucket' is not an S3 bucket name"),
+    ({"aws.image_uri": "x" * 256}, r"aws\.image_uri is 256 characters long; .* at most 255"),
+    ({"aws.processing_instance_count": 101}, r"aws\.processing_instance_count must be at most 100"),
+    ({"aws.cache_expire_after": "30 days"}, r"aws\.cache_expire_after '30 days' is not an ISO 8601"),
+    ({"aws.cache_expire_after": "P"}, r"aws\.cache_expire_after 'P' is not an ISO 8601"),
+    ({"security.max_runtime_seconds": 777_601},
+     r"security\.max_runtime_seconds must be at most 777600 .*got 777601"),
+    ({"security.kms_key_id": "alias/my key"}, r"security\.kms_key_id 'alias/my key' is not a KMS"),
+    ({"security.subnets": [f"subnet-{i}" for i in range(17)]},
+     r"security\.subnets lists 17 ids; a job accepts at most 16"),
+    ({"security.security_group_ids": ["sg 1"]},
+     r"security\.security_group_ids has ids SageMaker refuses: 'sg 1'"),
+    ({"security.tags": {f"k{i}": "v" for i in range(51)}}, r"security\.tags has 51 tags"),
+    ({"security.tags": {"aws:team": "ml"}}, r"security\.tags\.aws:team: the 'aws:' prefix"),
+    ({"security.tags": {"team": "ml;drop"}}, r"security\.tags\.team: tag values .*'ml;drop'"),
+    ({"tuning.warm_start_parents": [f"t{i}" for i in range(6)]},
+     r"tuning\.warm_start_parents lists 6 tuning jobs; .* at most 5"),
+    ({"tuning.warm_start_parents": ["s3://bucket/tune"]},
+     r"tuning\.warm_start_parents has names .*'s3://bucket/tune'"),
+])
+def test_values_sagemaker_would_refuse_are_config_errors(overrides: dict, message: str) -> None:
+    from steps.limits import check_service_limits
+
+    cfg = resolve_config(overrides=overrides)  # the typed config itself accepts these
+    with pytest.raises(ConfigError, match=message):
+        check_service_limits(cfg)
+
+
+def test_values_at_the_limits_build() -> None:
+    from steps.limits import check_service_limits
+
+    check_service_limits(resolve_config(overrides={
+        "aws.pipeline_name": "a" + "-b" * 127, "registry.model_package_group": "m" * 63,
+        "aws.bucket": "my.bucket-1", "aws.cache_expire_after": "PT12H",
+        "security.max_runtime_seconds": 777_600, "security.kms_key_id": "alias/my-key",
+        "security.subnets": [f"subnet-{i}" for i in range(16)],
+        "security.tags": {"team name": "ML Platform / risk@example.com"},
+        "tuning.warm_start_parents": [f"tune-{i}" for i in range(5)]}))
+    # Checks that only apply to a feature in use: cache durations with caching off, parents
+    # without tuning.
+    check_service_limits(resolve_config(overrides={
+        "aws.cache_steps": False, "aws.cache_expire_after": "30 days",
+        "tuning.enabled": False, "tuning.warm_start_parents": ["not a name"]}))
+
+
+def test_every_refused_value_is_reported_at_once_by_build_and_by_the_command(
+        capsys: pytest.CaptureFixture) -> None:
+    from pipelines.cli import main
+
+    bad = {"aws.pipeline_name": "my pipeline", "security.tags": {"aws:x": "y"}}
+    with pytest.raises(ConfigError, match=r"(?s)2 config problems:.*pipeline_name.*aws:x"):
+        build_pipeline(overrides=bad)
+    assert main(["definition", "--set", "aws.pipeline_name=my pipeline",
+                 "--set", "security.max_runtime_seconds=1000000"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "2 config problems" in captured.err and "Traceback" not in captured.err
+    assert "max_runtime_seconds must be at most 777600" in captured.err
+
+
+def test_limits_agree_with_the_service_model() -> None:
+    """The bounds and patterns are botocore's SageMaker model's, so they cannot drift apart."""
+    import botocore.session
+
+    from steps import limits
+
+    service = botocore.session.get_session().get_service_model("sagemaker")
+
+    def member(operation: str, *path: str) -> Any:
+        shape = service.operation_model(operation).input_shape
+        for part in path:
+            shape = shape.member if part == "[]" else shape.members[part]
+        return shape
+
+    proc = "CreateProcessingJob"
+    assert member(proc, "StoppingCondition", "MaxRuntimeInSeconds").metadata["max"] == \
+        limits.MAX_PROCESSING_RUNTIME_SECONDS
+    assert member(proc, "ProcessingResources", "ClusterConfig", "InstanceCount").metadata[
+        "max"] == limits.MAX_PROCESSING_INSTANCES
+    assert member(proc, "AppSpecification", "ImageUri").metadata["max"] == limits.MAX_IMAGE_URI
+    assert member(proc, "Tags").metadata["max"] == limits.MAX_TAGS
+    for op in (proc, "CreateTrainingJob"):
+        vpc = member(op, "NetworkConfig", "VpcConfig") if op == proc else member(op, "VpcConfig")
+        assert vpc.members["Subnets"].metadata["max"] == limits.MAX_SUBNETS
+        assert vpc.members["SecurityGroupIds"].metadata["max"] == limits.MAX_SECURITY_GROUPS
+        assert vpc.members["Subnets"].member.metadata["pattern"] == "[-0-9a-zA-Z]+"
+    parents = member("CreateHyperParameterTuningJob", "WarmStartConfig",
+                     "ParentHyperParameterTuningJobs")
+    assert parents.metadata["max"] == limits.MAX_WARM_START_PARENTS
+    assert parents.member.members["HyperParameterTuningJobName"].metadata["pattern"] == \
+        limits.TUNING_JOB_NAME.pattern
+    assert member("CreatePipeline", "PipelineName").metadata["pattern"] == \
+        limits.PIPELINE_NAME.pattern
+    assert member("CreateModelPackage", "ModelPackageGroupName").metadata["pattern"] == \
+        limits.MODEL_PACKAGE_GROUP.pattern
+    assert member(proc, "RoleArn").metadata["pattern"] == limits.ROLE_ARN.pattern
+    assert member(proc, "ProcessingResources", "ClusterConfig", "VolumeKmsKeyId").metadata[
+        "pattern"] == limits.KMS_KEY.pattern
+
+
+# ---- step builders reused in a pipeline of one's own ------------------------------------------
+
+
+def test_step_builders_compose_a_pipeline_of_ones_own(default_definition: dict) -> None:
+    from pipelines import build_context
+    from steps.processing import evaluate_step, preprocess_step
+    from steps.sdk import Pipeline
+    from steps.training import train_step
+
+    env_before = dict(os.environ)
+    with build_context(cv__folds=5) as ctx:
+        assert os.environ["SAGEMAKER_VALIDATE_ROLE"] == "false"  # inside the offline scope
+        pre = preprocess_step(ctx)
+        outputs = pre.properties.ProcessingOutputConfig.Outputs
+        train, model_uri = train_step(ctx, outputs["train"].S3Output.S3Uri)
+        evaluate, _ = evaluate_step(ctx, model_uri, outputs["test"].S3Output.S3Uri)
+        pipeline = Pipeline(name="my-own", parameters=ctx.params.all,
+                            steps=[pre, train, evaluate], sagemaker_session=ctx.session)
+        mine = json.loads(pipeline.definition())
+    assert [s["Name"] for s in mine["Steps"]] == ["Preprocess", "Train", "Evaluate"]
+    ours = {s["Name"]: s for s in default_definition["Steps"]}
+    # The same builder gives the same step as in build_pipeline()'s pipeline.
+    assert mine["Steps"][0] == ours["Preprocess"]
+    train_args = mine["Steps"][1]["Arguments"]
+    assert train_args["EnableNetworkIsolation"] is True
+    assert train_args["ResourceConfig"]["VolumeKmsKeyId"] == ctx.security.kms_key_id
+    model = next(i for i in mine["Steps"][2]["Arguments"]["ProcessingInputs"]
+                 if i["InputName"] == "model")
+    assert model["S3Input"]["S3Uri"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert dict(os.environ) == env_before  # the offline scope ended with the block
+
+
+def test_build_context_refuses_bad_config_before_the_block_runs() -> None:
+    from pipelines.build import build_context
+
+    entered = []
+    with pytest.raises(ConfigError, match=r"aws\.pipeline_name"), \
+            build_context(aws__pipeline_name="no spaces allowed"):
+        entered.append(True)
+    assert entered == []

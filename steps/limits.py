@@ -1,0 +1,122 @@
+"""SageMaker's own limits on the names and values a config puts in the definition (no SDK import).
+
+The SDK and botocore's request validation check types, not the service's patterns and ranges, so
+without this a pipeline name with a space, a runtime above the processing-job maximum or a tag
+key starting with ``aws:`` would build, lint and deploy, then fail only when an execution
+creates the job. ``check_service_limits`` reports every such value at once, naming its config
+key, before any SDK object is built. The patterns and bounds are the SageMaker service model's
+(botocore's ``sagemaker`` model; a test checks they agree), plus the rules that model does not
+carry: S3 bucket names, reserved ``aws:`` tag keys, ISO 8601 cache durations.
+"""
+
+from __future__ import annotations
+
+import re
+
+from training.config import Config
+from training.errors import ConfigError
+
+__all__ = ["MAX_PROCESSING_RUNTIME_SECONDS", "check_service_limits", "service_limit_problems"]
+
+MAX_PROCESSING_RUNTIME_SECONDS = 777_600
+"""CreateProcessingJob's ``MaxRuntimeInSeconds`` maximum (9 days); every job gets the same
+``security.max_runtime_seconds``, and training jobs allow more, so this bound applies."""
+MAX_PROCESSING_INSTANCES = 100
+MAX_SUBNETS = 16
+MAX_SECURITY_GROUPS = 5
+MAX_TAGS = 50
+MAX_WARM_START_PARENTS = 5
+MAX_IMAGE_URI = 255
+
+PIPELINE_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}")
+MODEL_PACKAGE_GROUP = re.compile(
+    r"(arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:[a-z\-]*\/)?([a-zA-Z0-9]([a-zA-Z0-9-]){0,62})(?<!-)")
+TUNING_JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}")
+ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
+KMS_KEY = re.compile(r"[a-zA-Z0-9:/_-]*")
+VPC_ID = re.compile(r"[-0-9a-zA-Z]{1,32}")
+TAG_TEXT = re.compile(r"[\w\s.:/=+\-@]*")
+"""The service's ``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*`` in Python's ``re`` (no ``\\p`` classes)."""
+BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+ISO_DURATION = re.compile(r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?")
+
+_NAME_RULE = "letters, digits and hyphens, starting and ending with a letter or digit"
+
+
+def service_limit_problems(cfg: Config) -> list[str]:
+    """One message per config value SageMaker (or S3) would refuse, each naming its key and fix."""
+    problems: list[str] = []
+
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            problems.append(message)
+
+    aws, sec, t = cfg.aws, cfg.security, cfg.tuning
+    need(PIPELINE_NAME.fullmatch(aws.pipeline_name) is not None,
+         f"aws.pipeline_name {aws.pipeline_name!r} is not a SageMaker pipeline name: use "
+         f"{_NAME_RULE}, at most 256 characters.")
+    group = cfg.registry.model_package_group
+    need(MODEL_PACKAGE_GROUP.fullmatch(group) is not None,
+         f"registry.model_package_group {group!r} is not a model package group name: use "
+         f"{_NAME_RULE}, at most 63 characters.")
+    need(ROLE_ARN.fullmatch(aws.role_arn) is not None,
+         f"aws.role_arn {aws.role_arn!r} is not an IAM role ARN SageMaker accepts: write it as "
+         "arn:aws:iam::<12-digit account>:role/<name>.")
+    need(not aws.bucket or BUCKET.fullmatch(aws.bucket) is not None,
+         f"aws.bucket {aws.bucket!r} is not an S3 bucket name: use 3-63 lowercase letters, "
+         "digits, dots and hyphens, starting and ending with a letter or digit.")
+    need(not aws.image_uri or len(aws.image_uri) <= MAX_IMAGE_URI,
+         f"aws.image_uri is {len(aws.image_uri or '')} characters long; SageMaker accepts at "
+         f"most {MAX_IMAGE_URI}.")
+    need(aws.processing_instance_count <= MAX_PROCESSING_INSTANCES,
+         f"aws.processing_instance_count must be at most {MAX_PROCESSING_INSTANCES} (a processing "
+         f"job's limit); got {aws.processing_instance_count}.")
+    need(not aws.cache_steps or ISO_DURATION.fullmatch(aws.cache_expire_after) is not None,
+         f"aws.cache_expire_after {aws.cache_expire_after!r} is not an ISO 8601 duration: write "
+         "it like P30D (30 days), PT12H (12 hours) or P1M.")
+
+    need(sec.max_runtime_seconds <= MAX_PROCESSING_RUNTIME_SECONDS,
+         f"security.max_runtime_seconds must be at most {MAX_PROCESSING_RUNTIME_SECONDS} (9 days, "
+         f"the processing-job limit; every job gets this value); got {sec.max_runtime_seconds}.")
+    need(not sec.kms_key_id or (KMS_KEY.fullmatch(sec.kms_key_id) is not None
+                                and len(sec.kms_key_id) <= 2048),
+         f"security.kms_key_id {sec.kms_key_id!r} is not a KMS key id, key ARN or alias SageMaker "
+         "accepts (letters, digits, ':', '/', '_', '-').")
+    for key, values, most in (("security.subnets", sec.subnets, MAX_SUBNETS),
+                              ("security.security_group_ids", sec.security_group_ids,
+                               MAX_SECURITY_GROUPS)):
+        need(len(values) <= most, f"{key} lists {len(values)} ids; a job accepts at most {most}.")
+        bad = [v for v in values if VPC_ID.fullmatch(v) is None]
+        need(not bad, f"{key} has ids SageMaker refuses: {', '.join(map(repr, bad))}; give ids "
+             "such as subnet-0abc123 / sg-0abc123 (letters, digits, hyphens; at most 32).")
+    need(len(sec.tags) <= MAX_TAGS,
+         f"security.tags has {len(sec.tags)} tags; a job accepts at most {MAX_TAGS}.")
+    for key, value in sec.tags.items():
+        where = f"security.tags.{key}"
+        need(1 <= len(key) <= 128 and TAG_TEXT.fullmatch(key) is not None,
+             f"{where}: tag keys must be 1-128 letters, digits, spaces or _.:/=+-@.")
+        need(not key.lower().startswith("aws:"),
+             f"{where}: the 'aws:' prefix is reserved for AWS; choose another tag key.")
+        need(len(value) <= 256 and TAG_TEXT.fullmatch(value) is not None,
+             f"{where}: tag values must be at most 256 letters, digits, spaces or _.:/=+-@; "
+             f"got {value!r}.")
+
+    if t.enabled:
+        parents = t.warm_start_parents
+        need(len(parents) <= MAX_WARM_START_PARENTS,
+             f"tuning.warm_start_parents lists {len(parents)} tuning jobs; a warm start takes at "
+             f"most {MAX_WARM_START_PARENTS}.")
+        bad = [p for p in parents if TUNING_JOB_NAME.fullmatch(p) is None]
+        need(not bad, f"tuning.warm_start_parents has names that are not tuning job names: "
+             f"{', '.join(map(repr, bad))}; give the parent jobs' names ({_NAME_RULE}, at most 32).")
+    return problems
+
+
+def check_service_limits(cfg: Config) -> None:
+    """Raise ConfigError listing every value of ``cfg`` that SageMaker (or S3) would refuse."""
+    problems = service_limit_problems(cfg)
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
+    if problems:
+        raise ConfigError(f"{len(problems)} config problems:\n"
+                          + "\n".join(f"  - {p}" for p in problems))

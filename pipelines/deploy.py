@@ -433,8 +433,10 @@ def upsert(cfg: Config, *, start: bool = False, params: list[str] | None = None,
     """Deploy the pipeline built from ``cfg`` (its ``aws.role_arn`` is the pipeline's role).
 
     Returns what was done; raises DeployError for AWS problems and LintFailed when the
-    definition has error findings (before any AWS call).
+    definition has error findings (before any AWS call). A missing region or unknown profile
+    is reported first, before the build.
     """
+    session = session or make_session(cfg.aws.region, profile)
     definition_text, bundle = _prepare(cfg)
     definition = parse_definition(definition_text, "the built definition")
     findings = lint_definition(definition, cfg)
@@ -445,7 +447,6 @@ def upsert(cfg: Config, *, start: bool = False, params: list[str] | None = None,
     if uri not in definition_text:
         raise DeployError(f"the built definition does not reference the code bundle {uri}; "
                           "rebuild with the same installed code.")
-    session = session or make_session(cfg.aws.region, profile)
     s3, sm = _clients(cfg, session, endpoint_url)
     result = UpsertResult(bundle_uri=uri)
     result.bucket_created = _ensure_bucket(s3, cfg, bucket, out)

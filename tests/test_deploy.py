@@ -274,6 +274,16 @@ def test_missing_credentials_exit_2_with_the_fix(config_file: Path, monkeypatch:
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", ["upsert", "diff"])
+def test_missing_region_exits_2_naming_the_setting(config_file: Path, command: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    role = ["--role-arn", ROLE] if command == "upsert" else []
+    assert main([command, "--config", str(config_file), *role, "--set", "aws.region="]) == 2
+    err = capsys.readouterr().err
+    assert "no AWS region: set aws.region in the config, pass --region" in err
+    assert "Traceback" not in err
+
+
 def test_missing_profile_exits_2(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE,
                  "--profile", "nope"]) == 2

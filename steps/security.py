@@ -49,6 +49,8 @@ class JobSecurity:
             off.append("security.network_isolation")
         if not self.inter_container_encryption:
             off.append("security.inter_container_encryption")
+        if not self.tags:
+            off.append("security.tags")  # untagged jobs escape cost and ownership controls
         return off
 
     def tag_list(self) -> list[dict[str, str]]:
@@ -92,9 +94,9 @@ def security_from_config(cfg: Config) -> JobSecurity:
     )
     if sec.insecure and not s.allow_insecure:
         raise ConfigError(
-            f"{', '.join(sec.insecure)} turned off or empty: every job must run encrypted and "
-            "isolated in a VPC. Set them, or set security.allow_insecure=true to build without "
-            "(lint will still flag it)."
+            f"{', '.join(sec.insecure)} turned off or empty: every job must run encrypted, "
+            "isolated in a VPC and tagged. Set them, or set security.allow_insecure=true to build "
+            "without (lint will still flag it)."
         )
     return sec
 

@@ -86,6 +86,11 @@ def test_every_job_is_encrypted_isolated_in_the_vpc_time_limited_and_tagged(over
                        "Subnets": ["subnet-00000000000000000"]}
         assert job["StoppingCondition"]["MaxRuntimeInSeconds"] == 3600
         assert job["RoleArn"] == "arn:aws:iam::111122223333:role/trainguard-execution"
+    # Tags sit on each create-job request (a tuner's training jobs inherit the tuning job's).
+    launching = [s for s in all_steps(d["Steps"]) if s["Type"] in ("Processing", "Training", "Tuning")]
+    assert len(launching) == 3
+    assert all(s["Arguments"]["Tags"] == [{"Key": "project", "Value": "trainguard"}]
+               for s in launching)
 
 
 def test_the_tuner_request_gets_back_what_the_sdk_drops() -> None:
@@ -116,12 +121,19 @@ def test_insecure_settings_need_allow_insecure() -> None:
     cfg = Config(security=SecurityConfig(kms_key_id=None))
     with pytest.raises(ConfigError, match=r"security\.kms_key_id turned off"):
         security_from_config(cfg)
+    # Tags are a control too: untagged jobs need the same explicit opt-out.
+    with pytest.raises(ConfigError, match=r"security\.tags turned off or empty: .*tagged.*"
+                                          r"allow_insecure=true"):
+        definition_json(overrides={"security.tags": {}})
 
 
 def test_allow_insecure_builds_exactly_what_was_asked_on_every_job() -> None:
     d = definition(**{"security.allow_insecure": True, "security.network_isolation": False,
-                      "security.inter_container_encryption": False, "security.kms_key_id": None})
+                      "security.inter_container_encryption": False, "security.kms_key_id": None,
+                      "security.tags": {}})
+    assert "Tags" not in by_name(d)["Tune"]["Arguments"]
     for kind, job in jobs(d):
+        assert "Tags" not in job
         if kind == "processing":
             assert job["NetworkConfig"]["EnableNetworkIsolation"] is False
             assert job["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is False

@@ -24,6 +24,7 @@ from pipelines.lint import (
     get_path,
     iter_steps,
     job_blocks,
+    job_kind,
     load_definition,
     parse_definition,
     resolve,
@@ -120,7 +121,7 @@ def _items(value: Any) -> list[dict[str, Any]]:
 def _step_io(step: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
     """(input URI settings, output URI settings) of one step, unresolved."""
     args = arguments(step)
-    kind = step.get("Type")
+    kind = job_kind(step)
     ins: list[Any] = []
     outs: list[Any] = []
     if kind == "Processing":
@@ -229,7 +230,7 @@ def policy_inputs(definition: Mapping[str, Any]) -> PolicyInputs:
                 scan(v)
 
     for step, _ in iter_steps(definition):
-        kinds.add(str(step.get("Type")))
+        kinds.add(job_kind(step) or str(step.get("Type")))
         scan(step.get("Arguments"))
     return PolicyInputs(s3_access(definition), keys, kinds, images, subnets, groups, packages, roles)
 
@@ -286,7 +287,7 @@ def _job_conditions(definition: Mapping[str, Any], kind: str, region: str,
     if kind == "Transform":
         return None
     paths = JOB_SETTINGS["Training" if kind == "Tuning" else kind]
-    jobs = [job for step, _ in iter_steps(definition) if step.get("Type") == kind
+    jobs = [job for step, _ in iter_steps(definition) if job_kind(step) == kind
             for _, job in job_blocks(step)]
 
     def values(path: str | None) -> list[Any]:

@@ -22,6 +22,7 @@ from training.config import Config
 from training.errors import TrainguardError
 
 __all__ = [
+    "JOB_KINDS",
     "JOB_SETTINGS",
     "DefinitionError",
     "Finding",
@@ -31,6 +32,7 @@ __all__ = [
     "get_path",
     "iter_steps",
     "job_blocks",
+    "job_kind",
     "lint_definition",
     "load_definition",
     "resolve",
@@ -56,7 +58,11 @@ _SECRET_VALUES = (
 _AWS_SECRET_KEY = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _SEED_NAMES = {"seed", "random_seed", "random_state", "--seed"}
 _REGISTER_TYPES = {"RegisterModel"}
-_JOB_TYPES = {"Processing", "Training", "Tuning", "Transform"}
+JOB_KINDS = {"Processing": "Processing", "QualityCheck": "Processing",
+             "ClarifyCheck": "Processing", "Training": "Training", "Tuning": "Tuning",
+             "Transform": "Transform"}
+"""Step type -> the kind of job its Arguments create: QualityCheck and ClarifyCheck steps run
+their baselining as a processing job, with a CreateProcessingJob request as their Arguments."""
 
 
 class DefinitionError(TrainguardError):
@@ -180,12 +186,17 @@ def get_path(node: Any, path: str) -> Any:
 # the rules
 
 
+def job_kind(step: Mapping[str, Any]) -> str | None:
+    """The kind of job a step creates (a key of JOB_SETTINGS, or Tuning); None for other steps."""
+    return JOB_KINDS.get(str(step.get("Type")))
+
+
 def job_blocks(step: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(path prefix, request dict) of each job a step launches; a tuner has one per definition."""
     args = step.get("Arguments")
     if not isinstance(args, dict):
         return []
-    kind = step.get("Type")
+    kind = job_kind(step)
     if kind == "Tuning":
         out: list[tuple[str, dict[str, Any]]] = []
         if isinstance(args.get("TrainingJobDefinition"), dict):
@@ -501,7 +512,7 @@ def lint_definition(definition: Mapping[str, Any] | str, config: Config | None =
         name = str(step.get("Name", "?"))
         kind = step.get("Type")
         for prefix, job in job_blocks(step):
-            findings.extend(_check_job(name, str(kind), prefix, job, definition))
+            findings.extend(_check_job(name, str(job_kind(step)), prefix, job, definition))
         findings.extend(_check_secrets(step, definition))
         if kind in _REGISTER_TYPES:
             findings.extend(_check_approval(step, definition, config))

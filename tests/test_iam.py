@@ -254,6 +254,23 @@ def test_a_code_change_keeps_the_role_policy_valid() -> None:
         _statements(_policy())["ReadPipelineData"]["Resource"]
 
 
+def test_a_quality_check_step_gets_its_processing_job_and_data() -> None:
+    import copy
+
+    defn = good_definition()
+    check = copy.deepcopy(defn["Steps"][0])
+    check.update(Name="Baseline", Type="QualityCheck")
+    check["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"] = "s3://tg-baseline/data.csv"
+    check["Arguments"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] = \
+        "s3://tg-baseline/report"
+    defn["Steps"] = [check]  # the only job: its kind alone must bring the processing grants
+    st = _statements(_policy(defn))
+    assert st["CreateProcessingJobs"]["Condition"]["Bool"] == {
+        "sagemaker:NetworkIsolation": "true", "sagemaker:InterContainerTrafficEncryption": "true"}
+    assert "arn:aws:s3:::tg-baseline/data.csv*" in st["ReadPipelineData"]["Resource"]
+    assert "arn:aws:s3:::tg-baseline/report*" in st["WritePipelineOutputs"]["Resource"]
+
+
 def test_an_output_with_no_known_location_is_an_error() -> None:
     defn = good_definition()
     out = defn["Steps"][0]["Arguments"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]

@@ -474,3 +474,20 @@ def test_lint_of_a_config_in_a_ci_environment_prints_no_sdk_log_lines(tmp_path: 
                           timeout=120, check=False)
     assert (proc.returncode, proc.stderr) == (0, "")
     assert "no findings" in proc.stdout
+
+
+@pytest.mark.parametrize("check_type", ["QualityCheck", "ClarifyCheck"])
+def test_check_steps_are_linted_as_the_processing_jobs_they_run(check_type: str) -> None:
+    """A QualityCheck/ClarifyCheck step's Arguments are a CreateProcessingJob request."""
+    defn = good_definition()
+    check = copy.deepcopy(defn["Steps"][0])
+    check.update(Name="Baseline", Type=check_type)
+    check.pop("CacheConfig")
+    args = check["Arguments"]
+    del args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"]
+    del args["NetworkConfig"]["VpcConfig"]
+    defn["Steps"].append(check)
+    found = {(f.rule, f.step, f.setting) for f in lint_definition(defn) if f.severity == "error"}
+    assert found == {
+        ("kms-volume", "Baseline", "Arguments.ProcessingResources.ClusterConfig.VolumeKmsKeyId"),
+        ("vpc", "Baseline", "Arguments.NetworkConfig.VpcConfig")}

@@ -350,6 +350,26 @@ def test_a_rerun_of_an_uncached_tuning_step_still_reuses_evaluate(workdir: Path)
     assert [s.name for s in second.steps if s.cached] == ["Preprocess", "Evaluate"]
 
 
+def test_the_cache_key_ignores_output_paths_like_sagemakers(workdir: Path) -> None:
+    """A parameter only Evaluate reads gives a new execution (new output paths) but reuses Preprocess.
+
+    Tune is not cached (as the builder emits it): its model URI is joined from this execution's id.
+    """
+    d = make_definition(max_jobs=1)
+    registry = open_registry(workdir / "reg.db")
+    first = run_definition(d, workdir, run_job=run_job, registry=registry)
+    calls: list[str] = []
+    second = run_definition(d, workdir, run_job=_recording(calls), registry=registry, parameters={"MinAuc": 0.55})
+    assert second.status == "Succeeded", second.failure
+    assert second.execution_id != first.execution_id
+    assert calls == ["train", "evaluate"]
+    assert [s.name for s in second.steps if s.cached] == ["Preprocess"]
+    # the cached step hands on the first execution's outputs, which Evaluate then reads
+    train = second.properties["Preprocess"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    assert f"/runs/{first.execution_id}/" in train
+    assert f"/runs/{second.execution_id}/evaluation" in json.dumps(second.properties["Evaluate"])
+
+
 def _recording(calls: list[str]) -> Any:
     def run(kind: str, argv: list[str], env: dict[str, str], on_metric: Any = None) -> None:
         calls.append(kind)

@@ -1,9 +1,11 @@
 """Step caching like SageMaker's CacheConfig: same resolved arguments and inputs → reuse outputs.
 
 A cache entry is a JSON file ``<workdir>/cache/<step>/<key>.json`` holding the step's properties,
-property files, trials and the digests of the outputs it wrote. The key hashes the step type, its
-resolved arguments (job names aside) and the digests of its input objects; an entry is used only
-while younger than ``ExpireAfter`` and while its outputs are still in the store unchanged.
+property files, trials and the digests of the outputs it wrote. The key hashes the step type, the
+resolved arguments SageMaker keys its cache on (not the output paths, which name the execution:
+a hit hands on the earlier execution's outputs, as SageMaker does) and the digests of its input
+objects; an entry is used only while younger than ``ExpireAfter`` and while its outputs are
+still in the store unchanged.
 """
 
 from __future__ import annotations

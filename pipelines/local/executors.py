@@ -1,8 +1,10 @@
 """One executor per step ``Type``, picked from a dict: Processing, Training, Tuning, Condition, ...
 
 Each executor can ``check`` a step before anything runs (an UnsupportedStepError names what it
-cannot emulate), name the input objects a cached result depends on, and ``run`` the step against
-the run's context. A type missing from ``EXECUTORS`` is refused before the run starts.
+cannot emulate), name the arguments and input objects a cached result depends on (SageMaker's
+default cache key attributes per step type, so output paths, which name the execution, are not
+among them), and ``run`` the step against the run's context. A type missing from ``EXECUTORS``
+is refused before the run starts.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ class Executor:
         """The S3 URIs whose contents determine this step's result (for the cache key)."""
         return []
 
+    def cache_arguments(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """The arguments SageMaker keys this step type's cache on; output paths are not among them."""
+        return dict(args)
+
     def run(self, step: Step, args: Mapping[str, Any], ctx: RunContext) -> StepResult:
         """Run the step; ``args`` are its resolved arguments (raw when resolve_arguments is False)."""
         raise NotImplementedError
@@ -51,6 +57,9 @@ class ProcessingExecutor(Executor):
     def input_uris(self, args: Mapping[str, Any]) -> list[str]:
         return jobrun.processing_input_uris(args)
 
+    def cache_arguments(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        return _pick(args, ("AppSpecification", "Environment", "ProcessingInputs"))
+
     def run(self, step: Step, args: Mapping[str, Any], ctx: RunContext) -> StepResult:
         return jobrun.run_processing(step.name, args, ctx, step.spec.get("PropertyFiles") or [])
 
@@ -65,6 +74,9 @@ class TrainingExecutor(Executor):
 
     def input_uris(self, args: Mapping[str, Any]) -> list[str]:
         return jobrun.training_input_uris(args)
+
+    def cache_arguments(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        return _pick(args, _TRAINING_CACHE_KEYS)
 
     def run(self, step: Step, args: Mapping[str, Any], ctx: RunContext) -> StepResult:
         name = ctx.job_name(step.name)
@@ -89,6 +101,16 @@ class TuningExecutor(Executor):
 
     def input_uris(self, args: Mapping[str, Any]) -> list[str]:
         return jobrun.training_input_uris(tuning.training_definition(args))
+
+    def cache_arguments(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        keep = ("AlgorithmSpecification", "HyperParameterRanges", "InputDataConfig",
+                "StaticHyperParameters", "TuningObjective")
+        out = _pick(args, ("HyperParameterTuningJobConfig",))
+        if "TrainingJobDefinition" in args:
+            out["TrainingJobDefinition"] = _pick(args["TrainingJobDefinition"], keep)
+        if "TrainingJobDefinitions" in args:
+            out["TrainingJobDefinitions"] = [_pick(d, keep) for d in args["TrainingJobDefinitions"]]
+        return out
 
     def run(self, step: Step, args: Mapping[str, Any], ctx: RunContext) -> StepResult:
         return tuning.run_tuning(step.name, args, ctx)
@@ -154,6 +176,15 @@ class ModelExecutor(Executor):
         name = ctx.job_name(step.name)
         return StepResult(properties={**args, "ModelName": name,
                                       "ModelArn": f"arn:aws:sagemaker:local:000000000000:model/{name}"})
+
+
+_TRAINING_CACHE_KEYS = ("AlgorithmSpecification", "CheckpointConfig", "DebugHookConfig",
+                        "DebugRuleConfigurations", "Environment", "HyperParameters", "InputDataConfig")
+"""SageMaker's cache key attributes of a training job (its documented list per step type)."""
+
+
+def _pick(args: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: args[k] for k in keys if k in args}
 
 
 def _whole(value: Any) -> int:

@@ -269,7 +269,8 @@ def _run_step(step: Step, ctx: RunContext, cache: StepCache | None) -> tuple[Ste
     key = None
     if cache is not None and executor.cacheable and cache_cfg.get("Enabled"):
         digests = {uri: ctx.store.digest(uri) for uri in executor.input_uris(args)}
-        key = cache_key(step.type, {"arguments": args, "property_files": step.spec.get("PropertyFiles")}, digests)
+        key = cache_key(step.type, {"arguments": executor.cache_arguments(args),
+                                    "property_files": step.spec.get("PropertyFiles")}, digests)
         entry = cache.lookup(step.name, key, cache_cfg.get("ExpireAfter") or "P30D")
         if entry is not None:
             ctx.emit("cache_hit", step=step.name)

@@ -500,13 +500,17 @@ def _same_definition(deployed: Any, local: Mapping[str, Any]) -> bool:
 
 def diff(cfg: Config, *, endpoint_url: str | None = None, profile: str | None = None,
          session: Any = None) -> list[str]:
-    """Differences between the deployed pipeline and the local definition ([] when equal)."""
+    """Differences between the deployed pipeline and the local definition ([] when equal).
+
+    A pipeline not deployed yet is one difference (upsert will create it), not an error: the
+    first CI run of diff → upsert must reach the upsert.
+    """
     session = session or make_session(cfg.aws.region, profile)
     _s3, sm = _clients(cfg, session, endpoint_url)
     current = _describe_pipeline(sm, cfg.aws.pipeline_name)
     if current is None:
-        raise DeployError(f"pipeline {cfg.aws.pipeline_name!r} not found in {cfg.aws.region}; "
-                          "run trainguard upsert first.")
+        return [f"+ pipeline {cfg.aws.pipeline_name}: not deployed in {cfg.aws.region} yet; "
+                "trainguard upsert creates it"]
     definition_text, _bundle = _prepare(cfg)
     local = parse_definition(definition_text, "the built definition")
     try:
@@ -555,7 +559,7 @@ def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    """Print the differences; 0 equal, 1 different, 2 errors (e.g. pipeline not deployed)."""
+    """Print the differences; 0 equal, 1 different (or not deployed yet), 2 errors."""
     if args.role_arn and not ROLE_ARN.match(args.role_arn):
         raise DeployError(_bad_role(args.role_arn))
     cfg = _config(args, args.role_arn)

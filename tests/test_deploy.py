@@ -167,8 +167,8 @@ def test_local_data_is_staged_once_and_strangers_in_the_prefix_are_refused(
 def test_config_change_shows_in_diff_then_updates(config_file: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     base = ["--config", str(config_file)]
-    assert main(["diff", *base]) == 2
-    assert "not found" in capsys.readouterr().err
+    assert main(["diff", *base]) == 1
+    assert "+ pipeline tg-test: not deployed in eu-west-1 yet" in capsys.readouterr().out
     assert main(["upsert", *base, "--role-arn", ROLE]) == 0
     assert main(["diff", *base]) == 0
     assert "equals the local one" in capsys.readouterr().out
@@ -187,12 +187,15 @@ def test_config_change_shows_in_diff_then_updates(config_file: Path,
     assert main(["diff", *base, *change]) == 0
 
 
-def test_diff_of_a_missing_pipeline_says_to_upsert_first(config_file: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["diff", "--config", str(config_file)]) == 2
-    err = capsys.readouterr().err
-    assert "pipeline 'tg-test' not found in eu-west-1; run trainguard upsert first" in err
-    assert "Traceback" not in err
+def test_diff_of_a_missing_pipeline_is_a_difference_so_ci_reaches_upsert(
+        config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The example workflow fails on diff's exit 2: a first deployment must not stop there."""
+    assert main(["diff", "--config", str(config_file)]) == 1
+    captured = capsys.readouterr()
+    assert "pipeline tg-test: 1 difference(s)" in captured.out
+    assert "+ pipeline tg-test: not deployed in eu-west-1 yet; trainguard upsert creates it" \
+        in captured.out
+    assert captured.err == ""
 
 
 def _execution_parameters(arn: str) -> dict[str, str]:
@@ -463,8 +466,8 @@ def test_a_region_mismatch_is_noted_and_region_flag_wins(config_file: Path,
     captured = capsys.readouterr()
     assert "AWS_REGION is us-west-2 but aws.region is eu-west-1" in captured.err
     assert captured.out.startswith("arn:aws:sagemaker:eu-west-1:")
-    assert main(["diff", "--config", str(config_file), "--region", "us-west-2"]) == 2
-    assert "pipeline 'tg-test' not found in us-west-2" in capsys.readouterr().err
+    assert main(["diff", "--config", str(config_file), "--region", "us-west-2"]) == 1
+    assert "pipeline tg-test: not deployed in us-west-2 yet" in capsys.readouterr().out
 
 
 def test_deploy_clients_retry_in_standard_mode(aws: MotoServer, config_file: Path,

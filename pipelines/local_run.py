@@ -136,8 +136,7 @@ def run_local(config: Config | str | Path | Mapping[str, Any] | None = None, *,
     text = definition_json(cfg)
     definition = json.loads(text)
     resolve_parameters(definition, params)  # bad input found here leaves the work dir as it was
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = _make_workdir(Path(workdir))
     for name in _OUTPUTS:  # stale evidence from an earlier run must not survive this one
         (workdir / name).unlink(missing_ok=True)
     definition_path = workdir / "definition.json"
@@ -165,11 +164,25 @@ def _data_file(cfg: Config, data: str | Path | None) -> Path | None:
                               f"data set's label is {EMBEDDED_TARGET!r}. Pass --data PATH with --target.")
         return None
     path = Path(source)
+    if path.is_dir():
+        raise DataError(f"data path {path} is a folder; pass one CSV or Parquet file with --data.")
     if not path.is_file():
         raise DataError(f"data file {path} does not exist; pass an existing CSV or Parquet file with --data.")
     if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise DataError(f"data file {path} is neither .csv nor .parquet; convert it or rename it.")
     return path
+
+
+def _make_workdir(workdir: Path) -> Path:
+    """The work dir, created if needed; ConfigError when it cannot be (a file, no permission)."""
+    if workdir.exists() and not workdir.is_dir():
+        raise ConfigError(f"work dir {workdir} is a file; pass a folder with --workdir.")
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the work dir {workdir}: {exc.strerror}; pass a writable "
+                          "folder with --workdir.") from None
+    return workdir
 
 
 def _stage_data(store: LocalStore, uri: str, data_file: Path | None) -> None:

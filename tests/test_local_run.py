@@ -127,6 +127,14 @@ def test_own_parquet_with_target_runs(tmp_path: Path) -> None:
 def test_input_errors_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(DataError, match="does not exist; pass an existing CSV"):
         run_local(data=tmp_path / "nope.csv", target="x", workdir=tmp_path / "w")
+    with pytest.raises(DataError, match="is a folder; pass one CSV or Parquet file"):
+        run_local(data=tmp_path, target="x", workdir=tmp_path / "w")
+    (tmp_path / "afile").write_text("not a folder")
+    assert main(["run", "--local", "--workdir", str(tmp_path / "afile"), "--registry", str(tmp_path / "r.db")]) == 2
+    err = capsys.readouterr().err
+    assert "work dir" in err and "is a file; pass a folder with --workdir" in err and "Traceback" not in err
+    assert main(["run", "--local", "--workdir", str(tmp_path / "afile" / "sub")]) == 2
+    assert "cannot create the work dir" in capsys.readouterr().err
     assert main(["run", "--local", "--workdir", str(tmp_path / "w"), "--param", "Nope=1"]) == 2
     assert "parameter 'Nope' is not declared" in capsys.readouterr().err
     # refused before the run: an earlier run's evidence in the work dir is left as it was

@@ -102,7 +102,12 @@ def load_definition(path: str | Path) -> dict[str, Any]:
 
 
 def parse_definition(text: str | Mapping[str, Any], source: str = "the definition") -> dict[str, Any]:
-    """Parse and shape-check a definition (JSON text or an already parsed mapping)."""
+    """Parse and shape-check a definition (JSON text or an already parsed mapping).
+
+    A whole DescribePipeline response is accepted too (its ``PipelineDefinition`` string is
+    used), and so is the definition encoded as a JSON string, as ``aws sagemaker
+    describe-pipeline --query PipelineDefinition`` prints it.
+    """
     if isinstance(text, Mapping):
         data: Any = dict(text)
     else:
@@ -114,6 +119,14 @@ def parse_definition(text: str | Mapping[str, Any], source: str = "the definitio
                 "pass the pipeline definition JSON that SageMaker's DescribePipeline or "
                 "'trainguard definition' returns."
             ) from None
+    if isinstance(data, dict) and "Steps" not in data \
+            and isinstance(data.get("PipelineDefinition"), str):
+        # the whole DescribePipeline response (aws sagemaker describe-pipeline without --query)
+        return parse_definition(data["PipelineDefinition"], f"{source}'s PipelineDefinition")
+    if isinstance(data, str) and data.lstrip().startswith("{"):
+        # `--query PipelineDefinition` with the CLI's default JSON output: the definition as a
+        # JSON string
+        return parse_definition(data, source)
     if not isinstance(data, dict) or not isinstance(data.get("Steps"), list):
         raise DefinitionError(
             f"{source} is not a SageMaker pipeline definition: expected a JSON object with a "

@@ -374,6 +374,26 @@ def test_cli_unreadable_or_invalid_file_exits_2_naming_it(tmp_path: Any, capsys:
     assert re.search(match, err) and "Traceback" not in err
 
 
+def test_describe_pipeline_output_whole_or_queried_is_linted_by_its_definition(
+        tmp_path: Any, capsys: Any) -> None:
+    """What ``aws sagemaker describe-pipeline`` saves, with or without ``--query``."""
+    bad = good_definition()
+    del bad["Steps"][0]["Arguments"]["NetworkConfig"]["VpcConfig"]
+    path = tmp_path / "described.json"
+    path.write_text(json.dumps({"PipelineArn": "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/x",
+                                "PipelineName": "x", "PipelineDefinition": json.dumps(bad)}))
+    assert main(["lint", "--definition", str(path), "--json"]) == 1
+    [finding] = json.loads(capsys.readouterr().out)
+    assert (finding["rule"], finding["step"]) == ("vpc", "Preprocess")
+    # `--query PipelineDefinition` with the AWS CLI's default JSON output: a JSON string
+    path.write_text(json.dumps(json.dumps(bad)))
+    assert main(["lint", "--definition", str(path), "--json"]) == 1
+    assert [f["rule"] for f in json.loads(capsys.readouterr().out)] == ["vpc"]
+    path.write_text(json.dumps({"PipelineName": "x", "PipelineDefinition": "{"}))
+    assert main(["lint", "--definition", str(path)]) == 2
+    assert "described.json's PipelineDefinition is not valid JSON" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------------------------------------
 # the real build_pipeline() output
 

@@ -300,9 +300,13 @@ def run(args: argparse.Namespace) -> int:
         name, _, value = text.partition("=")
         params[name.strip()] = value
     print(f"trainguard run: building the pipeline and running it locally in {args.workdir}/", file=sys.stderr)
-    result = run_local(args.config, data=args.data, target=args.target, workdir=args.workdir,
-                       registry=args.registry, overrides=overrides, parameters=params,
-                       use_cache=not args.no_cache, on_event=Progress(sys.stderr))
+    progress = Progress(sys.stderr)
+    try:
+        result = run_local(args.config, data=args.data, target=args.target, workdir=args.workdir,
+                           registry=args.registry, overrides=overrides, parameters=params,
+                           use_cache=not args.no_cache, on_event=progress)
+    finally:  # Ctrl-C mid-trial: the message goes on a clean line, not after the bar
+        progress.close()
     if result.exit_code == EXIT_BAD_INPUT or (result.status == "Failed" and result.evaluation is None):
         print(f"trainguard run: error: {result.message}", file=sys.stderr)
         return result.exit_code

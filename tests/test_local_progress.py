@@ -41,3 +41,13 @@ def test_a_terminal_gets_a_bar_over_trials_and_folds() -> None:
     assert "] trial 1/1" in text and "trial 1/1 fold" not in text  # folds unknown: no fold count
     assert "[" + "#" * 12 + "." * 12 + "] trial 1/2 fold 2/2" in text  # half way: 1 of 2 trials
     assert text.rstrip().endswith("branch not taken")
+
+
+def test_close_clears_a_bar_left_drawn_by_an_interrupted_run() -> None:
+    out = io.StringIO()
+    p = Progress(out, bar=True)
+    p("trial_start", step="Tune", trial=1, total=2, name="t-001", folds=5)
+    p.close()
+    assert out.getvalue().endswith("\r" + " " * 78 + "\r")
+    p.close()  # nothing drawn any more: nothing written
+    assert out.getvalue().count(" " * 78) == 1

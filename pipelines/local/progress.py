@@ -38,6 +38,11 @@ class Progress:
         elif event == "fold":
             self._draw(data["step"], data["fold"], data["folds"])
 
+    def close(self) -> None:
+        """Clear a bar still drawn (an interrupted or failed run), so what follows starts clean."""
+        self._clear()
+        self.stream.flush()
+
     def _draw(self, step: str, fold: int, folds: int) -> None:
         if not self.bar:
             return

@@ -166,7 +166,7 @@ def _assemble(ctx: BuildContext) -> Pipeline:
     reject: list[Any] = []
     if cfg.approval.on_reject in ("register_rejected", "both"):
         reject.append(register_step(ctx, "RegisterRejected", model_uri, report_uri, "Rejected",
-                                    {**lineage, **rejected_metadata(report)}))
+                                    {**lineage, **rejected_metadata(ctx, report)}))
     if cfg.approval.on_reject in ("fail", "both"):
         # After the audit record (if any): a FailStep ends the execution.
         reject.append(fail_step(rejection_message(ctx, report, report_uri),

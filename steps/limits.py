@@ -35,8 +35,10 @@ TUNING_JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}")
 ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
 KMS_KEY = re.compile(r"[a-zA-Z0-9:/_-]*")
 VPC_ID = re.compile(r"[-0-9a-zA-Z]{1,32}")
-TAG_TEXT = re.compile(r"[\w\s.:/=+\-@]*")
-"""The service's ``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*`` in Python's ``re`` (no ``\\p`` classes)."""
+TAG_TEXT = re.compile("[\\w \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000.:/=+\\-@]*")
+"""The service's ``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*`` in Python's ``re`` (no ``\\p`` classes): tag
+keys and values, and model package metadata (``CustomerMetadataProperties``) values."""
+MAX_METADATA_VALUE = 256
 BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 ISO_DURATION = re.compile(r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?")
 
@@ -52,6 +54,11 @@ def service_limit_problems(cfg: Config) -> list[str]:
             problems.append(message)
 
     aws, sec, t = cfg.aws, cfg.security, cfg.tuning
+    target = cfg.data.target
+    need(len(target) <= MAX_METADATA_VALUE and TAG_TEXT.fullmatch(target) is not None,
+         f"data.target {target!r} cannot be recorded in the model package's lineage metadata "
+         "(hp:target), which accepts only letters, digits, spaces and _.:/=+-@ (at most 256); "
+         "rename the label column.")
     need(PIPELINE_NAME.fullmatch(aws.pipeline_name) is not None,
          f"aws.pipeline_name {aws.pipeline_name!r} is not a SageMaker pipeline name: use "
          f"{_NAME_RULE}, at most 256 characters.")

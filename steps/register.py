@@ -104,18 +104,32 @@ def register_step(ctx: BuildContext, name: str, model_uri: Any, report_uri: Any,
     return step
 
 
-REASONS_RECORDED = 4
-"""``decision.reasons`` always holds at least the four floor/ceiling checks, failures first; each
-fits the 256-character metadata value limit. The complete decision is in evaluation.json (the
-package's model statistics)."""
+RULE_CHECKS = ("min_auc", "min_recall", "min_pr_auc", "max_overfit_gap")
+"""The checks ``decision.checks`` of evaluation.json always begins with, in ``decide``'s order
+(the champion check follows only when there is a champion)."""
 
 
-def rejected_metadata(report: PropertyFile) -> dict[str, Any]:
-    """Extra metadata of a ``Rejected`` package: the decision and its reasons, failures first."""
+def rejected_metadata(ctx: BuildContext, report: PropertyFile) -> dict[str, Any]:
+    """Extra metadata of a ``Rejected`` package: every check of the rule, its value and threshold.
+
+    CreateModelPackage accepts only letters, digits, spaces and ``_.:/=+-@`` in metadata values,
+    so the prose reasons of ``decision.reasons`` (parentheses, commas) cannot be recorded here;
+    each check is recorded from the structured ``decision.checks`` instead, e.g.
+    ``min_auc value 0.7 threshold 0.75 passed false``, and the champion comparison from the
+    champion metric and the ``ChampionBar`` parameter. The reasons in words are in
+    evaluation.json, the package's model statistics.
+    """
     out: dict[str, Any] = {"trainguard:decision": "rejected by CheckApproval"}
-    for i in range(REASONS_RECORDED):
-        out[f"trainguard:reason_{i + 1}"] = Join(
-            on="", values=[report_value(report, f"decision.reasons[{i}]")])
+    for i, name in enumerate(RULE_CHECKS):
+        check = f"decision.checks[{i}]"
+        out[f"trainguard:check_{name}"] = Join(on=" ", values=[
+            report_value(report, f"{check}.name"), "value", report_value(report, f"{check}.value"),
+            "threshold", report_value(report, f"{check}.threshold"),
+            "passed", report_value(report, f"{check}.passed")])
+    metric = ctx.cfg.approval.champion_metric
+    out["trainguard:check_champion"] = Join(on=" ", values=[
+        f"{metric} value", report_value(report, f"binary_classification_metrics.{metric}.value"),
+        "champion bar", ctx.params.champion_bar, "0 = no champion"])
     return out
 
 

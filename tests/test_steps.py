@@ -13,7 +13,9 @@ import pytest
 from pipelines.build import definition_json
 from pipelines.bundle import build_bundle
 from pipelines.local.expressions import Expressions
+from steps.limits import TAG_TEXT
 from steps.processing import job_entrypoint
+from steps.register import RULE_CHECKS
 from steps.security import restore_tuning_job_security, security_from_config
 from training.approval import Thresholds, decide
 from training.config import Config, SecurityConfig, load_config
@@ -322,10 +324,12 @@ def test_reject_branch_follows_on_reject(on_reject: str, names: list[str]) -> No
         assert rejected["ModelApprovalStatus"] == "Rejected"
         meta = rejected["CustomerMetadataProperties"]
         assert meta["trainguard:decision"] == "rejected by CheckApproval"
-        assert meta["trainguard:reason_1"]["Std:Join"]["Values"] == [{"Std:JsonGet": {
-            "Path": "decision.reasons[0]",
-            "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"}}}]
-        assert "trainguard:reason_4" in meta and "trainguard:reason_5" not in meta
+        assert {"Std:JsonGet": {
+            "Path": "decision.checks[0].value",
+            "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"}}} in \
+            meta["trainguard:check_min_auc"]["Std:Join"]["Values"]
+        assert {f"trainguard:check_{n}" for n in RULE_CHECKS} | {"trainguard:check_champion"} \
+            <= set(meta)
         assert len(meta) <= 50
     if "FailRejected" in names:
         fail = steps["FailRejected"]
@@ -335,6 +339,54 @@ def test_reject_branch_follows_on_reject(on_reject: str, names: list[str]) -> No
         assert {"Get": "Parameters.MinAuc"} in values
         assert any(isinstance(v, dict) and v.get("Std:JsonGet", {}).get("Path") ==
                    "decision.reasons[0]" for v in values)
+
+
+def test_package_metadata_resolves_to_values_create_model_package_accepts() -> None:
+    """Resolved at run time against a real decision, every metadata key and value fits the
+    service's pattern (letters, digits, spaces, ``_.:/=+-@``) and length limits."""
+    import botocore.session
+
+    service = botocore.session.get_session().get_service_model("sagemaker")
+    shape = service.operation_model("CreateModelPackage").input_shape.members[
+        "CustomerMetadataProperties"]
+    assert shape.value.metadata["pattern"] == r"([\p{L}\p{Z}\p{N}_.:\/=+\-@]*)${1,256}"
+    assert shape.key.metadata["pattern"] == r"([\p{L}\p{Z}\p{N}_.:\/=+\-@]*)${1,128}"
+    d = definition()
+    defaults = {p["Name"]: p["DefaultValue"] for p in d["Parameters"]}
+    metrics = {"auc": 0.7, "recall": 0.6, "pr_auc": 0.3, "f1": 0.4, "train_cv_gap": 0.2}
+    thresholds = Thresholds(min_auc=0.75, min_recall=0.5, min_pr_auc=0.0, max_overfit_gap=0.1,
+                            champion_metric="auc")
+    decision = decide(metrics, thresholds, champion_bar_value=0.8)
+    assert [c.name for c in decision.checks][:len(RULE_CHECKS)] == list(RULE_CHECKS)
+    assert any("(" in r or "," in r for r in decision.reasons)  # prose the service would refuse
+    report = {"binary_classification_metrics": {m: {"value": metrics[m]}
+                                                for m in ("auc", "recall", "pr_auc", "f1")},
+              "cross_validation": {"auc": {"mean": 0.71, "std": 0.02}},
+              "overfitting": {"train_cv_gap": 0.2}, "decision": decision.to_dict()}
+    ex = Expressions(parameters={**defaults, "ChampionBar": 0.8},
+                     execution={"PipelineExecutionId": "x1y2z3", "PipelineName": "p"})
+    ex.property_files["Evaluate"] = {"EvaluationReport": report}
+    ranges = load_config().tuning.ranges
+    ex.steps["Tune"] = {"BestTrainingJob": {"TrainingJobName": "trainguard-tune-001-abc",
+                                            "TunedHyperParameters": {n: "0.5" for n in ranges}}}
+    resolved = {}
+    for name in ("RegisterModel", "RegisterRejected"):
+        meta = ex.resolve(by_name(d)[name]["Arguments"]["CustomerMetadataProperties"])
+        assert 1 <= len(meta) <= 50
+        for key, value in meta.items():
+            assert 1 <= len(key) <= 128 and TAG_TEXT.fullmatch(key), key
+            assert isinstance(value, str) and 1 <= len(value) <= 256, (key, value)
+            assert TAG_TEXT.fullmatch(value), (key, value)
+        resolved[name] = meta
+    rejected = resolved["RegisterRejected"]
+    assert rejected["trainguard:check_min_auc"] == "min_auc value 0.7 threshold 0.75 passed false"
+    assert rejected["trainguard:check_min_recall"] == \
+        "min_recall value 0.6 threshold 0.5 passed true"
+    assert rejected["trainguard:check_max_overfit_gap"] == \
+        "max_overfit_gap value 0.2 threshold 0.1 passed false"
+    assert rejected["trainguard:check_champion"] == \
+        "auc value 0.7 champion bar 0.8 0 = no champion"
+    assert resolved["RegisterModel"]["cv:auc_mean"] == "0.71"
 
 
 # ---- the graph -------------------------------------------------------------------------------

@@ -39,6 +39,9 @@ TAG_TEXT = re.compile("[\\w \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3
 """The service's ``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*`` in Python's ``re`` (no ``\\p`` classes): tag
 keys and values, and model package metadata (``CustomerMetadataProperties``) values."""
 MAX_METADATA_VALUE = 256
+MAX_PREFIX = 100
+"""Longest ``aws.prefix`` whose code URI (``s3://<bucket, at most 63>/<prefix>/code/<sha256>/
+sourcedir.tar.gz``) fits a metadata value."""
 BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 ISO_DURATION = re.compile(r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?")
 
@@ -59,6 +62,17 @@ def service_limit_problems(cfg: Config) -> list[str]:
          f"data.target {target!r} cannot be recorded in the model package's lineage metadata "
          "(hp:target), which accepts only letters, digits, spaces and _.:/=+-@ (at most 256); "
          "rename the label column.")
+    data_uri = cfg.data.uri or ""
+    need(not data_uri.startswith("s3://") or (len(data_uri) <= MAX_METADATA_VALUE
+                                              and TAG_TEXT.fullmatch(data_uri) is not None),
+         f"data.uri {data_uri!r} cannot be recorded in the model package's lineage metadata "
+         "(trainguard:data_uri), which accepts only letters, digits, spaces and _.:/=+-@ (at "
+         "most 256); move the data to such a key.")
+    prefix = aws.prefix.strip("/")
+    need(len(prefix) <= MAX_PREFIX and TAG_TEXT.fullmatch(prefix) is not None,
+         f"aws.prefix {aws.prefix!r} must be at most {MAX_PREFIX} letters, digits and _.:/=+-@: "
+         "the code bundle's S3 URI under it is recorded in the model package's lineage metadata "
+         "(at most 256 characters).")
     need(PIPELINE_NAME.fullmatch(aws.pipeline_name) is not None,
          f"aws.pipeline_name {aws.pipeline_name!r} is not a SageMaker pipeline name: use "
          f"{_NAME_RULE}, at most 256 characters.")

@@ -323,6 +323,8 @@ def test_offline_scope_is_undone_on_exit(monkeypatch: pytest.MonkeyPatch) -> Non
      r"tuning\.warm_start_parents lists 6 tuning jobs; .* at most 5"),
     ({"tuning.warm_start_parents": ["s3://bucket/tune"]},
      r"tuning\.warm_start_parents has names .*'s3://bucket/tune'"),
+    ({"data.uri": "s3://bkt/data (copy).csv"}, r"data\.uri 's3://bkt/data \(copy\)\.csv' cannot"),
+    ({"aws.prefix": "p" * 101}, r"aws\.prefix 'p{101}' must be at most 100"),
     ({"data.target": "churned (30d)"},
      r"data\.target 'churned \(30d\)' cannot be recorded .*hp:target.*rename the label column"),
 ])
@@ -343,7 +345,8 @@ def test_values_at_the_limits_build() -> None:
         "security.max_runtime_seconds": 777_600, "security.kms_key_id": "alias/my-key",
         "security.subnets": [f"subnet-{i}" for i in range(16)],
         "security.tags": {"team name": "ML Platform / risk@example.com"},
-        "data.target": "churned_30d:flag",
+        "data.target": "churned_30d:flag", "data.uri": "s3://bkt/churn/2024-01.csv",
+        "aws.prefix": "/" + "p" * 100 + "/",
         "tuning.warm_start_parents": [f"tune-{i}" for i in range(5)]}))
     # Checks that only apply to a feature in use: cache durations with caching off, parents
     # without tuning.

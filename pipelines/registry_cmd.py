@@ -85,6 +85,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name} is already {status}; nothing changed.")
         return 0
     print(f"{name}: {before.status} -> {status}" + (f" ({args.reason})" if args.reason else "") + ".")
+    decision = (after.evaluation or {}).get("decision")
+    if status == "Approved" and isinstance(decision, dict) and decision.get("approved") is False:
+        failed = [c.get("reason") or c.get("name") for c in decision.get("checks") or []
+                  if isinstance(c, dict) and c.get("passed") is False]
+        why = "; ".join(str(f) for f in failed if f) or "see 'trainguard registry show'"
+        print(f"Note: its evaluation rejected it ({why}); approving overrides that safeguard.")
     if champion is None:
         print(f"{after.group} now has no champion (no Approved version).")
     elif champion.version == after.version:

@@ -131,6 +131,23 @@ def test_reject_needs_a_reason_and_hands_the_crown_back(db: Path, capsys) -> Non
     assert LocalRegistry(db).get("fraud", 1).status == "Rejected"
 
 
+def test_approving_a_package_its_evaluation_rejected_says_so(tmp_path: Path, capsys) -> None:
+    db = tmp_path / "reg.db"
+    rejected = json.loads(json.dumps(EVALUATION))
+    rejected["decision"].update(approved=False, checks=[
+        {"name": "min_auc", "passed": False, "value": 0.7, "threshold": 0.75,
+         "reason": "holdout AUC 0.700 is below the floor 0.750 (approval.min_auc)"},
+        {"name": "min_recall", "passed": True, "value": 0.8, "threshold": 0.5, "reason": "ok"}])
+    LocalRegistry(db).register("fraud", "Rejected", evaluation=rejected, actor="pipeline")
+    LocalRegistry(db).register("fraud", "PendingManualApproval", evaluation=EVALUATION, actor="pipeline")
+    assert main(["registry", "approve", "fraud", "1", "--reason", "floor too strict", "--registry", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert ("Note: its evaluation rejected it (holdout AUC 0.700 is below the floor 0.750 "
+            "(approval.min_auc)); approving overrides that safeguard.") in out
+    assert main(["registry", "approve", "fraud", "2", "--registry", str(db)]) == 0
+    assert "Note:" not in capsys.readouterr().out  # its evaluation approved it
+
+
 def test_approve_and_reject_json_print_the_package_after_the_change(db: Path, capsys) -> None:
     assert main(["registry", "approve", "fraud", "2", "--json", "--registry", str(db)]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -226,6 +226,7 @@ def test_pipelines_package_cli_and_bundle_do_not_import_the_sdk() -> None:
         import pipelines, pipelines.cli, pipelines.bundle, pipelines.definition_cmd, steps.locations
         pipelines.bundle.build_bundle()
         assert pipelines.cli.main(["definition", "--set", "cv.folds=1"]) == 2  # before the SDK
+        assert pipelines.cli.main(["definition", "--set", "aws.pipeline_name=a b"]) == 2  # too
         loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("sagemaker", "boto3", "botocore"))
         assert not loaded, loaded
         from pipelines import build_pipeline, definition_json  # the lazy re-export works

@@ -54,11 +54,33 @@ def build_definition(config: Config) -> str:
 
     key = json.dumps(config.to_dict(), sort_keys=True, default=str)
     if key not in _DEFINITIONS:
-        from pipelines.build import definition_json
+        with _without_credentials():
+            from pipelines.build import definition_json
 
-        _quiet_botocore()
-        _DEFINITIONS[key] = definition_json(config)
+            _quiet_botocore()
+            _DEFINITIONS[key] = definition_json(config)
     return _DEFINITIONS[key]
+
+
+_CREDENTIAL_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID",
+                   "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                   "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME")
+
+
+@contextlib.contextmanager
+def _without_credentials() -> Iterator[None]:
+    """Hide the AWS identity settings from the offline build, restoring them after.
+
+    The build needs no credentials, but the SDK creates boto3 clients (one at import time), and
+    creating a client resolves the profile and credentials: a CI environment with a profile that
+    is not configured here, or half a key pair, made even ``lint`` fail with a botocore traceback.
+    The deploy commands resolve the identity themselves, with actionable errors.
+    """
+    saved = {k: os.environ.pop(k) for k in _CREDENTIAL_ENV if k in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def _quiet_botocore() -> None:
@@ -106,8 +128,11 @@ def make_session(region: str | None, profile: str | None = None) -> Any:
     try:
         return boto3.Session(profile_name=profile or None, region_name=region)
     except botocore.exceptions.ProfileNotFound:
-        raise DeployError(f"AWS profile {profile!r} is not configured; pass an existing --profile "
-                          "or unset AWS_PROFILE and provide credentials another way.") from None
+        name = profile or os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE")
+        where = "--profile" if profile else "AWS_PROFILE"
+        raise DeployError(f"AWS profile {name!r} ({where}) is not configured; pass an existing "
+                          "--profile or unset AWS_PROFILE and provide credentials another way.") \
+            from None
 
 
 def error_code(exc: BaseException) -> str:
@@ -132,11 +157,29 @@ def aws_errors(action: str) -> Iterator[None]:
     except bex.NoRegionError:
         raise DeployError(f"{action}: no AWS region; set aws.region, --region or AWS_REGION.") \
             from None
-    except (bex.EndpointConnectionError, bex.ConnectTimeoutError) as exc:
+    except (bex.PartialCredentialsError, bex.CredentialRetrievalError, bex.TokenRetrievalError,
+            bex.SSOError) as exc:
+        raise DeployError(
+            f"{action}: AWS credentials could not be loaded ({exc}). Set both AWS_ACCESS_KEY_ID "
+            "and AWS_SECRET_ACCESS_KEY, or fix the profile / role settings; in CI, let "
+            "aws-actions/configure-aws-credentials provide them."
+        ) from None
+    except (bex.EndpointConnectionError, bex.ConnectTimeoutError, bex.HTTPClientError) as exc:
         raise DeployError(f"{action}: cannot reach the AWS endpoint ({exc}); check the network, "
                           "AWS_ENDPOINT_URL or --endpoint-url.") from None
     except bex.ParamValidationError as exc:
         raise DeployError(f"{action}: AWS rejected the request's parameters: {exc}") from None
+    except bex.BotoCoreError as exc:
+        raise DeployError(f"{action}: the AWS client failed before AWS answered ({exc}); check "
+                          "the AWS configuration (profile, region, credentials files).") from None
+    except OSError as exc:
+        # botocore reads credential files lazily, at the first call (e.g. a missing
+        # AWS_WEB_IDENTITY_TOKEN_FILE surfaces here as FileNotFoundError)
+        raise DeployError(
+            f"{action}: cannot read an AWS credentials or configuration file "
+            f"({exc.strerror or exc}: {exc.filename or '?'}); check AWS_WEB_IDENTITY_TOKEN_FILE, "
+            "AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE."
+        ) from None
     except bex.ClientError as exc:
         code = error_code(exc)
         message = (exc.response.get("Error") or {}).get("Message", "")

@@ -155,8 +155,10 @@ def _short(value: Any, limit: int = 120) -> str:
 def _clients(cfg: Config, session: Any, endpoint_url: str | None) -> tuple[Any, Any]:
     conf = client_config()
     kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
-    return (session.client("s3", config=conf, **kwargs),
-            session.client("sagemaker", config=conf, **kwargs))
+    # creating a client resolves the credentials, so their errors can surface here
+    with aws_errors("AWS client setup"):
+        return (session.client("s3", config=conf, **kwargs),
+                session.client("sagemaker", config=conf, **kwargs))
 
 
 def _describe_pipeline(sm: Any, name: str) -> dict[str, Any] | None:

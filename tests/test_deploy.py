@@ -287,10 +287,38 @@ def test_missing_region_exits_2_naming_the_setting(config_file: Path, command: s
     assert "Traceback" not in err
 
 
-def test_missing_profile_exits_2(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_profile_exits_2(config_file: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE,
                  "--profile", "nope"]) == 2
-    assert "AWS profile 'nope' is not configured" in capsys.readouterr().err
+    assert "AWS profile 'nope' (--profile) is not configured" in capsys.readouterr().err
+    monkeypatch.setenv("AWS_PROFILE", "gone")
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE]) == 2
+    assert "AWS profile 'gone' (AWS_PROFILE) is not configured" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("env", "match"), [
+    ({"AWS_SECRET_ACCESS_KEY": None},
+     "AWS credentials could not be loaded (Partial credentials found in env, missing: "
+     "AWS_SECRET_ACCESS_KEY). Set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+    ({"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None,
+      "AWS_WEB_IDENTITY_TOKEN_FILE": "/nonexistent/token", "AWS_ROLE_ARN": ROLE},
+     "cannot read an AWS credentials or configuration file (No such file or directory: "
+     "/nonexistent/token); check AWS_WEB_IDENTITY_TOKEN_FILE"),
+], ids=["half-a-key-pair", "missing-oidc-token-file"])
+def test_broken_credentials_exit_2_without_traceback(
+        config_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        env: dict[str, str | None], match: str) -> None:
+    for name, value in env.items():
+        if value is None:
+            monkeypatch.delenv(name)
+        else:
+            monkeypatch.setenv(name, value)
+    for command in (["upsert", "--role-arn", ROLE], ["diff"]):
+        assert main([*command, "--config", str(config_file)]) == 2
+        captured = capsys.readouterr()
+        assert match in captured.err and "Traceback" not in captured.err
+        assert captured.out == ""
 
 
 def test_named_bucket_must_exist(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:

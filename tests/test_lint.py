@@ -479,16 +479,28 @@ def test_our_pipeline_variants_pass(tmp_path: Any, extra: dict[str, Any]) -> Non
         assert "Training" in {s["Type"] for s in defn["Steps"]}
 
 
-def test_lint_of_a_config_in_a_ci_environment_prints_no_sdk_log_lines(tmp_path: Any) -> None:
-    """With CI's credentials in the environment, the SDK's root INFO logging used to put a dozen
-    botocore lines ("Found credentials in environment variables.") on stderr of every command."""
+@pytest.mark.parametrize("identity", [
+    {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
+    {"AWS_PROFILE": "not-configured-here", "AWS_ACCESS_KEY_ID": "half-a-pair"},
+], ids=["ci-credentials", "broken-identity"])
+def test_lint_of_a_config_needs_no_aws_identity_and_prints_no_sdk_log_lines(
+        tmp_path: Any, identity: dict[str, str]) -> None:
+    """lint makes no AWS call, so no AWS identity setting may break or clutter it.
+
+    With CI's credentials in the environment, the SDK's root INFO logging used to put a dozen
+    botocore lines ("Found credentials in environment variables.") on stderr; with a profile
+    that is not configured, or half a key pair, the SDK's import-time boto3 client crashed the
+    command with a botocore traceback.
+    """
     import os
     import subprocess
     import sys
 
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_EC2_METADATA_DISABLED": "true"}
-    env.pop("AWS_PROFILE", None)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AWS_") or k in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")}
+    env.update(identity, AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_EC2_METADATA_DISABLED="true",
+               AWS_CONFIG_FILE=str(tmp_path / "none"),
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
     proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "lint", "--config",
                            str(_real_config(tmp_path))], capture_output=True, text=True, env=env,
                           timeout=120, check=False)

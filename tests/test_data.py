@@ -327,3 +327,92 @@ def test_too_few_rows_for_any_stratified_holdout():
     with pytest.raises(DataError, match=r"cannot make a stratified holdout split with "
                                         r"data.test_size=0.2"):
         holdout_split(_toy(2, 3), 0.2, seed=0)
+
+
+# --------------------------------------------------------------------------------------------
+# the bulk fast path and reuse
+
+
+PLAIN_FILES = {
+    "numbers": "a,b,y\n1,2.5,0\n-3e2,0.1,1\n4,5,0\n",
+    "crlf_bom_spaces": "\ufeff a , b ,y\r\n 1 ,2,yes\r\n3, 4 ,no\r\n5,6,yes\r\n",
+    "missing_tokens": "a,b,y\n,NA,1\nnan,2,0\nNULL,None,1\n7,n/a,0\nN/A,NaN,1\n",
+    "target_in_the_middle": "a,label,b\n1,cat,2\n3,dog,4\n5,cat,6\n",
+    "unicode_digits_underscores": "a,b,y\n\u0661\u0662,1_000,1\n3,4,0\n",
+    "empty_last_feature": "a,b,y\n1,,0\n2,,1\n",
+    "missing_labels_and_three_classes": "a,y\n1,0\n2,\n3,NA\n4,1\n5,2\n",
+    "feature_words": "a,b,y\n1,x,0\n2,3,1\n",
+    "infinity": "a,y\n1,0\n-Infinity,1\n1e400,0\n",
+    "ragged": "a,b,y\n1,2,0\n3,1\n4,5,1\n",
+    "blank_lines": "a,y\n\n1,0\n  \n2,1\n",
+    "quotes": 'a,y\n"1",0\n"2,5",1\n',
+    "duplicate_header": "a,a,y\n1,2,0\n3,4,1\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLAIN_FILES))
+def test_fast_path_gives_what_the_detailed_pass_gives(tmp_path, monkeypatch, name):
+    """Same Dataset, or the same DataError text, with and without the bulk parse."""
+    import training.data as data
+
+    target = "label" if name == "target_in_the_middle" else "y"
+    f = tmp_path / "t.csv"
+    f.write_bytes(PLAIN_FILES[name].encode("utf-8"))
+
+    def outcome():
+        try:
+            ds = load_table(f, target)
+        except DataError as exc:
+            return str(exc)
+        return (ds.X.tobytes(), ds.X.shape, ds.y.tolist(), ds.classes, ds.feature_names)
+
+    fast = outcome()
+    monkeypatch.setattr(data, "_read_csv_fast", lambda raw, target: None)
+    assert outcome() == fast
+
+
+def test_plain_csv_takes_the_bulk_path_and_odd_ones_the_detailed_pass(tmp_path, monkeypatch):
+    import training.data as data
+
+    calls = []
+    real = data._read_csv
+    monkeypatch.setattr(data, "_read_csv", lambda *a: calls.append(a) or real(*a))
+    ds = load_table(_write(tmp_path / "p.csv", "a,b,y\n1,,0\n2,NA,1\n3,4,1\n"), "y")
+    assert calls == [] and ds.n_rows == 3 and np.isnan(ds.X[:2, 1]).all()
+    with pytest.raises(DataError, match=r"column 'a' has 1 infinite value\(s\): row 2 \(line 3\) "
+                                        r"'-Infinity'"):
+        load_table(_write(tmp_path / "i.csv", "a,y\n1,0\n-Infinity,1\n"), "y")
+    assert len(calls) == 1
+
+
+def test_reuse_returns_the_earlier_parse_read_only_under_the_new_name(tmp_path, monkeypatch):
+    import training.data as data
+
+    monkeypatch.setattr(data, "_loaded", data.OrderedDict())
+    text = "a,b,y\n1,2,0\n3,4,1\n5,6,0\n"
+    first = load_table(_write(tmp_path / "one.csv", text), "y", reuse=True)
+    parses = []
+    monkeypatch.setattr(data, "_load", lambda *a: parses.append(a) or pytest.fail("parsed again"))
+    second = load_table(_write(tmp_path / "two.csv", text), "y", reuse=True)
+    assert parses == [] and second.source == str(tmp_path / "two.csv")
+    assert second.X is first.X and second.y.tolist() == [0, 1, 0]
+    with pytest.raises(ValueError, match="read-only"):
+        second.X[0, 0] = 99.0
+    assert first.X[0, 0] == 1.0
+
+
+def test_reuse_parses_other_bytes_settings_and_never_keeps_failures(tmp_path, monkeypatch):
+    import training.data as data
+
+    monkeypatch.setattr(data, "_loaded", data.OrderedDict())
+    f = _write(tmp_path / "d.csv", "a,y\n1,0\n2,1\n3,1\n")
+    load_table(f, "y", reuse=True)
+    assert load_table(f, "y", positive_label="0", reuse=True).y.tolist() == [1, 0, 0]
+    _write(f, "a,y\n1,0\n2,1\n9,0\n")
+    assert load_table(f, "y", reuse=True).X[:, 0].tolist() == [1.0, 2.0, 9.0]
+    assert len(data._loaded) == 2  # bounded: the oldest was dropped
+    _write(f, "a,y\n1,0\nx,1\n")
+    for _ in range(2):
+        with pytest.raises(DataError, match=r"column 'a' has 1 non-numeric value"):
+            load_table(f, "y", reuse=True)
+    assert len(data._loaded) == 2

@@ -8,8 +8,11 @@ NA/nan/null are missing values (XGBoost handles them) in features, never in the 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,24 +104,111 @@ def resolve_data_file(path: str | Path) -> Path:
                     "at one file, or keep exactly one table in the folder.")
 
 
-def load_table(path: str | Path, target: str, positive_label: Any = None) -> Dataset:
+_REUSE_SIZE = 2
+_loaded: OrderedDict[tuple[Any, ...], Dataset] = OrderedDict()
+_loaded_lock = threading.Lock()
+
+
+def load_table(path: str | Path, target: str, positive_label: Any = None, *,
+               reuse: bool = False) -> Dataset:
     """Load a CSV or Parquet table as a Dataset, validating everything before returning.
 
     ``positive_label`` names which of the two target values is the positive class; None picks
     1/true/yes, else the larger value. Raises one DataError listing every problem found.
+
+    ``reuse=True`` (the train job: the local runner runs every tuning trial in one process on the
+    same split file) returns, for a file whose bytes, kind, target and positive label match one
+    of the last two loaded so in this process, that result's arrays under this file's name
+    instead of parsing again. Such arrays are read-only, so no job can change another's data;
+    failed loads are never kept.
     """
     file = resolve_data_file(path)
     source = str(file)
-    with file.open("rb") as fh:
-        head = fh.read(4)
-    if not head:
+    raw = file.read_bytes()
+    if not raw:
         raise DataError("the file is empty (0 bytes); expected a header line with column names "
                         "followed by data rows.", source)
-    if head == b"PAR1" or file.suffix.lower() in (".parquet", ".pq"):
+    if not reuse:
+        return _load(file, raw, target, positive_label, source)
+    key = (hashlib.blake2b(raw, digest_size=32).digest(), file.suffix.lower(), target,
+           repr(positive_label))
+    with _loaded_lock:
+        hit = _loaded.get(key)
+        if hit is not None:
+            _loaded.move_to_end(key)
+            return Dataset(hit.X, hit.y, list(hit.feature_names), hit.target, hit.classes, source)
+    ds = _load(file, raw, target, positive_label, source)
+    ds.X.flags.writeable = False
+    ds.y.flags.writeable = False
+    with _loaded_lock:
+        _loaded[key] = ds
+        while len(_loaded) > _REUSE_SIZE:
+            _loaded.popitem(last=False)
+    return Dataset(ds.X, ds.y, list(ds.feature_names), ds.target, ds.classes, source)
+
+
+def _load(file: Path, raw: bytes, target: str, positive_label: Any, source: str) -> Dataset:
+    """Parse and validate one table from its bytes (Parquet via pyarrow, CSV fast or detailed)."""
+    if raw[:4] == b"PAR1" or file.suffix.lower() in (".parquet", ".pq"):
         header, columns, lines, problems = _read_parquet(file, source)
     else:
-        header, columns, lines, problems = _read_csv(file, source)
+        fast = _read_csv_fast(raw, target)
+        if fast is not None:
+            header, columns, lines = fast
+            problems: list[str] = []
+        else:  # anything unusual: the detailed pass, which finds and words every problem
+            header, columns, lines, problems = _read_csv(file, source)
     return _build_dataset(header, columns, lines, target, positive_label, source, problems)
+
+
+def _read_csv_fast(raw: bytes,
+                   target: str) -> tuple[list[str], list[Any], list[int]] | None:
+    """A plain, well-formed CSV parsed in bulk; None whenever the detailed pass must decide.
+
+    Plain means: UTF-8, no quotes, no NUL or lone CR, no blank lines, a header of at least two
+    columns naming ``target`` once, every row with the header's field count, every feature cell
+    a number or a usual spelling of missing (the cells ``_fast_floats`` accepts), no infinity.
+    Splitting such a file on newlines and commas is exactly what the csv module does with it, so
+    the result equals the detailed pass's; any other file returns None and takes that pass, whose
+    checks and messages are unchanged. Feature columns come back as float arrays, the target as
+    its cell texts, and each row's line number (row k is on line k + 2).
+    """
+    if b'"' in raw or b"\0" in raw:
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            return None
+    rows = text.split("\n")
+    if rows[-1] == "":
+        rows.pop()
+    if len(rows) < 2:
+        return None
+    n_sep = rows[0].count(",")
+    header = [h.strip() for h in rows[0].split(",")]
+    if n_sep < 1 or header.count(target) != 1 or len(set(header)) != len(header) or "" in header:
+        return None
+    body = rows[1:]
+    if any(r.count(",") != n_sep for r in body):  # ragged, or blank lines
+        return None
+    cells = ",".join(body).split(",")
+    t, width = header.index(target), n_sep + 1
+    labels = cells[t::width]
+    del cells[t::width]  # the feature cells, row by row
+    try:
+        values = _fast_floats(cells)
+    except (ValueError, TypeError):
+        return None
+    X = values.reshape(len(body), n_sep)
+    if np.isinf(X).any():  # reported with the cells' own text by the detailed pass
+        return None
+    columns: list[Any] = [X[:, j] for j in range(n_sep)]
+    columns.insert(t, labels)
+    return header, columns, list(range(2, len(body) + 2))
 
 
 def _read_csv(file: Path,

@@ -241,3 +241,44 @@ def test_a_resampler_failure_becomes_a_data_error(monkeypatch) -> None:
     X, y = np.zeros((30, 2)), np.r_[np.zeros(20, int), np.ones(10, int)]
     with pytest.raises(DataError, match=r"could not resample .*Try resampling\.method"):
         cv.resample(X, y, ResamplingConfig(method="adasyn"), seed=0)
+
+
+# --------------------------------------------------------------------------------------------
+# fold plans shared by training jobs in one process
+
+
+@pytest.fixture()
+def fresh_plans(monkeypatch):
+    monkeypatch.setattr(cv, "_plans", cv.OrderedDict())
+    return cv
+
+
+def test_shared_plan_is_reused_for_equal_content_and_settings_only(signal, fresh_plans) -> None:
+    X, y = signal
+    cfg = fast_cfg()
+    plan = cv.shared_plan(X, y, cfg)
+    # equal content in other arrays, other hyperparameters: the same plan
+    assert cv.shared_plan(X.copy(), list(y), fast_cfg(**{"xgboost.eta": 0.3})) is plan
+    for change in ({"seed": 8}, {"cv.folds": 4}, {"cv.shuffle": False},
+                   {"xgboost.validation_fraction": 0.2}, {"resampling.method": "random_over"},
+                   {"resampling.k_neighbors": 3}, {"resampling.sampling_strategy": 0.5},
+                   {"xgboost.nthread": 2}):
+        assert cv.shared_plan(X, y, fast_cfg(**change)) is not plan, change
+    X2 = X.copy()
+    X2[0, 0] += 1e-9
+    assert cv.shared_plan(X2, y, cfg) is not plan
+    assert len(fresh_plans._plans) == 2  # bounded: only the last two are kept
+
+
+def test_a_shared_plan_gives_bit_identical_cv_and_final_models(signal, fresh_plans) -> None:
+    X, y = signal
+    cfg = fast_cfg(**{"xgboost.subsample": 0.8})
+    params = [{"eta": 0.3, "max_depth": 3}, {"eta": 0.1, "max_depth": 5}]
+    shared = [(cross_validate(X, y, cfg, p, plan=cv.shared_plan(X, y, cfg)),
+               fit_final(X, y, cfg, p, num_round=15, plan=cv.shared_plan(X, y, cfg)))
+              for p in params]
+    assert len(fresh_plans._plans) == 1
+    for p, (res, booster) in zip(params, shared, strict=True):
+        alone = cross_validate(X, y, cfg, p)
+        assert res.to_dict() == alone.to_dict()
+        assert booster.save_raw("json") == fit_final(X, y, cfg, p, num_round=15).save_raw("json")

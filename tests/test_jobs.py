@@ -463,3 +463,43 @@ def test_python_m_training_jobs_is_the_container_command(tmp_path):
     assert proc.returncode == 2
     assert "target column 'label' has 1 distinct value(s) (0)" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_trials_in_one_process_share_parse_and_folds_with_bit_identical_models(tmp_path,
+                                                                                monkeypatch):
+    """Two train jobs on the same split (the local tuning emulation) reuse the first one's parse
+    and folds; each still writes its own model, byte for byte what a fresh process writes."""
+    import contextlib
+
+    from training import cv, data
+
+    monkeypatch.setattr(data, "_loaded", data.OrderedDict())
+    monkeypatch.setattr(cv, "_plans", cv.OrderedDict())
+    cfg = load_config(None, {**SMALL, "resampling.method": "random_over",
+                             "xgboost.subsample": 0.8})
+    first = Container(tmp_path / "a")
+    first.put_data(_signal_data())
+    first.preprocess(cfg)
+    second = Container(tmp_path / "b")
+    (second.root / "processing" / "train").mkdir(parents=True)
+    (second.root / "processing" / "train" / "train.csv").write_bytes(
+        (first.root / "processing" / "train" / "train.csv").read_bytes())
+    prepared = []
+    real_prepare = cv.FoldPlan._prepare
+    monkeypatch.setattr(cv.FoldPlan, "_prepare",
+                        lambda self, i: prepared.append(i) or real_prepare(self, i))
+
+    def outputs(c: Container) -> tuple[bytes, bytes]:
+        with contextlib.redirect_stdout(io.StringIO()):
+            c.train(cfg)
+        model = c.root / "model"
+        return (model / "model.json").read_bytes(), (model / "cv.json").read_bytes()
+
+    a = outputs(first)
+    b = outputs(second)
+    assert prepared == [0, 1, 2]  # the second job built no fold
+    assert len(data._loaded) == 1 and len(cv._plans) == 1
+    data._loaded.clear()
+    cv._plans.clear()
+    fresh = outputs(second)
+    assert a == b == fresh

@@ -10,7 +10,10 @@ reused by every trial of a search.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +37,7 @@ __all__ = [
     "fit_final",
     "make_resampler",
     "resample",
+    "shared_plan",
     "xgb_params",
 ]
 
@@ -242,6 +246,7 @@ class FoldPlan:
                                    random_state=seed if cfg.cv.shuffle else None)
         self.splits = list(splitter.split(np.zeros(self.y.size), self.y))
         self._prepared: dict[int, PreparedFold] = {}
+        self._final: xgb.DMatrix | None = None
 
     def __len__(self) -> int:
         return len(self.splits)
@@ -260,11 +265,55 @@ class FoldPlan:
             random_state=cfg.seed + i, shuffle=True)
         fit_idx, stop_idx = np.sort(fit_idx), np.sort(stop_idx)
         Xr, yr = resample(X[fit_idx], y[fit_idx], cfg.resampling, cfg.seed)
-        nthread = cfg.xgboost.nthread or os.cpu_count() or 1
+        nthread = _nthread(cfg)
         dtrain = xgb.QuantileDMatrix(Xr, label=yr, nthread=nthread)
         dstop = xgb.QuantileDMatrix(X[stop_idx], label=y[stop_idx], ref=dtrain, nthread=nthread)
         return PreparedFold(i, fit_idx, stop_idx, score_idx, int(yr.size - fit_idx.size),
                             dtrain, dstop)
+
+    def final_matrix(self) -> xgb.DMatrix:
+        """All of (X, y) resampled and wrapped for ``fit_final``, built on first use.
+
+        Like the folds it depends only on the data, ``resampling``, the seed and the thread
+        count, so every final fit on this plan's data shares it.
+        """
+        if self._final is None:
+            cfg = self.cfg
+            Xr, yr = resample(self.X, self.y, cfg.resampling, cfg.seed)
+            self._final = xgb.QuantileDMatrix(Xr, label=yr, nthread=_nthread(cfg))
+        return self._final
+
+
+_PLAN_MEMO_SIZE = 2
+_plans: OrderedDict[tuple[Any, ...], FoldPlan] = OrderedDict()
+_plans_lock = threading.Lock()
+
+
+def shared_plan(X: Any, y: Any, cfg: Config) -> FoldPlan:
+    """A FoldPlan of (X, y, cfg), the same object as an earlier call's in this process if it matches.
+
+    Training jobs run in one process by the local runner (one per tuning trial) see the same
+    training split and fold settings; without this each rebuilt identical folds. The key is a
+    content hash of X and y plus every setting a plan depends on (folds, shuffle, seed,
+    ``validation_fraction``, the resampling method, strategy and k, thread count), so a plan is
+    reused only where a fresh one would be bit-identical. Only the last two plans are kept. A
+    SageMaker job (one per process) builds its plan once, exactly as before.
+    """
+    X_arr, y_arr = _check_xy(X, y, cfg.cv.folds)
+    key = (_digest(X_arr), _digest(y_arr), cfg.seed, cfg.cv.folds, cfg.cv.shuffle,
+           cfg.xgboost.validation_fraction, cfg.resampling.method,
+           repr(cfg.resampling.sampling_strategy), cfg.resampling.k_neighbors, _nthread(cfg))
+    with _plans_lock:
+        plan = _plans.get(key)
+        if plan is not None:
+            _plans.move_to_end(key)
+            return plan
+    plan = FoldPlan(X_arr, y_arr, cfg)
+    with _plans_lock:
+        _plans[key] = plan
+        while len(_plans) > _PLAN_MEMO_SIZE:
+            _plans.popitem(last=False)
+    return plan
 
 
 def cross_validate(X: Any, y: Any, cfg: Config, params: Mapping[str, Any] | None = None,
@@ -298,15 +347,19 @@ def cross_validate(X: Any, y: Any, cfg: Config, params: Mapping[str, Any] | None
 
 
 def fit_final(X: Any, y: Any, cfg: Config, params: Mapping[str, Any] | None = None,
-              num_round: int | None = None) -> xgb.Booster:
+              num_round: int | None = None, *, plan: FoldPlan | None = None) -> xgb.Booster:
     """Resample the whole training split and train ``num_round`` rounds with no early stopping.
 
     ``num_round`` should be the CV's ``best_num_round``; without it ``xgboost.num_round`` is used.
+    Pass the ``plan`` of the same (X, y) to reuse its resampled matrix (``FoldPlan.final_matrix``).
     """
-    X_arr, y_arr = _check_xy(X, y, 1)
-    Xr, yr = resample(X_arr, y_arr, cfg.resampling, cfg.seed)
     xp = xgb_params(cfg, params)
-    d = xgb.QuantileDMatrix(Xr, label=yr, nthread=xp["nthread"])
+    if plan is not None:
+        d = plan.final_matrix()
+    else:
+        X_arr, y_arr = _check_xy(X, y, 1)
+        Xr, yr = resample(X_arr, y_arr, cfg.resampling, cfg.seed)
+        d = xgb.QuantileDMatrix(Xr, label=yr, nthread=xp["nthread"])
     rounds = int(num_round) if num_round else cfg.xgboost.num_round
     booster = xgb.train(xp, d, num_boost_round=rounds, verbose_eval=False)
     booster.set_attr(num_round=str(rounds))
@@ -315,6 +368,17 @@ def fit_final(X: Any, y: Any, cfg: Config, params: Mapping[str, Any] | None = No
 
 # --------------------------------------------------------------------------------------------
 # internals
+
+
+def _nthread(cfg: Config) -> int:
+    return cfg.xgboost.nthread or os.cpu_count() or 1
+
+
+def _digest(a: np.ndarray) -> tuple[Any, ...]:
+    """Content key of an array: dtype, shape and a BLAKE2 hash of its bytes."""
+    data = np.ascontiguousarray(a)
+    return (data.dtype.str, data.shape, hashlib.blake2b(memoryview(data).cast("B"),
+                                                          digest_size=32).digest())
 
 
 def _predict(booster: xgb.Booster, X: np.ndarray, rounds: int) -> np.ndarray:

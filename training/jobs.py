@@ -294,14 +294,17 @@ def preprocess(argv: Sequence[str], env: Mapping[str, str]) -> None:
 
 def train(argv: Sequence[str], env: Mapping[str, str], on_metric: OnMetric | None = None) -> None:
     """One tuning trial: CV with fixed hyperparameters, metric lines, then the final fit."""
-    from training.cv import cross_validate, fit_final
+    from training.cv import cross_validate, fit_final, shared_plan
 
     hp = _read_hyperparameters(env)
     hp.update(_flag_pairs(argv))
     cfg = config_from_hyperparameters(hp)
     channel = _job_input(Path(env.get("SM_CHANNEL_TRAIN") or _opt_ml(env) / "input" / "data" / "train"),
                          "the 'train' channel (SM_CHANNEL_TRAIN)", "the preprocess job's train split")
-    ds = load_table(channel, cfg.data.target, cfg.data.positive_label)
+    # Trials run in one process (the local tuning emulation) share the parse and the folds of
+    # their identical split; results are bit-identical to building them afresh.
+    ds = load_table(channel, cfg.data.target, cfg.data.positive_label, reuse=True)
+    plan = shared_plan(ds.X, ds.y, cfg)
     objective = cfg.tuning.objective
     emitted: dict[str, float] = {}
     stop: list[bool] = []
@@ -318,7 +321,7 @@ def train(argv: Sequence[str], env: Mapping[str, str], on_metric: OnMetric | Non
         emit(f"cv:{objective}", partial.mean(objective))
         return bool(stop)
 
-    result = cross_validate(ds.X, ds.y, cfg, on_fold=on_fold)
+    result = cross_validate(ds.X, ds.y, cfg, on_fold=on_fold, plan=plan)
     for name in _BASE_METRICS:
         emit(f"cv:{name}", result.mean(name))
     emit("cv:auc_std", result.std("auc"))
@@ -327,7 +330,7 @@ def train(argv: Sequence[str], env: Mapping[str, str], on_metric: OnMetric | Non
         raise JobStopped(f"stopped on request after {result.folds_run} of {result.folds} folds",
                          metrics=emitted)
     rounds = result.best_num_round
-    booster = fit_final(ds.X, ds.y, cfg, num_round=rounds)
+    booster = fit_final(ds.X, ds.y, cfg, num_round=rounds, plan=plan)
     model_dir = Path(env.get("SM_MODEL_DIR") or _opt_ml(env) / "model")
     model_dir.mkdir(parents=True, exist_ok=True)
     record = {**result.to_dict(), "hyperparameters": hyperparameters_from_config(cfg),

@@ -125,8 +125,9 @@ def test_training_package_and_entry_script_run_on_the_container_python():
     files = _training_files()
     assert len(files) >= 8, files  # the whole package is checked, not an empty glob
     local = frozenset(BUNDLED_PACKAGES)
-    problems = [p for f in files for p in container_problems(f.read_text(encoding="utf-8"),
-                                                             f"training/{f.name}", local=local)]
+    root = Path(training.__file__).resolve().parent
+    problems = [p for f in files for p in container_problems(
+        f.read_text(encoding="utf-8"), f"training/{f.relative_to(root).as_posix()}", local=local)]
     problems += container_problems(ENTRY_SOURCE, "entry.py", local=local)
     assert problems == [], "\n".join(problems)
 
@@ -146,6 +147,67 @@ def test_bundled_libraries_admit_and_parse_as_python_3_10(package):
         except SyntaxError as exc:
             errors.append(f"{path}:{exc.lineno}: {exc.msg}")
     assert errors == []
+
+
+_GUARDS = {"ImportError", "ModuleNotFoundError", "Exception"}
+
+
+def eager_imports(tree: ast.Module) -> list[tuple[int, str]]:
+    """(line, module) of every import a module runs when it is imported, unguarded.
+
+    Imports inside functions run only when called, and those in a ``try`` that catches
+    ImportError are optional by design; both are left out. Class bodies and ``if`` blocks run.
+    """
+    found: list[tuple[int, str]] = []
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.Import):
+                found.extend((node.lineno, a.name) for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.append((node.lineno, node.module))
+            elif isinstance(node, ast.Try):
+                caught = {ast.unparse(h.type) for h in node.handlers if h.type is not None}
+                if not (caught & _GUARDS or any(h.type is None for h in node.handlers)):
+                    visit(node.body)
+                visit(node.orelse)
+                visit(node.finalbody)
+            elif isinstance(node, ast.If):
+                visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.ClassDef):
+                visit(node.body)
+
+    visit(tree.body)
+    return found
+
+
+@pytest.mark.parametrize("package", [p for p in BUNDLED_PACKAGES if p != "training"])
+def test_bundled_libraries_import_only_the_image_and_the_bundle(package):
+    """What a bundled library imports when loaded must be in the image or in the bundle."""
+    root = Path(importlib.util.find_spec(package).origin).parent
+    allowed = set(sys.stdlib_module_names) | IMAGE_PACKAGES | set(BUNDLED_PACKAGES)
+    problems, checked = [], 0
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root.parent).as_posix()
+        if "/tests/" in rel:
+            continue  # the library's own test suite: shipped, never imported
+        tree = ast.parse(path.read_text(encoding="utf-8"), rel)
+        checked += 1
+        problems += [f"{rel}:{line}: imports {module}, which the image lacks"
+                     for line, module in eager_imports(tree) if module.split(".")[0] not in allowed]
+    assert checked >= 1 and problems == [], "\n".join(problems)
+
+
+def test_eager_imports_skip_functions_and_guarded_imports_only():
+    tree = ast.parse(
+        "import numpy\n"
+        "try:\n    import keras\nexcept ImportError:\n    keras = None\n"
+        "try:\n    import polars\nfinally:\n    pass\n"
+        "def f():\n    import pytest\n"
+        "class C:\n    import pandas\n"
+        "if True:\n    from tensorflow import keras\n")
+    assert [m for _, m in eager_imports(tree)] == ["numpy", "polars", "pandas", "tensorflow"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ __all__ = [
 ]
 
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
+"""SageMaker's PipelineName pattern (CreatePipeline)."""
 # AWS answers ResourceNotFound for a missing pipeline; moto (the test endpoint) answers
 # ValidationException. Treating the latter as "missing" is safe: a request that is really invalid
 # fails again, with its own message, on the CreatePipeline that follows.
@@ -546,6 +548,11 @@ def _config(args: argparse.Namespace, role_arn: str | None = None) -> Config:
         overrides.append(f"aws.role_arn={role_arn}")
     args.overrides = overrides
     cfg = config_from_args(args)
+    if not PIPELINE_NAME.match(cfg.aws.pipeline_name):
+        # AWS answers ValidationException, which DescribePipeline's handling reads as "missing"
+        raise DeployError(f"aws.pipeline_name {cfg.aws.pipeline_name!r} is not a SageMaker "
+                          "pipeline name: use letters, digits and single or repeated hyphens "
+                          "between them, at most 256 characters (e.g. churn-model).")
     env_region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not args.region and env_region and env_region != cfg.aws.region:
         print(f"note: AWS_REGION is {env_region} but aws.region is {cfg.aws.region}; using "

@@ -267,6 +267,17 @@ def test_bad_role_arn_exits_2_before_any_aws_call(config_file: Path,
     assert _client("sagemaker").list_pipelines()["PipelineSummaries"] == []
 
 
+@pytest.mark.parametrize("name", ["tg test", "tg_test", "-tg", "tg-", "x" * 257])
+def test_a_pipeline_name_aws_would_refuse_exits_2_before_any_aws_call(
+        config_file: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (["upsert", "--role-arn", ROLE], ["diff"]):
+        assert main([*command, "--config", str(config_file), "--set",
+                     f"aws.pipeline_name={name}"]) == 2
+        assert f"aws.pipeline_name {name!r} is not a SageMaker pipeline name" in \
+            capsys.readouterr().err
+    assert _client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+
+
 def test_missing_credentials_exit_2_with_the_fix(config_file: Path, monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")

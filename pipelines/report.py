@@ -25,7 +25,8 @@ DEFAULT_TITLE = "trainguard evaluation report"
 _LOWER_IS_BETTER = {"log_loss"}
 _METRIC_ORDER = ("auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss")
 _METRIC_LABELS = {"auc": "ROC AUC", "pr_auc": "PR AUC", "f1": "F1", "precision": "Precision",
-                  "recall": "Recall", "accuracy": "Accuracy", "log_loss": "Log loss"}
+                  "recall": "Recall", "accuracy": "Accuracy", "log_loss": "Log loss",
+                  "train_auc": "Train ROC AUC"}
 
 
 class ReportError(TrainguardError):
@@ -613,6 +614,7 @@ td.params { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.
 table.kv td { overflow-wrap: anywhere; }
 tr.best td { background: #fff6d6; font-weight: 600; }
 tr.summary td { background: var(--soft); font-weight: 600; }
+tr.summary td.num { white-space: normal; }
 table.confusion td.cm { text-align: center; min-width: 8em; }
 table.confusion td.good { background: #eef8f0; }
 table.confusion td.bad { background: #fdeeee; }

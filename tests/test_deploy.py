@@ -569,3 +569,44 @@ def test_a_named_profile_supplies_the_credentials(config_file: Path, tmp_path: P
     assert "no AWS credentials found" in capsys.readouterr().err
     assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE, "--profile", "ci"]) == 0
     assert capsys.readouterr().out.strip().endswith(":pipeline/tg-test")
+
+
+def test_the_example_workflow_deploys_a_new_pipeline(config_file: Path, aws: MotoServer,
+                                                     tmp_path: Path) -> None:
+    """The run steps of examples/github-actions.yml on a push to main, in bash as Actions runs
+    them (-eo pipefail), against moto.
+
+    A first push to main must get through lint and the diff (not deployed yet) to the upsert.
+    """
+    import os
+    import re
+    import subprocess
+    import sys
+
+    workflow = yaml.safe_load((Path(__file__).parents[1] / "examples" / "github-actions.yml")
+                              .read_text())
+    job = workflow["jobs"]["deploy"]
+    variables = {"PIPELINE_ROLE_ARN": ROLE, "AWS_DEPLOY_ROLE_ARN": ROLE, "AWS_REGION": REGION}
+    summary = tmp_path / "summary.md"
+    env = {**os.environ, **job["env"], "CONFIG": str(config_file),
+           "GITHUB_STEP_SUMMARY": str(summary),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    ran = []
+    for step in job["steps"]:
+        if "run" not in step or "pip install" in step["run"]:
+            continue
+        script = re.sub(r"\$\{\{\s*vars\.(\w+)\s*\}\}", lambda m: variables[m.group(1)],
+                        step["run"])
+        assert "${{" not in script, script
+        proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+                              check=False)
+        assert proc.returncode == 0, (step["name"], proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr
+        ran.append(step["name"])
+    assert ran == ["Lint the pipeline definition", "Diff against the deployed pipeline",
+                   "Upsert the pipeline"]
+    arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/tg-test"
+    assert (tmp_path / "pipeline-arn.txt").read_text().strip() == arn
+    assert summary.read_text().strip() == f"Pipeline: {arn}"
+    assert _client("sagemaker").describe_pipeline(PipelineName="tg-test")["RoleArn"] == ROLE

@@ -3,7 +3,7 @@
 AWS failures become a DeployError (exit 2) whose message a CI log can act on: which call, which
 code, what to do. Branching is on ``ClientError.response["Error"]["Code"]``, never message text.
 boto3/botocore are imported inside the functions that talk to AWS, so ``lint --definition`` and
-``iam-policy`` never load them.
+``iam-policy --definition`` load neither them nor the SageMaker SDK.
 """
 
 from __future__ import annotations

@@ -523,3 +523,22 @@ def test_check_steps_are_linted_as_the_processing_jobs_they_run(check_type: str)
     assert found == {
         ("kms-volume", "Baseline", "Arguments.ProcessingResources.ClusterConfig.VolumeKmsKeyId"),
         ("vpc", "Baseline", "Arguments.NetworkConfig.VpcConfig")}
+
+
+def test_definition_commands_load_neither_the_sdk_nor_boto3(tmp_path: Any) -> None:
+    """lint/iam-policy --definition gate any pipeline's JSON with no AWS libraries loaded."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(good_definition()))
+    code = ("import sys\n"
+            "from pipelines.cli import main\n"
+            f"assert main(['lint', '--definition', {str(path)!r}]) == 0\n"
+            f"assert main(['iam-policy', '--definition', {str(path)!r}, '--out', "
+            f"{str(tmp_path / 'p.json')!r}]) == 0\n"
+            "print(sorted(m for m in ('boto3', 'botocore', 'sagemaker') if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

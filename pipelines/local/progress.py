@@ -1,7 +1,7 @@
 """Plain-text progress of a local run on stderr: a line per step, a bar over trials and folds.
 
-The bar redraws in place only on a terminal; elsewhere (CI logs, notebooks) only the per-step
-lines are written. No dependency beyond the standard library.
+The bar redraws in place only on a terminal; elsewhere (CI logs, pipes) each finished trial gets
+a line instead, so a long tuning step is not silent. No dependency beyond the standard library.
 """
 
 from __future__ import annotations
@@ -37,6 +37,13 @@ class Progress:
             self._draw(data["step"], 0, data.get("folds") or 0)
         elif event == "fold":
             self._draw(data["step"], data["fold"], data["folds"])
+        elif event == "trial_end" and not self.bar:
+            score = data.get("objective")
+            shown = f"  objective {score:.4f}" if isinstance(score, (int, float)) else ""
+            shown += " at the stop" if shown and data["status"] == "Stopped" else ""
+            self.stream.write(f"  {data['step']:<18} trial {data['trial']}/{data['total']} "
+                              f"{data['status']}{shown}\n")
+            self.stream.flush()
 
     def close(self) -> None:
         """Clear a bar still drawn (an interrupted or failed run), so what follows starts clean."""

@@ -288,6 +288,15 @@ def test_unsupported_steps_are_refused_before_anything_runs(workdir: Path) -> No
     d["Steps"][1]["Arguments"]["TrainingJobDefinition"]["StaticHyperParameters"]["sagemaker_program"] = "x.py"
     with pytest.raises(UnsupportedStepError, match=r"step Tune runs script 'x\.py'"):
         run_definition(d, workdir, run_job=jobs)
+    d = make_definition()
+    d["Steps"][1]["Arguments"]["HyperParameterTuningJobConfig"]["Strategy"] = "Hyperband"
+    with pytest.raises(UnsupportedStepError, match=r"step Tune: tuning strategy 'Hyperband' is not emulated"):
+        run_definition(d, workdir, run_job=jobs)
+    d = make_definition()
+    d["Steps"][1]["Arguments"]["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"][
+        "MetricName"] = "validation:auc"
+    with pytest.raises(DefinitionError, match=r"step Tune: the objective metric 'validation:auc' has no Metric"):
+        run_definition(d, workdir, run_job=jobs)
     assert jobs.calls == []
     assert not (workdir / "jobs").exists()
 

@@ -24,6 +24,7 @@ from training.search import MedianStopper, Searcher
 
 __all__ = ["check_tuning", "parse_ranges", "run_tuning", "training_definition"]
 
+_STRATEGIES = ("bayesian", "random")
 _RANGE_KINDS = {"ContinuousParameterRanges": "continuous", "IntegerParameterRanges": "integer",
                 "CategoricalParameterRanges": "categorical"}
 
@@ -49,6 +50,11 @@ def check_tuning(step: str, args: Mapping[str, Any]) -> None:
         raise UnsupportedStepError(f"step {step}: {exc}") from None
     check_training(step, definition)
     parse_ranges(step, cfg.get("ParameterRanges") or {})
+    strategy = str(cfg.get("Strategy", "Bayesian"))
+    if strategy.lower() not in _STRATEGIES:
+        raise UnsupportedStepError(f"step {step}: tuning strategy {strategy!r} is not emulated locally "
+                                   f"(it runs {' and '.join(s.title() for s in _STRATEGIES)}).")
+    _objective(step, cfg, definition)
 
 
 def parse_ranges(step: str, ranges: Mapping[str, Any]) -> dict[str, ParamRange]:
@@ -73,11 +79,7 @@ def run_tuning(step: str, args: Mapping[str, Any], ctx: RunContext) -> StepResul
     """Run the trials, pick the best by the objective and return the tuning job's properties."""
     cfg = args["HyperParameterTuningJobConfig"]
     definition = training_definition(args)
-    objective = cfg.get("HyperParameterTuningJobObjective") or {}
-    metric = objective.get("MetricName")
-    if not metric:
-        raise DefinitionError(f"step {step}: the tuning objective has no MetricName.")
-    maximize = objective.get("Type", "Maximize") == "Maximize"
+    metric, maximize = _objective(step, cfg, definition)
     ranges = parse_ranges(step, cfg.get("ParameterRanges") or {})
     max_jobs = int((cfg.get("ResourceLimits") or {}).get("MaxNumberOfTrainingJobs", 1))
     strategy = str(cfg.get("Strategy", "Bayesian")).lower()
@@ -88,9 +90,6 @@ def run_tuning(step: str, args: Mapping[str, Any], ctx: RunContext) -> StepResul
     auto = cfg.get("TrainingJobEarlyStoppingType") == "Auto"
     stopper = MedianStopper(maximize=maximize) if auto else None
     defs = (definition.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
-    if not any(d.get("Name") == metric for d in defs):
-        raise DefinitionError(f"step {step}: the objective metric {metric!r} has no MetricDefinition, "
-                              "so no trial could report it.")
     tuning_name = ctx.job_name(step)
     trials: list[dict[str, Any]] = []
     while not searcher.exhausted:
@@ -159,6 +158,19 @@ def run_tuning(step: str, args: Mapping[str, Any], ctx: RunContext) -> StepResul
                                       for s in ("Completed", "Stopped", "Failed")},
     }
     return StepResult(properties=props, trials=trials, output_uris=[best["model_uri"]])
+
+
+def _objective(step: str, cfg: Mapping[str, Any], definition: Mapping[str, Any]) -> tuple[str, bool]:
+    """(metric name, maximize) of the tuning objective; DefinitionError when no trial could report it."""
+    objective = cfg.get("HyperParameterTuningJobObjective") or {}
+    metric = objective.get("MetricName")
+    if not metric:
+        raise DefinitionError(f"step {step}: the tuning objective has no MetricName.")
+    defs = (definition.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
+    if not any(d.get("Name") == metric for d in defs):
+        raise DefinitionError(f"step {step}: the objective metric {metric!r} has no MetricDefinition, "
+                              "so no trial could report it.")
+    return str(metric), objective.get("Type", "Maximize") == "Maximize"
 
 
 def _fmt(value: Any) -> str:

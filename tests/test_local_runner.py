@@ -297,6 +297,10 @@ def test_unsupported_steps_are_refused_before_anything_runs(workdir: Path) -> No
         "MetricName"] = "validation:auc"
     with pytest.raises(DefinitionError, match=r"step Tune: the objective metric 'validation:auc' has no Metric"):
         run_definition(d, workdir, run_job=jobs)
+    d = make_definition()
+    d["Steps"][3]["Arguments"]["Conditions"].append({"Type": "Not", "Condition": {"Type": "Between"}})
+    with pytest.raises(DefinitionError, match=r"step CheckApproval: unknown condition type 'Between'"):
+        run_definition(d, workdir, run_job=jobs)
     assert jobs.calls == []
     assert not (workdir / "jobs").exists()
 

@@ -16,6 +16,7 @@ from pipelines.local import jobrun, tuning
 from pipelines.local.container import MetricReader
 from pipelines.local.context import RunContext, StepResult
 from pipelines.local.errors import DefinitionError, StepFailed, UnsupportedStepError
+from pipelines.local.expressions import check_condition
 from pipelines.local.graph import Step
 from pipelines.registry import RegistryError
 from training.errors import DataError
@@ -120,6 +121,10 @@ class ConditionExecutor(Executor):
     """Evaluates the step's conditions (all must hold); the runner skips the branch not taken."""
 
     resolve_arguments = False
+
+    def check(self, step: Step) -> None:
+        for cond in (step.spec.get("Arguments") or {}).get("Conditions") or []:
+            check_condition(cond, step.name)
 
     def run(self, step: Step, args: Mapping[str, Any], ctx: RunContext) -> StepResult:
         outcome = ctx.expressions.all_conditions(args.get("Conditions") or [])

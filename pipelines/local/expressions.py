@@ -14,7 +14,7 @@ from typing import Any
 
 from pipelines.local.errors import DefinitionError
 
-__all__ = ["Expressions", "get_path", "parse_path", "step_references"]
+__all__ = ["Expressions", "check_condition", "get_path", "parse_path", "step_references"]
 
 _TOKEN = re.compile(r"""\.?([A-Za-z_][A-Za-z0-9_:\-]*)|\[(\d+)\]|\[['"]([^'"]+)['"]\]""")
 
@@ -168,6 +168,19 @@ class Expressions:
     def all_conditions(self, conditions: list[Mapping[str, Any]]) -> bool:
         """A ConditionStep's list holds when every condition in it holds."""
         return all(self.condition(c) for c in conditions)
+
+
+def check_condition(cond: Any, step: str) -> None:
+    """Refuse, before the run, a condition whose type (or a nested one's) cannot be evaluated."""
+    kind = cond.get("Type") if isinstance(cond, Mapping) else None
+    known = sorted([*_COMPARE, "In", "Not", "Or"])
+    if kind not in known:
+        raise DefinitionError(f"step {step}: unknown condition type {kind!r}; known: {', '.join(known)}.")
+    if kind == "Not":
+        check_condition(cond.get("Condition"), step)
+    elif kind == "Or":
+        for inner in cond.get("Conditions") or []:
+            check_condition(inner, step)
 
 
 _COMPARE = {

@@ -8,8 +8,8 @@ instance-metadata probe is disabled. The SDK's telemetry sends a background requ
 decorated call (``model_trainer.train`` among them) and no environment variable turns it off;
 inside ``offline_sdk()`` only, its sender is replaced by a no-op and restored on exit, so a user's
 own later SDK calls keep their telemetry settings. The replacement is module-global: while a build
-runs (a fraction of a second to a few seconds, under a lock), SDK calls from other threads of the
-same process send no telemetry either.
+runs (a fraction of a second to a few seconds, or a ``build_context()`` block, under a lock), SDK
+calls from other threads of the same process send no telemetry either.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ read): ``trainguard definition --config cfg.yaml --set cv.folds=3 --out definiti
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -40,13 +41,18 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.is_dir():
         raise ConfigError(f"--out {out} is a directory; give a file path such as {out}/definition.json.")
+    blocking = next((d for d in out.parents if d.exists() and not d.is_dir()), None)
+    if blocking is not None:
+        raise ConfigError(f"--out {out}: {blocking} is a file, not a folder; choose a path inside "
+                          "a folder, such as definition.json.")
     tmp = out.with_name(out.name + ".tmp")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(out)  # all or nothing: never a half-written definition
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # e.g. the parent is a file: there is no tmp to remove
+            tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write the definition to {out}: {exc.strerror}; "
                           "choose a writable path with --out.") from None
     print(f"wrote {out} ({len(text.encode())} bytes)", file=sys.stderr)

@@ -267,6 +267,11 @@ def test_definition_command_bad_input_exits_2_with_the_problem(tmp_path: Path,
     assert main(["definition", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "is a directory" in err and "Traceback" not in err
+    (tmp_path / "afile").write_text("keep me", encoding="utf-8")
+    assert main(["definition", "--out", str(tmp_path / "afile" / "definition.json")]) == 2
+    err = capsys.readouterr().err
+    assert "afile is a file, not a folder" in err and "Traceback" not in err
+    assert (tmp_path / "afile").read_text(encoding="utf-8") == "keep me"
 
 
 def test_offline_scope_is_undone_on_exit(monkeypatch: pytest.MonkeyPatch) -> None:

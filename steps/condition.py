@@ -25,18 +25,24 @@ __all__ = [
     "METRIC_PATHS",
     "approval_conditions",
     "check_approval_step",
+    "holdout_metric_path",
     "rejection_message",
     "report_value",
 ]
 
+
+def holdout_metric_path(metric: str) -> str:
+    """Where evaluation.json holds a holdout metric's value (``auc`` → ``...auc.value``)."""
+    return f"binary_classification_metrics.{metric}.value"
+
+
 METRIC_PATHS = {
-    "auc": "binary_classification_metrics.auc.value",
-    "recall": "binary_classification_metrics.recall.value",
-    "pr_auc": "binary_classification_metrics.pr_auc.value",
-    "f1": "binary_classification_metrics.f1.value",
+    "auc": holdout_metric_path("auc"),
+    "recall": holdout_metric_path("recall"),
+    "pr_auc": holdout_metric_path("pr_auc"),
     "train_cv_gap": "overfitting.train_cv_gap",
 }
-"""Where evaluation.json holds each value the rule reads."""
+"""Where evaluation.json holds each value the rule's floors and ceiling read."""
 
 
 def report_value(report: PropertyFile, path: str) -> JsonGet:
@@ -47,7 +53,7 @@ def report_value(report: PropertyFile, path: str) -> JsonGet:
 def approval_conditions(ctx: BuildContext, report: PropertyFile) -> list[Any]:
     """The rule's checks, in ``decide``'s order; all must hold for approval."""
     p = ctx.params
-    champion_path = f"binary_classification_metrics.{ctx.cfg.approval.champion_metric}.value"
+    champion_path = holdout_metric_path(ctx.cfg.approval.champion_metric)
     return [
         ConditionGreaterThanOrEqualTo(left=report_value(report, METRIC_PATHS["auc"]),
                                       right=p.min_auc),
@@ -76,7 +82,7 @@ def rejection_message(ctx: BuildContext, report: PropertyFile, report_uri: Any) 
         report_value(report, METRIC_PATHS["pr_auc"]), " (MinPrAuc ", p.min_pr_auc,
         "), train/CV AUC gap ", report_value(report, METRIC_PATHS["train_cv_gap"]),
         " (MaxOverfitGap ", p.max_overfit_gap, f"), {metric} ",
-        report_value(report, f"binary_classification_metrics.{metric}.value"),
+        report_value(report, holdout_metric_path(metric)),
         " (ChampionBar ", p.champion_bar, ", 0 = no champion). First reason: ",
         report_value(report, "decision.reasons[0]"), ". Full report: ", report_uri,
     ])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from steps.condition import report_value
+from steps.condition import holdout_metric_path, report_value
 from steps.context import BuildContext
 from steps.frozen import FrozenArguments
 from steps.sdk import (
@@ -128,7 +128,7 @@ def rejected_metadata(ctx: BuildContext, report: PropertyFile) -> dict[str, Any]
             "passed", report_value(report, f"{check}.passed")])
     metric = ctx.cfg.approval.champion_metric
     out["trainguard:check_champion"] = Join(on=" ", values=[
-        f"{metric} value", report_value(report, f"binary_classification_metrics.{metric}.value"),
+        f"{metric} value", report_value(report, holdout_metric_path(metric)),
         "champion bar", ctx.params.champion_bar, "0 = no champion"])
     return out
 

@@ -97,8 +97,9 @@ def write_report(path: str | os.PathLike[str], evaluation: Mapping[str, Any],
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError as exc:
-        raise ReportError(f"cannot write the report to {target}: {exc.strerror or exc}; choose a "
-                          "writable path.") from None
+        blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+        detail = f"{blocker} is a file, not a folder" if blocker else (exc.strerror or exc)
+        raise ReportError(f"cannot write the report to {target}: {detail}; choose a writable path.") from None
     return target
 
 

@@ -283,3 +283,6 @@ def test_write_report_creates_folders_and_never_leaves_a_partial_file(tmp_path: 
         write_report(folder, evaluation())
     assert sorted(tmp_path.iterdir()) == [tmp_path / "a", folder]  # no temporary file left behind
     assert list(folder.iterdir()) == [] and list(target.parent.iterdir()) == [target]
+    blocked = tmp_path / "a" / "b" / "report.html" / "inner" / "r.html"  # under a file
+    with pytest.raises(ReportError, match=r"report\.html is a file, not a folder; choose a writable path"):
+        write_report(blocked, evaluation())

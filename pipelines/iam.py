@@ -328,7 +328,7 @@ def derive_policy(definition: Mapping[str, Any], *, role_arn: str, region: str) 
     m = _ROLE_ARN.match(role_arn or "")
     if not m:
         raise IamError(f"role ARN {role_arn!r} is malformed; expected "
-                       "arn:aws:iam::<12-digit account>:role/<name> (set aws.role_arn).")
+                       "arn:aws:iam::<12-digit account>:role/<name> (pass --role-arn or set aws.role_arn).")
     partition, account = m.group(1), m.group(2)
     sm = f"arn:{partition}:sagemaker:{region}:{account}"
     info = policy_inputs(definition)

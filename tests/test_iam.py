@@ -170,6 +170,16 @@ def test_bad_role_and_unscopable_input_raise() -> None:
         _policy(defn)
 
 
+def test_cli_malformed_role_arn_names_both_places_to_fix_it(tmp_path: Any, capsys: Any) -> None:
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(good_definition()))
+    assert main(["iam-policy", "--definition", str(path), "--role-arn", "bad",
+                 "--region", REGION]) == 2
+    err = capsys.readouterr().err
+    assert "role ARN 'bad' is malformed" in err
+    assert "(pass --role-arn or set aws.role_arn)" in err
+
+
 def test_cli_definition_out_and_split(tmp_path: Any, capsys: Any) -> None:
     path = tmp_path / "d.json"
     path.write_text(json.dumps(good_definition()))

@@ -275,14 +275,19 @@ def _num(value: Any) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``trainguard run``."""
+    """Options of ``trainguard run``, and its exit statuses under the help."""
+    parser.epilog = (f"exit status: {EXIT_APPROVED} approved, {EXIT_REJECTED} rejected by a safeguard "
+                     f"(evaluation.json and report.html still written), {EXIT_BAD_INPUT} bad input or "
+                     f"config, {EXIT_FAILED} a job failed")
     parser.add_argument("--local", action="store_true", required=True,
                         help="run on this machine (no Docker, no AWS); the only mode of this command")
-    parser.add_argument("--config", help="YAML config file (default: built-in defaults)")
-    parser.add_argument("--data", help="CSV or Parquet file to train on (default: embedded digits data)")
-    parser.add_argument("--target", help="label column of --data")
-    parser.add_argument("--workdir", default=DEFAULT_WORKDIR, help=f"output folder (default ./{DEFAULT_WORKDIR})")
-    parser.add_argument("--registry", help="local registry file (default: registry.local_path)")
+    parser.add_argument("--config", metavar="FILE", help="YAML config file (default: built-in defaults)")
+    parser.add_argument("--data", metavar="PATH",
+                        help="CSV or Parquet file to train on (default: embedded digits data)")
+    parser.add_argument("--target", metavar="COL", help="label column of --data")
+    parser.add_argument("--workdir", metavar="DIR", default=DEFAULT_WORKDIR,
+                        help=f"output folder (default ./{DEFAULT_WORKDIR})")
+    parser.add_argument("--registry", metavar="PATH", help="local registry file (default: registry.local_path)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="config override, dotted key (repeatable), e.g. --set cv.folds=3")
     parser.add_argument("--param", dest="params", action="append", default=[], metavar="NAME=VALUE",

@@ -156,3 +156,8 @@ def test_input_errors_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixtu
         main(["run"])
     assert exc.value.code == 2
     assert "--local" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "[--data PATH] [--target COL] [--workdir DIR]" in help_text
+    assert "exit status: 0 approved, 3 rejected by a safeguard" in help_text and "2 bad input" in help_text

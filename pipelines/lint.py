@@ -364,14 +364,20 @@ def _check_secrets(step: Mapping[str, Any], definition: Mapping[str, Any]) -> It
                 yield Finding("plaintext-secret", severity, name, f"{path}.{key}",
                               f"{key!r} holds a secret in {where}, visible to anyone who can "
                               f"describe the pipeline or its jobs; {fix}.")
-    # command-line flags such as --password VALUE
-    for path, argv in _named_lists(args, "Arguments", "ContainerArguments"):
-        for i, item in enumerate(argv[:-1]):
-            nxt = argv[i + 1]
-            if isinstance(item, str) and item.startswith("--") and _secret_name(item) \
-                    and isinstance(nxt, str) and nxt and not _is_reference(nxt):
-                yield Finding("plaintext-secret", "error", name, f"{path}[{i + 1}]",
-                              f"argument {item} is given a plaintext secret; {fix}.")
+    # command-line flags such as --password VALUE or --password=VALUE, in the container's
+    # arguments or its entrypoint
+    argvs = [*_named_lists(args, "Arguments", "ContainerArguments"),
+             *_named_lists(args, "Arguments", "ContainerEntrypoint")]
+    for path, argv in argvs:
+        for i, item in enumerate(argv):
+            if not isinstance(item, str) or not item.startswith("--"):
+                continue
+            flag, eq, inline = item.partition("=")
+            value, at = (inline, i) if eq else (argv[i + 1] if i + 1 < len(argv) else None, i + 1)
+            if _secret_name(flag) and isinstance(value, str) and value \
+                    and not _is_reference(value):
+                yield Finding("plaintext-secret", "error", name, f"{path}[{at}]",
+                              f"argument {flag} is given a plaintext secret; {fix}.")
 
 
 def _named_maps(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:

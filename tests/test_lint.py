@@ -249,6 +249,28 @@ def test_secret_flag_in_container_arguments_is_an_error() -> None:
     assert (f.rule, f.setting) == ("plaintext-secret", "Arguments.AppSpecification.ContainerArguments[4]")
 
 
+@pytest.mark.parametrize(("field", "argv", "index"), [
+    ("ContainerArguments", ["--db-password=hunter2"], 3),
+    ("ContainerEntrypoint", ["python3", "run.py", "--api-key", "k-123"], 3),
+    ("ContainerEntrypoint", ["python3", "run.py", "--token=abc"], 2),
+])
+def test_secret_flags_with_inline_values_or_in_the_entrypoint_are_errors(
+        field: str, argv: list[str], index: int) -> None:
+    defn = good_definition()
+    app = _step(defn, "Preprocess")["Arguments"]["AppSpecification"]
+    app[field] = [*app.get(field, []), *argv] if field == "ContainerArguments" else argv
+    [f] = lint_definition(defn)
+    assert (f.rule, f.setting) == ("plaintext-secret", f"Arguments.AppSpecification.{field}[{index}]")
+
+
+def test_secret_flags_pointing_at_a_secret_store_pass() -> None:
+    defn = good_definition()
+    _step(defn, "Preprocess")["Arguments"]["AppSpecification"]["ContainerEntrypoint"] = [
+        "python3", "run.py", "--db-password=arn:aws:secretsmanager:eu-west-1:123456789012:secret:db",
+        "--token", "/prod/token"]
+    assert lint_definition(defn) == []
+
+
 def test_auto_approval_by_parameter_default_needs_the_config_to_say_so() -> None:
     defn = good_definition()
     defn["Parameters"][-1]["DefaultValue"] = "Approved"

@@ -210,7 +210,7 @@ def _ensure_bucket(s3: Any, cfg: Config, bucket: str, out: Printer) -> bool:
 
 
 def _upload_bundle(s3: Any, cfg: Config, uri: str, data: bytes, sha256: str, out: Printer) -> bool:
-    """Put the bundle at its content-addressed key unless it is there; verify what was stored."""
+    """Put the bundle at its content-addressed key unless it is there with SSE-KMS; verify it."""
     import base64
     import hashlib
 
@@ -219,12 +219,16 @@ def _upload_bundle(s3: Any, cfg: Config, uri: str, data: bytes, sha256: str, out
     bucket, _, key = uri[len("s3://"):].partition("/")
     with aws_errors("s3:GetObject"):
         try:
-            s3.head_object(Bucket=bucket, Key=key)
-            out(f"code bundle already at {uri}; not uploaded again")
-            return False
+            head = s3.head_object(Bucket=bucket, Key=key)
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) not in _MISSING_OBJECT:
                 raise
+            head = None
+    if head is not None:
+        if _kms_encrypted(head) and head.get("ContentLength") == len(data):
+            out(f"code bundle already at {uri}; not uploaded again")
+            return False
+        out(f"the object at {uri} is not this bundle encrypted with SSE-KMS; replacing it")
     if hashlib.sha256(data).hexdigest() != sha256:
         raise DeployError("the code bundle's bytes do not match its sha256; rebuild it.")
     with aws_errors("s3:PutObject"):
@@ -238,6 +242,11 @@ def _upload_bundle(s3: Any, cfg: Config, uri: str, data: bytes, sha256: str, out
                           "the pipeline was not changed. Run upsert again.")
     out(f"uploaded code bundle to {uri} (SSE-KMS)")
     return True
+
+
+def _kms_encrypted(head: Mapping[str, Any]) -> bool:
+    """True when a HeadObject answer shows SSE-KMS (an object put by someone else may not be)."""
+    return head.get("ServerSideEncryption") in ("aws:kms", "aws:kms:dsse")
 
 
 def _local_data(cfg: Config) -> tuple[str, bytes] | None:
@@ -288,7 +297,7 @@ def _stage_data(s3: Any, cfg: Config, prefix_uri: str, out: Printer) -> bool:
     with aws_errors("s3:GetObject"):
         try:
             head = s3.head_object(Bucket=bucket, Key=key)
-            if (head.get("Metadata") or {}).get("sha256") == sha:
+            if (head.get("Metadata") or {}).get("sha256") == sha and _kms_encrypted(head):
                 out(f"data already at s3://{bucket}/{key}; not uploaded again")
                 return False
         except botocore.exceptions.ClientError as exc:

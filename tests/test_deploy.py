@@ -164,6 +164,35 @@ def test_local_data_is_staged_once_and_strangers_in_the_prefix_are_refused(
     assert result.action == "updated"  # InputDataUri's default changed
 
 
+def test_objects_found_unencrypted_at_our_keys_are_replaced_with_sse_kms(
+        config_file: Path, kms_key: str) -> None:
+    """Someone else's unencrypted copy at the bundle's or the data's key is not taken as ours."""
+    import hashlib
+
+    from pipelines.bundle import build_bundle
+
+    s3 = _client("s3")
+    s3.create_bucket(Bucket="tg-plain", CreateBucketConfiguration={"LocationConstraint": REGION})
+    bundle = build_bundle()
+    code_key = bundle.s3_uri("tg-plain", "trainguard").split("/", 3)[3]
+    s3.put_object(Bucket="tg-plain", Key=code_key, Body=bundle.data)
+    cfg = load_config(config_file, {"aws.bucket": "tg-plain"})
+    _name, data = deploy._local_data(cfg)
+    s3.put_object(Bucket="tg-plain", Key="trainguard/data/data.csv", Body=data,
+                  Metadata={"sha256": hashlib.sha256(data).hexdigest()})
+    assert s3.head_object(Bucket="tg-plain", Key=code_key).get("ServerSideEncryption") != "aws:kms"
+
+    lines: list[str] = []
+    result = deploy.upsert(cfg, out=lines.append)
+    assert result.uploaded and result.data_uploaded
+    assert any("is not this bundle encrypted with SSE-KMS; replacing it" in line for line in lines)
+    for key in (code_key, "trainguard/data/data.csv"):
+        head = s3.head_object(Bucket="tg-plain", Key=key)
+        assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", kms_key)
+    again = deploy.upsert(cfg, out=lambda _line: None)
+    assert (again.uploaded, again.data_uploaded, again.action) == (False, False, "unchanged")
+
+
 def test_config_change_shows_in_diff_then_updates(config_file: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     base = ["--config", str(config_file)]

@@ -342,7 +342,7 @@ def test_values_sagemaker_would_refuse_are_config_errors(overrides: dict, messag
         check_service_limits(cfg)
 
 
-def test_values_at_the_limits_build() -> None:
+def test_values_at_the_limits_pass() -> None:
     from steps.limits import check_service_limits
 
     check_service_limits(resolve_config(overrides={

@@ -1,6 +1,7 @@
 """``build_pipeline()``: the config turned into a SageMaker Pipeline, offline and deterministically.
 
-Config errors surface first (ConfigError, before any SDK call). The build then runs inside
+Config errors, and values SageMaker would refuse (``steps.limits``), surface first as
+ConfigError, before any SDK object is built. The build then runs inside
 ``steps.session.offline_sdk``: no network call with or without credentials, no timestamps or
 random names, code referenced by its content-addressed S3 URI (the SDK uploads nothing). Every
 job step's request is computed once, at build time, so ``Pipeline.definition()`` afterwards is

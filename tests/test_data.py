@@ -340,6 +340,7 @@ PLAIN_FILES = {
     "target_in_the_middle": "a,label,b\n1,cat,2\n3,dog,4\n5,cat,6\n",
     "unicode_digits_underscores": "a,b,y\n\u0661\u0662,1_000,1\n3,4,0\n",
     "empty_last_feature": "a,b,y\n1,,0\n2,,1\n",
+    "adjacent_empties": "a,b,c,y\n,,1,1\n2,,,0\n,3,,1\n,,,\n",
     "missing_labels_and_three_classes": "a,y\n1,0\n2,\n3,NA\n4,1\n5,2\n",
     "feature_words": "a,b,y\n1,x,0\n2,3,1\n",
     "infinity": "a,y\n1,0\n-Infinity,1\n1e400,0\n",

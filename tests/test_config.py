@@ -115,6 +115,8 @@ def test_unknown_override_key_is_named() -> None:
 def test_missing_or_invalid_yaml_file(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"does not exist; pass an existing YAML file"):
         load_config(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match=r"is a directory; pass a YAML file"):
+        load_config(tmp_path)
     bad = tmp_path / "bad.yaml"
     bad.write_text("cv: [1, 2\n")
     with pytest.raises(ConfigError, match=r"is not valid YAML"):

@@ -298,6 +298,8 @@ def apply_overrides(cfg: Config, overrides: Mapping[str, Any]) -> Config:
 def _read_yaml(path: Path) -> dict[str, Any]:
     import yaml
 
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a directory; pass a YAML file with --config.")
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist; pass an existing YAML file with --config.")
     try:

@@ -408,6 +408,21 @@ def test_client_errors_become_actionable_deploy_errors(code: str, match: str) ->
         raise _client_error(code)
 
 
+@pytest.mark.parametrize(("exc", "match"), [
+    (lambda b: b.ReadTimeoutError(endpoint_url="https://api.sagemaker.eu-west-1.amazonaws.com"),
+     r"sagemaker:UpdatePipeline: cannot reach the AWS endpoint \(Read timeout"),
+    (lambda b: b.TokenRetrievalError(provider="sso", error_msg="expired"),
+     "AWS credentials could not be loaded"),
+    (lambda b: b.InvalidConfigError(error_msg="bad max_attempts"),
+     r"the AWS client failed before AWS answered \(bad max_attempts\)"),
+])
+def test_client_side_failures_become_deploy_errors(exc: Any, match: str) -> None:
+    import botocore.exceptions
+
+    with pytest.raises(DeployError, match=match), aws_errors("sagemaker:UpdatePipeline"):
+        raise exc(botocore.exceptions)
+
+
 def test_retries_use_standard_mode_with_bounded_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
     conf = client_config()

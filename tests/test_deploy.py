@@ -202,17 +202,21 @@ def test_config_change_shows_in_diff_then_updates(config_file: Path,
     assert main(["diff", *base]) == 0
     assert "equals the local one" in capsys.readouterr().out
 
-    change = ["--set", "tuning.max_jobs=4"]
+    change = ["--set", "tuning.max_jobs=4", "--set", "security.tags.team=ml"]
     assert main(["diff", *base, *change]) == 1
     out = capsys.readouterr().out
     assert "MaxNumberOfTrainingJobs: 8 → 4" in out
     assert "Steps[Tune].Arguments.HyperParameterTuningJobConfig.ResourceLimits" in out
+    assert '+ Steps[Tune].Arguments.Tags[1]: {"Key": "team", "Value": "ml"}' in out
 
     session, calls = _counting_session()
-    result = deploy.upsert(load_config(config_file, {"tuning.max_jobs": 4}), session=session,
-                           out=lambda _line: None)
+    result = deploy.upsert(load_config(config_file, {"tuning.max_jobs": 4,
+                                                     "security.tags.team": "ml"}),
+                           session=session, out=lambda _line: None)
     assert result.action == "updated" and not result.uploaded
     assert calls["UpdatePipeline"] == 1 and calls["PutObject"] == 0
+    tags = _client("sagemaker").list_tags(ResourceArn=result.pipeline_arn)["Tags"]
+    assert {"Key": "team", "Value": "ml"} in tags  # the pipeline's own tags follow the config
     assert main(["diff", *base, *change]) == 0
 
 

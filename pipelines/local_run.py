@@ -1,6 +1,7 @@
 """``trainguard run --local`` and ``run_local()``: build the definition, then execute its JSON here.
 
-The definition is built with ``build_pipeline()`` (the only part that imports the SDK), written to
+The definition is built with ``build_pipeline()`` (the only part that imports the SDK; a repeat run
+with the same config and code reads it from ``<workdir>/cache/.definitions/`` instead), written to
 ``<workdir>/definition.json`` and executed by ``pipelines.local.run_definition`` against a local
 object store, the local registry and the in-process jobs. The champion's bar is read from the
 registry first. The work dir receives evaluation.json, the model artifact and report.html.
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines import definition_cache
 from pipelines.bundle import build_bundle
 from pipelines.local import RunOutcome, StepRecord, run_definition
 from pipelines.local.progress import Progress
@@ -34,6 +36,8 @@ from training.errors import ConfigError, DataError
 __all__ = ["DEFAULT_WORKDIR", "RunResult", "add_arguments", "run", "run_local"]
 
 DEFAULT_WORKDIR = "trainguard-run"
+DEFINITION_CACHE = Path("cache") / ".definitions"
+"""Built definitions, under the work dir; the dot keeps them apart from any step's cache folder."""
 EXIT_APPROVED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 1, 2, 3
 _OUTPUTS = ("evaluation.json", "report.html", "model.tar.gz", "model.json")
 EMBEDDED_TARGET = "is_eight"
@@ -131,12 +135,13 @@ def run_local(config: Config | str | Path | Mapping[str, Any] | None = None, *,
     if bar is None:
         bar = _champion_bar(cfg, reg)
         params["ChampionBar"] = bar
-    from pipelines.build import definition_json  # the SDK, only to build the definition
-
-    text = definition_json(cfg)
+    definitions = Path(workdir) / DEFINITION_CACHE
+    text, key, cached = definition_cache.load_or_build(cfg, definitions)  # a miss imports the SDK
     definition = json.loads(text)
     resolve_parameters(definition, params)  # bad input found here leaves the work dir as it was
     workdir = _make_workdir(Path(workdir))
+    if not cached:
+        definition_cache.store(definitions, key, text)
     for name in _OUTPUTS:  # stale evidence from an earlier run must not survive this one
         (workdir / name).unlink(missing_ok=True)
     definition_path = workdir / "definition.json"

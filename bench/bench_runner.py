@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -69,12 +70,40 @@ def worker_core(csv: str, trials: int, folds: int, early: str) -> dict:
     from training.data import load_table
 
     cfg = load_config(config(trials, folds, early))
-    t1 = time.perf_counter()
-    res = run_core(load_table(csv, "target"), cfg)
+    t1, c1 = time.perf_counter(), time.process_time()
+    ds = load_table(csv, "target")
+    res = run_core(ds, cfg)
+    work, work_cpu = time.perf_counter() - t1, time.process_time() - c1
     bcm = res.evaluation["binary_classification_metrics"]
-    return {"seconds": round(time.perf_counter() - t0, 2), "work_seconds": round(time.perf_counter() - t1, 2),
+    c2 = time.process_time()
+    finals = _other_final_fits(ds, cfg, res)
+    return {"seconds": round(time.perf_counter() - t0, 2), "work_seconds": round(work, 2),
+            "work_cpu": round(work_cpu, 2), "finals_seconds": round(finals, 2),
+            "finals_cpu": round(time.process_time() - c2, 2),
             "cv_auc": round(res.search.best.score, 4) if res.search else None,
             "test_auc": round(bcm["auc"]["value"], 4)}
+
+
+def _other_final_fits(ds, cfg, res) -> float:
+    """Seconds for the final fit of every trial but the best, which run_core does not do.
+
+    SageMaker's contract makes every training job (every tuning trial) produce a model, so the
+    pipeline fits one per trial; run_core fits only the chosen one. Timed after run_core, with one
+    shared resampled matrix, as the runner's trials share it.
+    """
+    from training.cv import FoldPlan, fit_final
+    from training.data import holdout_split
+
+    if res.search is None:
+        return 0.0
+    train, _ = holdout_split(ds, cfg.data.test_size, cfg.seed)
+    plan = FoldPlan(train.X, train.y, cfg)
+    t0 = time.perf_counter()
+    for trial in res.search.trials:
+        if trial is not res.search.best and not trial.stopped_early:
+            fit_final(train.X, train.y, cfg, trial.params, num_round=trial.cv.best_num_round,
+                      plan=plan)
+    return time.perf_counter() - t0
 
 
 def worker_runner(csv: str, trials: int, folds: int, early: str, workdir: str) -> dict:
@@ -94,28 +123,31 @@ def worker_runner(csv: str, trials: int, folds: int, early: str, workdir: str) -
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(Path(csv).read_bytes())
     sha = build_bundle().sha256
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     out = run_definition(definition, workdir, registry=open_registry(Path(workdir) / "reg.db"),
                          code_sha=sha, use_cache=False, seed=cfg.seed)
-    work = time.perf_counter() - t1
+    work, work_cpu = time.perf_counter() - t1, time.process_time() - c1
     ev = next(f["EvaluationReport"] for f in out.property_files.values() if "EvaluationReport" in f)
     best = max((t["objective"] for t in out.trials if t["status"] == "Completed"), default=None)
     return {"seconds": round(time.perf_counter() - t0, 2), "work_seconds": round(work, 2),
-            "cv_auc": round(best, 4) if best is not None else None,
+            "work_cpu": round(work_cpu, 2), "cv_auc": round(best, 4) if best is not None else None,
             "test_auc": round(ev["binary_classification_metrics"]["auc"]["value"], 4),
             "status": out.status}
 
 
 def _json_run(cmd: list[str]) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     out = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode not in (0, 3):
         raise SystemExit(f"bench_runner: {' '.join(cmd[:3])} ... failed ({out.returncode}):\n{out.stderr[-2000:]}")
     lines = [ln for ln in out.stdout.strip().splitlines() if ln.startswith("{")]
     data = json.loads(lines[-1]) if lines else {}
     data["wall"] = round(wall, 2)
+    data["cpu"] = round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 2)
     return data
 
 
@@ -127,7 +159,7 @@ def _interleaved(cmds: list[list[str]], repeat: int) -> list[dict]:
     out = []
     for r in runs:
         merged = dict(r[0])
-        for key in ("wall", "work_seconds"):
+        for key in ("wall", "cpu", "work_seconds", "work_cpu", "finals_seconds", "finals_cpu"):
             if key in merged:
                 merged[key] = statistics.median(x[key] for x in r)
         merged["all_wall"] = [x["wall"] for x in r]
@@ -174,26 +206,35 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{a.rows} rows x 30 features (CSV), {a.trials} trials x {a.folds} folds, SMOTE in-fold, "
           f"num_round 500, early stopping 20, nthread 2, trial early stopping {a.early_stopping}, "
           f"median of {a.repeat} run(s)\n")
-    print("1. runner overhead (same work, in-process)")
-    print(f"   {'run':<44}{'work s':>9}{'process s':>11}{'holdout AUC':>13}{'ratio':>8}")
+    print("1. runner overhead (same work, in-process; CPU seconds are steadier on a shared machine)")
+    print(f"   {'run':<44}{'work s':>9}{'ratio':>8}{'cpu s':>9}{'ratio':>8}{'holdout AUC':>13}")
+    contract = {"work_seconds": core["work_seconds"] + core["finals_seconds"],
+                "work_cpu": core["work_cpu"] + core["finals_cpu"], "test_auc": None}
     for name, r in (("training.core.run_core (load CSV + core)", core),
-                    ("run_definition on the built definition", runner)):
-        print(f"   {name:<44}{r['work_seconds']:>9.2f}{r['wall']:>11.2f}{r['test_auc']:>13.4f}"
-              f"{r['work_seconds'] / core['work_seconds']:>7.2f}x")
-    print("   goal: run_definition <= 1.20x run_core\n")
+                    ("run_definition on the built definition", runner),
+                    ("run_core + a final fit per other trial", contract)):
+        auc_text = f"{r['test_auc']:>13.4f}" if r["test_auc"] is not None else f"{'-':>13}"
+        print(f"   {name:<44}{r['work_seconds']:>9.2f}{r['work_seconds'] / core['work_seconds']:>7.2f}x"
+              f"{r['work_cpu']:>9.2f}{r['work_cpu'] / core['work_cpu']:>7.2f}x{auc_text}")
+    print("   goal: run_definition <= 1.20x run_core. Against run_core plus the final fits SageMaker's\n"
+          "   contract adds (every trial's job writes a model): "
+          f"{runner['work_seconds'] / contract['work_seconds']:.2f}x wall, "
+          f"{runner['work_cpu'] / contract['work_cpu']:.2f}x CPU\n")
     print("2. whole process")
-    print(f"   {'run':<44}{'wall s':>9}{'holdout AUC':>13}{'ratio':>8}  all runs (s)")
-    rows = (("floor.py (reference)", ref, ref.get("test_auc")),
-            ("trainguard run --local", whole, None))
-    for name, r, auc in rows:
-        auc_text = f"{auc:>13.4f}" if isinstance(auc, float) else f"{'see 1.':>13}"
-        print(f"   {name:<44}{r['wall']:>9.2f}{auc_text}{r['wall'] / ref['wall']:>7.2f}x  {r['all_wall']}")
+    print(f"   {'run':<44}{'wall s':>9}{'ratio':>8}{'cpu s':>9}{'ratio':>8}  wall of each run (s)")
+    for name, r in (("floor.py (reference)", ref), ("trainguard run --local", whole)):
+        print(f"   {name:<44}{r['wall']:>9.2f}{r['wall'] / ref['wall']:>7.2f}x"
+              f"{r['cpu']:>9.2f}{r['cpu'] / ref['cpu']:>7.2f}x  {r['all_wall']}")
+    print(f"   holdout AUC: floor.py {ref.get('test_auc')}, trainguard as in 1.")
     print("   goal: trainguard run --local <= 1.5x floor.py\n")
-    print("Notes: the runner row includes what the pipeline does and run_core does not: CSV split files\n"
-          "written and re-read by every job, model tarballs, the evaluate job reloading the model,\n"
-          "registration. The whole-process row adds interpreter start, the SageMaker SDK import and\n"
-          "the build (~4-6 s). floor.py early-stops each fold on the fold it scores; trainguard on an\n"
-          "inner carve-out; both draw random points of the same space, not the same points.")
+    print("Notes: the runner row includes what the pipeline does and run_core does not: a final fit\n"
+          "in every trial's training job (SageMaker's contract: each training job produces a model;\n"
+          "run_core fits only the chosen point, and the third row prices the difference), the split\n"
+          "CSVs written once and read by the jobs (trials share one parse and one fold plan of the\n"
+          "identical split), model tarballs, the evaluate job reloading the model, registration.\n"
+          "The whole-process row adds interpreter start, the SageMaker SDK import and the build\n"
+          "(~3-6 s). floor.py early-stops each fold on the fold it scores; trainguard on an inner\n"
+          "carve-out; both draw random points of the same space, not the same points.")
     return 0
 
 

@@ -54,48 +54,10 @@ def build_definition(config: Config) -> str:
 
     key = json.dumps(config.to_dict(), sort_keys=True, default=str)
     if key not in _DEFINITIONS:
-        with _without_credentials():
-            from pipelines.build import definition_json
+        from pipelines.build import definition_json  # the SDK; it hides the AWS identity itself
 
-            _quiet_botocore()
-            _DEFINITIONS[key] = definition_json(config)
+        _DEFINITIONS[key] = definition_json(config)
     return _DEFINITIONS[key]
-
-
-_CREDENTIAL_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID",
-                   "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-                   "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME")
-
-
-@contextlib.contextmanager
-def _without_credentials() -> Iterator[None]:
-    """Hide the AWS identity settings from the offline build, restoring them after.
-
-    The build needs no credentials, but the SDK creates boto3 clients (one at import time), and
-    creating a client resolves the profile and credentials: a CI environment with a profile that
-    is not configured here, or half a key pair, made even ``lint`` fail with a botocore traceback.
-    The deploy commands resolve the identity themselves, with actionable errors.
-    """
-    saved = {k: os.environ.pop(k) for k in _CREDENTIAL_ENV if k in os.environ}
-    try:
-        yield
-    finally:
-        os.environ.update(saved)
-
-
-def _quiet_botocore() -> None:
-    """Keep botocore's INFO lines out of CI logs once the SDK is imported.
-
-    Importing the SageMaker SDK runs ``logging.basicConfig(level=INFO)``, after which every
-    botocore client prints "Found credentials in environment variables." and one "Found endpoint
-    ... via: environment_global" per service to stderr: a dozen lines of noise per command. Only
-    a botocore logger nobody has configured (level NOTSET) is raised to WARNING.
-    """
-    import logging
-
-    logger = logging.getLogger("botocore")
-    if logger.level == logging.NOTSET:
-        logger.setLevel(logging.WARNING)
 
 
 def client_config(max_attempts: int | None = None) -> Any:

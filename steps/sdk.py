@@ -2,19 +2,31 @@
 
 Importing ``sagemaker.mlops`` creates a boto3 client at import time: that fails when no region
 is configured, and without credentials botocore probes the EC2 instance-metadata address for
-them. The import here runs with ``AWS_DEFAULT_REGION`` (when unset: ``us-east-1``) and
-``AWS_EC2_METADATA_DISABLED=true`` set for its duration only, so ``import pipelines.build`` works
-on a machine with no AWS configuration and makes no network call.
+them; a profile that is not configured here, or half a key pair, makes it raise. The import
+here runs with ``AWS_DEFAULT_REGION`` (when unset: ``us-east-1``) and
+``AWS_EC2_METADATA_DISABLED=true`` set, and the AWS identity settings (``CREDENTIAL_ENV``) hidden,
+for its duration only, so ``import pipelines.build`` works whatever the machine's AWS
+configuration and makes no network call. The SDK's import also sets logging to INFO, after which
+every botocore client announces itself on stderr; botocore's logger, when nobody configured it, is
+raised to WARNING.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+
+CREDENTIAL_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                  "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+                  "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME")
+"""AWS identity settings the offline build hides: it needs no credentials, and resolving them can fail."""
 
 _IMPORT_ENV = {"AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
                "AWS_EC2_METADATA_DISABLED": "true"}
-_saved_env = {key: os.environ.get(key) for key in _IMPORT_ENV}
+_saved_env = {key: os.environ.get(key) for key in (*_IMPORT_ENV, *CREDENTIAL_ENV)}
 os.environ.update(_IMPORT_ENV)
+for _key in CREDENTIAL_ENV:
+    os.environ.pop(_key, None)
 try:
     import boto3
     from sagemaker.core import image_uris
@@ -76,8 +88,11 @@ finally:
             os.environ.pop(_key, None)
         else:
             os.environ[_key] = _value
+    if logging.getLogger("botocore").level == logging.NOTSET:
+        logging.getLogger("botocore").setLevel(logging.WARNING)
 
 __all__ = [
+    "CREDENTIAL_ENV",
     "CacheConfig",
     "CategoricalParameter",
     "Compute",

@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from steps.sdk import PipelineSession, boto3, telemetry_logging
+from steps.sdk import CREDENTIAL_ENV, PipelineSession, boto3, telemetry_logging
 
 __all__ = ["OFFLINE_ENV", "offline_sdk", "offline_session"]
 
@@ -40,13 +40,16 @@ _LOCK = threading.RLock()
 def offline_sdk(region: str) -> Iterator[None]:
     """Scope in which SDK objects are built offline; restores env, telemetry and logging after.
 
-    Sets ``OFFLINE_ENV`` and, when unset, ``AWS_DEFAULT_REGION``; silences the SDK's
+    Sets ``OFFLINE_ENV`` and, when unset, ``AWS_DEFAULT_REGION``; hides the AWS identity settings
+    (``CREDENTIAL_ENV``: the build needs none, and a broken profile would fail it); silences the SDK's
     INFO/WARNING chatter about skipped waits and popped job names; disables telemetry sending.
     Re-entrant; holds a lock so two threads do not interleave their patches.
     """
     with _LOCK:
-        saved_env = {k: os.environ.get(k) for k in (*OFFLINE_ENV, "AWS_DEFAULT_REGION")}
+        saved_env = {k: os.environ.get(k) for k in (*OFFLINE_ENV, "AWS_DEFAULT_REGION", *CREDENTIAL_ENV)}
         os.environ.update(OFFLINE_ENV)
+        for key in CREDENTIAL_ENV:
+            os.environ.pop(key, None)
         if not os.environ.get("AWS_DEFAULT_REGION"):
             os.environ["AWS_DEFAULT_REGION"] = region
         saved_levels = {}

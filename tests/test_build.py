@@ -131,6 +131,11 @@ _FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAFAKEFAKEFAKEFAKE",
                      "AWS_SECRET_ACCESS_KEY": "fake/secret", "AWS_DEFAULT_REGION": "eu-west-1"}
 
 
+# A CI runner's environment can name a profile this machine lacks, or carry half a key pair:
+# the SDK creates a client at import, and resolving that identity used to raise.
+_BROKEN_IDENTITY = {"AWS_PROFILE": "not-configured-here", "AWS_ACCESS_KEY_ID": "AKIAHALFAPAIRHALFAPA"}
+
+
 def _start_guarded(extra_env: dict[str, str], *args: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(extra_env)
@@ -142,6 +147,7 @@ def _start_guarded(extra_env: dict[str, str], *args: str) -> subprocess.Popen:
 def guarded_runs() -> dict[str, tuple[int, str, str]]:
     """Fresh processes building under a socket guard (started together, awaited together)."""
     procs = {"bare": _start_guarded({}), "credentials": _start_guarded(_FAKE_CREDENTIALS),
+             "broken-identity": _start_guarded(_BROKEN_IDENTITY),
              "telemetry-on": _start_guarded(_FAKE_CREDENTIALS, "--telemetry-on")}
     out = {}
     for name, proc in procs.items():
@@ -152,11 +158,12 @@ def guarded_runs() -> dict[str, tuple[int, str, str]]:
 
 def test_no_network_without_credentials_and_identical_bytes_across_processes(
         guarded_runs: dict[str, tuple[int, str, str]], default_text: str) -> None:
-    runs = [guarded_runs["bare"], guarded_runs["credentials"]]
+    runs = [guarded_runs["bare"], guarded_runs["credentials"], guarded_runs["broken-identity"]]
     for returncode, _, stderr in runs:
         assert returncode == 0, stderr[-3000:]
         assert "network call attempted" not in stderr
-    assert runs[0][1] == runs[1][1] == default_text  # the same bytes in every process
+        assert "Found credentials" not in stderr and "Found endpoint" not in stderr  # botocore INFO
+    assert runs[0][1] == runs[1][1] == runs[2][1] == default_text  # the same bytes in every process
     assert json.loads(runs[0][1])["Steps"][0]["Name"] == "Preprocess"
 
 

@@ -302,6 +302,16 @@ def _check_job(step_name: str, kind: str, prefix: str, job: dict[str, Any],
                           "(StoppingCondition.MaxRuntimeInSeconds).")
 
 
+def _check_tags(step: Mapping[str, Any]) -> Iterator[Finding]:
+    """Every job carries tags: without them its cost and ownership cannot be traced or budgeted."""
+    args = step.get("Arguments")
+    tags = args.get("Tags") if isinstance(args, dict) else None
+    if not isinstance(tags, list) or not tags:
+        yield Finding("tags", "error", str(step.get("Name", "?")), "Arguments.Tags",
+                      "job is not tagged, so its cost and ownership cannot be traced; set "
+                      "security.tags (e.g. project, owner, cost-center).")
+
+
 def _leaves(node: Any, path: str) -> Iterator[tuple[str, Any]]:
     if isinstance(node, dict):
         for k, v in node.items():
@@ -530,8 +540,11 @@ def lint_definition(definition: Mapping[str, Any] | str, config: Config | None =
     for step, _trail in iter_steps(definition):
         name = str(step.get("Name", "?"))
         kind = step.get("Type")
-        for prefix, job in job_blocks(step):
+        blocks = list(job_blocks(step))
+        for prefix, job in blocks:
             findings.extend(_check_job(name, str(job_kind(step)), prefix, job, definition))
+        if blocks:
+            findings.extend(_check_tags(step))
         findings.extend(_check_secrets(step, definition))
         if kind in _REGISTER_TYPES:
             findings.extend(_check_approval(step, definition, config))

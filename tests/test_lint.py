@@ -27,6 +27,9 @@ def _join(*values: Any) -> dict[str, Any]:
 EXEC = {"Get": "Execution.PipelineExecutionId"}
 
 
+TAGS = [{"Key": "project", "Value": "trainguard"}]
+
+
 def good_definition() -> dict[str, Any]:
     """A definition in SageMaker's format that satisfies every rule (the shape the SDK emits)."""
     processing_common = {
@@ -38,6 +41,7 @@ def good_definition() -> dict[str, Any]:
         "NetworkConfig": copy.deepcopy(NET),
         "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
         "Environment": {"PYTHONPATH": "/opt/ml/processing/code"},
+        "Tags": copy.deepcopy(TAGS),
     }
     code = {"InputName": "code", "AppManaged": False, "S3Input": {
         "S3Uri": f"{BUCKET}/code/abc123/sourcedir.tar.gz", "LocalPath": "/opt/ml/processing/code",
@@ -63,6 +67,7 @@ def good_definition() -> dict[str, Any]:
     tune = {
         "Name": "Tune", "Type": "Tuning",
         "Arguments": {
+            "Tags": copy.deepcopy(TAGS),
             "HyperParameterTuningJobConfig": {"Strategy": "Bayesian", "ResourceLimits": {
                 "MaxNumberOfTrainingJobs": 8, "MaxParallelTrainingJobs": 2}},
             "TrainingJobDefinition": {
@@ -181,6 +186,16 @@ def test_missing_control_is_an_error_naming_step_and_setting(step: str, path: st
         (rule, "error", step, f"Arguments.{path}")]
 
 
+@pytest.mark.parametrize("step", ["Preprocess", "Tune", "Evaluate"])
+def test_an_untagged_job_is_an_error(step: str) -> None:
+    defn = good_definition()
+    _step(defn, step)["Arguments"]["Tags"] = []
+    assert [(f.rule, f.severity, f.step, f.setting) for f in lint_definition(defn)] == [
+        ("tags", "error", step, "Arguments.Tags")]
+    del _step(defn, step)["Arguments"]["Tags"]
+    assert [f.rule for f in lint_definition(defn)] == ["tags"]
+
+
 def test_a_vpc_without_subnets_and_a_disabled_switch_are_flagged() -> None:
     defn = good_definition()
     args = _step(defn, "Preprocess")["Arguments"]
@@ -197,7 +212,7 @@ def test_a_plain_training_step_is_checked_like_the_tuner() -> None:
     defn = good_definition()
     tune = _step(defn, "Tune")
     train = {"Name": "Train", "Type": "Training", "Arguments": copy.deepcopy(
-        tune["Arguments"]["TrainingJobDefinition"])}
+        {**tune["Arguments"]["TrainingJobDefinition"], "Tags": TAGS})}
     train["Arguments"]["HyperParameters"] = train["Arguments"].pop("StaticHyperParameters")
     del train["Arguments"]["ResourceConfig"]["VolumeKmsKeyId"]
     train["Arguments"]["EnableNetworkIsolation"] = False

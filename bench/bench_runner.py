@@ -116,6 +116,9 @@ def worker_runner(csv: str, trials: int, folds: int, early: str, workdir: str) -
     from pipelines.registry import open_registry
     from training.config import load_config
 
+    # what the jobs import on first use, imported before the clock as worker_core imports it
+    from training.core import run_core  # noqa: F401
+
     cfg = load_config(config(trials, folds, early))
     definition = json.loads(definition_json(cfg))
     uri = next(p["DefaultValue"] for p in definition["Parameters"] if p["Name"] == "InputDataUri")

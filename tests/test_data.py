@@ -94,6 +94,15 @@ def test_parquet_problems_are_reported_too(tmp_path):
         load_table(tmp_path / "d.parquet", "y")
 
 
+def test_unreadable_parquet_is_one_sentence(tmp_path):
+    pytest.importorskip("pyarrow")
+    bad = tmp_path / "broken.parquet"
+    bad.write_bytes(b"PAR1 this is not a parquet file")
+    with pytest.raises(DataError, match=r"not a readable Parquet table: ") as info:
+        load_table(bad, "y")
+    assert str(info.value).endswith(".") and not str(info.value).endswith("..")
+
+
 def test_parquet_without_pyarrow_says_to_install_it(tmp_path, monkeypatch):
     (tmp_path / "d.parquet").write_bytes(b"PAR1....")
     monkeypatch.setitem(sys.modules, "pyarrow", None)

@@ -270,7 +270,8 @@ def _read_parquet(file: Path, source: str) -> tuple[list[str], list[Any], None, 
     try:
         table = pq.read_table(file)
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
-        raise DataError(f"the file is not a readable Parquet table: {exc}.", source) from None
+        reason = str(exc).strip().rstrip(".")  # pyarrow's own text often ends in a period
+        raise DataError(f"the file is not a readable Parquet table: {reason}.", source) from None
     header = [str(n) for n in table.column_names]
     if table.num_rows == 0:
         raise DataError(f"the file has columns ({_names(header)}) but no data rows.", source)

@@ -30,6 +30,7 @@ from pipelines.aws import (
     make_session,
 )
 from pipelines.lint import format_findings, lint_definition, parse_definition
+from steps.limits import PIPELINE_NAME  # SageMaker's PipelineName pattern, checked against the service model
 from training.config import Config
 
 __all__ = [
@@ -46,8 +47,6 @@ __all__ = [
 ]
 
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
-"""SageMaker's PipelineName pattern (CreatePipeline)."""
 # AWS answers ResourceNotFound for a missing pipeline; moto (the test endpoint) answers
 # ValidationException. Treating the latter as "missing" is safe: a request that is really invalid
 # fails again, with its own message, on the CreatePipeline that follows.
@@ -557,7 +556,7 @@ def _config(args: argparse.Namespace, role_arn: str | None = None) -> Config:
         overrides.append(f"aws.role_arn={role_arn}")
     args.overrides = overrides
     cfg = config_from_args(args)
-    if not PIPELINE_NAME.match(cfg.aws.pipeline_name):
+    if not PIPELINE_NAME.fullmatch(cfg.aws.pipeline_name):
         # AWS answers ValidationException, which DescribePipeline's handling reads as "missing"
         raise DeployError(f"aws.pipeline_name {cfg.aws.pipeline_name!r} is not a SageMaker "
                           "pipeline name: use letters, digits and single or repeated hyphens "

@@ -187,3 +187,9 @@ def test_thresholds_out_of_range_are_config_errors():
                                           r"must be a number in \[0, 1\]; got nan\.\n  - "
                                           r"approval.max_overfit_gap must be a finite number >= 0"):
         Thresholds(min_recall=math.nan, max_overfit_gap=-0.1)
+
+
+def test_default_thresholds_are_the_configs_defaults():
+    from training.config import ApprovalConfig
+
+    assert Thresholds() == Thresholds.from_config(ApprovalConfig())

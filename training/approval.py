@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from training.config import ApprovalConfig
 from training.errors import ConfigError, DataError
 
 __all__ = ["CHAMPION_METRICS", "Check", "Decision", "Thresholds", "champion_bar", "decide"]
@@ -30,17 +31,23 @@ _LABELS = {
 }
 
 
+_DEFAULT = ApprovalConfig()
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    """The numbers the rule compares against; built from ``cfg.approval`` or given directly."""
+    """The numbers the rule compares against; built from ``cfg.approval`` or given directly.
 
-    min_auc: float = 0.75
-    min_recall: float = 0.5
-    min_pr_auc: float = 0.0
-    max_overfit_gap: float = 0.1
-    champion_metric: str = "auc"
-    champion_margin: float = 0.0
-    champion_margin_mode: Literal["absolute", "relative"] = "absolute"
+    Defaults are the config's (``ApprovalConfig``), so the rule has one set of default numbers.
+    """
+
+    min_auc: float = _DEFAULT.min_auc
+    min_recall: float = _DEFAULT.min_recall
+    min_pr_auc: float = _DEFAULT.min_pr_auc
+    max_overfit_gap: float = _DEFAULT.max_overfit_gap
+    champion_metric: str = _DEFAULT.champion_metric
+    champion_margin: float = _DEFAULT.champion_margin
+    champion_margin_mode: Literal["absolute", "relative"] = _DEFAULT.champion_margin_mode
 
     def __post_init__(self) -> None:
         problems = [f"approval.{name} must be a number in [0, 1]; got {getattr(self, name)!r}."

@@ -14,19 +14,12 @@ from training.metrics import METRIC_NAMES
 
 
 def fast_cfg(**overrides: object):
-    tree: dict = {}
     base = {"cv.folds": 3, "xgboost.num_round": 40, "xgboost.early_stopping_rounds": 8,
             "xgboost.nthread": 1, "tuning.max_jobs": 3,
             "tuning.ranges": {"max_depth": {"type": "integer", "min": 2, "max": 4},
                               "eta": {"type": "continuous", "min": 0.05, "max": 0.4,
                                       "scaling": "Logarithmic"}}}
-    for key, value in {**base, **overrides}.items():
-        *parents, leaf = key.split(".")
-        node = tree
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return load_config(tree)
+    return load_config(overrides={**base, **overrides})
 
 
 @pytest.fixture(scope="module")

@@ -22,19 +22,12 @@ SPACE = {
 
 
 def small_cfg(**overrides: object):
-    """A fast config; dotted keys become a nested mapping so strings like 'off' stay strings."""
+    """A fast config; keyword overrides use dotted keys, as on the command line."""
     ranges = {"max_depth": {"type": "integer", "min": 2, "max": 4},
               "eta": {"type": "continuous", "min": 0.05, "max": 0.5, "scaling": "Logarithmic"}}
     base = {"cv.folds": 3, "xgboost.num_round": 40, "xgboost.early_stopping_rounds": 8,
             "xgboost.nthread": 1, "tuning.max_jobs": 4, "tuning.ranges": ranges}
-    tree: dict = {}
-    for key, value in {**base, **overrides}.items():
-        *parents, leaf = key.split(".")
-        node = tree
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return load_config(tree)
+    return load_config(overrides={**base, **overrides})
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Benchmark: trainguard's core (search + CV + final fit + holdout) against a hand-written floor.
 
-Runs /work/shared/bench/floor.py and ``training.core.run_core`` on the same make_classification
+Runs /work/shared/bench/floor.py and ``trainguard.training.core.run_core`` on the same make_classification
 data, the same stratified holdout, folds, trial count, rounds and categorical search space, each
 in its own subprocess, and prints wall seconds, best CV AUC, holdout AUC and the time ratio side
 by side: ours with trial early stopping off (identical work) and on (the median rule).
@@ -32,10 +32,9 @@ def worker(early_stopping: str, rows: int, trials: int, folds: int) -> dict:
     t0 = time.perf_counter()
     import numpy as np
     from sklearn.datasets import make_classification
-
-    from training.config import load_config
-    from training.core import run_core
-    from training.data import Dataset
+    from trainguard.training.config import load_config
+    from trainguard.training.core import run_core
+    from trainguard.training.data import Dataset
 
     X, y = make_classification(n_samples=rows, n_features=30, n_informative=10,
                                weights=[0.95], flip_y=0.01, random_state=7)

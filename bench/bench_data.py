@@ -1,6 +1,6 @@
 """Benchmark: trainguard's validating CSV loader and writer against pandas on the same table.
 
-``training.data.load_table`` checks every cell and reports every problem; pandas' C parser checks
+``trainguard.training.data.load_table`` checks every cell and reports every problem; pandas' C parser checks
 nothing. This prints both wall times (median of --repeat, imports excluded) and the ratio side by
 side, for a table of --rows rows x --cols float features with 1% missing cells and a 0/1 label.
 Usage: python bench/bench_data.py [--rows 20000] [--cols 30] [--repeat 3]
@@ -34,8 +34,7 @@ def main() -> None:
 
     import numpy as np
     import pandas as pd
-
-    from training.data import Dataset, load_table, write_csv
+    from trainguard.training.data import Dataset, load_table, write_csv
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(args.rows, args.cols))

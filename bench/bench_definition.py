@@ -80,7 +80,7 @@ def inp(n, s, p): return ProcessingInput(input_name=n, s3_input=ProcessingS3Inpu
 def out(n, p, d): return ProcessingOutput(output_name=n, s3_output=ProcessingS3Output(
     s3_uri=d, local_path=p, s3_upload_mode="EndOfJob"))
 def proc(kind): return Processor(role=role, image_uri=image, instance_count=pic,
-    instance_type=pit, entrypoint=["/bin/sh", "-c", "x", "training.jobs", kind],
+    instance_type=pit, entrypoint=["/bin/sh", "-c", "x", "trainguard.training.jobs", kind],
     volume_kms_key=kms, output_kms_key=kms, max_runtime_in_seconds=3600,
     base_job_name="p", sagemaker_session=sess, env={"A": "1"}, tags=tags, network_config=net)
 cache = CacheConfig(enable_caching=True, expire_after="P30D")
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
     commands = {
-        "trainguard definition": [sys.executable, "-m", "pipelines.cli", "definition"],
+        "trainguard definition": [sys.executable, "-m", "trainguard.pipelines.cli", "definition"],
         "bare SDK script": [sys.executable, "-c", BARE],
     }
     for cmd in commands.values():  # warm the file cache; verify both work

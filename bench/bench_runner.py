@@ -2,7 +2,7 @@
 
 1. Runner overhead: ``run_definition`` executing the built definition (preprocess, tuning trials
    as in-process jobs, evaluate, condition, registration, files through the local store) against
-   ``training.core.run_core`` doing the same work on the same CSV in one call. Goal <= 1.20x.
+   ``trainguard.training.core.run_core`` doing the same work on the same CSV in one call. Goal <= 1.20x.
 2. Whole process: ``trainguard run --local`` (CLI start, SDK import, build, run, report) against
    /work/shared/bench/floor.py on the same make_classification CSV. Goal <= 1.5x.
 Same data, split, folds, trials, rounds, search space and thread count on every row; each run is
@@ -65,9 +65,9 @@ def write_data(path: Path, rows: int) -> Path:
 def worker_core(csv: str, trials: int, folds: int, early: str) -> dict:
     """run_core on the CSV: the bare core doing the pipeline's work in one call."""
     t0 = time.perf_counter()
-    from training.config import load_config
-    from training.core import run_core
-    from training.data import load_table
+    from trainguard.training.config import load_config
+    from trainguard.training.core import run_core
+    from trainguard.training.data import load_table
 
     cfg = load_config(config(trials, folds, early))
     t1, c1 = time.perf_counter(), time.process_time()
@@ -91,8 +91,8 @@ def _other_final_fits(ds, cfg, res) -> float:
     pipeline fits one per trial; run_core fits only the chosen one. Timed after run_core, with one
     shared resampled matrix, as the runner's trials share it.
     """
-    from training.cv import FoldPlan, fit_final
-    from training.data import holdout_split
+    from trainguard.training.cv import FoldPlan, fit_final
+    from trainguard.training.data import holdout_split
 
     if res.search is None:
         return 0.0
@@ -109,15 +109,15 @@ def _other_final_fits(ds, cfg, res) -> float:
 def worker_runner(csv: str, trials: int, folds: int, early: str, workdir: str) -> dict:
     """run_definition on the built definition, timed apart from the build."""
     t0 = time.perf_counter()
-    from pipelines.build import definition_json
-    from pipelines.bundle import build_bundle
-    from pipelines.local import run_definition
-    from pipelines.local.store import LocalStore
-    from pipelines.registry import open_registry
-    from training.config import load_config
+    from trainguard.pipelines.build import definition_json
+    from trainguard.pipelines.bundle import build_bundle
+    from trainguard.pipelines.local import run_definition
+    from trainguard.pipelines.local.store import LocalStore
+    from trainguard.pipelines.registry import open_registry
+    from trainguard.training.config import load_config
 
     # what the jobs import on first use, imported before the clock as worker_core imports it
-    from training.core import run_core  # noqa: F401
+    from trainguard.training.core import run_core  # noqa: F401
 
     cfg = load_config(config(trials, folds, early))
     definition = json.loads(definition_json(cfg))
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   {'run':<44}{'work s':>9}{'ratio':>8}{'cpu s':>9}{'ratio':>8}{'holdout AUC':>13}")
     contract = {"work_seconds": core["work_seconds"] + core["finals_seconds"],
                 "work_cpu": core["work_cpu"] + core["finals_cpu"], "test_auc": None}
-    for name, r in (("training.core.run_core (load CSV + core)", core),
+    for name, r in (("trainguard.training.core.run_core (load CSV + core)", core),
                     ("run_definition on the built definition", runner),
                     ("run_core + a final fit per other trial", contract)):
         auc_text = f"{r['test_auc']:>13.4f}" if r["test_auc"] is not None else f"{'-':>13}"

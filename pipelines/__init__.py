@@ -11,11 +11,11 @@ from typing import Any
 
 __all__ = ["build_context", "build_pipeline", "definition_json"]
 
-_LAZY = {name: "pipelines.build" for name in __all__}
+_LAZY = {name: "trainguard.pipelines.build" for name in __all__}
 
 
 def __getattr__(name: str) -> Any:
-    """Import ``pipelines.build`` (and the SDK) only when one of its names is asked for."""
+    """Import ``trainguard.pipelines.build`` (and the SDK) only when one of its names is asked for."""
     if name in _LAZY:
         import importlib
 

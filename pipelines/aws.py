@@ -14,8 +14,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from training.config import Config, load_config, parse_override
-from training.errors import TrainguardError
+from trainguard.training.config import Config, load_config, parse_override
+from trainguard.training.errors import TrainguardError
 
 __all__ = ["DeployError", "aws_errors", "build_definition", "client_config", "config_from_args",
            "error_code", "make_session"]
@@ -54,7 +54,7 @@ def build_definition(config: Config) -> str:
 
     key = json.dumps(config.to_dict(), sort_keys=True, default=str)
     if key not in _DEFINITIONS:
-        from pipelines.build import definition_json  # the SDK; it hides the AWS identity itself
+        from trainguard.pipelines.build import definition_json  # the SDK; it hides the AWS identity itself
 
         _DEFINITIONS[key] = definition_json(config)
     return _DEFINITIONS[key]

@@ -1,8 +1,8 @@
 """``build_pipeline()``: the config turned into a SageMaker Pipeline, offline and deterministically.
 
-Config errors, and values SageMaker would refuse (``steps.limits``), surface first as
+Config errors, and values SageMaker would refuse (``trainguard.steps.limits``), surface first as
 ConfigError, before any SDK object is built. The build then runs inside
-``steps.session.offline_sdk``: no network call with or without credentials, no timestamps or
+``trainguard.steps.session.offline_sdk``: no network call with or without credentials, no timestamps or
 random names, code referenced by its content-addressed S3 URI (the SDK uploads nothing). Every
 job step's request is computed once, at build time, so ``Pipeline.definition()`` afterwards is
 pure serialization. ``definition_json()`` is the canonical text (sorted keys, 2-space indent)
@@ -15,10 +15,10 @@ keywords win.
 The step builders of ``steps/`` compose pipelines of your own: ``build_context()`` gives the
 ``BuildContext`` they take, inside the offline scope they must be called in::
 
-    from pipelines.build import build_context
-    from steps.processing import preprocess_step
-    from steps.sdk import Pipeline
-    from steps.training import train_step
+    from trainguard.pipelines.build import build_context
+    from trainguard.steps.processing import preprocess_step
+    from trainguard.steps.sdk import Pipeline
+    from trainguard.steps.training import train_step
 
     with build_context("config.yaml") as ctx:
         pre = preprocess_step(ctx)
@@ -38,20 +38,20 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from pipelines.bundle import build_bundle
-from steps.condition import check_approval_step, rejection_message
-from steps.context import BuildContext, default_bucket
-from steps.limits import check_service_limits
-from steps.parameters import pipeline_parameters
-from steps.processing import EVALUATION_FILE, evaluate_step, preprocess_step
-from steps.register import fail_step, lineage_metadata, register_step, rejected_metadata
-from steps.sdk import Join, Pipeline, image_uris
-from steps.security import security_from_config
-from steps.session import offline_sdk, offline_session
-from steps.training import train_step
-from steps.tuning import tune_step
-from training.config import Config, load_config
-from training.errors import ConfigError
+from trainguard.pipelines.bundle import build_bundle
+from trainguard.steps.condition import check_approval_step, rejection_message
+from trainguard.steps.context import BuildContext, default_bucket
+from trainguard.steps.limits import check_service_limits
+from trainguard.steps.parameters import pipeline_parameters
+from trainguard.steps.processing import EVALUATION_FILE, evaluate_step, preprocess_step
+from trainguard.steps.register import fail_step, lineage_metadata, register_step, rejected_metadata
+from trainguard.steps.sdk import Join, Pipeline, image_uris
+from trainguard.steps.security import security_from_config
+from trainguard.steps.session import offline_sdk, offline_session
+from trainguard.steps.training import train_step
+from trainguard.steps.tuning import tune_step
+from trainguard.training.config import Config, load_config
+from trainguard.training.errors import ConfigError
 
 __all__ = ["XGBOOST_VERSION", "build_context", "build_pipeline", "definition_json",
            "resolve_config"]

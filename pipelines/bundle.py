@@ -1,6 +1,7 @@
 """The code bundle every job runs: a deterministic, content-addressed ``sourcedir.tar.gz``.
 
-The tarball holds the installed ``training`` package, the pure-Python libraries the XGBoost image
+The tarball holds the installed ``trainguard.training`` package (under a stub ``trainguard``
+package, so the job imports the same names as the user's side), the pure-Python libraries the XGBoost image
 lacks (``imblearn``, ``sklearn_compat``) and ``entry.py`` (script mode's entry point). Entries are
 sorted, with fixed mtimes, owners and modes and a gzip header without a timestamp, so the same
 code gives the same bytes and the same sha256 (for a given zlib); the S3 key carries that sha, so
@@ -28,13 +29,16 @@ __all__ = [
 ]
 
 BUNDLE_FILENAME = "sourcedir.tar.gz"
-BUNDLED_PACKAGES = ("training", "imblearn", "sklearn_compat")
+BUNDLED_PACKAGES = ("trainguard.training", "imblearn", "sklearn_compat")
 """Packages copied into the bundle, located through their installed ``__init__.py``."""
+PARENT_STUB = '"""trainguard inside a job: only the packages a job runs are shipped."""\n'
+"""``__init__.py`` of a bundled package's parents (``trainguard``): the real one is the user-side
+API, which a job has no use for."""
 ENTRY_SCRIPT = "entry.py"
 ENTRY_SOURCE = (
-    '"""Script-mode entry point of the training job: the train job of ``training.jobs``."""\n'
+    '"""Script-mode entry point of the training job: the train job of ``trainguard.training.jobs``."""\n'
     "import sys\n\n"
-    "from training.jobs import main\n\n"
+    "from trainguard.training.jobs import main\n\n"
     'if __name__ == "__main__":\n'
     '    sys.exit(main(["train"]))\n'
 )
@@ -106,7 +110,7 @@ def _package_files(name: str) -> list[tuple[str, Path]]:
             continue  # bytecode caches, editor and tool droppings (.swp, .pytest_cache)
         if rel.name.endswith("~"):
             continue
-        out.append((f"{name}/{rel.as_posix()}", path))
+        out.append((f"{name.replace('.', '/')}/{rel.as_posix()}", path))
     return out
 
 
@@ -124,6 +128,9 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 def _build(packages: tuple[str, ...]) -> Bundle:
     entries: dict[str, bytes] = {ENTRY_SCRIPT: ENTRY_SOURCE.encode()}
     for package in packages:
+        parents = package.split(".")[:-1]
+        for depth in range(1, len(parents) + 1):
+            entries["/".join(parents[:depth]) + "/__init__.py"] = PARENT_STUB.encode()
         for arcname, path in _package_files(package):
             entries[arcname] = path.read_bytes()
     raw = io.BytesIO()

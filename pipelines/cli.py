@@ -14,19 +14,19 @@ import os
 import sys
 from collections.abc import Sequence
 
-from training.errors import TrainguardError
+from trainguard.training.errors import TrainguardError
 
 __all__ = ["COMMANDS", "main"]
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("pipelines.local_run", "run the pipeline locally: a dry run of the emitted definition"),
-    "definition": ("pipelines.definition_cmd", "print or write the pipeline definition JSON"),
-    "registry": ("pipelines.registry_cmd", "list, show, approve or reject local model packages"),
-    "lint": ("pipelines.lint", "check a pipeline definition against the safeguard policy"),
-    "iam-policy": ("pipelines.iam", "derive the least-privilege execution role policy"),
-    "diff": ("pipelines.deploy", "compare the deployed pipeline with the local definition"),
-    "upsert": ("pipelines.deploy", "lint, upload the code bundle and create or update the pipeline"),
+    "run": ("trainguard.pipelines.local_run", "run the pipeline locally: a dry run of the emitted definition"),
+    "definition": ("trainguard.pipelines.definition_cmd", "print or write the pipeline definition JSON"),
+    "registry": ("trainguard.pipelines.registry_cmd", "list, show, approve or reject local model packages"),
+    "lint": ("trainguard.pipelines.lint", "check a pipeline definition against the safeguard policy"),
+    "iam-policy": ("trainguard.pipelines.iam", "derive the least-privilege execution role policy"),
+    "diff": ("trainguard.pipelines.deploy", "compare the deployed pipeline with the local definition"),
+    "upsert": ("trainguard.pipelines.deploy", "lint, upload the code bundle and create or update the pipeline"),
 }
 
 

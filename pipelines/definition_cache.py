@@ -15,8 +15,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from pipelines.bundle import build_bundle
-from training.config import Config
+from trainguard.pipelines.bundle import build_bundle
+from trainguard.training.config import Config
 
 __all__ = ["SDK_DISTRIBUTIONS", "definition_key", "load_or_build", "store"]
 
@@ -54,7 +54,7 @@ def load_or_build(cfg: Config, cache_dir: Path) -> tuple[str, str, bool]:
     path = cache_dir / f"definition-{key}.json"
     if path.is_file():
         return path.read_text(encoding="utf-8"), key, True
-    from pipelines.build import definition_json  # the SDK, only on a miss
+    from trainguard.pipelines.build import definition_json  # the SDK, only on a miss
 
     return definition_json(cfg), key, False
 

@@ -11,9 +11,9 @@ import contextlib
 import sys
 from pathlib import Path
 
-from steps.limits import check_service_limits
-from training.config import load_config, parse_override
-from training.errors import ConfigError
+from trainguard.steps.limits import check_service_limits
+from trainguard.training.config import load_config, parse_override
+from trainguard.training.errors import ConfigError
 
 __all__ = ["add_arguments", "run"]
 
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     overrides = dict(parse_override(text) for text in args.overrides)
     cfg = load_config(args.config, overrides)  # config errors before the SDK is even imported
     check_service_limits(cfg)
-    from pipelines.build import definition_json  # imports the SDK: only this command needs it
+    from trainguard.pipelines.build import definition_json  # imports the SDK: only this command needs it
 
     text = definition_json(cfg)
     if not args.out:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelines.aws import (
+from trainguard.pipelines.aws import (
     DeployError,
     aws_errors,
     build_definition,
@@ -29,9 +29,9 @@ from pipelines.aws import (
     error_code,
     make_session,
 )
-from pipelines.lint import format_findings, lint_definition, parse_definition
-from steps.limits import PIPELINE_NAME  # SageMaker's PipelineName pattern, checked against the service model
-from training.config import Config
+from trainguard.pipelines.lint import format_findings, lint_definition, parse_definition
+from trainguard.steps.limits import PIPELINE_NAME  # SageMaker's PipelineName pattern, checked against the service model
+from trainguard.training.config import Config
 
 __all__ = [
     "LintFailed",
@@ -253,7 +253,7 @@ def _local_data(cfg: Config) -> tuple[str, bytes] | None:
     import tempfile
     from pathlib import Path
 
-    from training.data import embedded_dataset, resolve_data_file, write_csv
+    from trainguard.training.data import embedded_dataset, resolve_data_file, write_csv
 
     if cfg.data.uri and cfg.data.uri.startswith("s3://"):
         return None
@@ -324,11 +324,10 @@ def champion_bar_from_registry(s3: Any, sm: Any, cfg: Config) -> tuple[float, st
     The champion is the newest Approved package of ``registry.model_package_group``; its value of
     ``approval.champion_metric`` is read from the evaluation report registered as the package's
     model statistics (or a ``test:<metric>`` metadata property), then passed through
-    ``training.approval.champion_bar`` with the configured margin and mode.
+    ``trainguard.training.approval.champion_bar`` with the configured margin and mode.
     """
     import botocore.exceptions
-
-    from training.approval import champion_bar
+    from trainguard.training.approval import champion_bar
 
     group = cfg.registry.model_package_group
     metric = cfg.approval.champion_metric
@@ -421,20 +420,20 @@ def _check_param_value(param: Mapping[str, Any], value: str) -> None:
 
 def _prepare(cfg: Config) -> tuple[str, Any]:
     """The local definition JSON and the code bundle it references (both built once per process)."""
-    from pipelines.bundle import build_bundle
+    from trainguard.pipelines.bundle import build_bundle
 
     return build_definition(cfg), build_bundle()
 
 
 def _bucket_and_uri(cfg: Config, bundle: Any) -> tuple[str, str]:
-    from steps.context import default_bucket
+    from trainguard.steps.context import default_bucket
 
     bucket = default_bucket(cfg)
     return bucket, bundle.s3_uri(bucket, cfg.aws.prefix)
 
 
 def _data_prefix(cfg: Config, bucket: str) -> str:
-    from steps.parameters import default_data_uri
+    from trainguard.steps.parameters import default_data_uri
 
     return default_data_uri(cfg, bucket)
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.aws import build_definition, config_from_args
-from pipelines.bundle import BUNDLE_FILENAME
-from pipelines.lint import (
+from trainguard.pipelines.aws import build_definition, config_from_args
+from trainguard.pipelines.bundle import BUNDLE_FILENAME
+from trainguard.pipelines.lint import (
     JOB_SETTINGS,
     arguments,
     get_path,
@@ -29,8 +29,8 @@ from pipelines.lint import (
     parse_definition,
     resolve,
 )
-from training.config import Config
-from training.errors import TrainguardError
+from trainguard.training.config import Config
+from trainguard.training.errors import TrainguardError
 
 __all__ = ["IamError", "PolicyInputs", "S3Access", "add_arguments", "deployer_policy",
            "derive_policy", "policy_inputs", "run", "s3_access"]

@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pipelines.aws import build_definition, config_from_args
-from training.config import Config
-from training.errors import TrainguardError
+from trainguard.pipelines.aws import build_definition, config_from_args
+from trainguard.training.config import Config
+from trainguard.training.errors import TrainguardError
 
 __all__ = [
     "JOB_KINDS",

@@ -2,7 +2,7 @@
 
 The definition is built with ``build_pipeline()`` (the only part that imports the SDK; a repeat run
 with the same config and code reads it from ``<workdir>/cache/.definitions/`` instead), written to
-``<workdir>/definition.json`` and executed by ``pipelines.local.run_definition`` against a local
+``<workdir>/definition.json`` and executed by ``trainguard.pipelines.local.run_definition`` against a local
 object store, the local registry and the in-process jobs. The champion's bar is read from the
 registry first. The work dir receives evaluation.json, the model artifact and report.html.
 Exit status: 0 approved, 3 rejected by a safeguard, 2 bad input or config, 1 a job failed.
@@ -20,18 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines import definition_cache
-from pipelines.bundle import build_bundle
-from pipelines.local import RunOutcome, StepRecord, run_definition
-from pipelines.local.progress import Progress
-from pipelines.local.runner import resolve_parameters
-from pipelines.local.store import LocalStore
-from pipelines.registry import open_registry
-from pipelines.report import write_report
-from training.approval import champion_bar
-from training.config import Config, load_config, parse_override
-from training.data import embedded_dataset, write_csv
-from training.errors import ConfigError, DataError
+from trainguard.pipelines import definition_cache
+from trainguard.pipelines.bundle import build_bundle
+from trainguard.pipelines.local import RunOutcome, StepRecord, run_definition
+from trainguard.pipelines.local.progress import Progress
+from trainguard.pipelines.local.runner import resolve_parameters
+from trainguard.pipelines.local.store import LocalStore
+from trainguard.pipelines.registry import open_registry
+from trainguard.pipelines.report import write_report
+from trainguard.training.approval import champion_bar
+from trainguard.training.config import Config, load_config, parse_override
+from trainguard.training.data import embedded_dataset, write_csv
+from trainguard.training.errors import ConfigError, DataError
 
 __all__ = ["DEFAULT_WORKDIR", "RunResult", "add_arguments", "run", "run_local"]
 
@@ -41,7 +41,7 @@ DEFINITION_CACHE = Path("cache") / ".definitions"
 EXIT_APPROVED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 1, 2, 3
 _OUTPUTS = ("evaluation.json", "report.html", "model.tar.gz", "model.json")
 EMBEDDED_TARGET = "is_eight"
-"""The label column of the embedded data set (``training.data.embedded_dataset``)."""
+"""The label column of the embedded data set (``trainguard.training.data.embedded_dataset``)."""
 
 
 @dataclass

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from training.errors import TrainguardError
+from trainguard.training.errors import TrainguardError
 
 __all__ = [
     "APPLICATION_ID",

@@ -1,6 +1,6 @@
 """``trainguard registry list|show|approve|reject``: read and review the local model registry.
 
-A thin skin over ``pipelines.registry.LocalRegistry``. The registry file is ``--registry PATH``,
+A thin skin over ``trainguard.pipelines.registry.LocalRegistry``. The registry file is ``--registry PATH``,
 else the config's ``registry.local_path`` (``--config FILE``, ``--set KEY=VALUE``). Listing a
 registry that does not exist yet prints nothing found and where it looked; showing, approving or
 rejecting in it is an error (exit 2) naming the path. ``--json`` prints JSON instead of text
@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipelines.registry import LocalRegistry, Package, PackageNotFoundError, RegistryError, open_registry
-from pipelines.report import write_report
-from training.config import load_config, parse_override
+from trainguard.pipelines.registry import LocalRegistry, Package, PackageNotFoundError, RegistryError, open_registry
+from trainguard.pipelines.report import write_report
+from trainguard.training.config import load_config, parse_override
 
 __all__ = ["add_arguments", "format_package", "format_table", "registry_path", "run"]
 

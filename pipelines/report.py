@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.errors import TrainguardError
+from trainguard.training.errors import TrainguardError
 
 __all__ = ["ReportError", "render_report", "write_report"]
 

@@ -1,4 +1,4 @@
-"""``CheckApproval``: the approval rule of ``training.approval.decide`` as ConditionStep JSON.
+"""``CheckApproval``: the approval rule of ``trainguard.training.approval.decide`` as ConditionStep JSON.
 
 The same comparisons, against the same pipeline parameters the evaluate job receives, so the
 report's decision and the branch taken agree: holdout auc >= MinAuc, recall >= MinRecall,
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from steps.context import BuildContext
-from steps.sdk import (
+from trainguard.steps.context import BuildContext
+from trainguard.steps.sdk import (
     ConditionGreaterThanOrEqualTo,
     ConditionLessThanOrEqualTo,
     ConditionOr,

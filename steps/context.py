@@ -1,7 +1,7 @@
 """What every step builder needs, resolved once from the config: session, names, places, controls.
 
 Builders are pure functions of a ``BuildContext``; nothing re-reads the config or the
-environment after ``pipelines.build`` has made one.
+environment after ``trainguard.pipelines.build`` has made one.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from steps.locations import default_bucket, s3_join
-from steps.parameters import PipelineParameters
-from steps.sdk import ExecutionVariables, Join
-from steps.security import JobSecurity
-from training.config import Config
+from trainguard.steps.locations import default_bucket, s3_join
+from trainguard.steps.parameters import PipelineParameters
+from trainguard.steps.sdk import ExecutionVariables, Join
+from trainguard.steps.security import JobSecurity
+from trainguard.training.config import Config
 
 __all__ = ["BuildContext", "default_bucket", "s3_join"]  # the last two re-exported
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-from training.config import Config
-from training.errors import ConfigError
+from trainguard.training.config import Config
+from trainguard.training.errors import ConfigError
 
 __all__ = ["MAX_PROCESSING_RUNTIME_SECONDS", "check_service_limits", "service_limit_problems"]
 

@@ -6,8 +6,8 @@ builder emits without importing it.
 
 from __future__ import annotations
 
-from training.config import Config
-from training.errors import ConfigError
+from trainguard.training.config import Config
+from trainguard.training.errors import ConfigError
 
 __all__ = ["default_bucket", "default_data_uri", "s3_join"]
 

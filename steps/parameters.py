@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from steps.locations import default_data_uri
-from steps.sdk import ParameterFloat, ParameterInteger, ParameterString
-from training.config import Config
+from trainguard.steps.locations import default_data_uri
+from trainguard.steps.sdk import ParameterFloat, ParameterInteger, ParameterString
+from trainguard.training.config import Config
 
 __all__ = ["PipelineParameters", "default_data_uri", "pipeline_parameters"]  # one re-exported
 

@@ -1,9 +1,9 @@
 """The two processing steps, ``Preprocess`` and ``Evaluate``: the code bundle's jobs on a Processor.
 
 A processing job receives the bundle as an input file; its entry point unpacks it and runs
-``python3 -m training.jobs <kind>`` from there, so the job needs nothing but the image and its
+``python3 -m trainguard.training.jobs <kind>`` from there, so the job needs nothing but the image and its
 inputs (network isolation allows no downloads). ``ContainerEntrypoint`` is
-``["/bin/sh", "-c", UNPACK_AND_RUN, "training.jobs", <kind>]`` and ``ContainerArguments`` are the
+``["/bin/sh", "-c", UNPACK_AND_RUN, "trainguard.training.jobs", <kind>]`` and ``ContainerArguments`` are the
 job's ``--flag value`` pairs: the local runner reads the kind from the entry point's last element.
 Both steps are deterministic functions of their inputs, so they are cached (``aws.cache_steps``).
 SageMaker keys a processing step's cache on AppSpecification, Environment and ProcessingInputs,
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from steps.context import BuildContext
-from steps.frozen import FrozenArguments
-from steps.sdk import (
+from trainguard.steps.context import BuildContext
+from trainguard.steps.frozen import FrozenArguments
+from trainguard.steps.sdk import (
     CacheConfig,
     ProcessingInput,
     ProcessingOutput,
@@ -27,7 +27,7 @@ from steps.sdk import (
     Processor,
     PropertyFile,
 )
-from training.jobs import evaluate_arguments, preprocess_arguments
+from trainguard.training.jobs import evaluate_arguments, preprocess_arguments
 
 __all__ = [
     "CODE_INPUT_DIR",
@@ -46,14 +46,14 @@ CODE_DIR = f"{PROCESSING_ROOT}/code"
 EVALUATION_FILE = "evaluation.json"
 UNPACK_AND_RUN = (
     f"set -e; mkdir -p {CODE_DIR}; tar -xzf {CODE_INPUT_DIR}/sourcedir.tar.gz -C {CODE_DIR}; "
-    f'cd {CODE_DIR}; PYTHONPATH={CODE_DIR} exec python3 -m training.jobs "$@"'
+    f'cd {CODE_DIR}; PYTHONPATH={CODE_DIR} exec python3 -m trainguard.training.jobs "$@"'
 )
-"""Shell run by every processing job: unpack the bundle, then ``python3 -m training.jobs``."""
+"""Shell run by every processing job: unpack the bundle, then ``python3 -m trainguard.training.jobs``."""
 
 
 def job_entrypoint(kind: str) -> list[str]:
-    """The container entry point of a ``training.jobs`` processing job of this kind."""
-    return ["/bin/sh", "-c", UNPACK_AND_RUN, "training.jobs", kind]
+    """The container entry point of a ``trainguard.training.jobs`` processing job of this kind."""
+    return ["/bin/sh", "-c", UNPACK_AND_RUN, "trainguard.training.jobs", kind]
 
 
 class ProcessingJobStep(FrozenArguments, ProcessingStep):

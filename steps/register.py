@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from steps.condition import holdout_metric_path, report_value
-from steps.context import BuildContext
-from steps.frozen import FrozenArguments
-from steps.sdk import (
+from trainguard.steps.condition import holdout_metric_path, report_value
+from trainguard.steps.context import BuildContext
+from trainguard.steps.frozen import FrozenArguments
+from trainguard.steps.sdk import (
     ExecutionVariables,
     FailStep,
     Join,
@@ -25,7 +25,7 @@ from steps.sdk import (
     ModelStep,
     PropertyFile,
 )
-from training.jobs import hyperparameters_from_config
+from trainguard.training.jobs import hyperparameters_from_config
 
 __all__ = [
     "RegisterStep",

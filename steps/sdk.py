@@ -5,7 +5,7 @@ is configured, and without credentials botocore probes the EC2 instance-metadata
 them; a profile that is not configured here, or half a key pair, makes it raise. The import
 here runs with ``AWS_DEFAULT_REGION`` (when unset: ``us-east-1``) and
 ``AWS_EC2_METADATA_DISABLED=true`` set, and the AWS identity settings (``CREDENTIAL_ENV``) hidden,
-for its duration only, so ``import pipelines.build`` works whatever the machine's AWS
+for its duration only, so ``import trainguard.pipelines.build`` works whatever the machine's AWS
 configuration and makes no network call. The SDK's import also sets logging to INFO, after which
 every botocore client announces itself on stderr; botocore's logger, when nobody configured it, is
 raised to WARNING.

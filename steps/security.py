@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from steps.sdk import NetworkConfig, Networking
-from training.config import Config
-from training.errors import ConfigError
+from trainguard.steps.sdk import NetworkConfig, Networking
+from trainguard.training.config import Config
+from trainguard.training.errors import ConfigError
 
 __all__ = ["JobSecurity", "restore_tuning_job_security", "security_from_config"]
 

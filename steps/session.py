@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from steps.sdk import CREDENTIAL_ENV, PipelineSession, boto3, telemetry_logging
+from trainguard.steps.sdk import CREDENTIAL_ENV, PipelineSession, boto3, telemetry_logging
 
 __all__ = ["OFFLINE_ENV", "offline_sdk", "offline_session"]
 

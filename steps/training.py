@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from steps.context import BuildContext
-from steps.frozen import FrozenArguments
-from steps.sdk import (
+from trainguard.steps.context import BuildContext
+from trainguard.steps.frozen import FrozenArguments
+from trainguard.steps.sdk import (
     CacheConfig,
     Compute,
     InputData,
@@ -24,7 +24,7 @@ from steps.sdk import (
     StoppingCondition,
     TrainingStep,
 )
-from training.jobs import METRIC_DEFINITIONS, hyperparameters_from_config
+from trainguard.training.jobs import METRIC_DEFINITIONS, hyperparameters_from_config
 
 __all__ = [
     "CODE_CHANNEL",

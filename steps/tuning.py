@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from steps.context import BuildContext
-from steps.frozen import FrozenArguments
-from steps.sdk import (
+from trainguard.steps.context import BuildContext
+from trainguard.steps.frozen import FrozenArguments
+from trainguard.steps.sdk import (
     CategoricalParameter,
     ContinuousParameter,
     HyperparameterTuner,
@@ -24,10 +24,10 @@ from steps.sdk import (
     ParentHyperParameterTuningJob,
     TuningStep,
 )
-from steps.security import JobSecurity, restore_tuning_job_security
-from steps.training import model_trainer, training_inputs
-from training.config import ParamRange
-from training.jobs import (
+from trainguard.steps.security import JobSecurity, restore_tuning_job_security
+from trainguard.steps.training import model_trainer, training_inputs
+from trainguard.training.config import ParamRange
+from trainguard.training.jobs import (
     METRIC_DEFINITIONS,
     hyperparameters_from_config,
     objective_metric_name,

@@ -6,10 +6,9 @@ import math
 import re
 
 import pytest
-
-from training.approval import Thresholds, champion_bar, decide
-from training.config import load_config
-from training.errors import ConfigError, DataError
+from trainguard.training.approval import Thresholds, champion_bar, decide
+from trainguard.training.config import load_config
+from trainguard.training.errors import ConfigError, DataError
 
 T = Thresholds(min_auc=0.75, min_recall=0.5, min_pr_auc=0.3, max_overfit_gap=0.1)
 GOOD = {"auc": 0.9, "recall": 0.8, "pr_auc": 0.7, "train_cv_gap": 0.02, "f1": 0.6}
@@ -190,6 +189,6 @@ def test_thresholds_out_of_range_are_config_errors():
 
 
 def test_default_thresholds_are_the_configs_defaults():
-    from training.config import ApprovalConfig
+    from trainguard.training.config import ApprovalConfig
 
     assert Thresholds() == Thresholds.from_config(ApprovalConfig())

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from pipelines.build import build_pipeline, definition_json, resolve_config
-from training.errors import ConfigError
+from trainguard.pipelines.build import build_pipeline, definition_json, resolve_config
+from trainguard.training.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -110,10 +109,10 @@ _GUARD = textwrap.dedent("""
     socket.create_connection = _refuse
     if len(sys.argv) > 1 and sys.argv[1] == "--telemetry-on":  # proves the guard sees threads
         import contextlib
-        import steps.session
-        steps.session._telemetry_disabled = contextlib.nullcontext
+        import trainguard.steps.session
+        trainguard.steps.session._telemetry_disabled = contextlib.nullcontext
     import json
-    from pipelines.build import build_pipeline
+    from trainguard.pipelines.build import build_pipeline
     pipeline = build_pipeline()
     raw = pipeline.definition()  # outside the offline scope: the steps are frozen
     text = json.dumps(json.loads(raw), indent=2, sort_keys=True, ensure_ascii=False) + "\\n"
@@ -178,7 +177,7 @@ def test_the_socket_guard_catches_the_sdk_telemetry_when_it_is_not_disabled(
 
 
 def test_bundle_is_deterministic_sorted_and_normalized() -> None:
-    from pipelines import bundle as bundle_mod
+    from trainguard.pipelines import bundle as bundle_mod
 
     first = bundle_mod._build(bundle_mod.BUNDLED_PACKAGES)  # bypass the per-process cache
     rebuilt = bundle_mod._build(bundle_mod.BUNDLED_PACKAGES)
@@ -192,16 +191,17 @@ def test_bundle_is_deterministic_sorted_and_normalized() -> None:
         assert all(m.mtime == 0 and m.uid == 0 and m.gid == 0 and m.mode == 0o644
                    and m.isfile() for m in members)
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-        for package in ("training", "imblearn", "sklearn_compat"):
+        for package in ("trainguard", "trainguard/training", "imblearn", "sklearn_compat"):
             assert f"{package}/__init__.py" in names
-        assert "training/jobs.py" in names
+        assert "trainguard/training/jobs.py" in names
+        assert not [n for n in names if n.startswith(("trainguard/pipelines", "trainguard/steps"))]
         entry = tar.extractfile("entry.py").read().decode()
-    assert "from training.jobs import main" in entry and 'main(["train"])' in entry
+    assert "from trainguard.training.jobs import main" in entry and 'main(["train"])' in entry
     compile(entry, "entry.py", "exec")
 
 
 def test_bundle_s3_uri_is_content_addressed() -> None:
-    from pipelines.bundle import build_bundle, bundle_s3_uri
+    from trainguard.pipelines.bundle import build_bundle, bundle_s3_uri
 
     sha = build_bundle().sha256
     assert build_bundle().s3_uri("bkt", "/a/b/") == f"s3://bkt/a/b/code/{sha}/sourcedir.tar.gz"
@@ -209,14 +209,14 @@ def test_bundle_s3_uri_is_content_addressed() -> None:
 
 
 def test_bundle_of_a_missing_package_names_it() -> None:
-    from pipelines.bundle import build_bundle
+    from trainguard.pipelines.bundle import build_bundle
 
     with pytest.raises(ModuleNotFoundError, match="not_a_package_xyz"):
         build_bundle(("not_a_package_xyz",))
 
 
 def test_default_bucket_from_the_role_account_and_region() -> None:
-    from steps.locations import default_bucket
+    from trainguard.steps.locations import default_bucket
 
     assert default_bucket(resolve_config()) == "sagemaker-us-east-1-111122223333"
     assert default_bucket(resolve_config(aws__bucket="mine")) == "mine"
@@ -230,14 +230,15 @@ def test_default_bucket_from_the_role_account_and_region() -> None:
 def test_pipelines_package_cli_and_bundle_do_not_import_the_sdk() -> None:
     code = textwrap.dedent("""
         import sys
-        import pipelines, pipelines.cli, pipelines.bundle, pipelines.definition_cmd, steps.locations
-        pipelines.bundle.build_bundle()
-        assert pipelines.cli.main(["definition", "--set", "cv.folds=1"]) == 2  # before the SDK
-        assert pipelines.cli.main(["definition", "--set", "aws.pipeline_name=a b"]) == 2  # too
+        import trainguard, trainguard.pipelines, trainguard.pipelines.cli, trainguard.pipelines.bundle
+        import trainguard.pipelines.definition_cmd, trainguard.steps.locations
+        trainguard.pipelines.bundle.build_bundle()
+        assert trainguard.pipelines.cli.main(["definition", "--set", "cv.folds=1"]) == 2  # before the SDK
+        assert trainguard.pipelines.cli.main(["definition", "--set", "aws.pipeline_name=a b"]) == 2  # too
         loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("sagemaker", "boto3", "botocore"))
         assert not loaded, loaded
-        from pipelines import build_pipeline, definition_json  # the lazy re-export works
-        assert build_pipeline.__module__ == "pipelines.build"
+        from trainguard.pipelines import build_pipeline, definition_json  # the lazy re-export works
+        assert build_pipeline.__module__ == "trainguard.pipelines.build"
         assert "sagemaker" in sys.modules
         print("ok")
     """)
@@ -251,7 +252,7 @@ def test_pipelines_package_cli_and_bundle_do_not_import_the_sdk() -> None:
 
 def test_definition_command_writes_the_same_text_as_the_api(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture) -> None:
-    from pipelines.cli import main
+    from trainguard.pipelines.cli import main
 
     out = tmp_path / "sub" / "definition.json"
     assert main(["definition", "--set", "cv.folds=3", "--out", str(out)]) == 0
@@ -265,7 +266,7 @@ def test_definition_command_writes_the_same_text_as_the_api(tmp_path: Path,
 
 def test_definition_command_bad_input_exits_2_with_the_problem(tmp_path: Path,
                                                                capsys: pytest.CaptureFixture) -> None:
-    from pipelines.cli import main
+    from trainguard.pipelines.cli import main
 
     assert main(["definition", "--set", "cv.fold=3"]) == 2
     assert "unknown config key 'cv.fold'" in capsys.readouterr().err
@@ -284,8 +285,8 @@ def test_definition_command_bad_input_exits_2_with_the_problem(tmp_path: Path,
 def test_offline_scope_is_undone_on_exit(monkeypatch: pytest.MonkeyPatch) -> None:
     import logging
 
-    from steps.sdk import telemetry_logging
-    from steps.session import OFFLINE_ENV, offline_sdk
+    from trainguard.steps.sdk import telemetry_logging
+    from trainguard.steps.session import OFFLINE_ENV, offline_sdk
 
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.delenv("SAGEMAKER_USER_CONFIG_OVERRIDE", raising=False)
@@ -342,7 +343,7 @@ def test_offline_scope_is_undone_on_exit(monkeypatch: pytest.MonkeyPatch) -> Non
      r"data\.target 'churned \(30d\)' cannot be recorded .*hp:target.*rename the label column"),
 ])
 def test_values_sagemaker_would_refuse_are_config_errors(overrides: dict, message: str) -> None:
-    from steps.limits import check_service_limits
+    from trainguard.steps.limits import check_service_limits
 
     cfg = resolve_config(overrides=overrides)  # the typed config itself accepts these
     with pytest.raises(ConfigError, match=message):
@@ -350,7 +351,7 @@ def test_values_sagemaker_would_refuse_are_config_errors(overrides: dict, messag
 
 
 def test_values_at_the_limits_pass() -> None:
-    from steps.limits import check_service_limits
+    from trainguard.steps.limits import check_service_limits
 
     check_service_limits(resolve_config(overrides={
         "aws.pipeline_name": "a" + "-b" * 127, "registry.model_package_group": "m" * 63,
@@ -370,7 +371,7 @@ def test_values_at_the_limits_pass() -> None:
 
 def test_every_refused_value_is_reported_at_once_by_build_and_by_the_command(
         capsys: pytest.CaptureFixture) -> None:
-    from pipelines.cli import main
+    from trainguard.pipelines.cli import main
 
     bad = {"aws.pipeline_name": "my pipeline", "security.tags": {"aws:x": "y"}}
     with pytest.raises(ConfigError, match=r"(?s)2 config problems:.*pipeline_name.*aws:x"):
@@ -386,8 +387,7 @@ def test_every_refused_value_is_reported_at_once_by_build_and_by_the_command(
 def test_limits_agree_with_the_service_model() -> None:
     """The bounds and patterns are botocore's SageMaker model's, so they cannot drift apart."""
     import botocore.session
-
-    from steps import limits
+    from trainguard.steps import limits
 
     service = botocore.session.get_session().get_service_model("sagemaker")
 
@@ -427,10 +427,10 @@ def test_limits_agree_with_the_service_model() -> None:
 
 
 def test_step_builders_compose_a_pipeline_of_ones_own(default_definition: dict) -> None:
-    from pipelines import build_context
-    from steps.processing import evaluate_step, preprocess_step
-    from steps.sdk import Pipeline
-    from steps.training import train_step
+    from trainguard.pipelines import build_context
+    from trainguard.steps.processing import evaluate_step, preprocess_step
+    from trainguard.steps.sdk import Pipeline
+    from trainguard.steps.training import train_step
 
     env_before = dict(os.environ)
     with build_context(cv__folds=5) as ctx:
@@ -456,7 +456,7 @@ def test_step_builders_compose_a_pipeline_of_ones_own(default_definition: dict) 
 
 
 def test_build_context_refuses_bad_config_before_the_block_runs() -> None:
-    from pipelines.build import build_context
+    from trainguard.pipelines.build import build_context
 
     entered = []
     with pytest.raises(ConfigError, match=r"aws\.pipeline_name"), \

@@ -6,9 +6,8 @@ import subprocess
 import sys
 
 import pytest
-
-from pipelines import cli
-from training.errors import ConfigError
+from trainguard.pipelines import cli
+from trainguard.training.errors import ConfigError
 
 
 def test_no_command_prints_help_and_exits_2(capsys) -> None:
@@ -26,7 +25,7 @@ def test_unknown_command_is_a_usage_error(capsys) -> None:
 
 def test_deliberate_errors_become_one_message_and_their_exit_code(monkeypatch, tmp_path, capsys) -> None:
     (tmp_path / "boom_cmd.py").write_text(
-        "from training.errors import ConfigError\n"
+        "from trainguard.training.errors import ConfigError\n"
         "def add_arguments(parser):\n    parser.add_argument('--x')\n"
         "def run(args):\n    raise ConfigError('cv.folds must be at least 2; got 1.')\n"
     )
@@ -39,7 +38,7 @@ def test_deliberate_errors_become_one_message_and_their_exit_code(monkeypatch, t
 
 
 def test_console_script_help_runs() -> None:
-    out = subprocess.run([sys.executable, "-m", "pipelines.cli", "--help"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "trainguard.pipelines.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
     for name in cli.COMMANDS:
         assert name in out.stdout
@@ -51,7 +50,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path) -> None:
         "def add_arguments(parser):\n    pass\n"
         "def run(args):\n    for i in range(200000):\n        print('line', i)\n    return 0\n"
     )
-    code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); from pipelines import cli; "
+    code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); from trainguard.pipelines import cli; "
             "cli.COMMANDS['spam'] = ('spam_cmd', 'prints a lot'); sys.exit(cli.main(['spam']))")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout.read(1) == b"l"

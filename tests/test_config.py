@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from training.config import Config, load_config, parse_override
-from training.errors import ConfigError
+from trainguard.training.config import Config, load_config, parse_override
+from trainguard.training.errors import ConfigError
 
 
 def test_defaults_need_nothing_and_round_trip_through_a_plain_dict() -> None:

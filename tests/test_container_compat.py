@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 from packaging.specifiers import SpecifierSet
+from trainguard.pipelines.bundle import BUNDLED_PACKAGES, ENTRY_SOURCE
 
-import training
-from pipelines.bundle import BUNDLED_PACKAGES, ENTRY_SOURCE
+from trainguard import training
 
 CONTAINER_PYTHON = (3, 10)
 """The Python of the sagemaker-xgboost 3.0-5 image (conda ``python=3.10``)."""
@@ -124,7 +124,7 @@ def _training_files() -> list[Path]:
 def test_training_package_and_entry_script_run_on_the_container_python():
     files = _training_files()
     assert len(files) >= 8, files  # the whole package is checked, not an empty glob
-    local = frozenset(BUNDLED_PACKAGES)
+    local = frozenset(p.split(".")[0] for p in BUNDLED_PACKAGES)
     root = Path(training.__file__).resolve().parent
     problems = [p for f in files for p in container_problems(
         f.read_text(encoding="utf-8"), f"training/{f.relative_to(root).as_posix()}", local=local)]
@@ -132,7 +132,7 @@ def test_training_package_and_entry_script_run_on_the_container_python():
     assert problems == [], "\n".join(problems)
 
 
-@pytest.mark.parametrize("package", [p for p in BUNDLED_PACKAGES if p != "training"])
+@pytest.mark.parametrize("package", [p for p in BUNDLED_PACKAGES if p != "trainguard.training"])
 def test_bundled_libraries_admit_and_parse_as_python_3_10(package):
     dists = importlib.metadata.packages_distributions()[package]
     requires = importlib.metadata.metadata(dists[0])["Requires-Python"] or ""
@@ -182,7 +182,7 @@ def eager_imports(tree: ast.Module) -> list[tuple[int, str]]:
     return found
 
 
-@pytest.mark.parametrize("package", [p for p in BUNDLED_PACKAGES if p != "training"])
+@pytest.mark.parametrize("package", [p for p in BUNDLED_PACKAGES if p != "trainguard.training"])
 def test_bundled_libraries_import_only_the_image_and_the_bundle(package):
     """What a bundled library imports when loaded must be in the image or in the bundle."""
     root = Path(importlib.util.find_spec(package).origin).parent
@@ -244,7 +244,7 @@ def test_checker_accepts_python_3_10_code_and_bundled_imports():
         "import datetime, re, typing\n"
         "from typing import Any, Literal, ParamSpec, TypeAlias\n"
         "import numpy as np\nimport xgboost as xgb\nfrom sklearn.model_selection import KFold\n"
-        "from imblearn.over_sampling import SMOTE\nfrom training.errors import DataError\n"
+        "from imblearn.over_sampling import SMOTE\nfrom trainguard.training.errors import DataError\n"
         "from . import sibling\n"
         "NOW = datetime.datetime.now(datetime.timezone.utc)\n"
         "P = re.compile(r'trainguard-metric (?P<name>[a-z:]+)=([-+0-9.eE]+)')\n"
@@ -255,4 +255,4 @@ def test_checker_accepts_python_3_10_code_and_bundled_imports():
         "            return first\n"
         "    return sum(a * b for a, b in zip(xs, ys, strict=True))\n"
     )
-    assert container_problems(source, "probe.py", local=frozenset({"imblearn", "training"})) == []
+    assert container_problems(source, "probe.py", local=frozenset({"imblearn", "trainguard"})) == []

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
-
-from training import core
-from training.config import load_config
-from training.data import Dataset
-from training.errors import DataError
-from training.metrics import METRIC_NAMES
+from trainguard.training import core
+from trainguard.training.config import load_config
+from trainguard.training.data import Dataset
+from trainguard.training.errors import DataError
+from trainguard.training.metrics import METRIC_NAMES
 
 
 def fast_cfg(**overrides: object):

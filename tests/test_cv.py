@@ -7,12 +7,11 @@ import pytest
 import xgboost as xgb
 from imblearn.over_sampling import ADASYN, SMOTE, BorderlineSMOTE, RandomOverSampler
 from sklearn.datasets import make_classification
-
-from training import cv
-from training.config import Config, ResamplingConfig, load_config
-from training.cv import CVResult, FoldPlan, cross_validate, fit_final, make_resampler, xgb_params
-from training.errors import ConfigError, DataError
-from training.metrics import METRIC_NAMES
+from trainguard.training import cv
+from trainguard.training.config import Config, ResamplingConfig, load_config
+from trainguard.training.cv import CVResult, FoldPlan, cross_validate, fit_final, make_resampler, xgb_params
+from trainguard.training.errors import ConfigError, DataError
+from trainguard.training.metrics import METRIC_NAMES
 
 FAST = {"cv.folds": 3, "xgboost.num_round": 60, "xgboost.early_stopping_rounds": 10,
         "xgboost.nthread": 1}

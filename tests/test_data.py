@@ -6,9 +6,8 @@ import sys
 
 import numpy as np
 import pytest
-
-from training.config import load_config
-from training.data import (
+from trainguard.training.config import load_config
+from trainguard.training.data import (
     Dataset,
     check_trainable,
     embedded_dataset,
@@ -16,7 +15,7 @@ from training.data import (
     load_table,
     write_csv,
 )
-from training.errors import DataError
+from trainguard.training.errors import DataError
 
 
 def _write(path, text: str):
@@ -239,9 +238,9 @@ def test_too_few_minority_rows_for_smote_gives_counts_and_fixes():
 
 
 def test_trainability_counts_are_those_of_the_real_folds():
-    """The mirror of the CV splits agrees with training.cv.FoldPlan, fold by fold."""
-    from training.cv import FoldPlan
-    from training.data import _fold_fit_counts
+    """The mirror of the CV splits agrees with trainguard.training.cv.FoldPlan, fold by fold."""
+    from trainguard.training.cv import FoldPlan
+    from trainguard.training.data import _fold_fit_counts
 
     ds = _toy(23, 300, seed=4)
     cfg = load_config(None, {"cv.folds": 4, "resampling.method": "random_over", "seed": 11})
@@ -363,7 +362,7 @@ PLAIN_FILES = {
 @pytest.mark.parametrize("name", sorted(PLAIN_FILES))
 def test_fast_path_gives_what_the_detailed_pass_gives(tmp_path, monkeypatch, name):
     """Same Dataset, or the same DataError text, with and without the bulk parse."""
-    import training.data as data
+    import trainguard.training.data as data
 
     target = "label" if name == "target_in_the_middle" else "y"
     f = tmp_path / "t.csv"
@@ -382,7 +381,7 @@ def test_fast_path_gives_what_the_detailed_pass_gives(tmp_path, monkeypatch, nam
 
 
 def test_plain_csv_takes_the_bulk_path_and_odd_ones_the_detailed_pass(tmp_path, monkeypatch):
-    import training.data as data
+    import trainguard.training.data as data
 
     calls = []
     real = data._read_csv
@@ -396,7 +395,7 @@ def test_plain_csv_takes_the_bulk_path_and_odd_ones_the_detailed_pass(tmp_path, 
 
 
 def test_reuse_returns_the_earlier_parse_read_only_under_the_new_name(tmp_path, monkeypatch):
-    import training.data as data
+    import trainguard.training.data as data
 
     monkeypatch.setattr(data, "_loaded", data.OrderedDict())
     text = "a,b,y\n1,2,0\n3,4,1\n5,6,0\n"
@@ -412,7 +411,7 @@ def test_reuse_returns_the_earlier_parse_read_only_under_the_new_name(tmp_path, 
 
 
 def test_reuse_parses_other_bytes_settings_and_never_keeps_failures(tmp_path, monkeypatch):
-    import training.data as data
+    import trainguard.training.data as data
 
     monkeypatch.setattr(data, "_loaded", data.OrderedDict())
     f = _write(tmp_path / "d.csv", "a,y\n1,0\n2,1\n3,1\n")

@@ -20,9 +20,8 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.validate import ParamValidator
-
-from pipelines.build import definition_json
-from pipelines.bundle import build_bundle
+from trainguard.pipelines.build import definition_json
+from trainguard.pipelines.bundle import build_bundle
 
 GOLDEN = Path(__file__).parent / "golden" / "definition.json"
 EXPRESSION_KEYS = {"Get", "Std:Join", "Std:JsonGet"}

@@ -13,11 +13,10 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 from moto_server import MotoServer
-
-from pipelines import deploy
-from pipelines.aws import DeployError, aws_errors, client_config
-from pipelines.cli import main
-from training.config import load_config
+from trainguard.pipelines import deploy
+from trainguard.pipelines.aws import DeployError, aws_errors, client_config
+from trainguard.pipelines.cli import main
+from trainguard.training.config import load_config
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -122,7 +121,7 @@ def test_first_upsert_creates_second_is_a_noop(config_file: Path, kms_key: str,
 def test_bundle_is_sse_kms_and_default_bucket_is_encrypted_and_private(config_file: Path,
                                                                        kms_key: str) -> None:
     result = deploy.upsert(load_config(config_file), out=lambda _line: None)
-    from pipelines.bundle import build_bundle
+    from trainguard.pipelines.bundle import build_bundle
 
     bundle = build_bundle()
     assert result.bundle_uri == f"s3://{DEFAULT_BUCKET}/trainguard/code/{bundle.sha256}/sourcedir.tar.gz"
@@ -169,7 +168,7 @@ def test_objects_found_unencrypted_at_our_keys_are_replaced_with_sse_kms(
     """Someone else's unencrypted copy at the bundle's or the data's key is not taken as ours."""
     import hashlib
 
-    from pipelines.bundle import build_bundle
+    from trainguard.pipelines.bundle import build_bundle
 
     s3 = _client("s3")
     s3.create_bucket(Bucket="tg-plain", CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -466,8 +465,8 @@ def _use_user(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: MotoServe
 @pytest.fixture(scope="module")
 def enforcing_moto() -> Iterator[tuple[MotoServer, dict[str, dict[str, str]]]]:
     """A moto server that enforces IAM, with users each denied one action CI needs."""
-    from pipelines.build import definition_json
-    from pipelines.iam import deployer_policy
+    from trainguard.pipelines.build import definition_json
+    from trainguard.pipelines.iam import deployer_policy
 
     policies = {user: {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "*", "Resource": "*"},

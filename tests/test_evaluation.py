@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from training import evaluation as ev
-from training.approval import Thresholds, decide
-from training.cv import CVResult
-from training.evaluation import build_evaluation, write_evaluation
-from training.metrics import METRIC_NAMES, binary_metrics
+from trainguard.training import evaluation as ev
+from trainguard.training.approval import Thresholds, decide
+from trainguard.training.cv import CVResult
+from trainguard.training.evaluation import build_evaluation, write_evaluation
+from trainguard.training.metrics import METRIC_NAMES, binary_metrics
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ from typing import Any
 import parliament
 import pytest
 from test_lint import BUCKET, KEY, MALFORMED, ROLE, good_definition
-
-from pipelines.cli import main
-from pipelines.iam import IamError, derive_policy, s3_access
+from trainguard.pipelines.cli import main
+from trainguard.pipelines.iam import IamError, derive_policy, s3_access
 
 REGION = "eu-west-1"
 
@@ -216,10 +215,9 @@ def test_cli_definition_alone_infers_role_and_region_or_exits_2(tmp_path: Any, c
 
 def test_policy_of_our_pipeline_is_clean_and_matches_its_uris(tmp_path: Any) -> None:
     import yaml
-
-    from pipelines.build import definition_json
-    from pipelines.bundle import build_bundle
-    from training.config import load_config
+    from trainguard.pipelines.build import definition_json
+    from trainguard.pipelines.bundle import build_bundle
+    from trainguard.training.config import load_config
 
     cfg = load_config({"aws": {"region": REGION, "role_arn": ROLE, "bucket": "tg-bucket"},
                        "security": {"kms_key_id": KEY, "subnets": ["subnet-0abc1234def567890"],
@@ -304,7 +302,7 @@ def test_malformed_definitions_give_a_policy_or_an_iam_error(defn: dict[str, Any
 
 
 def _deployer_cfg(**aws: Any) -> Any:
-    from training.config import load_config
+    from trainguard.training.config import load_config
 
     return load_config({"aws": {"region": REGION, "role_arn": ROLE, **aws},
                         "security": {"kms_key_id": KEY, "subnets": ["subnet-0abc1234def567890"],
@@ -312,7 +310,7 @@ def _deployer_cfg(**aws: Any) -> Any:
 
 
 def test_deployer_policy_is_scoped_to_this_pipeline_and_parliament_clean() -> None:
-    from pipelines.iam import deployer_policy
+    from trainguard.pipelines.iam import deployer_policy
 
     doc = deployer_policy(_deployer_cfg(bucket="tg-bucket", pipeline_name="churn"), good_definition(),
                           github_repo="acme/models")
@@ -357,8 +355,8 @@ def test_deployer_may_create_only_the_default_bucket(tmp_path: Any, capsys: Any)
 
 
 def test_policy_of_our_untuned_pipeline_creates_training_jobs_only() -> None:
-    from pipelines.aws import build_definition
-    from training.config import load_config
+    from trainguard.pipelines.aws import build_definition
+    from trainguard.training.config import load_config
 
     cfg = load_config({"aws": {"region": REGION, "role_arn": ROLE},
                        "tuning": {"enabled": False},

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from training.config import load_config
-from training.data import Dataset, load_table, write_csv
-from training.errors import ConfigError, DataError
-from training.jobs import (
+from trainguard.training.config import load_config
+from trainguard.training.data import Dataset, load_table, write_csv
+from trainguard.training.errors import ConfigError, DataError
+from trainguard.training.jobs import (
     METRIC_DEFINITIONS,
     METRIC_NAMES,
     METRIC_PATTERN,
@@ -206,7 +205,7 @@ def test_preprocess_too_few_minority_rows_is_refused(tmp_path):
 
 def test_usage_errors_exit_2_without_traceback(tmp_path, capsys):
     assert main(["deploy"], {}) == 2
-    assert "usage: python -m training.jobs {preprocess|train|evaluate}" in capsys.readouterr().err
+    assert "usage: python -m trainguard.training.jobs {preprocess|train|evaluate}" in capsys.readouterr().err
     assert main(["preprocess", "--test-size", "0.2"], {"TRAINGUARD_OPT_ML": str(tmp_path)}) == 2
     assert "the following arguments are required: --target" in capsys.readouterr().err
 
@@ -364,14 +363,14 @@ def test_trap_deep_unregularized_model_trips_the_overfitting_gap(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# python -m training: the whole core in one process
+# python -m trainguard.training: the whole core in one process
 
 FAST = ["--set", "tuning.enabled=false", "--set", "cv.folds=3", "--set", "xgboost.num_round=30",
         "--set", "xgboost.early_stopping_rounds=8", "--set", "xgboost.nthread=1"]
 
 
 def test_core_main_on_the_embedded_data_approves_and_writes_evaluation(tmp_path, capsys):
-    from training.__main__ import main as core_main
+    from trainguard.training.__main__ import main as core_main
 
     code = core_main([*FAST, "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
@@ -383,7 +382,7 @@ def test_core_main_on_the_embedded_data_approves_and_writes_evaluation(tmp_path,
 
 
 def test_core_main_rejection_exits_3_with_reasons(tmp_path, capsys):
-    from training.__main__ import main as core_main
+    from trainguard.training.__main__ import main as core_main
 
     c = tmp_path / "d.csv"
     write_csv(_signal_data(missing=0.0), c)
@@ -399,11 +398,11 @@ def test_core_main_rejection_exits_3_with_reasons(tmp_path, capsys):
 @pytest.mark.parametrize(("argv", "message"), [
     (["--data", "missing.csv"], r"the data file missing.csv does not exist"),
     (["--set", "cv.fold=3"], r"unknown config key 'cv.fold'"),
-    (["--data", "s3://bucket/d.csv"], r"is remote; python -m training reads local files only"),
+    (["--data", "s3://bucket/d.csv"], r"is remote; python -m trainguard.training reads local files only"),
     (["--frobnicate"], r"unrecognized arguments: --frobnicate"),
 ])
 def test_core_main_bad_input_exits_2_with_one_message(tmp_path, capsys, argv, message):
-    from training.__main__ import main as core_main
+    from trainguard.training.__main__ import main as core_main
 
     assert core_main([*argv, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
@@ -458,7 +457,7 @@ def test_python_m_training_jobs_is_the_container_command(tmp_path):
     data.mkdir(parents=True)
     (data / "t.csv").write_text("a,label\n1,0\n")
     env = {**os.environ, "TRAINGUARD_OPT_ML": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "training.jobs", "preprocess", "--target", "label"],
+    proc = subprocess.run([sys.executable, "-m", "trainguard.training.jobs", "preprocess", "--target", "label"],
                           env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "target column 'label' has 1 distinct value(s) (0)" in proc.stderr
@@ -471,7 +470,7 @@ def test_trials_in_one_process_share_parse_and_folds_with_bit_identical_models(t
     and folds; each still writes its own model, byte for byte what a fresh process writes."""
     import contextlib
 
-    from training import cv, data
+    from trainguard.training import cv, data
 
     monkeypatch.setattr(data, "_loaded", data.OrderedDict())
     monkeypatch.setattr(cv, "_plans", cv.OrderedDict())

@@ -7,10 +7,9 @@ import json
 from typing import Any
 
 import pytest
-
-from pipelines.cli import main
-from pipelines.lint import DefinitionError, lint_definition
-from training.config import load_config
+from trainguard.pipelines.cli import main
+from trainguard.pipelines.lint import DefinitionError, lint_definition
+from trainguard.training.config import load_config
 
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ROLE = "arn:aws:iam::123456789012:role/trainguard-exec"
@@ -36,7 +35,7 @@ def good_definition() -> dict[str, Any]:
         "ProcessingResources": {"ClusterConfig": {
             "InstanceType": {"Get": "Parameters.ProcessingInstanceType"}, "InstanceCount": 1,
             "VolumeSizeInGB": 30, "VolumeKmsKeyId": KEY}},
-        "AppSpecification": {"ImageUri": IMAGE, "ContainerEntrypoint": ["python3", "-m", "training.jobs"]},
+        "AppSpecification": {"ImageUri": IMAGE, "ContainerEntrypoint": ["python3", "-m", "trainguard.training.jobs"]},
         "RoleArn": ROLE,
         "NetworkConfig": copy.deepcopy(NET),
         "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
@@ -144,7 +143,7 @@ def good_definition() -> dict[str, Any]:
 
 
 def _step(defn: dict[str, Any], name: str) -> dict[str, Any]:
-    from pipelines.lint import iter_steps
+    from trainguard.pipelines.lint import iter_steps
 
     return next(s for s, _ in iter_steps(defn) if s["Name"] == name)
 
@@ -458,7 +457,7 @@ def test_our_default_config_fails_on_placeholders_only(capsys: Any) -> None:
 
 def test_our_pipeline_with_real_values_passes_and_auto_approval_needs_the_config(
         tmp_path: Any, capsys: Any) -> None:
-    from pipelines.aws import build_definition
+    from trainguard.pipelines.aws import build_definition
 
     path = _real_config(tmp_path)
     assert main(["lint", "--config", str(path)]) == 0
@@ -508,7 +507,7 @@ def test_malformed_definitions_give_findings_not_crashes(defn: dict[str, Any]) -
                                    {"approval": {"on_reject": "fail"}},
                                    {"approval": {"on_reject": "register_rejected"}}])
 def test_our_pipeline_variants_pass(tmp_path: Any, extra: dict[str, Any]) -> None:
-    from pipelines.aws import build_definition
+    from trainguard.pipelines.aws import build_definition
 
     defn = json.loads(build_definition(load_config(_real_config(tmp_path, **extra))))
     assert lint_definition(defn) == []
@@ -538,7 +537,7 @@ def test_lint_of_a_config_needs_no_aws_identity_and_prints_no_sdk_log_lines(
     env.update(identity, AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_EC2_METADATA_DISABLED="true",
                AWS_CONFIG_FILE=str(tmp_path / "none"),
                AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "lint", "--config",
+    proc = subprocess.run([sys.executable, "-m", "trainguard.pipelines.cli", "lint", "--config",
                            str(_real_config(tmp_path))], capture_output=True, text=True, env=env,
                           timeout=120, check=False)
     assert (proc.returncode, proc.stderr) == (0, "")
@@ -570,7 +569,7 @@ def test_definition_commands_load_neither_the_sdk_nor_boto3(tmp_path: Any) -> No
     path = tmp_path / "d.json"
     path.write_text(json.dumps(good_definition()))
     code = ("import sys\n"
-            "from pipelines.cli import main\n"
+            "from trainguard.pipelines.cli import main\n"
             f"assert main(['lint', '--definition', {str(path)!r}]) == 0\n"
             f"assert main(['iam-policy', '--definition', {str(path)!r}, '--out', "
             f"{str(tmp_path / 'p.json')!r}]) == 0\n"

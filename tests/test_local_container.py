@@ -8,8 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
-from pipelines.local.container import (
+from trainguard.pipelines.local.container import (
     MetricReader,
     container_path,
     job_command,
@@ -17,16 +16,17 @@ from pipelines.local.container import (
     training_env,
     write_hyperparameters,
 )
-from pipelines.local.errors import UnsupportedStepError
-from training.jobs import METRIC_DEFINITIONS, format_metric
+from trainguard.pipelines.local.errors import UnsupportedStepError
+from trainguard.training.jobs import METRIC_DEFINITIONS, format_metric
 
-UNPACK = 'set -e; tar -xzf code.tar.gz; exec python3 -m training.jobs "$@"'
+UNPACK = 'set -e; tar -xzf code.tar.gz; exec python3 -m trainguard.training.jobs "$@"'
 
 
 @pytest.mark.parametrize(("entry", "args", "expected"), [
-    (["python3", "-m", "training.jobs", "preprocess"], ["--target", "y"], ("preprocess", ["--target", "y"])),
-    (["python3", "-m", "training.jobs"], ["evaluate"], ("evaluate", [])),
-    (["/bin/sh", "-c", UNPACK, "training.jobs", "evaluate"], ["--min-auc", "0.7"], ("evaluate", ["--min-auc", "0.7"])),
+    (["python3", "-m", "trainguard.training.jobs", "preprocess"], ["--target", "y"], ("preprocess", ["--target", "y"])),
+    (["python3", "-m", "trainguard.training.jobs"], ["evaluate"], ("evaluate", [])),
+    (["/bin/sh", "-c", UNPACK, "trainguard.training.jobs", "evaluate"], ["--min-auc", "0.7"],
+     ("evaluate", ["--min-auc", "0.7"])),
     (["python3", "/opt/ml/code/entry.py", "train"], [], ("train", [])),
 ])
 def test_job_command_finds_our_entry_point(entry: list[str], args: list[str], expected: tuple) -> None:
@@ -35,8 +35,8 @@ def test_job_command_finds_our_entry_point(entry: list[str], args: list[str], ex
 
 @pytest.mark.parametrize("entry", [
     ["python3", "/opt/ml/code/other.py", "preprocess"],
-    ["python3", "-m", "training.jobs", "deploy"],
-    ["/bin/sh", "-c", "python3 -m training.jobs", "x", "train"],  # no "$@": the kind is not passed on
+    ["python3", "-m", "trainguard.training.jobs", "deploy"],
+    ["/bin/sh", "-c", "python3 -m trainguard.training.jobs", "x", "train"],  # no "$@": the kind is not passed on
     [],
 ])
 def test_anything_else_is_unsupported_and_names_the_step(entry: list[str]) -> None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from pipelines.local.errors import DefinitionError
-from pipelines.local.expressions import Expressions, parse_path, step_references
+from trainguard.pipelines.local.errors import DefinitionError
+from trainguard.pipelines.local.expressions import Expressions, parse_path, step_references
 
 
 @pytest.fixture()

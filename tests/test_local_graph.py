@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from pipelines.local.errors import DefinitionError
-from pipelines.local.graph import build_graph
+from trainguard.pipelines.local.errors import DefinitionError
+from trainguard.pipelines.local.graph import build_graph
 
 
 def _step(name: str, type_: str = "Processing", depends: list[str] | None = None, args: dict | None = None) -> dict:

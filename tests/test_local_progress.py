@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from pipelines.local.progress import Progress
-from pipelines.local.runner import StepRecord
+from trainguard.pipelines.local.progress import Progress
+from trainguard.pipelines.local.runner import StepRecord
 
 
 def _feed(p: Progress) -> None:

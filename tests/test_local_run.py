@@ -10,12 +10,11 @@ import json
 from pathlib import Path
 
 import pytest
-
-from pipelines.bundle import build_bundle
-from pipelines.cli import main
-from pipelines.local_run import run_local
-from pipelines.registry import open_registry
-from training.errors import DataError
+from trainguard.pipelines.bundle import build_bundle
+from trainguard.pipelines.cli import main
+from trainguard.pipelines.local_run import run_local
+from trainguard.pipelines.registry import open_registry
+from trainguard.training.errors import DataError
 
 FAST = {"cv.folds": 2, "tuning.max_jobs": 2, "xgboost.num_round": 30, "xgboost.early_stopping_rounds": 5,
         "xgboost.nthread": 1}  # one thread: the 2 shared cores are oversubscribed otherwise

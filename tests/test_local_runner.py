@@ -1,4 +1,4 @@
-"""run_definition on a hand-built definition shaped like the builders' (real training.jobs, tiny data).
+"""run_definition on a hand-built definition shaped like the builders' (real trainguard.training.jobs, tiny data).
 
 Covers parameters and overrides, the tuning emulation (trials, best job, top-model URI), property
 files and the condition, both branches with registration, a Fail step, unsupported steps refused
@@ -17,15 +17,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from trainguard.pipelines.bundle import build_bundle
+from trainguard.pipelines.local import DefinitionError, UnsupportedStepError, run_definition
+from trainguard.pipelines.local.runner import resolve_parameters
+from trainguard.pipelines.registry import open_registry
+from trainguard.training.errors import ConfigError
+from trainguard.training.jobs import METRIC_DEFINITIONS, run_job
 
-from pipelines.bundle import build_bundle
-from pipelines.local import DefinitionError, UnsupportedStepError, run_definition
-from pipelines.local.runner import resolve_parameters
-from pipelines.registry import open_registry
-from training.errors import ConfigError
-from training.jobs import METRIC_DEFINITIONS, run_job
-
-SH = 'set -e; tar -xzf /opt/ml/processing/input/code/sourcedir.tar.gz; exec python3 -m training.jobs "$@"'
+SH = 'set -e; tar -xzf /opt/ml/processing/input/code/sourcedir.tar.gz; exec python3 -m trainguard.training.jobs "$@"'
 CODE = f"s3://bkt/tg/code/{build_bundle().sha256}/sourcedir.tar.gz"  # the local build's bundle
 
 
@@ -40,7 +39,7 @@ def _processing(name: str, kind: str, inputs: list[tuple[str, Any, str]], output
                 "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1,
                                                           "VolumeSizeInGB": 30}},
                 "AppSpecification": {"ImageUri": "img",
-                                     "ContainerEntrypoint": ["/bin/sh", "-c", SH, "training.jobs", kind],
+                                     "ContainerEntrypoint": ["/bin/sh", "-c", SH, "trainguard.training.jobs", kind],
                                      "ContainerArguments": args},
                 "RoleArn": "arn:aws:iam::111122223333:role/r",
                 "ProcessingInputs": [{"InputName": n, "AppManaged": False, "S3Input": {
@@ -436,10 +435,10 @@ def test_run_definition_never_imports_the_sdk(tmp_path: Path) -> None:
     path.write_text(json.dumps(d))
     code = (
         "import sys\n"
-        "from pipelines.local import run_definition, UnsupportedStepError\n"
+        "from trainguard.pipelines.local import run_definition, UnsupportedStepError\n"
         f"try:\n    run_definition({str(path)!r}, {str(tmp_path / 'w')!r})\n"
         "except UnsupportedStepError:\n    pass\n"
-        "import pipelines.local_run\n"
+        "import trainguard.pipelines.local_run\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('sagemaker', 'boto3', 'botocore'))\n"
         "print(','.join(bad))\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)

@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-
-from pipelines.local.cache import StepCache, cache_key, parse_duration
-from pipelines.local.errors import DefinitionError
-from pipelines.local.store import LocalStore
-from training.errors import DataError
+from trainguard.pipelines.local.cache import StepCache, cache_key, parse_duration
+from trainguard.pipelines.local.errors import DefinitionError
+from trainguard.pipelines.local.store import LocalStore
+from trainguard.training.errors import DataError
 
 
 def test_uris_map_to_folders_and_bad_uris_are_refused(tmp_path: Path) -> None:
@@ -75,7 +74,7 @@ def test_cache_hits_only_fresh_entries_with_intact_outputs(tmp_path: Path, monke
     assert entry is not None and entry["properties"] == {"p": 1}
     assert json.loads((tmp_path / "cache" / "S" / f"{key}.json").read_text())["outputs"]
     # expired
-    import pipelines.local.cache as cache_mod
+    import trainguard.pipelines.local.cache as cache_mod
 
     real = cache_mod.time.time
     monkeypatch.setattr(cache_mod.time, "time", lambda: real() + 2 * 86400)

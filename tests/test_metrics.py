@@ -7,8 +7,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn import metrics as skm
-
-from training.metrics import METRIC_NAMES, binary_metrics, confusion_matrix, curves
+from trainguard.training.metrics import METRIC_NAMES, binary_metrics, confusion_matrix, curves
 
 
 @pytest.fixture

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from pipelines import registry as registry_module
-from pipelines.registry import (
+from trainguard.pipelines import registry as registry_module
+from trainguard.pipelines.registry import (
     SCHEMA_VERSION,
     LocalRegistry,
     ModelRegistry,
@@ -23,7 +22,7 @@ from pipelines.registry import (
     RegistryError,
     metrics_from_evaluation,
 )
-from training.errors import TrainguardError
+from trainguard.training.errors import TrainguardError
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -185,7 +184,7 @@ def test_a_writer_killed_mid_transaction_leaves_nothing(reg: LocalRegistry) -> N
     reg.register("fraud", "Approved", {"auc": 0.8})
     script = textwrap.dedent(f"""
         import os
-        from pipelines import registry
+        from trainguard.pipelines import registry
         def die(*args, **kwargs):
             os._exit(9)  # no rollback, no cleanup: as if the process were killed
         registry._insert_audit = die
@@ -201,7 +200,7 @@ def test_concurrent_writers_get_distinct_versions(reg: LocalRegistry) -> None:
     reg.register("fraud", "Approved", {"auc": 0.5})  # create the file before the race
     script = textwrap.dedent(f"""
         import sys
-        from pipelines.registry import LocalRegistry
+        from trainguard.pipelines.registry import LocalRegistry
         reg = LocalRegistry({str(reg.path)!r})
         print(" ".join(str(reg.register("fraud", "PendingManualApproval", {{"auc": 0.9}}).version)
                        for _ in range(6)))
@@ -269,7 +268,7 @@ def test_an_empty_file_reads_as_an_empty_registry_and_becomes_one_on_write(tmp_p
 
 
 def test_the_registry_and_report_modules_never_import_the_aws_sdk() -> None:
-    code = ("import sys, pipelines.registry, pipelines.report; "
+    code = ("import sys, trainguard.pipelines.registry, trainguard.pipelines.report; "
             "bad = [m for m in ('sagemaker', 'boto3', 'botocore') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from pipelines.cli import main
-from pipelines.registry import LocalRegistry
+from trainguard.pipelines.cli import main
+from trainguard.pipelines.registry import LocalRegistry
 
 EVALUATION = {
     "binary_classification_metrics": {
@@ -206,7 +205,7 @@ def test_console_script_runs_without_importing_the_aws_sdk(db: Path) -> None:
     done = subprocess.run([str(script), "registry", "show", "fraud", "9", "--registry", str(db)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "has no version 9" in done.stderr and "Traceback" not in done.stderr
-    code = ("import sys; from pipelines.cli import main; "
+    code = ("import sys; from trainguard.pipelines.cli import main; "
             f"rc = main(['registry', 'list', '--registry', {str(db)!r}]); "
             "bad = [m for m in ('sagemaker', 'boto3', 'botocore') if m in sys.modules]; "
             "print('SDK', bad); sys.exit(rc or (1 if bad else 0))")

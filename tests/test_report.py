@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-
-from pipelines.report import ReportError, render_report, write_report
+from trainguard.pipelines.report import ReportError, render_report, write_report
 
 FPR = [0.0, 0.0, 0.05, 0.1, 0.3, 0.6, 1.0]
 TPR = [0.0, 0.4, 0.7, 0.85, 0.93, 0.98, 1.0]

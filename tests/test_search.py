@@ -7,10 +7,9 @@ import math
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
-
-from training.config import ParamRange, load_config
-from training.errors import ConfigError, TrainguardError
-from training.search import MedianStopper, Searcher, parse_value, search
+from trainguard.training.config import ParamRange, load_config
+from trainguard.training.errors import ConfigError, TrainguardError
+from trainguard.training.search import MedianStopper, Searcher, parse_value, search
 
 SPACE = {
     "eta": ParamRange("continuous", 0.001, 1.0, "Logarithmic"),

@@ -9,18 +9,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from pipelines.build import definition_json
-from pipelines.bundle import build_bundle
-from pipelines.local.expressions import Expressions
-from steps.limits import TAG_TEXT
-from steps.processing import job_entrypoint
-from steps.register import RULE_CHECKS
-from steps.security import restore_tuning_job_security, security_from_config
-from training.approval import Thresholds, decide
-from training.config import Config, SecurityConfig, load_config
-from training.errors import ConfigError
-from training.jobs import hyperparameters_from_config
+from trainguard.pipelines.build import definition_json
+from trainguard.pipelines.bundle import build_bundle
+from trainguard.pipelines.local.expressions import Expressions
+from trainguard.steps.limits import TAG_TEXT
+from trainguard.steps.processing import job_entrypoint
+from trainguard.steps.register import RULE_CHECKS
+from trainguard.steps.security import restore_tuning_job_security, security_from_config
+from trainguard.training.approval import Thresholds, decide
+from trainguard.training.config import Config, SecurityConfig, load_config
+from trainguard.training.errors import ConfigError
+from trainguard.training.jobs import hyperparameters_from_config
 
 KMS = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000"
 ALT = {"approval.champion_metric": "f1", "security.max_runtime_seconds": 7200,
@@ -431,7 +430,7 @@ def test_every_reference_names_an_upstream_step_a_parameter_or_an_execution_vari
         seen.update(s["Name"] for s in group)
 
 
-# ---- the condition agrees with training.approval.decide ----------------------------------------
+# ---- the condition agrees with trainguard.training.approval.decide ----------------------------------------
 
 
 GRID = [0.0, 0.49, 0.5, 0.7499, 0.75, 0.9, 1.0]

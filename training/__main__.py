@@ -1,7 +1,7 @@
-"""``python -m training``: the whole core once, in this process, on a local table or the embedded data.
+"""``python -m trainguard.training``: the whole core once, in this process, on a local table or the embedded data.
 
 Split → search (or one CV) → final fit → holdout evaluation → approval decision, via
-``training.core.run_core``; prints a short summary and writes evaluation.json. Exit status:
+``trainguard.training.core.run_core``; prints a short summary and writes evaluation.json. Exit status:
 0 approved, 3 rejected, 2 bad input or config. Never imports the SageMaker SDK.
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from training.config import Config, load_config, parse_override
-from training.errors import ConfigError, TrainguardError
+from trainguard.training.config import Config, load_config, parse_override
+from trainguard.training.errors import ConfigError, TrainguardError
 
 __all__ = ["REJECTED_EXIT", "main"]
 
@@ -26,11 +26,11 @@ class _Parser(argparse.ArgumentParser):
     """argparse whose usage errors raise ConfigError (exit 2, one message, no traceback)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(f"{message}. Run 'python -m training --help' for the options.")
+        raise ConfigError(f"{message}. Run 'python -m trainguard.training --help' for the options.")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m training", description=__doc__.splitlines()[0])
+    p = _Parser(prog="python -m trainguard.training", description=__doc__.splitlines()[0])
     p.add_argument("--config", metavar="FILE", help="YAML config file (default: built-in defaults)")
     p.add_argument("--data", metavar="PATH", help="local CSV/Parquet file or folder (sets data.uri); "
                    "default: the embedded digits data set")
@@ -49,10 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(list(sys.argv[1:] if argv is None else argv))
     except TrainguardError as exc:
-        print(f"python -m training: error: {exc}", file=sys.stderr)
+        print(f"python -m trainguard.training: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("python -m training: interrupted", file=sys.stderr)
+        print("python -m trainguard.training: interrupted", file=sys.stderr)
         return 130
 
 
@@ -60,8 +60,8 @@ def _run(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     cfg = _config(args)
     dataset = _dataset(cfg)
-    from training.core import run_core
-    from training.evaluation import write_evaluation
+    from trainguard.training.core import run_core
+    from trainguard.training.evaluation import write_evaluation
 
     print(f"trainguard core: {dataset.source}: {dataset.n_rows} rows, "
           f"{len(dataset.feature_names)} features, {dataset.positive_rate:.1%} positive "
@@ -82,13 +82,13 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _dataset(cfg: Config) -> Any:
-    from training.data import embedded_dataset, load_table
+    from trainguard.training.data import embedded_dataset, load_table
 
     uri = cfg.data.uri
     if uri is None:
         return embedded_dataset()
     if "://" in uri:
-        raise ConfigError(f"data.uri {uri!r} is remote; python -m training reads local files only. "
+        raise ConfigError(f"data.uri {uri!r} is remote; python -m trainguard.training reads local files only. "
                           "Download it first, or run the pipeline (trainguard run) which stages it.")
     return load_table(uri, cfg.data.target, cfg.data.positive_label)
 

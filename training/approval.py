@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from training.config import ApprovalConfig
-from training.errors import ConfigError, DataError
+from trainguard.training.config import ApprovalConfig
+from trainguard.training.errors import ConfigError, DataError
 
 __all__ = ["CHAMPION_METRICS", "Check", "Decision", "Thresholds", "champion_bar", "decide"]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from training.errors import ConfigError
+from trainguard.training.errors import ConfigError
 
 __all__ = [
     "METRICS",

@@ -14,14 +14,13 @@ from typing import Any
 
 import numpy as np
 import xgboost as xgb
-
-from training.approval import Decision, Thresholds, decide
-from training.config import Config
-from training.cv import INT_PARAMS, CVResult, FoldPlan, cross_validate, fit_final, xgb_params
-from training.data import Dataset, check_trainable, holdout_split
-from training.evaluation import build_evaluation
-from training.metrics import binary_metrics
-from training.search import OnEvent, SearchResult, search
+from trainguard.training.approval import Decision, Thresholds, decide
+from trainguard.training.config import Config
+from trainguard.training.cv import INT_PARAMS, CVResult, FoldPlan, cross_validate, fit_final, xgb_params
+from trainguard.training.data import Dataset, check_trainable, holdout_split
+from trainguard.training.evaluation import build_evaluation
+from trainguard.training.metrics import binary_metrics
+from trainguard.training.search import OnEvent, SearchResult, search
 
 __all__ = ["CoreResult", "run_core", "tuned_hyperparameters"]
 

@@ -23,10 +23,9 @@ import xgboost as xgb
 from imblearn import FunctionSampler
 from imblearn.over_sampling import ADASYN, SMOTE, BorderlineSMOTE, RandomOverSampler
 from sklearn.model_selection import StratifiedKFold, train_test_split
-
-from training.config import Config, ResamplingConfig
-from training.errors import ConfigError, DataError
-from training.metrics import METRIC_NAMES, binary_metrics
+from trainguard.training.config import Config, ResamplingConfig
+from trainguard.training.errors import ConfigError, DataError
+from trainguard.training.metrics import METRIC_NAMES, binary_metrics
 
 __all__ = [
     "CVResult",

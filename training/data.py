@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from training.errors import DataError
+from trainguard.training.errors import DataError
 
 __all__ = [
     "MISSING_TOKENS",
@@ -585,7 +584,7 @@ def _fold_fit_counts(y: np.ndarray, folds: int, shuffle: bool, vf: float,
                      seed: int) -> dict[int, tuple[int, int]] | None:
     """Per class, the smallest (fit part, fit part minus carve-out) row counts over the folds.
 
-    Mirrors the splits of ``training.cv.FoldPlan`` (same splitters, same seeds) on labels alone,
+    Mirrors the splits of ``trainguard.training.cv.FoldPlan`` (same splitters, same seeds) on labels alone,
     so the counts are exact. None when a carve-out cannot be split.
     """
     from sklearn.model_selection import StratifiedKFold, train_test_split

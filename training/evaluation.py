@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from training.cv import CVResult
-from training.metrics import METRIC_NAMES, binary_metrics, confusion_matrix, curves
+from trainguard.training.cv import CVResult
+from trainguard.training.metrics import METRIC_NAMES, binary_metrics, confusion_matrix, curves
 
 __all__ = ["bootstrap_std", "build_evaluation", "json_safe", "write_evaluation"]
 

@@ -20,10 +20,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from training.approval import Thresholds, decide
-from training.config import Config, load_config
-from training.data import check_trainable, holdout_split, load_table, write_csv
-from training.errors import ConfigError, DataError, TrainguardError
+from trainguard.training.approval import Thresholds, decide
+from trainguard.training.config import Config, load_config
+from trainguard.training.data import check_trainable, holdout_split, load_table, write_csv
+from trainguard.training.errors import ConfigError, DataError, TrainguardError
 
 __all__ = [
     "HYPERPARAMETERS",
@@ -226,7 +226,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     env = os.environ if env is None else env
     if not argv or argv[0] not in JOB_KINDS:
         got = repr(argv[0]) if argv else "nothing"
-        print(f"usage: python -m training.jobs {{{'|'.join(JOB_KINDS)}}} [--flag value ...]; "
+        print(f"usage: python -m trainguard.training.jobs {{{'|'.join(JOB_KINDS)}}} [--flag value ...]; "
               f"got {got}.", file=sys.stderr)
         return 2
     kind = argv[0]
@@ -294,7 +294,7 @@ def preprocess(argv: Sequence[str], env: Mapping[str, str]) -> None:
 
 def train(argv: Sequence[str], env: Mapping[str, str], on_metric: OnMetric | None = None) -> None:
     """One tuning trial: CV with fixed hyperparameters, metric lines, then the final fit."""
-    from training.cv import cross_validate, fit_final, shared_plan
+    from trainguard.training.cv import cross_validate, fit_final, shared_plan
 
     hp = _read_hyperparameters(env)
     hp.update(_flag_pairs(argv))
@@ -348,11 +348,10 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
     """Score the model on the untouched holdout, apply the approval rule, write evaluation.json."""
     import numpy as np
     import xgboost as xgb
-
-    from training.core import tuned_hyperparameters
-    from training.cv import CVResult
-    from training.evaluation import build_evaluation, write_evaluation
-    from training.metrics import binary_metrics
+    from trainguard.training.core import tuned_hyperparameters
+    from trainguard.training.cv import CVResult
+    from trainguard.training.evaluation import build_evaluation, write_evaluation
+    from trainguard.training.metrics import binary_metrics
 
     p = _parser("evaluate")
     p.add_argument("--target", required=True)
@@ -420,7 +419,7 @@ class _ArgParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise ConfigError(f"{self.prog}: {message}; expected --flag value pairs as produced by "
-                          "training.jobs.*_arguments().")
+                          "trainguard.training.jobs.*_arguments().")
 
 
 def _parser(kind: str) -> argparse.ArgumentParser:

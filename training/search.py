@@ -22,11 +22,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
-
-from training.config import Config, ParamRange
-from training.cv import CVResult, FoldPlan, cross_validate
-from training.errors import ConfigError, TrainguardError
-from training.metrics import LOWER_IS_BETTER
+from trainguard.training.config import Config, ParamRange
+from trainguard.training.cv import CVResult, FoldPlan, cross_validate
+from trainguard.training.errors import ConfigError, TrainguardError
+from trainguard.training.metrics import LOWER_IS_BETTER
 
 __all__ = [
     "MedianStopper",

@@ -6,8 +6,8 @@ in-process under SageMaker's container contract), ``executors`` (one per step Ty
 and ``runner`` (``run_definition``). Importing this package never imports the SageMaker SDK.
 """
 
-from pipelines.local.errors import DefinitionError, StepFailed, UnsupportedStepError
-from pipelines.local.runner import RunOutcome, StepRecord, load_definition, run_definition
+from trainguard.pipelines.local.errors import DefinitionError, StepFailed, UnsupportedStepError
+from trainguard.pipelines.local.runner import RunOutcome, StepRecord, load_definition, run_definition
 
 __all__ = [
     "DefinitionError",

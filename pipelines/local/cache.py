@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipelines.local.errors import DefinitionError
-from pipelines.local.store import LocalStore
+from trainguard.pipelines.local.errors import DefinitionError
+from trainguard.pipelines.local.store import LocalStore
 
 __all__ = ["StepCache", "cache_key", "parse_duration"]
 

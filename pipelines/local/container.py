@@ -3,7 +3,7 @@
 Each job gets its own folder standing in for ``/opt/ml`` (``TRAINGUARD_OPT_ML``), its own env
 mapping (``os.environ`` is never touched), inputs copied in from the local store and outputs
 uploaded after success only. Entry points run in this interpreter through a ``JobRunner``
-(``training.jobs.run_job`` by default), so numpy/sklearn/xgboost are imported once per run.
+(``trainguard.training.jobs.run_job`` by default), so numpy/sklearn/xgboost are imported once per run.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.local.errors import UnsupportedStepError
+from trainguard.pipelines.local.errors import UnsupportedStepError
 
 __all__ = [
     "JOB_KINDS",
@@ -46,7 +46,7 @@ def container_path(root: Path, local_path: str) -> Path:
 
 
 def job_command(step: str, entrypoint: Sequence[Any], arguments: Sequence[Any]) -> tuple[str, list[str]]:
-    """(kind, argv) of a job whose command runs ``training.jobs`` (``-m training.jobs`` or entry.py).
+    """(kind, argv) of a job whose command runs ``trainguard.training.jobs`` (``-m`` or entry.py).
 
     Anything else is an UnsupportedStepError naming the step: the local run can only run our
     own entry points.
@@ -54,21 +54,21 @@ def job_command(step: str, entrypoint: Sequence[Any], arguments: Sequence[Any]) 
     words = [str(w) for w in [*entrypoint, *arguments]]
     start = None
     for i, w in enumerate(words):
-        if w == "-m" and i + 1 < len(words) and words[i + 1] == "training.jobs":
+        if w == "-m" and i + 1 < len(words) and words[i + 1] == "trainguard.training.jobs":
             start = i + 2
             break
         if w.endswith(("training/jobs.py", "entry.py")):
             start = i + 1
             break
-        # sh -c '<unpack the bundle>; python3 -m training.jobs "$@"' <$0> <kind> [args]
-        if (w == "-c" and i + 2 < len(words) and "-m training.jobs" in words[i + 1]
+        # sh -c '<unpack the bundle>; python3 -m trainguard.training.jobs "$@"' <$0> <kind> [args]
+        if (w == "-c" and i + 2 < len(words) and "-m trainguard.training.jobs" in words[i + 1]
                 and '"$@"' in words[i + 1]):
             start = i + 3
             break
     if start is None or start >= len(words) or words[start] not in JOB_KINDS:
         raise UnsupportedStepError(
             f"step {step} runs {' '.join(words)!r}, not one of trainguard's entry points "
-            f"('python -m training.jobs {{{'|'.join(JOB_KINDS)}}}'); the local run cannot emulate it.")
+            f"('python -m trainguard.training.jobs {{{'|'.join(JOB_KINDS)}}}'); the local run cannot emulate it.")
     return words[start], words[start + 1:]
 
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.local.container import JobRunner, MetricReader
-from pipelines.local.errors import DefinitionError, StepFailed
-from pipelines.local.expressions import Expressions
-from pipelines.local.store import LocalStore
-from training.errors import TrainguardError
-from training.jobs import JobStopped
+from trainguard.pipelines.local.container import JobRunner, MetricReader
+from trainguard.pipelines.local.errors import DefinitionError, StepFailed
+from trainguard.pipelines.local.expressions import Expressions
+from trainguard.pipelines.local.store import LocalStore
+from trainguard.training.errors import TrainguardError
+from trainguard.training.jobs import JobStopped
 
 __all__ = ["CODE_URI", "RunContext", "StepResult"]
 
@@ -53,7 +53,7 @@ class RunContext:
     execution_id: str
     run_job: JobRunner
     registry: Any = None
-    """A pipelines.registry.ModelRegistry, or None when the run registers nothing."""
+    """A trainguard.pipelines.registry.ModelRegistry, or None when the run registers nothing."""
     code_sha: str | None = None
     """sha256 of the local code bundle; a definition referring to another bundle is refused."""
     emit: Callable[..., None] = lambda event, **data: None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from training.errors import TrainguardError
+from trainguard.training.errors import TrainguardError
 
 __all__ = ["DefinitionError", "StepFailed", "UnsupportedStepError"]
 

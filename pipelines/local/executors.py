@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from pipelines.local import jobrun, tuning
-from pipelines.local.container import MetricReader
-from pipelines.local.context import RunContext, StepResult
-from pipelines.local.errors import DefinitionError, StepFailed, UnsupportedStepError
-from pipelines.local.expressions import check_condition
-from pipelines.local.graph import Step
-from pipelines.registry import RegistryError
-from training.errors import DataError
+from trainguard.pipelines.local import jobrun, tuning
+from trainguard.pipelines.local.container import MetricReader
+from trainguard.pipelines.local.context import RunContext, StepResult
+from trainguard.pipelines.local.errors import DefinitionError, StepFailed, UnsupportedStepError
+from trainguard.pipelines.local.expressions import check_condition
+from trainguard.pipelines.local.graph import Step
+from trainguard.pipelines.registry import RegistryError
+from trainguard.training.errors import DataError
 
 __all__ = ["EXECUTORS", "Executor", "executor_for"]
 
@@ -48,7 +48,7 @@ class Executor:
 
 
 class ProcessingExecutor(Executor):
-    """A processing job running a ``training.jobs`` entry point."""
+    """A processing job running a ``trainguard.training.jobs`` entry point."""
 
     cacheable = True
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pipelines.local.errors import DefinitionError
+from trainguard.pipelines.local.errors import DefinitionError
 
 __all__ = ["Expressions", "check_condition", "get_path", "parse_path", "step_references"]
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelines.local.errors import DefinitionError
-from pipelines.local.expressions import step_references
+from trainguard.pipelines.local.errors import DefinitionError
+from trainguard.pipelines.local.expressions import step_references
 
 __all__ = ["Step", "StepGraph", "build_graph"]
 

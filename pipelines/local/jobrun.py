@@ -1,7 +1,7 @@
 """Processing and training jobs run from their (resolved) request arguments, SageMaker style.
 
 A processing job: inputs copied to their LocalPath under the job folder, the command's
-``training.jobs`` kind and arguments run in-process, each output folder uploaded to its S3Uri
+``trainguard.training.jobs`` kind and arguments run in-process, each output folder uploaded to its S3Uri
 after success. A training job: channels under /opt/ml/input/data, hyperparameters.json, the model
 dir tarred to ``<S3OutputPath>/<job name>/output/model.tar.gz``. Both return Describe*-like
 properties so later steps' property references resolve.
@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pipelines.local.container import (
+from trainguard.pipelines.local.container import (
     MetricReader,
     container_path,
     job_command,
@@ -22,9 +22,9 @@ from pipelines.local.container import (
     training_env,
     write_hyperparameters,
 )
-from pipelines.local.context import RunContext, StepResult
-from pipelines.local.errors import DefinitionError, StepFailed, UnsupportedStepError
-from training.errors import DataError
+from trainguard.pipelines.local.context import RunContext, StepResult
+from trainguard.pipelines.local.errors import DefinitionError, StepFailed, UnsupportedStepError
+from trainguard.training.errors import DataError
 
 __all__ = [
     "check_processing",

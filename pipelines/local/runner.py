@@ -16,17 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.bundle import build_bundle
-from pipelines.local.cache import StepCache, cache_key
-from pipelines.local.container import JobRunner
-from pipelines.local.context import RunContext, StepResult
-from pipelines.local.errors import DefinitionError, StepFailed
-from pipelines.local.executors import executor_for
-from pipelines.local.expressions import Expressions
-from pipelines.local.graph import Step, StepGraph, build_graph
-from pipelines.local.store import LocalStore
-from training.errors import ConfigError, TrainguardError
-from training.jobs import run_job as default_run_job
+from trainguard.pipelines.bundle import build_bundle
+from trainguard.pipelines.local.cache import StepCache, cache_key
+from trainguard.pipelines.local.container import JobRunner
+from trainguard.pipelines.local.context import RunContext, StepResult
+from trainguard.pipelines.local.errors import DefinitionError, StepFailed
+from trainguard.pipelines.local.executors import executor_for
+from trainguard.pipelines.local.expressions import Expressions
+from trainguard.pipelines.local.graph import Step, StepGraph, build_graph
+from trainguard.pipelines.local.store import LocalStore
+from trainguard.training.errors import ConfigError, TrainguardError
+from trainguard.training.jobs import run_job as default_run_job
 
 __all__ = ["LOCAL_BUILD", "RunOutcome", "StepRecord", "load_definition", "resolve_parameters", "run_definition"]
 
@@ -159,9 +159,9 @@ def run_definition(definition: Mapping[str, Any] | str | Path, workdir: str | Pa
                    lineage: Mapping[str, Any] | None = None) -> RunOutcome:
     """Execute a pipeline definition JSON in ``workdir`` (store in ``s3/``, cache in ``cache/``).
 
-    ``run_job`` runs an entry point (default ``training.jobs.run_job``); ``registry`` receives
+    ``run_job`` runs an entry point (default ``trainguard.training.jobs.run_job``); ``registry`` receives
     registrations; ``code_sha`` is the bundle sha256 the definition's code URIs must carry (by
-    default the local build's, ``pipelines.bundle``; None skips the check).
+    default the local build's, ``trainguard.pipelines.bundle``; None skips the check).
     DefinitionError / UnsupportedStepError / ConfigError are raised before any step runs; step
     failures are reported in the outcome, never raised.
     """

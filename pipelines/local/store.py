@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from training.errors import DataError
+from trainguard.training.errors import DataError
 
 __all__ = ["LocalStore"]
 

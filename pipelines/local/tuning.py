@@ -2,7 +2,7 @@
 
 Reads HyperParameterTuningJobConfig (ParameterRanges with types and scaling, Strategy,
 ResourceLimits.MaxNumberOfTrainingJobs, TrainingJobEarlyStoppingType, the objective) and the
-TrainingJobDefinition; runs trials one after another with ``training.search``'s Searcher, stops
+TrainingJobDefinition; runs trials one after another with ``trainguard.training.search``'s Searcher, stops
 trials early with its MedianStopper when the type is Auto, and reports the best job so
 ``TrainingJobSummaries[0]`` / ``BestTrainingJob`` references (the top-model URI) resolve.
 """
@@ -14,13 +14,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.local.container import MetricReader
-from pipelines.local.context import RunContext, StepResult
-from pipelines.local.errors import DefinitionError, StepFailed, UnsupportedStepError
-from pipelines.local.jobrun import check_training, run_training_job
-from training.config import ParamRange
-from training.jobs import JobStopped
-from training.search import MedianStopper, Searcher
+from trainguard.pipelines.local.container import MetricReader
+from trainguard.pipelines.local.context import RunContext, StepResult
+from trainguard.pipelines.local.errors import DefinitionError, StepFailed, UnsupportedStepError
+from trainguard.pipelines.local.jobrun import check_training, run_training_job
+from trainguard.training.config import ParamRange
+from trainguard.training.jobs import JobStopped
+from trainguard.training.search import MedianStopper, Searcher
 
 __all__ = ["check_tuning", "parse_ranges", "run_tuning", "training_definition"]
 

@@ -1,0 +1,42 @@
+"""trainguard: SageMaker training pipelines with safeguards built in, runnable on a laptop.
+
+The public Python API. Names are imported on first use (module ``__getattr__``), so
+``import trainguard`` is cheap and commands that never build a definition never import the
+SageMaker SDK. The card's folders install as ``trainguard.pipelines`` (the user's side),
+``trainguard.steps`` (one builder per step) and ``trainguard.training`` (what runs in a job).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "build_context",
+    "build_pipeline",
+    "definition_json",
+    "load_config",
+    "run_local",
+]
+
+_LAZY: dict[str, str] = {
+    "build_context": "trainguard.pipelines.build",
+    "build_pipeline": "trainguard.pipelines.build",
+    "definition_json": "trainguard.pipelines.build",
+    "load_config": "trainguard.training.config",
+    "run_local": "trainguard.pipelines.local_run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module behind a public name only when it is first asked for."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'trainguard' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """Module attributes including the lazily loaded ones."""
+    return sorted([*globals(), *_LAZY])

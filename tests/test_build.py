@@ -231,7 +231,7 @@ def test_pipelines_package_cli_and_bundle_do_not_import_the_sdk() -> None:
     code = textwrap.dedent("""
         import sys
         import trainguard, trainguard.pipelines, trainguard.pipelines.cli, trainguard.pipelines.bundle
-        import trainguard.pipelines.definition_cmd, trainguard.steps.locations
+        import trainguard.pipelines.cli.definition, trainguard.steps.locations
         trainguard.pipelines.bundle.build_bundle()
         assert trainguard.pipelines.cli.main(["definition", "--set", "cv.folds=1"]) == 2  # before the SDK
         assert trainguard.pipelines.cli.main(["definition", "--set", "aws.pipeline_name=a b"]) == 2  # too

@@ -7,14 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from trainguard.pipelines import definition_cache
+from trainguard.pipelines.local import definition_cache
 from trainguard.training.config import load_config
 
 FAST = {"tuning.max_jobs": 1, "cv.folds": 2, "xgboost.num_round": 20, "xgboost.nthread": 1}
 
 RUN = """
 import json, sys
-from trainguard.pipelines.local_run import run_local
+from trainguard.pipelines.local.run import run_local
 result = run_local(overrides={overrides}, workdir={workdir!r}, registry={registry!r})
 print(json.dumps({{"status": result.status, "sdk": "sagemaker" in sys.modules}}))
 """

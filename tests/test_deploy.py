@@ -13,8 +13,8 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 from moto_server import MotoServer
-from trainguard.pipelines import deploy
-from trainguard.pipelines.aws import DeployError, aws_errors, client_config
+from trainguard.pipelines.ci import upsert as deploy
+from trainguard.pipelines.ci.aws import DeployError, aws_errors, client_config
 from trainguard.pipelines.cli import main
 from trainguard.training.config import load_config
 
@@ -466,7 +466,7 @@ def _use_user(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: MotoServe
 def enforcing_moto() -> Iterator[tuple[MotoServer, dict[str, dict[str, str]]]]:
     """A moto server that enforces IAM, with users each denied one action CI needs."""
     from trainguard.pipelines.build import definition_json
-    from trainguard.pipelines.iam import deployer_policy
+    from trainguard.pipelines.ci.iam import deployer_policy
 
     policies = {user: {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "*", "Resource": "*"},

@@ -8,8 +8,8 @@ from typing import Any
 import parliament
 import pytest
 from test_lint import BUCKET, KEY, MALFORMED, ROLE, good_definition
+from trainguard.pipelines.ci.iam import IamError, derive_policy, s3_access
 from trainguard.pipelines.cli import main
-from trainguard.pipelines.iam import IamError, derive_policy, s3_access
 
 REGION = "eu-west-1"
 
@@ -310,7 +310,7 @@ def _deployer_cfg(**aws: Any) -> Any:
 
 
 def test_deployer_policy_is_scoped_to_this_pipeline_and_parliament_clean() -> None:
-    from trainguard.pipelines.iam import deployer_policy
+    from trainguard.pipelines.ci.iam import deployer_policy
 
     doc = deployer_policy(_deployer_cfg(bucket="tg-bucket", pipeline_name="churn"), good_definition(),
                           github_repo="acme/models")
@@ -355,7 +355,7 @@ def test_deployer_may_create_only_the_default_bucket(tmp_path: Any, capsys: Any)
 
 
 def test_policy_of_our_untuned_pipeline_creates_training_jobs_only() -> None:
-    from trainguard.pipelines.aws import build_definition
+    from trainguard.pipelines.ci.aws import build_definition
     from trainguard.training.config import load_config
 
     cfg = load_config({"aws": {"region": REGION, "role_arn": ROLE},

@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 import pytest
+from trainguard.pipelines.ci.lint import lint_definition
 from trainguard.pipelines.cli import main
-from trainguard.pipelines.lint import DefinitionError, lint_definition
+from trainguard.pipelines.definition import DefinitionError
 from trainguard.training.config import load_config
 
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -143,7 +144,7 @@ def good_definition() -> dict[str, Any]:
 
 
 def _step(defn: dict[str, Any], name: str) -> dict[str, Any]:
-    from trainguard.pipelines.lint import iter_steps
+    from trainguard.pipelines.definition import iter_steps
 
     return next(s for s, _ in iter_steps(defn) if s["Name"] == name)
 
@@ -457,7 +458,7 @@ def test_our_default_config_fails_on_placeholders_only(capsys: Any) -> None:
 
 def test_our_pipeline_with_real_values_passes_and_auto_approval_needs_the_config(
         tmp_path: Any, capsys: Any) -> None:
-    from trainguard.pipelines.aws import build_definition
+    from trainguard.pipelines.ci.aws import build_definition
 
     path = _real_config(tmp_path)
     assert main(["lint", "--config", str(path)]) == 0
@@ -507,7 +508,7 @@ def test_malformed_definitions_give_findings_not_crashes(defn: dict[str, Any]) -
                                    {"approval": {"on_reject": "fail"}},
                                    {"approval": {"on_reject": "register_rejected"}}])
 def test_our_pipeline_variants_pass(tmp_path: Any, extra: dict[str, Any]) -> None:
-    from trainguard.pipelines.aws import build_definition
+    from trainguard.pipelines.ci.aws import build_definition
 
     defn = json.loads(build_definition(load_config(_real_config(tmp_path, **extra))))
     assert lint_definition(defn) == []

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from trainguard.pipelines.bundle import build_bundle
 from trainguard.pipelines.cli import main
-from trainguard.pipelines.local_run import run_local
+from trainguard.pipelines.local.run import run_local
 from trainguard.pipelines.registry import open_registry
 from trainguard.training.errors import DataError
 

@@ -438,7 +438,7 @@ def test_run_definition_never_imports_the_sdk(tmp_path: Path) -> None:
         "from trainguard.pipelines.local import run_definition, UnsupportedStepError\n"
         f"try:\n    run_definition({str(path)!r}, {str(tmp_path / 'w')!r})\n"
         "except UnsupportedStepError:\n    pass\n"
-        "import trainguard.pipelines.local_run\n"
+        "import trainguard.pipelines.local.run\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('sagemaker', 'boto3', 'botocore'))\n"
         "print(','.join(bad))\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)

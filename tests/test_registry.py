@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from trainguard.pipelines import registry as registry_module
 from trainguard.pipelines.registry import (
     SCHEMA_VERSION,
     LocalRegistry,
@@ -22,6 +21,7 @@ from trainguard.pipelines.registry import (
     RegistryError,
     metrics_from_evaluation,
 )
+from trainguard.pipelines.registry import local as registry_module
 from trainguard.training.errors import TrainguardError
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -184,7 +184,7 @@ def test_a_writer_killed_mid_transaction_leaves_nothing(reg: LocalRegistry) -> N
     reg.register("fraud", "Approved", {"auc": 0.8})
     script = textwrap.dedent(f"""
         import os
-        from trainguard.pipelines import registry
+        from trainguard.pipelines.registry import local as registry
         def die(*args, **kwargs):
             os._exit(9)  # no rollback, no cleanup: as if the process were killed
         registry._insert_audit = die

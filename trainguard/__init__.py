@@ -24,7 +24,7 @@ _LAZY: dict[str, str] = {
     "build_pipeline": "trainguard.pipelines.build",
     "definition_json": "trainguard.pipelines.build",
     "load_config": "trainguard.training.config",
-    "run_local": "trainguard.pipelines.local_run",
+    "run_local": "trainguard.pipelines.local.run",
 }
 
 

@@ -7,7 +7,7 @@ and ``runner`` (``run_definition``). Importing this package never imports the Sa
 """
 
 from trainguard.pipelines.local.errors import DefinitionError, StepFailed, UnsupportedStepError
-from trainguard.pipelines.local.runner import RunOutcome, StepRecord, load_definition, run_definition
+from trainguard.pipelines.local.runner import RunOutcome, StepRecord, run_definition
 
 __all__ = [
     "DefinitionError",
@@ -15,6 +15,5 @@ __all__ = [
     "StepFailed",
     "StepRecord",
     "UnsupportedStepError",
-    "load_definition",
     "run_definition",
 ]

@@ -1,14 +1,11 @@
-"""Errors of the local dry run: a definition it cannot run, and a step that failed while running."""
+"""Errors of the local dry run: a step it cannot run, a step that failed (and the shared DefinitionError)."""
 
 from __future__ import annotations
 
+from trainguard.pipelines.definition import DefinitionError
 from trainguard.training.errors import TrainguardError
 
 __all__ = ["DefinitionError", "StepFailed", "UnsupportedStepError"]
-
-
-class DefinitionError(TrainguardError):
-    """The pipeline definition JSON is malformed: unknown step or parameter, cycle, bad reference."""
 
 
 class UnsupportedStepError(DefinitionError):

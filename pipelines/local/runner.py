@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from trainguard.pipelines.bundle import build_bundle
+from trainguard.pipelines.definition import read_definition
 from trainguard.pipelines.local.cache import StepCache, cache_key
 from trainguard.pipelines.local.container import JobRunner
 from trainguard.pipelines.local.context import RunContext, StepResult
@@ -28,7 +29,7 @@ from trainguard.pipelines.local.store import LocalStore
 from trainguard.training.errors import ConfigError, TrainguardError
 from trainguard.training.jobs import run_job as default_run_job
 
-__all__ = ["LOCAL_BUILD", "RunOutcome", "StepRecord", "load_definition", "resolve_parameters", "run_definition"]
+__all__ = ["LOCAL_BUILD", "RunOutcome", "StepRecord", "resolve_parameters", "run_definition"]
 
 LOCAL_BUILD = "local-build"
 """``code_sha`` default: the sha256 of the code bundle built from the installed code."""
@@ -71,25 +72,6 @@ class RunOutcome:
             if s.name == name:
                 return s
         raise KeyError(name)
-
-
-def load_definition(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
-    """The definition as a dict, from a mapping, a JSON text or a path to a JSON file."""
-    if isinstance(source, Mapping):
-        return dict(source)
-    text = str(source)
-    if isinstance(source, Path) or not text.lstrip().startswith("{"):
-        path = Path(source)
-        if not path.is_file():
-            raise DefinitionError(f"pipeline definition {path} does not exist.")
-        text = path.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise DefinitionError(f"the pipeline definition is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise DefinitionError("the pipeline definition must be a JSON object.")
-    return data
 
 
 _PARAM_TYPES: dict[str, Callable[[Any], Any]] = {"String": str, "Integer": int, "Float": float,
@@ -167,7 +149,7 @@ def run_definition(definition: Mapping[str, Any] | str | Path, workdir: str | Pa
     """
     if code_sha == LOCAL_BUILD:
         code_sha = build_bundle().sha256
-    definition = load_definition(definition)
+    definition = read_definition(definition)
     graph = build_graph(definition)
     values = resolve_parameters(definition, parameters)
     for step in graph.steps.values():  # everything must be runnable before anything runs

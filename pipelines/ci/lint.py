@@ -8,36 +8,25 @@ is deterministic, and no placeholder security values. Error findings exit 1; war
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Literal
 
-from trainguard.pipelines.aws import build_definition, config_from_args
+from trainguard.pipelines.definition import (
+    JOB_SETTINGS,
+    UNKNOWN,
+    arguments,
+    get_path,
+    iter_steps,
+    job_blocks,
+    job_kind,
+    parse_definition,
+    resolve,
+)
 from trainguard.training.config import Config
-from trainguard.training.errors import TrainguardError
 
-__all__ = [
-    "JOB_KINDS",
-    "JOB_SETTINGS",
-    "DefinitionError",
-    "Finding",
-    "add_arguments",
-    "arguments",
-    "format_findings",
-    "get_path",
-    "iter_steps",
-    "job_blocks",
-    "job_kind",
-    "lint_definition",
-    "load_definition",
-    "resolve",
-    "run",
-]
+__all__ = ["Finding", "format_findings", "lint_definition"]
 
 Severity = Literal["error", "warning"]
 
@@ -58,15 +47,6 @@ _SECRET_VALUES = (
 _AWS_SECRET_KEY = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _SEED_NAMES = {"seed", "random_seed", "random_state", "--seed"}
 _REGISTER_TYPES = {"RegisterModel"}
-JOB_KINDS = {"Processing": "Processing", "QualityCheck": "Processing",
-             "ClarifyCheck": "Processing", "Training": "Training", "Tuning": "Tuning",
-             "Transform": "Transform"}
-"""Step type -> the kind of job its Arguments create: QualityCheck and ClarifyCheck steps run
-their baselining as a processing job, with a CreateProcessingJob request as their Arguments."""
-
-
-class DefinitionError(TrainguardError):
-    """A definition file cannot be read or is not a pipeline definition (exit status 2)."""
 
 
 @dataclass(frozen=True)
@@ -85,171 +65,7 @@ class Finding:
 
 
 # --------------------------------------------------------------------------------------------
-# reading and walking definitions
-
-
-def load_definition(path: str | Path) -> dict[str, Any]:
-    """Read a pipeline definition JSON file; DefinitionError (exit 2) names the file when it cannot."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DefinitionError(
-            f"cannot read definition file {p}: {exc.strerror or exc}; pass an existing JSON file "
-            "with --definition (e.g. from 'trainguard definition --out FILE')."
-        ) from None
-    return parse_definition(text, str(p))
-
-
-def parse_definition(text: str | Mapping[str, Any], source: str = "the definition") -> dict[str, Any]:
-    """Parse and shape-check a definition (JSON text or an already parsed mapping).
-
-    A whole DescribePipeline response is accepted too (its ``PipelineDefinition`` string is
-    used), and so is the definition encoded as a JSON string, as ``aws sagemaker
-    describe-pipeline --query PipelineDefinition`` prints it.
-    """
-    if isinstance(text, Mapping):
-        data: Any = dict(text)
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DefinitionError(
-                f"{source} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
-                "pass the pipeline definition JSON that SageMaker's DescribePipeline or "
-                "'trainguard definition' returns."
-            ) from None
-    if isinstance(data, dict) and "Steps" not in data \
-            and isinstance(data.get("PipelineDefinition"), str):
-        # the whole DescribePipeline response (aws sagemaker describe-pipeline without --query)
-        return parse_definition(data["PipelineDefinition"], f"{source}'s PipelineDefinition")
-    if isinstance(data, str) and data.lstrip().startswith("{"):
-        # `--query PipelineDefinition` with the CLI's default JSON output: the definition as a
-        # JSON string
-        return parse_definition(data, source)
-    if not isinstance(data, dict) or not isinstance(data.get("Steps"), list):
-        raise DefinitionError(
-            f"{source} is not a SageMaker pipeline definition: expected a JSON object with a "
-            "'Steps' list (as in DescribePipeline's PipelineDefinition)."
-        )
-    return data
-
-
-def iter_steps(definition: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], list[str]]]:
-    """Every step, depth first, with the names of the Condition branches it sits in.
-
-    SageMaker nests a Condition step's branches inside it (``IfSteps``/``ElseSteps``), so a flat
-    look at ``Steps`` would miss the registration steps; the path is e.g. ``["CheckApproval:if"]``.
-    """
-
-    def walk(steps: Any, trail: list[str]) -> Iterator[tuple[dict[str, Any], list[str]]]:
-        for step in steps if isinstance(steps, list) else []:
-            if not isinstance(step, dict):
-                continue
-            yield step, trail
-            if step.get("Type") == "Condition":
-                args = arguments(step)
-                name = str(step.get("Name", "?"))
-                yield from walk(args.get("IfSteps"), [*trail, f"{name}:if"])
-                yield from walk(args.get("ElseSteps"), [*trail, f"{name}:else"])
-
-    yield from walk(definition.get("Steps"), [])
-
-
-def resolve(value: Any, definition: Mapping[str, Any]) -> Any:
-    """The literal a setting takes: itself, or a referenced pipeline parameter's default value.
-
-    Returns ``_UNKNOWN`` for expressions that cannot be known before a run (step properties, joins).
-    """
-    if isinstance(value, dict):
-        ref = value.get("Get")
-        if isinstance(ref, str) and ref.startswith("Parameters."):
-            name = ref.split(".", 1)[1]
-            for p in definition.get("Parameters") or []:
-                if isinstance(p, dict) and p.get("Name") == name:
-                    return p.get("DefaultValue", _UNKNOWN)
-        return _UNKNOWN
-    return value
-
-
-class _Unknown:
-    def __repr__(self) -> str:
-        return "<unknown until run time>"
-
-
-_UNKNOWN: Any = _Unknown()
-
-
-def arguments(step: Mapping[str, Any]) -> dict[str, Any]:
-    """A step's ``Arguments`` as a dict ({} when missing or not an object)."""
-    args = step.get("Arguments")
-    return args if isinstance(args, dict) else {}
-
-
-def get_path(node: Any, path: str) -> Any:
-    """The value at a dotted path in nested dicts, or None where the path stops."""
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-# --------------------------------------------------------------------------------------------
 # the rules
-
-
-def job_kind(step: Mapping[str, Any]) -> str | None:
-    """The kind of job a step creates (a key of JOB_SETTINGS, or Tuning); None for other steps."""
-    return JOB_KINDS.get(str(step.get("Type")))
-
-
-def job_blocks(step: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(path prefix, request dict) of each job a step launches; a tuner has one per definition."""
-    args = step.get("Arguments")
-    if not isinstance(args, dict):
-        return []
-    kind = job_kind(step)
-    if kind == "Tuning":
-        out: list[tuple[str, dict[str, Any]]] = []
-        if isinstance(args.get("TrainingJobDefinition"), dict):
-            out.append(("Arguments.TrainingJobDefinition", args["TrainingJobDefinition"]))
-        for i, d in enumerate(args.get("TrainingJobDefinitions") or []):
-            if isinstance(d, dict):
-                out.append((f"Arguments.TrainingJobDefinitions[{i}]", d))
-        return out
-    if kind in ("Processing", "Training", "Transform"):
-        return [("Arguments", args)]
-    return []
-
-
-# per job kind: where each safeguard setting sits in its create-job request (None: not applicable)
-JOB_SETTINGS: dict[str, dict[str, str | None]] = {
-    "Processing": {
-        "volume": "ProcessingResources.ClusterConfig.VolumeKmsKeyId",
-        "output": "ProcessingOutputConfig.KmsKeyId",
-        "vpc": "NetworkConfig.VpcConfig",
-        "isolation": "NetworkConfig.EnableNetworkIsolation",
-        "ice": "NetworkConfig.EnableInterContainerTrafficEncryption",
-        "runtime": "StoppingCondition.MaxRuntimeInSeconds",
-    },
-    "Training": {
-        "volume": "ResourceConfig.VolumeKmsKeyId",
-        "output": "OutputDataConfig.KmsKeyId",
-        "vpc": "VpcConfig",
-        "isolation": "EnableNetworkIsolation",
-        "ice": "EnableInterContainerTrafficEncryption",
-        "runtime": "StoppingCondition.MaxRuntimeInSeconds",
-    },
-    "Transform": {
-        "volume": "TransformResources.VolumeKmsKeyId",
-        "output": "TransformOutput.KmsKeyId",
-        "vpc": None,
-        "isolation": None,
-        "ice": None,
-        "runtime": None,
-    },
-}
 
 
 def _check_job(step_name: str, kind: str, prefix: str, job: dict[str, Any],
@@ -282,20 +98,20 @@ def _check_job(step_name: str, kind: str, prefix: str, job: dict[str, Any],
     iso = paths["isolation"]
     if iso:
         value = resolve(get_path(job, iso), definition)
-        if value is not True and value is not _UNKNOWN:
+        if value is not True and value is not UNKNOWN:
             yield finding("network-isolation", iso, "job is not network-isolated; set "
                           "security.network_isolation=true (EnableNetworkIsolation).")
     ice = paths["ice"]
     if ice:
         value = resolve(get_path(job, ice), definition)
-        if value is not True and value is not _UNKNOWN:
+        if value is not True and value is not UNKNOWN:
             yield finding("inter-container-encryption", ice, "traffic between job containers is "
                           "not encrypted; set security.inter_container_encryption=true "
                           "(EnableInterContainerTrafficEncryption).")
     rt = paths["runtime"]
     if rt:
         value = resolve(get_path(job, rt), definition)
-        if value is not _UNKNOWN and (not isinstance(value, int) or isinstance(value, bool)
+        if value is not UNKNOWN and (not isinstance(value, int) or isinstance(value, bool)
                                       or value <= 0):
             yield finding("max-runtime", rt, "job has no maximum runtime, so a stuck job runs (and "
                           "bills) until stopped; set security.max_runtime_seconds "
@@ -366,7 +182,7 @@ def _check_secrets(step: Mapping[str, Any], definition: Mapping[str, Any]) -> It
             if not _secret_name(str(key)):
                 continue
             value = resolve(raw, definition)
-            if isinstance(raw, dict) and value is _UNKNOWN:
+            if isinstance(raw, dict) and value is UNKNOWN:
                 continue
             if isinstance(value, str) and value and not _is_reference(value):
                 severity: Severity = "warning" if isinstance(raw, dict) else "error"
@@ -564,39 +380,3 @@ def format_findings(findings: list[Finding], source: str) -> str:
     else:
         lines.append(f"{source}: no findings; every safeguard rule passes.")
     return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------------------------
-# command line
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``trainguard lint``."""
-    src = parser.add_mutually_exclusive_group()
-    src.add_argument("--config", metavar="FILE", help="build the definition from this config YAML")
-    src.add_argument("--definition", metavar="FILE",
-                     help="lint this definition JSON (any pipeline's; no config or SDK needed)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override (with --config or the defaults), repeatable")
-    parser.add_argument("--json", action="store_true", help="print findings as a JSON array")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Lint and print; 1 when any finding is an error, 0 otherwise (2 via DefinitionError)."""
-    config: Config | None = None
-    if args.definition:
-        if args.overrides:
-            raise DefinitionError("--set applies to a config; it cannot change a --definition "
-                                  "file. Use --config with --set, or edit the definition.")
-        definition = load_definition(args.definition)
-        source = args.definition
-    else:
-        config = config_from_args(args)
-        definition = parse_definition(build_definition(config), "the built definition")
-        source = args.config or "the default config"
-    findings = lint_definition(definition, config)
-    if args.json:
-        print(json.dumps([f.to_dict() for f in findings], indent=2))
-    else:
-        print(format_findings(findings, source), file=sys.stdout)
-    return 1 if any(f.severity == "error" for f in findings) else 0

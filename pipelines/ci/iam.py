@@ -8,32 +8,27 @@ actions; resources are scoped as far as each AWS action allows (see the notes on
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from trainguard.pipelines.aws import build_definition, config_from_args
 from trainguard.pipelines.bundle import BUNDLE_FILENAME
-from trainguard.pipelines.lint import (
+from trainguard.pipelines.definition import (
     JOB_SETTINGS,
     arguments,
     get_path,
     iter_steps,
     job_blocks,
     job_kind,
-    load_definition,
-    parse_definition,
     resolve,
 )
 from trainguard.training.config import Config
 from trainguard.training.errors import TrainguardError
 
-__all__ = ["IamError", "PolicyInputs", "S3Access", "add_arguments", "deployer_policy",
-           "derive_policy", "policy_inputs", "run", "s3_access"]
+__all__ = ["IamError", "PolicyInputs", "S3Access", "deployer_policy",
+           "derive_policy", "policy_inputs", "role_and_region", "s3_access"]
 
 SERVICE = "sagemaker.amazonaws.com"
 # SageMaker Pipelines names the jobs it starts "pipelines-<execution id>-<step name>-<suffix>";
@@ -453,7 +448,7 @@ def derive_policy(definition: Mapping[str, Any], *, role_arn: str, region: str) 
     return {"PolicyDocument": policy, "TrustPolicy": trust}
 
 
-def _role_and_region(definition: Mapping[str, Any]) -> tuple[str | None, str | None]:
+def role_and_region(definition: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """The definition's one job role and one region (from its KMS key ARNs and ECR images)."""
     info = policy_inputs(definition)
     regions = {k.split(":")[3] for k in info.kms_keys if k.startswith("arn:")}
@@ -536,89 +531,3 @@ def deployer_policy(cfg: Config, definition: Mapping[str, Any], *,
                                            f"{GITHUB_OIDC}:sub": f"repo:{github_repo}:ref:{github_ref}"}},
         }]}
     return doc
-
-
-# --------------------------------------------------------------------------------------------
-# command line
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``trainguard iam-policy``."""
-    src = parser.add_mutually_exclusive_group()
-    src.add_argument("--config", metavar="FILE", help="config YAML the definition is built from")
-    src.add_argument("--definition", metavar="FILE",
-                     help="derive from this definition JSON instead (any pipeline's)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override, repeatable")
-    parser.add_argument("--role-arn", help="the execution role (default: aws.role_arn, or the "
-                                           "definition's one RoleArn)")
-    parser.add_argument("--region", help="AWS region (default: aws.region, or the definition's "
-                                         "KMS keys' and images' region)")
-    parser.add_argument("--deployer", action="store_true",
-                        help="the policy of the CI identity that runs diff/upsert instead of the "
-                             "pipeline's execution role (needs the config)")
-    parser.add_argument("--github-repo", metavar="OWNER/NAME",
-                        help="with --deployer: trust policy for GitHub Actions OIDC of this repo")
-    parser.add_argument("--github-ref", default="refs/heads/main",
-                        help="with --github-repo: the one ref allowed to deploy (default: %(default)s)")
-    parser.add_argument("--out", metavar="FILE",
-                        help="write the JSON here (see --split)")
-    parser.add_argument("--split", action="store_true",
-                        help="with --out, write the policy to FILE and the trust policy to "
-                             "FILE with '.trust' before the extension")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Print or write the role policy and trust policy as JSON; 0 on success, 2 on bad input."""
-    if args.definition and args.overrides:
-        raise IamError("--set applies to a config; it cannot change a --definition file. Use "
-                       "--config with --set, or edit the definition.")
-    config = None if args.definition else config_from_args(args)
-    if args.definition:
-        definition = load_definition(args.definition)
-    else:
-        definition = parse_definition(build_definition(config), "the built definition")
-    if args.deployer:
-        if config is None:
-            raise IamError("--deployer needs the config (pipeline name, bucket, key, group); use "
-                           "--config instead of --definition.")
-        if args.role_arn or args.region:
-            config = config.replace(**{k: v for k, v in (("aws.role_arn", args.role_arn),
-                                                          ("aws.region", args.region)) if v})
-        return _write(args, deployer_policy(config, definition, github_repo=args.github_repo,
-                                            github_ref=args.github_ref))
-    if args.github_repo:
-        raise IamError("--github-repo applies to the CI identity's trust policy; add --deployer.")
-    if config is not None:
-        role, region = args.role_arn or config.aws.role_arn, args.region or config.aws.region
-    else:
-        role, region = args.role_arn, args.region
-        if not role or not region:
-            found_role, found_region = _role_and_region(definition)
-            role, region = role or found_role, region or found_region
-        if not role or not region:
-            missing = " and ".join(n for n, v in (("--role-arn", role), ("--region", region)) if not v)
-            raise IamError(f"cannot tell the execution role and region from {args.definition} "
-                           f"alone; pass {missing}.")
-    return _write(args, derive_policy(definition, role_arn=role, region=region))
-
-
-def _write(args: argparse.Namespace, doc: dict[str, Any]) -> int:
-    """Print the JSON, or write it to --out (with --split: policy and trust policy apart)."""
-    if not args.out:
-        print(json.dumps(doc, indent=2))
-        return 0
-    out = Path(args.out)
-    try:
-        if args.split and "TrustPolicy" in doc:
-            out.write_text(json.dumps(doc["PolicyDocument"], indent=2) + "\n", encoding="utf-8")
-            trust = out.with_name(f"{out.stem}.trust{out.suffix or '.json'}")
-            trust.write_text(json.dumps(doc["TrustPolicy"], indent=2) + "\n", encoding="utf-8")
-            print(f"wrote {out} and {trust}")
-        else:
-            out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-            print(f"wrote {out}")
-    except OSError as exc:
-        raise IamError(f"cannot write {out}: {exc.strerror or exc}; choose a writable --out path.") \
-            from None
-    return 0

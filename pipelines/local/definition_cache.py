@@ -24,7 +24,8 @@ SDK_DISTRIBUTIONS = ("sagemaker", "sagemaker-core", "sagemaker-train", "sagemake
                      "sagemaker-serve", "botocore")
 """Distributions whose version can change what the builder emits."""
 
-_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+"""The repository (or install) root holding the steps/ and pipelines/ folders."""
 
 
 def definition_key(cfg: Config) -> str:

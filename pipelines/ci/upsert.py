@@ -10,39 +10,32 @@ Create/UpdatePipeline. boto3 is used directly; failures become DeployError (exit
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import os
 import re
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainguard.pipelines.aws import (
+from trainguard.pipelines.ci.aws import (
     DeployError,
     aws_errors,
     build_definition,
     client_config,
-    config_from_args,
     error_code,
     make_session,
 )
-from trainguard.pipelines.lint import format_findings, lint_definition, parse_definition
-from trainguard.steps.limits import PIPELINE_NAME  # SageMaker's PipelineName pattern, checked against the service model
+from trainguard.pipelines.ci.lint import format_findings, lint_definition, parse_definition
 from trainguard.training.config import Config
 
 __all__ = [
+    "ROLE_ARN",
     "LintFailed",
     "UpsertResult",
-    "add_diff_arguments",
-    "add_upsert_arguments",
     "champion_bar_from_registry",
+    "diff",
     "diff_definitions",
     "parse_params",
-    "run_diff",
-    "run_upsert",
     "upsert",
 ]
 
@@ -532,90 +525,3 @@ def diff(cfg: Config, *, endpoint_url: str | None = None, profile: str | None = 
     if current.get("RoleArn") != cfg.aws.role_arn:
         lines.append(f"RoleArn: {current.get('RoleArn')} → {cfg.aws.role_arn}")
     return lines
-
-
-# --------------------------------------------------------------------------------------------
-# command line
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="config YAML (default: the defaults)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override, repeatable")
-    parser.add_argument("--region", help="AWS region (default: aws.region)")
-    parser.add_argument("--profile", help="AWS profile (default: the usual credential chain)")
-    parser.add_argument("--endpoint-url", help="AWS endpoint (default: AWS_ENDPOINT_URL or AWS)")
-
-
-def _config(args: argparse.Namespace, role_arn: str | None = None) -> Config:
-    overrides = list(args.overrides)
-    if args.region:
-        overrides.append(f"aws.region={args.region}")
-    if role_arn:
-        overrides.append(f"aws.role_arn={role_arn}")
-    args.overrides = overrides
-    cfg = config_from_args(args)
-    if not PIPELINE_NAME.fullmatch(cfg.aws.pipeline_name):
-        # AWS answers ValidationException, which DescribePipeline's handling reads as "missing"
-        raise DeployError(f"aws.pipeline_name {cfg.aws.pipeline_name!r} is not a SageMaker "
-                          "pipeline name: use letters, digits and single or repeated hyphens "
-                          "between them, at most 256 characters (e.g. churn-model).")
-    env_region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if not args.region and env_region and env_region != cfg.aws.region:
-        print(f"note: AWS_REGION is {env_region} but aws.region is {cfg.aws.region}; using "
-              f"{cfg.aws.region} (the definition is built for it). Pass --region {env_region} to "
-              "deploy there instead.", file=sys.stderr)
-    return cfg
-
-
-def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``trainguard diff``."""
-    _common(parser)
-    parser.add_argument("--role-arn", help="the execution role (default: aws.role_arn)")
-
-
-def run_diff(args: argparse.Namespace) -> int:
-    """Print the differences; 0 equal, 1 different (or not deployed yet), 2 errors."""
-    if args.role_arn and not ROLE_ARN.match(args.role_arn):
-        raise DeployError(_bad_role(args.role_arn))
-    cfg = _config(args, args.role_arn)
-    lines = diff(cfg, endpoint_url=args.endpoint_url, profile=args.profile)
-    if not lines:
-        print(f"pipeline {cfg.aws.pipeline_name}: deployed definition equals the local one")
-        return 0
-    print(f"pipeline {cfg.aws.pipeline_name}: {len(lines)} difference(s), deployed → local:")
-    for line in lines:
-        print(f"  {line}")
-    return 1
-
-
-def add_upsert_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``trainguard upsert``."""
-    _common(parser)
-    parser.add_argument("--role-arn", required=True,
-                        help="the pipeline execution role (see trainguard iam-policy)")
-    parser.add_argument("--start", action="store_true", help="start an execution afterwards")
-    parser.add_argument("--param", dest="params", action="append", default=[], metavar="K=V",
-                        help="execution parameter for --start, repeatable (e.g. MinAuc=0.8)")
-
-
-def _bad_role(role: str) -> str:
-    return (f"--role-arn {role!r} is not an IAM role ARN; expected "
-            "arn:aws:iam::<12-digit account>:role/<name> (see trainguard iam-policy).")
-
-
-def run_upsert(args: argparse.Namespace) -> int:
-    """Deploy; prints the pipeline ARN. 0 success, 1 lint errors, 2 AWS/config errors."""
-    if not ROLE_ARN.match(args.role_arn or ""):
-        raise DeployError(_bad_role(args.role_arn))
-    if args.params and not args.start:
-        raise DeployError("--param only applies to an execution; add --start.")
-    cfg = _config(args, args.role_arn)
-
-    def out(line: str) -> None:
-        print(line, file=sys.stderr)
-
-    result = upsert(cfg, start=args.start, params=args.params, endpoint_url=args.endpoint_url,
-                    profile=args.profile, out=out)
-    print(result.pipeline_arn)
-    return 0

@@ -18,15 +18,16 @@ from trainguard.training.errors import TrainguardError
 
 __all__ = ["COMMANDS", "main"]
 
-# name -> (module, one-line help)
+# name -> (module, one-line help); every module has add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("trainguard.pipelines.local_run", "run the pipeline locally: a dry run of the emitted definition"),
-    "definition": ("trainguard.pipelines.definition_cmd", "print or write the pipeline definition JSON"),
-    "registry": ("trainguard.pipelines.registry_cmd", "list, show, approve or reject local model packages"),
-    "lint": ("trainguard.pipelines.lint", "check a pipeline definition against the safeguard policy"),
-    "iam-policy": ("trainguard.pipelines.iam", "derive the least-privilege execution role policy"),
-    "diff": ("trainguard.pipelines.deploy", "compare the deployed pipeline with the local definition"),
-    "upsert": ("trainguard.pipelines.deploy", "lint, upload the code bundle and create or update the pipeline"),
+    "run": ("trainguard.pipelines.cli.run", "run the pipeline locally: a dry run of the emitted definition"),
+    "definition": ("trainguard.pipelines.cli.definition", "print or write the pipeline definition JSON"),
+    "registry": ("trainguard.pipelines.cli.registry", "list, show, approve or reject local model packages"),
+    "lint": ("trainguard.pipelines.cli.lint", "check a pipeline definition against the safeguard policy"),
+    "iam-policy": ("trainguard.pipelines.cli.iam", "derive the least-privilege execution role policy"),
+    "diff": ("trainguard.pipelines.cli.diff", "compare the deployed pipeline with the local definition"),
+    "upsert": ("trainguard.pipelines.cli.upsert",
+               "lint, upload the code bundle and create or update the pipeline"),
 }
 
 
@@ -47,10 +48,8 @@ def _build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == wanted:  # import only the chosen command's module
             mod = importlib.import_module(module)
-            adder = getattr(mod, f"add_{name.replace('-', '_')}_arguments", None) or mod.add_arguments
-            adder(p)
-            runner = getattr(mod, f"run_{name.replace('-', '_')}", None) or mod.run
-            p.set_defaults(_run=runner)
+            mod.add_arguments(p)
+            p.set_defaults(_run=mod.run)
     return parser
 
 

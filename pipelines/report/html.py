@@ -7,6 +7,7 @@ escaped. Optional parts (curves, CV, trials, lineage) are shown when present and
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -14,6 +15,7 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +65,7 @@ def render_report(evaluation: Mapping[str, Any], trials: Sequence[Mapping[str, A
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title>",
-        f"<style>{_CSS}</style>",
+        f"<style>{_css()}</style>",
         "</head>",
         "<body>",
         "<main>",
@@ -583,64 +585,7 @@ def _positive_share(matrix: Any) -> float | None:
     return positives / total if total else None
 
 
-_CSS = """
-:root { --ok: #1a7f37; --bad: #c62828; --ink: #1f2328; --muted: #5b636e; --line: #d0d7de;
-        --accent: #0b5cad; --soft: #f6f8fa; }
-* { box-sizing: border-box; }
-body { margin: 0; color: var(--ink); background: #fff;
-       font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
-main { max-width: 1100px; margin: 0 auto; padding: 16px; }
-h1 { font-size: 1.6em; margin: 0.2em 0; overflow-wrap: anywhere; }
-h2 { font-size: 1.2em; border-bottom: 1px solid var(--line); padding-bottom: 4px; margin-top: 1.6em; }
-section { margin-bottom: 1em; }
-.muted { color: var(--muted); font-size: 0.92em; }
-.missing { color: var(--muted); font-style: italic; }
-.verdict { border: 2px solid; border-radius: 8px; padding: 12px 16px; margin: 8px 0 12px; }
-.verdict.approved { border-color: var(--ok); background: #eef8f0; }
-.verdict.rejected { border-color: var(--bad); background: #fdeeee; }
-.badge { display: inline-block; font-size: 1.7em; font-weight: 800; letter-spacing: 0.06em; }
-.approved .badge { color: var(--ok); }
-.rejected .badge { color: var(--bad); }
-.reasons { margin: 6px 0 0; padding-left: 1.2em; }
-.reasons li { margin: 2px 0; overflow-wrap: anywhere; }
-li.fail, tr.fail td:last-child, span.fail { color: var(--bad); font-weight: 600; }
-li.pass, tr.pass td:last-child, span.pass { color: var(--ok); }
-.table-wrap { overflow-x: auto; max-width: 100%; }
-table { border-collapse: collapse; margin: 6px 0; }
-th, td { border: 1px solid var(--line); padding: 4px 10px; text-align: left; vertical-align: top; }
-thead th { background: var(--soft); }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.params { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.86em;
-            overflow-wrap: anywhere; min-width: 12em; }
-table.kv td { overflow-wrap: anywhere; }
-tr.best td { background: #fff6d6; font-weight: 600; }
-tr.summary td { background: var(--soft); font-weight: 600; }
-tr.summary td.num { white-space: normal; }
-table.confusion td.cm { text-align: center; min-width: 8em; }
-table.confusion td.good { background: #eef8f0; }
-table.confusion td.bad { background: #fdeeee; }
-.charts { display: flex; flex-wrap: wrap; gap: 16px; }
-svg.chart { width: 100%; max-width: 440px; height: auto; border: 1px solid var(--line);
-            border-radius: 6px; background: #fff; }
-svg text { font: 11px system-ui, sans-serif; fill: var(--ink); }
-svg .chart-title { font-size: 13px; font-weight: 600; text-anchor: middle; }
-svg .axis-label { font-size: 12px; text-anchor: middle; fill: var(--muted); }
-svg .tick.y { text-anchor: end; }
-svg .tick.x { text-anchor: middle; }
-svg .value { text-anchor: middle; font-size: 10px; fill: var(--muted); }
-svg .frame { fill: none; stroke: #8c959f; }
-svg .grid { stroke: #eaeef2; }
-svg .tickmark { stroke: #8c959f; }
-svg .series { fill: none; stroke-width: 2.2; stroke-linejoin: round; }
-svg .roc { stroke: var(--accent); }
-svg .pr { stroke: #8250df; }
-svg .running { stroke: #bf8700; stroke-width: 1.6; }
-svg .reference { fill: none; stroke: #8c959f; stroke-dasharray: 5 4; stroke-width: 1.2; }
-svg .bar { fill: #7aa7d9; }
-svg .dot { fill: var(--accent); stroke: var(--accent); stroke-width: 1.5; }
-svg .dot.stopped { fill: #fff; }
-svg .dot.best { fill: #bf8700; stroke: #7d5700; }
-svg .dot.best.stopped { fill: #fff; stroke: #bf8700; stroke-width: 2.5; }
-svg .legend-bg { fill: #fff; fill-opacity: 0.85; }
-@media (max-width: 520px) { body { font-size: 14px; } main { padding: 8px; } th, td { padding: 3px 6px; } }
-"""
+@functools.cache
+def _css() -> str:
+    """The report's styles, shipped as the package file report.css."""
+    return resources.files(__package__).joinpath("report.css").read_text(encoding="utf-8")

@@ -1,0 +1,66 @@
+"""``trainguard run --local``: the local dry run of the emitted definition (``run_local`` underneath)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from trainguard.pipelines.local.progress import Progress
+from trainguard.pipelines.local.run import (
+    DEFAULT_WORKDIR,
+    EXIT_APPROVED,
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_REJECTED,
+    run_local,
+)
+from trainguard.training.config import parse_override
+from trainguard.training.errors import ConfigError
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``trainguard run``, and its exit statuses under the help."""
+    parser.epilog = (f"exit status: {EXIT_APPROVED} approved, {EXIT_REJECTED} rejected by a safeguard "
+                     f"(evaluation.json and report.html still written), {EXIT_BAD_INPUT} bad input or "
+                     f"config, {EXIT_FAILED} a job failed")
+    parser.add_argument("--local", action="store_true", required=True,
+                        help="run on this machine (no Docker, no AWS); the only mode of this command")
+    parser.add_argument("--config", metavar="FILE", help="YAML config file (default: built-in defaults)")
+    parser.add_argument("--data", metavar="PATH",
+                        help="CSV or Parquet file to train on (default: embedded digits data)")
+    parser.add_argument("--target", metavar="COL", help="label column of --data")
+    parser.add_argument("--workdir", metavar="DIR", default=DEFAULT_WORKDIR,
+                        help=f"output folder (default ./{DEFAULT_WORKDIR})")
+    parser.add_argument("--registry", metavar="PATH", help="local registry file (default: registry.local_path)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override, dotted key (repeatable), e.g. --set cv.folds=3")
+    parser.add_argument("--param", dest="params", action="append", default=[], metavar="NAME=VALUE",
+                        help="pipeline parameter override (repeatable), e.g. --param MinAuc=0.8")
+    parser.add_argument("--no-cache", action="store_true", help="ignore and do not reuse cached steps")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run locally, print progress to stderr and the summary to stdout; return the exit status."""
+    overrides = dict(parse_override(o) for o in args.overrides)
+    params: dict[str, Any] = {}
+    for text in args.params:
+        if "=" not in text:
+            raise ConfigError(f"--param {text!r} has no '='; write it as Name=value, e.g. MinAuc=0.8.")
+        name, _, value = text.partition("=")
+        params[name.strip()] = value
+    print(f"trainguard run: building the pipeline and running it locally in {args.workdir}/", file=sys.stderr)
+    progress = Progress(sys.stderr)
+    try:
+        result = run_local(args.config, data=args.data, target=args.target, workdir=args.workdir,
+                           registry=args.registry, overrides=overrides, parameters=params,
+                           use_cache=not args.no_cache, on_event=progress)
+    finally:  # Ctrl-C mid-trial: the message goes on a clean line, not after the bar
+        progress.close()
+    if result.exit_code == EXIT_BAD_INPUT or (result.status == "Failed" and result.evaluation is None):
+        print(f"trainguard run: error: {result.message}", file=sys.stderr)
+        return result.exit_code
+    print(result.summary())
+    return result.exit_code

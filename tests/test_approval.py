@@ -192,3 +192,17 @@ def test_default_thresholds_are_the_configs_defaults():
     from trainguard.training.config import ApprovalConfig
 
     assert Thresholds() == Thresholds.from_config(ApprovalConfig())
+
+
+def test_champion_bar_above_the_metric_maximum_is_capped_at_the_champion_and_said():
+    """A 0.997 champion with a 0.005 margin would ask for 1.002: no model could ever pass."""
+    assert champion_bar(0.997, 0.005, "absolute") == pytest.approx(0.997)
+    assert champion_bar(0.99, 0.02, "relative") == pytest.approx(0.99)
+    assert champion_bar(0.9, 0.05, "absolute") == pytest.approx(0.95)  # reachable: not capped
+    assert champion_bar(1.0, 0.0, "absolute") == 1.0
+    t = Thresholds(champion_margin=0.005)
+    champ = {"version": 4, "value": 0.997}
+    d = decide(_with(auc=0.997), t, champ)
+    assert d.champion["bar"] == pytest.approx(0.997) and d.champion["capped"] is True
+    assert any("capped at the champion's own value" in r for r in d.reasons)
+    assert not decide(_with(auc=0.996), t, champ).approved

@@ -273,3 +273,38 @@ def test_the_registry_and_report_modules_never_import_the_aws_sdk() -> None:
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_champion_is_the_most_recently_approved_not_the_highest_version(reg: LocalRegistry) -> None:
+    reg.register("fraud", "PendingManualApproval", {"auc": 0.91})
+    reg.register("fraud", "Approved", {"auc": 0.93})
+    assert reg.champion("fraud").version == 2
+    reg.set_status("fraud", 1, "Approved", "reviewed: the older model generalises better")
+    assert reg.champion("fraud").version == 1
+    reg.set_status("fraud", 1, "Rejected", "rolled back")
+    assert reg.champion("fraud").version == 2  # the last approval still standing
+
+
+def test_foreign_keys_are_enforced(reg: LocalRegistry) -> None:
+    reg.register("fraud", "Approved", {"auc": 0.93})
+    with pytest.raises(sqlite3.IntegrityError), reg._transaction(write=True) as db:
+        assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        db.execute("INSERT INTO package_metrics (package_id, name, value) VALUES (999, 'auc', 1)")
+    assert reg.get("fraud", 1).metrics == {"auc": 0.93}
+
+
+def test_champion_bar_of_reads_the_champion_and_never_silently_drops_it(reg: LocalRegistry) -> None:
+    from trainguard.pipelines.registry import champion_bar_of
+    from trainguard.training.config import load_config
+
+    cfg = load_config(None, {"registry.model_package_group": "fraud", "approval.champion_margin": 0.005})
+    assert champion_bar_of(reg, cfg).value == 0.0 and champion_bar_of(reg, cfg).champion is None
+    reg.register("fraud", "Approved", {"auc": 0.9})
+    found = champion_bar_of(reg, cfg)
+    assert found.value == pytest.approx(0.905) and found.champion.version == 1 and found.note is None
+    reg.register("fraud", "Approved", {"auc": 0.998})
+    found = champion_bar_of(reg, cfg)
+    assert found.value == pytest.approx(0.998) and "capped" in found.note
+    reg.register("fraud", "Approved", {"recall": 0.8})  # no auc recorded
+    with pytest.raises(RegistryError, match=r"has no auc recorded.*ChampionBar"):
+        champion_bar_of(reg, cfg)

@@ -15,10 +15,12 @@ from typing import Any, Literal
 from trainguard.training.config import ApprovalConfig
 from trainguard.training.errors import ConfigError, DataError
 
-__all__ = ["CHAMPION_METRICS", "Check", "Decision", "Thresholds", "champion_bar", "decide"]
+__all__ = ["CHAMPION_METRICS", "METRIC_MAX", "Check", "Decision", "Thresholds", "champion_bar", "decide"]
 
 CHAMPION_METRICS = ("auc", "pr_auc", "f1", "recall")
 """Metrics a challenger may be compared on (higher is better; log_loss is not one of them)."""
+METRIC_MAX = 1.0
+"""The largest value any champion metric can take."""
 
 _LABELS = {
     "auc": "holdout AUC",
@@ -133,7 +135,9 @@ def champion_bar(champion_value: float | None, margin: float,
     """The value a challenger's champion metric must reach; 0.0 when there is no champion.
 
     Absolute mode adds the margin (``value + margin``); relative mode scales it
-    (``value * (1 + margin)``). Raises DataError when the champion's value is not a finite number.
+    (``value * (1 + margin)``). The champion metrics are at most 1, so a bar above 1 could never
+    be reached and would reject every later model: it is capped at the champion's own value (the
+    challenger must match it). Raises DataError when the champion's value is not a finite number.
     """
     _check_mode(mode)
     if margin < 0 or not math.isfinite(margin):
@@ -146,7 +150,8 @@ def champion_bar(champion_value: float | None, margin: float,
             f"the champion's recorded metric is {champion_value!r}, not a finite number; "
             "re-register or reject that model version so a valid champion is compared against."
         )
-    return value * (1.0 + margin) if mode == "relative" else value + margin
+    raw = value * (1.0 + margin) if mode == "relative" else value + margin
+    return raw if raw <= METRIC_MAX else min(value, METRIC_MAX)
 
 
 def decide(metrics: Mapping[str, float], thresholds: Thresholds,
@@ -239,9 +244,12 @@ def _champion_info(t: Thresholds, champion: Mapping[str, Any] | None,
         value = champion.get("value")
         bar = champion_bar(None if value is None else float(value), t.champion_margin,
                            t.champion_margin_mode)
-        return {"version": champion.get("version"), "metric": t.champion_metric,
+        info = {"version": champion.get("version"), "metric": t.champion_metric,
                 "value": None if value is None else float(value), "margin": t.champion_margin,
                 "margin_mode": t.champion_margin_mode, "bar": bar}
+        if value is not None and bar <= float(value) and t.champion_margin > 0:
+            info["capped"] = True
+        return info
     if bar_value is not None:
         bar = float(bar_value)
         if not math.isfinite(bar) or bar < 0:
@@ -264,6 +272,8 @@ def _champion_check(metrics: Mapping[str, float], t: Thresholds, info: dict[str,
         if t.champion_margin:
             sign = "x (1 + " if t.champion_margin_mode == "relative" else "+ "
             whose += f" {sign}{t.champion_margin:g}{')' if sign.startswith('x') else ''}"
+        if info.get("capped"):
+            whose += f", capped at the champion's own value because {METRIC_MAX:g} is the maximum"
     else:
         whose = "the ChampionBar parameter"
     value = _metric(metrics, metric)

@@ -506,8 +506,11 @@ def deployer_policy(cfg: Config, definition: Mapping[str, Any], *,
          [f"arn:aws:s3:::{bucket}/{base}runs/*"]},
         {"Sid": "ReadChampion", "Effect": "Allow", "Action": ["sagemaker:DescribeModelPackage"],
          "Resource": f"{sm}:model-package/{group}/*"},
-        # a List request names the group as a parameter, not as a resource: "*" is its only form
-        {"Sid": "ListChampions", "Effect": "Allow", "Action": ["sagemaker:ListModelPackages"],
+        # List requests name the group as a parameter, not as a resource: "*" is their only form.
+        # ListModelPackageGroups tells a group that does not exist yet (no champion) from a
+        # failed call, which must never be read as "no champion".
+        {"Sid": "ListChampions", "Effect": "Allow",
+         "Action": ["sagemaker:ListModelPackageGroups", "sagemaker:ListModelPackages"],
          "Resource": "*"},
     ]
     if cfg.security.kms_key_id:

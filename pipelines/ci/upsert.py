@@ -25,14 +25,16 @@ from trainguard.pipelines.ci.aws import (
     error_code,
     make_session,
 )
-from trainguard.pipelines.ci.lint import format_findings, lint_definition, parse_definition
+from trainguard.pipelines.ci.lint import format_findings, lint_definition
+from trainguard.pipelines.definition import parse_definition
+from trainguard.pipelines.registry.base import champion_bar_of
+from trainguard.pipelines.registry.sagemaker import SageMakerRegistry
 from trainguard.training.config import Config
 
 __all__ = [
     "ROLE_ARN",
     "LintFailed",
     "UpsertResult",
-    "champion_bar_from_registry",
     "diff",
     "diff_definitions",
     "parse_params",
@@ -311,60 +313,6 @@ def _tags(cfg: Config) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in sorted(cfg.security.tags.items())]
 
 
-def champion_bar_from_registry(s3: Any, sm: Any, cfg: Config) -> tuple[float, str | None]:
-    """ChampionBar for a new execution and the champion's package ARN (None: no champion).
-
-    The champion is the newest Approved package of ``registry.model_package_group``; its value of
-    ``approval.champion_metric`` is read from the evaluation report registered as the package's
-    model statistics (or a ``test:<metric>`` metadata property), then passed through
-    ``trainguard.training.approval.champion_bar`` with the configured margin and mode.
-    """
-    import botocore.exceptions
-    from trainguard.training.approval import champion_bar
-
-    group = cfg.registry.model_package_group
-    metric = cfg.approval.champion_metric
-    with aws_errors("sagemaker:ListModelPackages"):
-        try:
-            listing = sm.list_model_packages(ModelPackageGroupName=group,
-                                             ModelApprovalStatus="Approved", SortBy="CreationTime",
-                                             SortOrder="Descending", MaxResults=1)
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) in _NOT_FOUND:
-                listing = {}
-            else:
-                raise
-    summaries = listing.get("ModelPackageSummaryList") or []
-    if not summaries:
-        return champion_bar(None, cfg.approval.champion_margin, cfg.approval.champion_margin_mode), None
-    arn = summaries[0]["ModelPackageArn"]
-    with aws_errors("sagemaker:DescribeModelPackage"):
-        package = sm.describe_model_package(ModelPackageName=arn)
-    value: Any = (package.get("CustomerMetadataProperties") or {}).get(f"test:{metric}")
-    if value is None:
-        uri = (((package.get("ModelMetrics") or {}).get("ModelQuality") or {})
-               .get("Statistics") or {}).get("S3Uri")
-        if not uri or not str(uri).startswith("s3://"):
-            raise DeployError(f"champion {arn} has no evaluation report (ModelQuality statistics) "
-                              f"to read {metric} from; reject it or pass --param ChampionBar=VALUE.")
-        bucket, _, key = str(uri)[len("s3://"):].partition("/")
-        with aws_errors("s3:GetObject"):
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        try:
-            report = json.loads(body)
-            value = report["binary_classification_metrics"][metric]["value"]
-        except (ValueError, KeyError, TypeError):
-            raise DeployError(f"champion {arn}'s evaluation report {uri} has no "
-                              f"binary_classification_metrics.{metric}.value; reject that "
-                              "package or pass --param ChampionBar=VALUE.") from None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    bar = champion_bar(number, cfg.approval.champion_margin, cfg.approval.champion_margin_mode)
-    return bar, arn
-
-
 def parse_params(items: list[str], definition: Mapping[str, Any]) -> dict[str, str]:
     """``--param K=V`` pairs checked against the definition's parameters before anything is sent.
 
@@ -481,10 +429,13 @@ def upsert(cfg: Config, *, start: bool = False, params: list[str] | None = None,
     if start:
         if "ChampionBar" not in chosen and any(
                 p.get("Name") == "ChampionBar" for p in definition.get("Parameters") or []):
-            bar, champion = champion_bar_from_registry(s3, sm, cfg)
-            chosen["ChampionBar"] = repr(bar)
-            out(f"ChampionBar={bar!r} from {champion}" if champion else
+            found = champion_bar_of(SageMakerRegistry(sm, s3), cfg)
+            chosen["ChampionBar"] = repr(found.value)
+            arn = found.champion.lineage.get("arn") if found.champion else None
+            out(f"ChampionBar={found.value!r} from {arn}" if found.champion else
                 "ChampionBar=0.0: no Approved model in the group yet")
+            if found.note:
+                out(f"note: {found.note}")
         with aws_errors("sagemaker:StartPipelineExecution"):
             resp = sm.start_pipeline_execution(
                 PipelineName=name,

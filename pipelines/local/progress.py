@@ -24,7 +24,11 @@ class Progress:
         self._trial = (0, 0)
 
     def __call__(self, event: str, **data: Any) -> None:
-        if event == "step_end":
+        if event == "note":
+            self._clear()
+            self.stream.write(f"note: {data['message']}\n")
+            self.stream.flush()
+        elif event == "step_end":
             self._clear()
             r = data["record"]
             extra = " (cached)" if r.cached else ""

@@ -22,9 +22,8 @@ from trainguard.pipelines.bundle import build_bundle
 from trainguard.pipelines.local import RunOutcome, StepRecord, definition_cache, run_definition
 from trainguard.pipelines.local.runner import resolve_parameters
 from trainguard.pipelines.local.store import LocalStore
-from trainguard.pipelines.registry import open_registry
+from trainguard.pipelines.registry import champion_bar_of, open_registry
 from trainguard.pipelines.report import write_report
-from trainguard.training.approval import champion_bar
 from trainguard.training.config import Config, load_config
 from trainguard.training.data import embedded_dataset, write_csv
 from trainguard.training.errors import ConfigError, DataError
@@ -130,8 +129,10 @@ def run_local(config: Config | str | Path | Mapping[str, Any] | None = None, *,
     params = dict(parameters or {})
     bar = params.get("ChampionBar")
     if bar is None:
-        bar = _champion_bar(cfg, reg)
-        params["ChampionBar"] = bar
+        found = champion_bar_of(reg, cfg)
+        params["ChampionBar"] = bar = found.value
+        if found.note and on_event is not None:
+            on_event("note", message=found.note)
     definitions = Path(workdir) / DEFINITION_CACHE
     text, key, cached = definition_cache.load_or_build(cfg, definitions)  # a miss imports the SDK
     definition = json.loads(text)
@@ -199,12 +200,6 @@ def _stage_data(store: LocalStore, uri: str, data_file: Path | None) -> None:
         shutil.copyfile(data_file, target)
     else:
         write_csv(embedded_dataset(), target)
-
-
-def _champion_bar(cfg: Config, reg: Any) -> float:
-    champion = reg.champion(cfg.registry.model_package_group)
-    value = champion.metrics.get(cfg.approval.champion_metric) if champion is not None else None
-    return champion_bar(value, cfg.approval.champion_margin, cfg.approval.champion_margin_mode)
 
 
 def _collect(outcome: RunOutcome, cfg: Config, workdir: Path, definition_path: Path, bar: float) -> RunResult:

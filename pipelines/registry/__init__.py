@@ -4,30 +4,31 @@
 embedded default. Importing this package never imports boto3.
 """
 
-from trainguard.pipelines.registry.local import (
-    APPLICATION_ID,
-    SCHEMA_VERSION,
+from trainguard.pipelines.registry.base import (
     STATUSES,
-    LocalRegistry,
+    ChampionBar,
     ModelRegistry,
     Package,
     PackageNotFoundError,
     RegistryError,
     StatusChange,
+    champion_bar_of,
     metrics_from_evaluation,
-    open_registry,
 )
+from trainguard.pipelines.registry.local import APPLICATION_ID, SCHEMA_VERSION, LocalRegistry, open_registry
 
 __all__ = [
     "APPLICATION_ID",
     "SCHEMA_VERSION",
     "STATUSES",
+    "ChampionBar",
     "LocalRegistry",
     "ModelRegistry",
     "Package",
     "PackageNotFoundError",
     "RegistryError",
     "StatusChange",
+    "champion_bar_of",
     "metrics_from_evaluation",
     "open_registry",
 ]

@@ -2,15 +2,14 @@
 
 A group holds versions 1, 2, ... (like ``ModelPackageVersion``), each with an approval status,
 its holdout metrics, the evaluation report, lineage, the model artifact URI and an audit of every
-status change. The champion of a group is its newest Approved version. ``ModelRegistry`` is the
-small interface; ``LocalRegistry`` is the embedded implementation, so a SageMaker-backed registry
-can be its sibling. Every write is one ``BEGIN IMMEDIATE`` transaction: a failed or interrupted
-write leaves nothing behind, and concurrent writers get distinct versions.
+status change. The champion of a group is its most recently approved package. ``LocalRegistry``
+is the embedded ``ModelRegistry``; ``trainguard.pipelines.registry.sagemaker`` is its sibling.
+Every write is one ``BEGIN IMMEDIATE`` transaction: a failed or interrupted write leaves nothing
+behind, and concurrent writers get distinct versions.
 """
 
 from __future__ import annotations
 
-import abc
 import contextlib
 import getpass
 import json
@@ -19,29 +18,23 @@ import os
 import re
 import sqlite3
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trainguard.training.errors import TrainguardError
+from trainguard.pipelines.registry.base import (
+    STATUSES,
+    ModelRegistry,
+    Package,
+    PackageNotFoundError,
+    RegistryError,
+    StatusChange,
+    decision_reasons,
+    metric_value,
+    metrics_from_evaluation,
+)
 
-__all__ = [
-    "APPLICATION_ID",
-    "SCHEMA_VERSION",
-    "STATUSES",
-    "LocalRegistry",
-    "ModelRegistry",
-    "Package",
-    "PackageNotFoundError",
-    "RegistryError",
-    "StatusChange",
-    "metrics_from_evaluation",
-    "open_registry",
-]
-
-STATUSES = ("Approved", "Rejected", "PendingManualApproval")
-"""The approval statuses of a model package, spelled as SageMaker spells them."""
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "LocalRegistry", "open_registry"]
 
 SCHEMA_VERSION = 1
 """Recorded as ``PRAGMA user_version``; a later schema migrates from the number it finds."""
@@ -51,117 +44,9 @@ _GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's r
 _BUSY_TIMEOUT_SECONDS = 30.0
 
 
-class RegistryError(TrainguardError):
-    """The registry file, a group, a version or a status is wrong; the message says how to fix it."""
-
-
-class PackageNotFoundError(RegistryError, LookupError):
-    """The asked-for group or version is not in the registry."""
-
-
-@dataclass(frozen=True)
-class StatusChange:
-    """One audit row: who moved a package from one status to another, when and why."""
-
-    changed_at: str
-    changed_by: str
-    from_status: str | None
-    """None for the registration itself."""
-    to_status: str
-    reason: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict, JSON ready."""
-        return {"changed_at": self.changed_at, "changed_by": self.changed_by,
-                "from_status": self.from_status, "to_status": self.to_status,
-                "reason": self.reason}
-
-
-@dataclass(frozen=True)
-class Package:
-    """One registered model version and everything known about it."""
-
-    group: str
-    version: int
-    status: str
-    metrics: dict[str, float | None]
-    """Holdout metrics by name (auc, pr_auc, recall, ...); None where a metric was undefined."""
-    evaluation: dict[str, Any] | None
-    """The evaluation report (evaluation.json) as registered."""
-    lineage: dict[str, Any]
-    """Where the model came from: data_uri, hyperparameters, cv_scores, code_version, ..."""
-    model_uri: str | None
-    description: str | None
-    status_reason: str | None
-    """Why the package has its current status (the last audit row's reason)."""
-    created_at: str
-    updated_at: str
-    history: tuple[StatusChange, ...] = field(default=())
-
-    @property
-    def decision_reasons(self) -> list[str]:
-        """The approval decision's reasons from the evaluation report; empty when there are none."""
-        return _decision_reasons(self.evaluation or {})
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict (JSON ready), including the audit history."""
-        return {
-            "group": self.group, "version": self.version, "status": self.status,
-            "status_reason": self.status_reason, "description": self.description,
-            "model_uri": self.model_uri, "metrics": dict(self.metrics),
-            "evaluation": json.loads(json.dumps(self.evaluation)) if self.evaluation else None,
-            "lineage": json.loads(json.dumps(self.lineage)),
-            "created_at": self.created_at, "updated_at": self.updated_at,
-            "history": [h.to_dict() for h in self.history],
-        }
-
-
-class ModelRegistry(abc.ABC):
-    """What every registry offers; the local SQLite one and a SageMaker-backed one are siblings."""
-
-    @abc.abstractmethod
-    def register(self, group: str, status: str, metrics: Mapping[str, Any] | None = None,
-                 evaluation: Mapping[str, Any] | None = None,
-                 lineage: Mapping[str, Any] | None = None, model_uri: str | None = None,
-                 description: str | None = None, *, reason: str | None = None,
-                 actor: str | None = None) -> Package:
-        """Add the next version of ``group`` (creating the group on first use) and return it."""
-
-    @abc.abstractmethod
-    def champion(self, group: str) -> Package | None:
-        """The newest Approved version of ``group``, or None when it has none (or does not exist)."""
-
-    @abc.abstractmethod
-    def list(self, group: str | None = None) -> list[Package]:
-        """All packages, or those of one group, ordered by group then version."""
-
-    @abc.abstractmethod
-    def get(self, group: str, version: int) -> Package:
-        """One package; raises PackageNotFoundError naming what exists."""
-
-    @abc.abstractmethod
-    def set_status(self, group: str, version: int, status: str, reason: str | None = None, *,
-                   actor: str | None = None) -> Package:
-        """Change a package's approval status, recording who, when, from, to and why."""
-
-
 def open_registry(path: str | os.PathLike[str]) -> LocalRegistry:
     """The registry at ``path`` (the config's ``registry.local_path``); nothing is created until a write."""
     return LocalRegistry(path)
-
-
-def metrics_from_evaluation(evaluation: Mapping[str, Any]) -> dict[str, float | None]:
-    """The holdout metrics of an evaluation.json: each ``binary_classification_metrics`` value."""
-    bcm = evaluation.get("binary_classification_metrics") if isinstance(evaluation, Mapping) else None
-    if not isinstance(bcm, Mapping):
-        raise RegistryError(
-            "the evaluation report has no 'binary_classification_metrics' mapping, so there are no "
-            "metrics to register; pass metrics= explicitly or a complete evaluation.json.")
-    out: dict[str, float | None] = {}
-    for name, entry in bcm.items():
-        if isinstance(entry, Mapping) and "value" in entry:
-            out[str(name)] = _metric_value(str(name), entry["value"])
-    return out
 
 
 class LocalRegistry(ModelRegistry):
@@ -202,7 +87,7 @@ class LocalRegistry(ModelRegistry):
         evaluation_json = _to_json(evaluation, "evaluation") if evaluation is not None else None
         lineage_json = _to_json(dict(lineage or {}), "lineage")
         if reason is None and evaluation is not None:
-            reason = "; ".join(_decision_reasons(evaluation)) or None
+            reason = "; ".join(decision_reasons(evaluation)) or None
         who = actor or _current_user()
         now = _now()
         with self._transaction(write=True) as db:
@@ -249,13 +134,19 @@ class LocalRegistry(ModelRegistry):
     # ---------------------------------------------------------------- reads
 
     def champion(self, group: str) -> Package | None:
-        """The newest Approved version of ``group``; None when there is none."""
+        """The most recently approved package of ``group`` that is still Approved; None when none is.
+
+        "Most recently approved" is what a reviewer means by approving an older version: it
+        becomes the champion. The audit rows' order decides, not the version number.
+        """
         with self._transaction(write=False) as db:
             if db is None:
                 return None
-            row = db.execute("SELECT MAX(version) FROM model_packages"
-                             " WHERE group_name = ? AND status = 'Approved'", (group,)).fetchone()
-            return _load(db, group, row[0]) if row[0] is not None else None
+            row = db.execute(
+                "SELECT p.version FROM model_packages p JOIN status_changes s ON s.package_id = p.id"
+                " WHERE p.group_name = ? AND p.status = 'Approved' AND s.to_status = 'Approved'"
+                " ORDER BY s.id DESC LIMIT 1", (group,)).fetchone()
+            return _load(db, group, row[0]) if row is not None else None
 
     def list(self, group: str | None = None) -> list[Package]:
         """All packages (or one group's), by group then version; an unknown group is an error."""
@@ -319,6 +210,7 @@ class LocalRegistry(ModelRegistry):
                                 "its permissions.") from None
         try:
             try:
+                db.execute("PRAGMA foreign_keys = ON")  # the schema's REFERENCES are enforced
                 db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 ready = _prepare_schema(db, self.path, write=write)
             except sqlite3.DatabaseError as exc:
@@ -338,7 +230,7 @@ class LocalRegistry(ModelRegistry):
             db.close()
 
     def _not_a_registry(self, exc: sqlite3.DatabaseError) -> RegistryError:
-        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        if getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             return RegistryError(f"the registry {self.path} stayed locked by another process for "
                                  f"{_BUSY_TIMEOUT_SECONDS:.0f} s; retry when it is done.")
         if isinstance(exc, sqlite3.OperationalError):
@@ -491,21 +383,11 @@ def _check_group(group: str) -> None:
             "hyphens, starting and ending with a letter or digit (as SageMaker requires).")
 
 
-def _metric_value(name: str, value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not hasattr(value, "__float__") or isinstance(value, str):
-        raise RegistryError(f"metric {name!r} must be a number; got {value!r} "
-                            f"({type(value).__name__}). Pass numeric holdout metrics.")
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
 def _metric_rows(metrics: Mapping[str, Any]) -> list[tuple[str, float | None]]:
     if not isinstance(metrics, Mapping):
         raise RegistryError(f"metrics must be a mapping of metric name to number; got "
                             f"{type(metrics).__name__}.")
-    return [(str(name), _metric_value(str(name), value)) for name, value in metrics.items()]
+    return [(str(name), metric_value(str(name), value)) for name, value in metrics.items()]
 
 
 def _to_json(value: Any, what: str) -> str:
@@ -530,14 +412,6 @@ def _plain(value: Any) -> Any:
         if callable(getattr(value, method, None)):
             return _plain(getattr(value, method)())
     raise TypeError(f"{type(value).__name__} value {value!r} is not JSON serializable")
-
-
-def _decision_reasons(evaluation: Mapping[str, Any]) -> list[str]:
-    decision = evaluation.get("decision") if isinstance(evaluation, Mapping) else None
-    reasons = decision.get("reasons") if isinstance(decision, Mapping) else None
-    if not reasons:
-        return []
-    return [str(r) for r in reasons] if isinstance(reasons, list) else [str(reasons)]
 
 
 def _ranges(versions: list[int]) -> str:

@@ -14,12 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from trainguard.training.config import Config, load_config, parse_override
-from trainguard.training.errors import ConfigError, TrainguardError
+from trainguard.training.errors import EXIT_OK, EXIT_REJECTED, ConfigError, TrainguardError
 
-__all__ = ["REJECTED_EXIT", "main"]
-
-REJECTED_EXIT = 3
-"""Exit status of a run whose model the approval rule rejected (docs/design.md)."""
+__all__ = ["main"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,7 +66,7 @@ def _run(argv: list[str]) -> int:
     result = run_core(dataset, cfg, champion_value=args.champion, on_event=_progress)
     out = write_evaluation(Path(args.out) / "evaluation.json", result.evaluation)
     _summary(result.evaluation, out)
-    return 0 if result.approved else REJECTED_EXIT
+    return EXIT_OK if result.approved else EXIT_REJECTED
 
 
 def _config(args: argparse.Namespace) -> Config:

@@ -19,7 +19,6 @@ from typing import Any, Literal, get_args, get_origin
 from trainguard.training.errors import ConfigError
 
 __all__ = [
-    "METRICS",
     "TUNABLE",
     "ApprovalConfig",
     "AwsConfig",
@@ -40,8 +39,8 @@ __all__ = [
 TUNABLE = frozenset({"eta", "max_depth", "min_child_weight", "alpha", "lambda", "gamma", "subsample",
                      "colsample_bytree"})
 """Hyperparameters the search and the SageMaker tuner may vary (XGBoost's own names)."""
-METRICS = ("auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss")
 Metric = Literal["auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss"]
+"""The holdout metrics, in report order: the one list (``training.metrics.METRIC_NAMES``)."""
 
 
 @dataclass(frozen=True)

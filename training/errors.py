@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "TrainguardError"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "EXIT_REJECTED", "ConfigError", "DataError",
+           "TrainguardError"]
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 1, 2, 3
+"""The exit statuses every command shares: 0 passed, 1 findings or a failed job, 2 bad input or
+config, 3 rejected by a safeguard (docs/design.md)."""
 
 
 class TrainguardError(Exception):
@@ -12,7 +17,7 @@ class TrainguardError(Exception):
     not a TrainguardError is a bug and keeps its traceback.
     """
 
-    exit_code: int = 2
+    exit_code: int = EXIT_BAD_INPUT
 
 
 class ConfigError(TrainguardError, ValueError):

@@ -24,6 +24,7 @@ from trainguard.training.approval import Thresholds, decide
 from trainguard.training.config import Config, load_config
 from trainguard.training.data import check_trainable, holdout_split, load_table, write_csv
 from trainguard.training.errors import ConfigError, DataError, TrainguardError
+from trainguard.training.metrics import METRIC_NAMES as HOLDOUT_METRICS
 
 __all__ = [
     "HYPERPARAMETERS",
@@ -48,8 +49,7 @@ __all__ = [
 
 JOB_KINDS = ("preprocess", "train", "evaluate")
 
-_BASE_METRICS = ("auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss")
-METRIC_NAMES = (*(f"cv:{m}" for m in _BASE_METRICS), "cv:auc_std", "train:auc")
+METRIC_NAMES = (*(f"cv:{m}" for m in HOLDOUT_METRICS), "cv:auc_std", "train:auc")
 """Every metric the train job prints, one ``trainguard-metric <name>=<value>`` line each."""
 
 METRIC_PREFIX = "trainguard-metric"
@@ -322,7 +322,7 @@ def train(argv: Sequence[str], env: Mapping[str, str], on_metric: OnMetric | Non
         return bool(stop)
 
     result = cross_validate(ds.X, ds.y, cfg, on_fold=on_fold, plan=plan)
-    for name in _BASE_METRICS:
+    for name in HOLDOUT_METRICS:
         emit(f"cv:{name}", result.mean(name))
     emit("cv:auc_std", result.std("auc"))
     emit("train:auc", result.train_mean("auc"))

@@ -7,13 +7,14 @@ absent or nothing is predicted positive (no warnings, no NaN), so a tiny fold ne
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
+from trainguard.training.config import Metric
 
 __all__ = ["LOWER_IS_BETTER", "METRIC_NAMES", "binary_metrics", "confusion_matrix", "curves"]
 
-METRIC_NAMES = ("auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss")
+METRIC_NAMES: tuple[str, ...] = get_args(Metric)
 """Every metric ``binary_metrics`` returns, in the order they are reported."""
 
 LOWER_IS_BETTER = frozenset({"log_loss"})

@@ -24,6 +24,7 @@ from trainguard.pipelines.definition import (
     job_kind,
     resolve,
 )
+from trainguard.steps.limits import ROLE_ARN  # the service's RoleArn pattern (partition, account)
 from trainguard.training.config import Config
 from trainguard.training.errors import TrainguardError
 
@@ -34,7 +35,6 @@ SERVICE = "sagemaker.amazonaws.com"
 # SageMaker Pipelines names the jobs it starts "pipelines-<execution id>-<step name>-<suffix>";
 # the job-name prefix is the only part of a pipeline job's ARN known before a run.
 JOB_NAME_PREFIX = "pipelines-"
-_ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/[\w+=,.@/-]+$")
 _ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)")
 _STEP_REF = re.compile(r"^Steps\.([^.\[]+)")
 # a content-addressed code bundle, s3://<bucket>/<prefix>/code/<sha256>/sourcedir.tar.gz
@@ -320,11 +320,10 @@ def derive_policy(definition: Mapping[str, Any], *, role_arn: str, region: str) 
     ``role_arn`` gives the account and is the only role PassRole may pass. Raises IamError for a
     malformed role ARN or a definition whose resources cannot be scoped.
     """
-    m = _ROLE_ARN.match(role_arn or "")
-    if not m:
+    if not ROLE_ARN.fullmatch(role_arn or ""):
         raise IamError(f"role ARN {role_arn!r} is malformed; expected "
                        "arn:aws:iam::<12-digit account>:role/<name> (pass --role-arn or set aws.role_arn).")
-    partition, account = m.group(1), m.group(2)
+    partition, account = _partition_and_account(role_arn)
     sm = f"arn:{partition}:sagemaker:{region}:{account}"
     info = policy_inputs(definition)
     foreign = sorted(r for r in info.role_arns if r != role_arn)
@@ -471,11 +470,10 @@ def deployer_policy(cfg: Config, definition: Mapping[str, Any], *,
     the pipeline writes. With ``github_repo`` (``owner/name``) the trust policy admits GitHub
     Actions OIDC tokens of that repository's ``github_ref`` only.
     """
-    m = _ROLE_ARN.match(cfg.aws.role_arn)
-    if not m:
+    if not ROLE_ARN.fullmatch(cfg.aws.role_arn):
         raise IamError(f"aws.role_arn {cfg.aws.role_arn!r} is malformed; expected "
                        "arn:aws:iam::<12-digit account>:role/<name>.")
-    partition, account = m.group(1), m.group(2)
+    partition, account = _partition_and_account(cfg.aws.role_arn)
     region = cfg.aws.region
     sm = f"arn:{partition}:sagemaker:{region}:{account}"
     bucket = cfg.aws.bucket or f"sagemaker-{region}-{account}"
@@ -534,3 +532,9 @@ def deployer_policy(cfg: Config, definition: Mapping[str, Any], *,
                                            f"{GITHUB_OIDC}:sub": f"repo:{github_repo}:ref:{github_ref}"}},
         }]}
     return doc
+
+
+def _partition_and_account(role_arn: str) -> tuple[str, str]:
+    """``arn:<partition>:iam::<account>:role/...`` of an ARN that matched ROLE_ARN."""
+    parts = role_arn.split(":")
+    return parts[1], parts[4]

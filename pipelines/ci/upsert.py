@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +31,6 @@ from trainguard.pipelines.registry.sagemaker import SageMakerRegistry
 from trainguard.training.config import Config
 
 __all__ = [
-    "ROLE_ARN",
     "LintFailed",
     "UpsertResult",
     "diff",
@@ -41,7 +39,6 @@ __all__ = [
     "upsert",
 ]
 
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 # AWS answers ResourceNotFound for a missing pipeline; moto (the test endpoint) answers
 # ValidationException. Treating the latter as "missing" is safe: a request that is really invalid
 # fails again, with its own message, on the CreatePipeline that follows.

@@ -7,8 +7,7 @@ import os
 import sys
 
 from trainguard.pipelines.ci.aws import DeployError, config_from_args
-from trainguard.pipelines.ci.upsert import ROLE_ARN
-from trainguard.steps.limits import PIPELINE_NAME  # SageMaker's PipelineName pattern
+from trainguard.steps.limits import PIPELINE_NAME, ROLE_ARN  # the service's own patterns
 from trainguard.training.config import Config
 
 __all__ = ["add_aws_options", "add_config_options", "aws_config", "check_role_arn"]
@@ -37,7 +36,7 @@ def add_aws_options(parser: argparse.ArgumentParser) -> None:
 
 def check_role_arn(role: str | None) -> str:
     """``--role-arn`` as given, or DeployError saying what an IAM role ARN looks like."""
-    if not ROLE_ARN.match(role or ""):
+    if not ROLE_ARN.fullmatch(role or ""):
         raise DeployError(f"--role-arn {role!r} is not an IAM role ARN; expected "
                           "arn:aws:iam::<12-digit account>:role/<name> (see trainguard iam-policy).")
     return str(role)

@@ -26,7 +26,8 @@ from trainguard.pipelines.registry import champion_bar_of, open_registry
 from trainguard.pipelines.report import write_report
 from trainguard.training.config import Config, load_config
 from trainguard.training.data import embedded_dataset, write_csv
-from trainguard.training.errors import ConfigError, DataError
+from trainguard.training.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_REJECTED, ConfigError, DataError
+from trainguard.training.metrics import METRIC_NAMES
 
 __all__ = ["DEFAULT_WORKDIR", "EXIT_APPROVED", "EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_REJECTED",
            "RunResult", "run_local"]
@@ -34,7 +35,7 @@ __all__ = ["DEFAULT_WORKDIR", "EXIT_APPROVED", "EXIT_BAD_INPUT", "EXIT_FAILED", 
 DEFAULT_WORKDIR = "trainguard-run"
 DEFINITION_CACHE = Path("cache") / ".definitions"
 """Built definitions, under the work dir; the dot keeps them apart from any step's cache folder."""
-EXIT_APPROVED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 1, 2, 3
+EXIT_APPROVED = EXIT_OK
 _OUTPUTS = ("evaluation.json", "report.html", "model.tar.gz", "model.json")
 EMBEDDED_TARGET = "is_eight"
 """The label column of the embedded data set (``trainguard.training.data.embedded_dataset``)."""
@@ -81,7 +82,7 @@ class RunResult:
             bcm = ev.get("binary_classification_metrics", {})
             cv = ev.get("cross_validation", {})
             lines.append(f"  {'metric':<10} {'holdout':>8}   {'cv mean ± std':>17}")
-            for name in ("auc", "pr_auc", "recall", "precision", "f1", "accuracy", "log_loss"):
+            for name in METRIC_NAMES:
                 if name not in bcm:
                     continue
                 hold = _num(bcm[name].get("value"))

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from trainguard.training.errors import TrainguardError
+from trainguard.training.metrics import METRIC_NAMES
 
 __all__ = ["ReportError", "render_report", "write_report"]
 
 DEFAULT_TITLE = "trainguard evaluation report"
 _LOWER_IS_BETTER = {"log_loss"}
-_METRIC_ORDER = ("auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss")
 _METRIC_LABELS = {"auc": "ROC AUC", "pr_auc": "PR AUC", "f1": "F1", "precision": "Precision",
                   "recall": "Recall", "accuracy": "Accuracy", "log_loss": "Log loss",
                   "train_auc": "Train ROC AUC"}
@@ -570,7 +570,7 @@ def _metric_names(bcm: Mapping[str, Any]) -> list[str]:
 
 
 def _ordered(block: Mapping[str, Any]) -> list[str]:
-    known = [n for n in _METRIC_ORDER if n in block]
+    known = [n for n in METRIC_NAMES if n in block]
     return known + [n for n in block if n not in known]
 
 

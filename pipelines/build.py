@@ -173,6 +173,48 @@ def _assemble(ctx: BuildContext) -> Pipeline:
         reject.append(fail_step(rejection_message(ctx, report, report_uri),
                                 depends_on=list(reject) or None))
     check = check_approval_step(ctx, report, if_steps=[approve], else_steps=reject)
-    return Pipeline(name=cfg.aws.pipeline_name, parameters=params.all,
-                    steps=[preprocess, fit, evaluate, check], sagemaker_session=ctx.session,
-                    pipeline_experiment_config=None)
+    pipeline = TrainguardPipeline(name=cfg.aws.pipeline_name, parameters=params.all,
+                                  steps=[preprocess, fit, evaluate, check], sagemaker_session=ctx.session,
+                                  pipeline_experiment_config=None)
+    pipeline.trainguard_config = cfg
+    return pipeline
+
+
+class TrainguardPipeline(Pipeline):
+    """The SDK's Pipeline, whose deploy verbs go through trainguard instead of the offline build
+    session (which has no credentials and would upload no code bundle)."""
+
+    trainguard_config: Config
+
+    def upsert(self, role_arn: str | None = None, description: str | None = None, tags: Any = None,
+               parallelism_config: Any = None) -> dict[str, Any]:
+        """What ``trainguard upsert`` does (lint, SSE-KMS bundle upload, create or update)."""
+        from trainguard.pipelines.api import upsert
+
+        if description is not None or tags is not None or parallelism_config is not None:
+            raise ConfigError("description, tags and parallelism_config come from the config "
+                              "(security.tags); call pipeline.upsert(role_arn=...) alone.")
+        if not role_arn:
+            raise ConfigError("pipeline.upsert needs role_arn= (the execution role; see "
+                              "trainguard iam-policy).")
+        result = upsert(self.trainguard_config, role_arn=role_arn)
+        return {"PipelineArn": result.pipeline_arn}
+
+    def create(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Refused: use ``pipeline.upsert(role_arn=...)``, which creates when the pipeline is new."""
+        raise ConfigError(_USE_TRAINGUARD.format(verb="create"))
+
+    def update(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Refused: use ``pipeline.upsert(role_arn=...)``, which updates only when changed."""
+        raise ConfigError(_USE_TRAINGUARD.format(verb="update"))
+
+    def start(self, *args: Any, **kwargs: Any) -> Any:
+        """Refused: a start must carry the champion bar; ``trainguard.start`` reads it."""
+        raise ConfigError("pipeline.start() would start with ChampionBar 0.0 (no champion "
+                          "comparison); use trainguard.start(config, role_arn=...) or "
+                          "'trainguard upsert --start', which read the champion from the registry.")
+
+
+_USE_TRAINGUARD = ("pipeline.{verb}() would deploy through the offline build session without "
+                   "linting or uploading the code bundle; use pipeline.upsert(role_arn=...) or "
+                   "trainguard.upsert(config, role_arn=...).")

@@ -657,3 +657,28 @@ def test_the_example_workflow_deploys_a_new_pipeline(config_file: Path, aws: Mot
     assert (tmp_path / "pipeline-arn.txt").read_text().strip() == arn
     assert summary.read_text().strip() == f"Pipeline: {arn}"
     assert _client("sagemaker").describe_pipeline(PipelineName="tg-test")["RoleArn"] == ROLE
+
+
+def test_the_notebook_habit_upserts_through_trainguard_and_start_names_the_call_to_use(
+        config_file: Path) -> None:
+    """build_pipeline(...).upsert(role_arn=...) works like `trainguard upsert`; .start() refuses."""
+    import trainguard
+    from trainguard.training.errors import ConfigError
+
+    pipeline = trainguard.build_pipeline(str(config_file))
+    resp = pipeline.upsert(role_arn=ROLE)
+    assert resp["PipelineArn"].endswith(":pipeline/tg-test")
+    objects = _client("s3").list_objects_v2(Bucket=DEFAULT_BUCKET)["Contents"]
+    assert any(o["Key"].endswith("sourcedir.tar.gz") for o in objects)  # the bundle was uploaded
+    with pytest.raises(ConfigError, match=r"trainguard\.start\(config, role_arn=\.\.\.\)"):
+        pipeline.start()
+    with pytest.raises(ConfigError, match=r"pipeline\.upsert\(role_arn=\.\.\.\)"):
+        pipeline.create(role_arn=ROLE)
+
+    result = trainguard.start(str(config_file), role_arn=ROLE, parameters={"MinAuc": 0.8},
+                              out=lambda _line: None)
+    assert result.action == "unchanged"
+    assert _execution_parameters(result.execution_arn) == {"MinAuc": "0.8", "ChampionBar": "0.0"}
+    assert trainguard.diff(str(config_file), role_arn=ROLE) == []
+    findings = trainguard.lint(_client("sagemaker").describe_pipeline(PipelineName="tg-test"))
+    assert not [f for f in findings if f.severity == "error"]

@@ -15,15 +15,23 @@ __all__ = [
     "build_context",
     "build_pipeline",
     "definition_json",
+    "diff",
+    "lint",
     "load_config",
     "run_local",
+    "start",
+    "upsert",
 ]
 
 _LAZY: dict[str, str] = {
     "build_context": "trainguard.pipelines.build",
     "build_pipeline": "trainguard.pipelines.build",
     "definition_json": "trainguard.pipelines.build",
+    "diff": "trainguard.pipelines.api",
+    "lint": "trainguard.pipelines.api",
     "load_config": "trainguard.training.config",
+    "start": "trainguard.pipelines.api",
+    "upsert": "trainguard.pipelines.api",
     "run_local": "trainguard.pipelines.local.run",
 }
 

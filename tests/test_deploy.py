@@ -662,8 +662,9 @@ def test_the_example_workflow_deploys_a_new_pipeline(config_file: Path, aws: Mot
 def test_the_notebook_habit_upserts_through_trainguard_and_start_names_the_call_to_use(
         config_file: Path) -> None:
     """build_pipeline(...).upsert(role_arn=...) works like `trainguard upsert`; .start() refuses."""
-    import trainguard
     from trainguard.training.errors import ConfigError
+
+    import trainguard
 
     pipeline = trainguard.build_pipeline(str(config_file))
     resp = pipeline.upsert(role_arn=ROLE)

@@ -26,11 +26,13 @@ from trainguard.training.data import check_trainable, holdout_split, load_table,
 from trainguard.training.errors import ConfigError, DataError, TrainguardError
 
 __all__ = [
+    "CV_RECORD",
     "HYPERPARAMETERS",
     "JOB_KINDS",
     "METRIC_DEFINITIONS",
     "METRIC_NAMES",
     "METRIC_PATTERN",
+    "MODEL_FILE",
     "JobStopped",
     "config_from_hyperparameters",
     "evaluate",
@@ -47,6 +49,12 @@ __all__ = [
 ]
 
 JOB_KINDS = ("preprocess", "train", "evaluate")
+
+MODEL_FILE = "model.json"
+"""The only top-level file of the model directory: the image's serving code loads every
+top-level file there as a booster (directories are skipped), so nothing else may sit beside it."""
+CV_RECORD = "trainguard/cv.json"
+"""The train job's CV record, relative to the model directory: in a subfolder, which serving skips."""
 
 _BASE_METRICS = ("auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss")
 METRIC_NAMES = (*(f"cv:{m}" for m in _BASE_METRICS), "cv:auc_std", "train:auc")
@@ -336,10 +344,14 @@ def train(argv: Sequence[str], env: Mapping[str, str], on_metric: OnMetric | Non
     record = {**result.to_dict(), "hyperparameters": hyperparameters_from_config(cfg),
               "best_num_round": rounds, "features": list(ds.feature_names),
               "target": ds.target, "classes": list(ds.classes), "n_train": ds.n_rows}
-    model_tmp = model_dir / "model.partial.json"
+    # write the model aside (outside the model dir's top level, which must hold model.json alone),
+    # then the CV record, then move the model in: a model.json is never left without its record
+    staging = model_dir / PurePosixPath(CV_RECORD).parent
+    staging.mkdir(parents=True, exist_ok=True)
+    model_tmp = staging / "model.partial.json"
     booster.save_model(str(model_tmp))
-    _write_json(model_dir / "cv.json", record)
-    model_tmp.replace(model_dir / "model.json")
+    _write_json(model_dir / CV_RECORD, record)
+    model_tmp.replace(model_dir / MODEL_FILE)
     print(f"trainguard train: {result.folds_run} folds, cv auc {result.mean('auc'):.4f}, "
           f"final fit {rounds} rounds on {ds.n_rows} rows")
 
@@ -373,10 +385,10 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
     root = _opt_ml(env)
     with tempfile.TemporaryDirectory(prefix="trainguard-model-") as tmp:
         model_dir = _extract_model(root / "processing" / "model", Path(tmp))
-        cv_data = _read_json(model_dir / "cv.json", "the training job's cv.json")
+        cv_data = _read_json(model_dir / CV_RECORD, f"the training job's {CV_RECORD}")
         booster = xgb.Booster()
         try:
-            booster.load_model(str(model_dir / "model.json"))
+            booster.load_model(str(model_dir / MODEL_FILE))
         except xgb.core.XGBoostError as exc:
             raise DataError(f"model.json in the model archive is not a readable XGBoost model: "
                             f"{str(exc).splitlines()[0]}") from None
@@ -532,7 +544,7 @@ def _extract_model(folder: Path, dest: Path) -> Path:
         archives = [folder]
     elif folder.is_dir():
         archives = sorted(folder.glob("*.tar.gz"))
-        if not archives and (folder / "model.json").is_file():
+        if not archives and (folder / MODEL_FILE).is_file():
             return folder
     else:
         archives = []

@@ -187,9 +187,11 @@ def test_evaluate_gets_the_threshold_parameters_and_the_best_model() -> None:
     args = by_name(definition())["Evaluate"]["Arguments"]
     argv = args["AppSpecification"]["ContainerArguments"]
     pairs = dict(zip(argv[::2], argv[1::2], strict=True))
-    assert pairs["--min-auc"] == {"Get": "Parameters.MinAuc"}
-    assert pairs["--max-overfit-gap"] == {"Get": "Parameters.MaxOverfitGap"}
-    assert pairs["--champion-bar"] == {"Get": "Parameters.ChampionBar"}
+    # string-typed field: each Float parameter through to_string() (Std:Join), never a bare Get
+    for flag, name in [("--min-auc", "MinAuc"), ("--min-recall", "MinRecall"), ("--min-pr-auc", "MinPrAuc"),
+                       ("--max-overfit-gap", "MaxOverfitGap"), ("--champion-bar", "ChampionBar")]:
+        assert pairs[flag] == {"Std:Join": {"On": "", "Values": [{"Get": f"Parameters.{name}"}]}}, flag
+    assert all(isinstance(a, str) or set(a) == {"Std:Join"} for a in argv)
     model = next(i for i in args["ProcessingInputs"] if i["InputName"] == "model")
     values = model["S3Input"]["S3Uri"]["Std:Join"]["Values"]
     assert {"Get": "Steps.Tune.BestTrainingJob.TrainingJobName"} in values
@@ -501,3 +503,14 @@ def test_every_step_property_reference_exists_in_the_describe_response(overrides
         assert leaf.type_name == "string", ref  # every reference is used as a string value
         checked += 1
     assert checked >= 4
+
+
+@pytest.mark.parametrize("overrides", [{}, {"tuning.enabled": False}])
+def test_training_jobs_keep_script_mode_pip_offline(overrides) -> None:
+    """Script mode runs ``pip install .`` on the bundle: under network isolation pip must neither
+    query an index nor download setuptools into an isolated build environment."""
+    d = by_name(definition(**overrides))
+    job = d["Tune"]["Arguments"]["TrainingJobDefinition"] if "Tune" in d else d["Train"]["Arguments"]
+    env = job["Environment"]
+    assert env["PIP_NO_INDEX"] == "1"
+    assert env["PIP_NO_BUILD_ISOLATION"] == "0"  # pip's inverted spelling: 0 = isolation off

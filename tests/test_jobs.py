@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -302,6 +303,12 @@ def test_evaluate_writes_the_documented_layout(trained):
     assert report["model"]["n_test"] == 80 and report["model"]["n_train"] == 320
     assert report["model"]["hyperparameters"]["max_depth"] == cfg.xgboost.max_depth
     assert report["model"]["hyperparameters"]["lambda"] == cfg.xgboost.reg_lambda
+    features = [f"f{i}" for i in range(6)]
+    assert report["model"]["features"] == features
+    assert report["model"]["serving"] == {
+        "content_type": "text/csv", "csv_header": False, "feature_count": 6,
+        "feature_order": "f0 f1 f2 f3 f4 f5",
+        "features_sha256": hashlib.sha256("\n".join(features).encode()).hexdigest()}
     assert report["overfitting"]["train_cv_gap"] == pytest.approx(
         report["cross_validation"]["train_cv_gap"])
 

@@ -19,6 +19,7 @@ from trainguard.steps.security import restore_tuning_job_security, security_from
 from trainguard.training.approval import Thresholds, decide
 from trainguard.training.config import Config, SecurityConfig, load_config
 from trainguard.training.errors import ConfigError
+from trainguard.training.evaluation import serving_block
 from trainguard.training.jobs import hyperparameters_from_config
 
 KMS = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000"
@@ -309,6 +310,21 @@ def test_register_model_carries_status_parameter_report_and_lineage() -> None:
     assert all((isinstance(v, str) and len(v) <= 256) or isinstance(v, dict) for v in meta.values())
 
 
+
+def test_registered_package_says_what_the_image_accepts_and_the_feature_order() -> None:
+    """The XGBoost image serves a booster from text/csv rows (no header, training order): the
+    package declares exactly that and records the feature count, order and its sha256."""
+    args = by_name(definition())["RegisterModel"]["Arguments"]
+    spec = args["InferenceSpecification"]
+    assert spec["SupportedContentTypes"] == ["text/csv"]
+    assert spec["SupportedResponseMIMETypes"] == ["text/csv"]
+    meta = args["CustomerMetadataProperties"]
+    assert meta["trainguard:content_type"].startswith("text/csv no header")
+    for key in ("feature_count", "feature_order", "features_sha256"):
+        join = meta[f"trainguard:{key}"]["Std:Join"]
+        assert join["Values"][0]["Std:JsonGet"]["Path"] == f"model.serving.{key}"
+
+
 @pytest.mark.parametrize(("on_reject", "names"), [
     ("both", ["RegisterRejected", "FailRejected"]),
     ("register_rejected", ["RegisterRejected"]),
@@ -363,7 +379,8 @@ def test_package_metadata_resolves_to_values_create_model_package_accepts() -> N
     report = {"binary_classification_metrics": {m: {"value": metrics[m]}
                                                 for m in ("auc", "recall", "pr_auc", "f1")},
               "cross_validation": {"auc": {"mean": 0.71, "std": 0.02}},
-              "overfitting": {"train_cv_gap": 0.2}, "decision": decision.to_dict()}
+              "overfitting": {"train_cv_gap": 0.2}, "decision": decision.to_dict(),
+              "model": {"serving": serving_block(["pixel_0_0", "pixel 1", "pixel_1_1"])}}
     ex = Expressions(parameters={**defaults, "ChampionBar": 0.8},
                      execution={"PipelineExecutionId": "x1y2z3", "PipelineName": "p"})
     ex.property_files["Evaluate"] = {"EvaluationReport": report}

@@ -304,6 +304,7 @@ def train(argv: Sequence[str], env: Mapping[str, str], on_metric: OnMetric | Non
     """One tuning trial: CV with fixed hyperparameters, metric lines, then the final fit."""
     from trainguard.training.cv import cross_validate, fit_final, shared_plan
 
+    _refuse_several_hosts(env)
     hp = _read_hyperparameters(env)
     hp.update(_flag_pairs(argv))
     cfg = config_from_hyperparameters(hp)
@@ -503,6 +504,30 @@ def _flag_pairs(argv: Sequence[str]) -> dict[str, str]:
     for flag, value in zip(words[::2], words[1::2], strict=True):
         out[flag[2:].replace("-", "_")] = value
     return out
+
+
+def _refuse_several_hosts(env: Mapping[str, str]) -> None:
+    """A training job on more than one instance would run the whole CV on each: refuse it.
+
+    The instance count is a pipeline parameter, so an execution can override what config and lint
+    checked; the job reads its hosts from ``SM_HOSTS`` or resourceconfig.json.
+    """
+    from trainguard.training.instances import TRAINING_INSTANCE_COUNT_MESSAGE
+
+    hosts: Any = None
+    if env.get("SM_HOSTS"):
+        try:
+            hosts = json.loads(env["SM_HOSTS"])
+        except ValueError:
+            hosts = None
+    else:
+        path = _opt_ml(env) / "input" / "config" / "resourceconfig.json"
+        if path.is_file():
+            hosts = (_read_json(path, "resourceconfig.json") or {}).get("hosts")
+    if isinstance(hosts, list) and len(hosts) > 1:
+        raise ConfigError(f"this training job runs on {len(hosts)} instances: "
+                          f"{TRAINING_INSTANCE_COUNT_MESSAGE} Start the execution with "
+                          "TrainingInstanceCount=1.")
 
 
 def _read_hyperparameters(env: Mapping[str, str]) -> dict[str, str]:

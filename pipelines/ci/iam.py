@@ -507,6 +507,10 @@ def deployer_policy(cfg: Config, definition: Mapping[str, Any], *,
          [f"arn:aws:s3:::{bucket}/{base}runs/*"]},
         {"Sid": "ReadChampion", "Effect": "Allow", "Action": ["sagemaker:DescribeModelPackage"],
          "Resource": f"{sm}:model-package/{group}/*"},
+        # tells "the group does not exist yet" (no champion) from a failed champion lookup
+        {"Sid": "FindChampionGroup", "Effect": "Allow",
+         "Action": ["sagemaker:DescribeModelPackageGroup"],
+         "Resource": f"{sm}:model-package-group/{group}"},
         # a List request names the group as a parameter, not as a resource: "*" is its only form
         {"Sid": "ListChampions", "Effect": "Allow", "Action": ["sagemaker:ListModelPackages"],
          "Resource": "*"},

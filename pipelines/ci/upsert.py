@@ -324,13 +324,15 @@ def champion_bar_from_registry(s3: Any, sm: Any, cfg: Config) -> tuple[float, st
 
     group = cfg.registry.model_package_group
     metric = cfg.approval.champion_metric
+    # A failed lookup must never read as "no champion" (that would silently switch the champion
+    # comparison off): only a group that provably does not exist yet means no champion.
     with aws_errors("sagemaker:ListModelPackages"):
         try:
             listing = sm.list_model_packages(ModelPackageGroupName=group,
                                              ModelApprovalStatus="Approved", SortBy="CreationTime",
                                              SortOrder="Descending", MaxResults=1)
         except botocore.exceptions.ClientError as exc:
-            if error_code(exc) in _NOT_FOUND:
+            if error_code(exc) in _NOT_FOUND and _group_missing(sm, group):
                 listing = {}
             else:
                 raise
@@ -363,6 +365,24 @@ def champion_bar_from_registry(s3: Any, sm: Any, cfg: Config) -> tuple[float, st
         number = float("nan")
     bar = champion_bar(number, cfg.approval.champion_margin, cfg.approval.champion_margin_mode)
     return bar, arn
+
+
+def _group_missing(sm: Any, group: str) -> bool:
+    """True only when DescribeModelPackageGroup says the group does not exist; any other failure raises."""
+    import botocore.exceptions
+
+    with aws_errors("sagemaker:DescribeModelPackageGroup"):
+        try:
+            sm.describe_model_package_group(ModelPackageGroupName=group)
+        except botocore.exceptions.ClientError as exc:
+            code = error_code(exc)
+            message = str((exc.response.get("Error") or {}).get("Message", ""))
+            if code in ("ResourceNotFound", "ResourceNotFoundException"):
+                return True
+            if code == "ValidationException" and "does not exist" in message:
+                return True  # how SageMaker (and moto) answer for a missing group
+            raise
+    return False
 
 
 def parse_params(items: list[str], definition: Mapping[str, Any]) -> dict[str, str]:

@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean image-runtime
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/trainguard run --local
 
-test: $(STAMP)
+# The image runtime tier (tests/test_image_runtime.py) runs the jobs on a Python 3.10 venv with the
+# XGBoost 3.0-5 image's pinned libraries: created once under .venv/, rebuilt when its pins change.
+image-runtime: $(STAMP)
+	$(BIN)/python tests/image_runtime/setup_env.py
+
+test: $(STAMP) image-runtime
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

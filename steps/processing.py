@@ -86,9 +86,13 @@ def evaluate_step(ctx: BuildContext, model_uri: Any,
               _input("test", test_uri, f"{PROCESSING_ROOT}/test"),
               _input("code", ctx.code_uri, CODE_INPUT_DIR)]
     outputs = [_output("evaluation", f"{PROCESSING_ROOT}/evaluation", ctx.run_uri("evaluation"))]
+    # ContainerArguments is a list of strings: the service refuses a Float parameter's bare Get
+    # there ("Cannot assign property reference ... to argument of type [String]"); to_string()
+    # (a Std:Join of the one value) is the accepted form.
     arguments = evaluate_arguments(
-        ctx.cfg, min_auc=p.min_auc, min_recall=p.min_recall, min_pr_auc=p.min_pr_auc,
-        max_overfit_gap=p.max_overfit_gap, champion_bar=p.champion_bar)
+        ctx.cfg, min_auc=p.min_auc.to_string(), min_recall=p.min_recall.to_string(),
+        min_pr_auc=p.min_pr_auc.to_string(), max_overfit_gap=p.max_overfit_gap.to_string(),
+        champion_bar=p.champion_bar.to_string())
     step_args = _processor(ctx, "evaluate").run(inputs=inputs, outputs=outputs, arguments=arguments)
     step = ProcessingJobStep(name="Evaluate", step_args=step_args, property_files=[report],
                              cache_config=_cache(ctx))

@@ -3,7 +3,8 @@
 ``ModelBuilder(...).register()`` under the PipelineSession gives a ``ModelStep`` whose JSON step
 type is ``RegisterModel`` (CreateModelPackage). Each package carries the evaluation report as its
 model statistics and its lineage in ``CustomerMetadataProperties``: data URI, code bundle sha,
-execution, training job, hyperparameters (tuned values from the best job) and CV scores. The
+execution, training job, hyperparameters (tuned values from the best job), CV scores, and what a
+caller must send (text/csv without header, the feature count, order and its sha256). The
 SDK adds empty ``SAGEMAKER_PROGRAM``/``SAGEMAKER_SUBMIT_DIRECTORY`` values and empty bias and
 explainability blocks; ``RegisterStep.fix_arguments`` removes them.
 """
@@ -25,6 +26,7 @@ from trainguard.steps.sdk import (
     ModelStep,
     PropertyFile,
 )
+from trainguard.training.evaluation import SERVING_CONTENT_TYPE
 from trainguard.training.jobs import hyperparameters_from_config
 
 __all__ = [
@@ -35,7 +37,10 @@ __all__ = [
     "rejected_metadata",
 ]
 
-CONTENT_TYPES = ["text/csv"]
+CONTENT_TYPES = [SERVING_CONTENT_TYPE]
+"""What the XGBoost image's serving code accepts for a booster: CSV rows without header or label."""
+SERVING_KEYS = ("feature_count", "feature_order", "features_sha256")
+"""evaluation.json ``model.serving`` values recorded in the package metadata: what a caller must send."""
 INFERENCE_INSTANCES = ["ml.m5.large", "ml.m5.xlarge"]
 
 
@@ -73,6 +78,9 @@ def lineage_metadata(ctx: BuildContext, report: PropertyFile, training_job: Any,
     }
     for name, value in sorted(hyperparameters_from_config(cfg).items()):
         out[f"hp:{name}"] = tuned.get(name, value)
+    out["trainguard:content_type"] = f"{SERVING_CONTENT_TYPE} no header features in feature_order"
+    for key in SERVING_KEYS:
+        out[f"trainguard:{key}"] = Join(on="", values=[report_value(report, f"model.serving.{key}")])
     objective = cfg.tuning.objective
     for metric in sorted({"auc", objective}):
         for stat in ("mean", "std"):

@@ -29,6 +29,7 @@ from trainguard.training.jobs import METRIC_DEFINITIONS, hyperparameters_from_co
 __all__ = [
     "CODE_CHANNEL",
     "SCRIPT_MODE_HYPERPARAMETERS",
+    "TRAINING_ENVIRONMENT",
     "TrainingJobStep",
     "model_trainer",
     "models_uri",
@@ -42,6 +43,17 @@ SCRIPT_MODE_HYPERPARAMETERS = {
     "sagemaker_submit_directory": f"/opt/ml/input/data/{CODE_CHANNEL}/sourcedir.tar.gz",
 }
 """Script mode's settings, read by the image's training toolkit (not by the train job)."""
+
+TRAINING_ENVIRONMENT = {
+    "PYTHONUNBUFFERED": "1",
+    "PIP_NO_INDEX": "1",
+    "PIP_NO_BUILD_ISOLATION": "0",
+    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+}
+"""The training job's environment. Script mode always runs ``pip install .`` on the bundle; under
+network isolation that must not reach for an index: ``PIP_NO_INDEX=1`` keeps pip off the network,
+``PIP_NO_BUILD_ISOLATION=0`` (pip's inverted spelling: 0 turns isolation OFF) builds with the
+image's own setuptools instead of downloading one into an isolated build environment."""
 
 
 class TrainingJobStep(FrozenArguments, TrainingStep):
@@ -64,7 +76,7 @@ def model_trainer(ctx: BuildContext, hyperparameters: dict[str, str]) -> ModelTr
         output_data_config=OutputDataConfig(s3_output_path=models_uri(ctx),
                                             kms_key_id=sec.kms_key_id),
         hyperparameters={**hyperparameters, **SCRIPT_MODE_HYPERPARAMETERS},
-        environment={"PYTHONUNBUFFERED": "1"},
+        environment=dict(TRAINING_ENVIRONMENT),
         tags=[{"key": k, "value": v} for k, v in sec.tags] or None,
     )
     return trainer.with_metric_definitions(_metric_definitions())

@@ -106,3 +106,13 @@ def test_nan_becomes_null_and_write_is_atomic(tmp_path: Path, holdout, cv_result
     assert path.read_text() == before
     assert [f.name for f in path.parent.iterdir()] == ["evaluation.json"]
     assert not math.isnan(back["overfitting"]["cv_auc"])
+
+
+def test_serving_order_fits_package_metadata_or_points_to_the_report() -> None:
+    from trainguard.training.evaluation import serving_block
+
+    assert serving_block(["age", "income_k"])["feature_order"] == "age income_k"
+    for names in (["a b", "c"], ["x,y"], [f"feature_{i:03d}" for i in range(40)]):
+        block = serving_block(names)
+        assert block["feature_order"] == "see evaluation.json model.features", names
+        assert block["feature_count"] == len(names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -14,9 +15,11 @@ from trainguard.training.config import load_config
 from trainguard.training.data import Dataset, load_table, write_csv
 from trainguard.training.errors import ConfigError, DataError
 from trainguard.training.jobs import (
+    CV_RECORD,
     METRIC_DEFINITIONS,
     METRIC_NAMES,
     METRIC_PATTERN,
+    MODEL_FILE,
     JobStopped,
     config_from_hyperparameters,
     evaluate_arguments,
@@ -217,8 +220,7 @@ def test_usage_errors_exit_2_without_traceback(tmp_path, capsys):
 def test_train_writes_model_and_cv_json_and_metric_lines_match_the_definitions(trained):
     c, _cfg, stdout = trained
     model_dir = c.root / "model"
-    assert sorted(p.name for p in model_dir.iterdir()) == ["cv.json", "model.json"]
-    cv = json.loads((model_dir / "cv.json").read_text())
+    cv = json.loads((model_dir / CV_RECORD).read_text())
     assert cv["folds"] == 3 and len(cv["auc"]["per_fold"]) == 3
     assert cv["best_num_round"] >= 1 and cv["features"] == [f"f{i}" for i in range(6)]
     assert cv["hyperparameters"]["folds"] == "3"
@@ -234,6 +236,20 @@ def test_train_writes_model_and_cv_json_and_metric_lines_match_the_definitions(t
     assert seen["cv:auc"][-1] == pytest.approx(cv["auc"]["mean"], abs=1e-6)
     assert seen["cv:auc"][-1] == pytest.approx(seen["cv:auc"][-2], abs=1e-6)
     assert seen["cv:auc"][-1] > 0.75  # the signal is learnable
+
+
+def test_model_dir_top_level_holds_only_boosters_as_the_image_serving_code_loads_it(trained):
+    """The XGBoost image's serving code loads EVERY top-level file of the model directory as a
+    booster (directories are skipped): one report beside model.json and the endpoint never starts."""
+    import xgboost as xgb
+
+    c, _cfg, _ = trained
+    model_dir = c.root / "model"
+    top_files = sorted(p.name for p in model_dir.iterdir() if p.is_file())
+    assert top_files == [MODEL_FILE]
+    for name in top_files:
+        xgb.Booster().load_model(str(model_dir / name))
+    assert (model_dir / CV_RECORD).is_file() and (model_dir / CV_RECORD).parent != model_dir
 
 
 def test_on_metric_true_stops_the_job_before_any_model_is_written(tmp_path):
@@ -260,7 +276,7 @@ def test_train_flags_override_the_file_and_unknown_ones_fail(tmp_path, capsys):
     c.put_data(_signal_data(missing=0.0))
     c.preprocess(cfg)
     c.train(cfg, argv=["--max_depth", "2", "--sagemaker_program", "entry.py"])
-    cv = json.loads((tmp_path / "model" / "cv.json").read_text())
+    cv = json.loads((tmp_path / "model" / CV_RECORD).read_text())
     assert cv["hyperparameters"]["max_depth"] == "2"
     (tmp_path / "input" / "config" / "hyperparameters.json").write_text('{"depht": "3"}')
     assert main(["train"], c.env) == 2
@@ -287,6 +303,12 @@ def test_evaluate_writes_the_documented_layout(trained):
     assert report["model"]["n_test"] == 80 and report["model"]["n_train"] == 320
     assert report["model"]["hyperparameters"]["max_depth"] == cfg.xgboost.max_depth
     assert report["model"]["hyperparameters"]["lambda"] == cfg.xgboost.reg_lambda
+    features = [f"f{i}" for i in range(6)]
+    assert report["model"]["features"] == features
+    assert report["model"]["serving"] == {
+        "content_type": "text/csv", "csv_header": False, "feature_count": 6,
+        "feature_order": "f0 f1 f2 f3 f4 f5",
+        "features_sha256": hashlib.sha256("\n".join(features).encode()).hexdigest()}
     assert report["overfitting"]["train_cv_gap"] == pytest.approx(
         report["cross_validation"]["train_cv_gap"])
 
@@ -492,7 +514,7 @@ def test_trials_in_one_process_share_parse_and_folds_with_bit_identical_models(t
         with contextlib.redirect_stdout(io.StringIO()):
             c.train(cfg)
         model = c.root / "model"
-        return (model / "model.json").read_bytes(), (model / "cv.json").read_bytes()
+        return (model / "model.json").read_bytes(), (model / CV_RECORD).read_bytes()
 
     a = outputs(first)
     b = outputs(second)

@@ -118,3 +118,16 @@ def test_step_references_finds_gets_at_any_depth() -> None:
     args = {"A": [{"B": {"Get": "Steps.Pre.X['y'].Z"}}, {"Get": "Parameters.P"}],
             "C": {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.Eval.PropertyFiles.R"}, "Path": "a"}}}
     assert step_references(args) == {"Pre", "Eval"}
+
+
+def test_to_string_of_a_float_parameter_gives_the_text_the_job_parses() -> None:
+    """``to_string()`` (a one-value Std:Join) is how a Float parameter reaches ContainerArguments;
+    the service hands the job the number as text, and so does the runner."""
+    e = Expressions({"MinAuc": 0.75, "ChampionBar": 0.0, "Gap": 1e-05}, {})
+    args = ["--min-auc", {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.MinAuc"}]}},
+            "--champion-bar", {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.ChampionBar"}]}},
+            "--gap", {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.Gap"}]}}]
+    resolved = e.resolve(args)
+    assert resolved == ["--min-auc", "0.75", "--champion-bar", "0.0", "--gap", "1e-05"]
+    assert all(isinstance(a, str) for a in resolved)
+    assert [float(v) for v in resolved[1::2]] == [0.75, 0.0, 1e-05]

@@ -28,6 +28,11 @@ SH = 'set -e; tar -xzf /opt/ml/processing/input/code/sourcedir.tar.gz; exec pyth
 CODE = f"s3://bkt/tg/code/{build_bundle().sha256}/sourcedir.tar.gz"  # the local build's bundle
 
 
+def _to_string(parameter: str) -> dict:
+    """A parameter in a string-typed field, as the SDK's ``to_string()`` writes it."""
+    return {"Std:Join": {"On": "", "Values": [{"Get": f"Parameters.{parameter}"}]}}
+
+
 def _run_uri(*parts: str) -> dict[str, Any]:
     return {"Std:Join": {"On": "/", "Values": ["s3://bkt/tg/runs", {"Get": "Execution.PipelineExecutionId"}, *parts]}}
 
@@ -100,9 +105,9 @@ def make_definition(*, max_jobs: int = 3, early: str = "Off", tuning: bool = Tru
         ("test", {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"},
          "/opt/ml/processing/test")],
         [("evaluation", "/opt/ml/processing/evaluation", _run_uri("evaluation"))],
-        ["--target", "label", "--min-auc", {"Get": "Parameters.MinAuc"},
-         "--min-recall", {"Get": "Parameters.MinRecall"},
-         "--max-overfit-gap", "1.0", "--champion-bar", {"Get": "Parameters.ChampionBar"}])
+        ["--target", "label", "--min-auc", _to_string("MinAuc"),
+         "--min-recall", _to_string("MinRecall"),
+         "--max-overfit-gap", "1.0", "--champion-bar", _to_string("ChampionBar")])
     ev["PropertyFiles"] = [{"PropertyFileName": "EvaluationReport", "OutputName": "evaluation",
                             "FilePath": "evaluation.json"}]
     report = {"Std:Join": {"On": "/", "Values": [

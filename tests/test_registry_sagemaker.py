@@ -55,14 +55,28 @@ def test_a_group_that_does_not_exist_has_no_champion(clients) -> None:
     assert SageMakerRegistry(sm, s3).champion(GROUP) is None
 
 
-def test_a_failed_listing_is_an_error_not_no_champion(clients) -> None:
+@pytest.mark.parametrize(("code", "message"), [
+    ("ValidationException", "1 validation error detected"),
+    ("AccessDeniedException", "not authorized to perform: sagemaker:ListModelPackages"),
+    ("InternalFailure", "internal error"),
+])
+def test_a_failed_listing_is_an_error_not_no_champion(clients, code: str, message: str) -> None:
     sm, s3, stub, _ = clients
     _group_listed(stub)
-    stub.add_client_error("list_model_packages", "ValidationException", "something is wrong",
+    stub.add_client_error("list_model_packages", code, message,
                           expected_params={"ModelPackageGroupName": GROUP, "MaxResults": 100,
                                            "ModelApprovalStatus": "Approved"})
     cfg = load_config(None, {"registry.model_package_group": GROUP})
     with pytest.raises(DeployError, match="ListModelPackages"):
+        champion_bar_of(SageMakerRegistry(sm, s3), cfg)
+
+
+def test_a_failure_telling_the_group_apart_is_an_error(clients) -> None:
+    sm, s3, stub, _ = clients
+    stub.add_client_error("list_model_package_groups", "ThrottlingException", "Rate exceeded",
+                          expected_params={"NameContains": GROUP, "MaxResults": 100})
+    cfg = load_config(None, {"registry.model_package_group": GROUP})
+    with pytest.raises(DeployError, match="ListModelPackageGroups"):
         champion_bar_of(SageMakerRegistry(sm, s3), cfg)
 
 

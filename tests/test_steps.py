@@ -19,6 +19,7 @@ from trainguard.steps.security import restore_tuning_job_security, security_from
 from trainguard.training.approval import Thresholds, decide
 from trainguard.training.config import Config, SecurityConfig, load_config
 from trainguard.training.errors import ConfigError
+from trainguard.training.evaluation import serving_block
 from trainguard.training.jobs import hyperparameters_from_config
 
 KMS = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000"
@@ -187,9 +188,11 @@ def test_evaluate_gets_the_threshold_parameters_and_the_best_model() -> None:
     args = by_name(definition())["Evaluate"]["Arguments"]
     argv = args["AppSpecification"]["ContainerArguments"]
     pairs = dict(zip(argv[::2], argv[1::2], strict=True))
-    assert pairs["--min-auc"] == {"Get": "Parameters.MinAuc"}
-    assert pairs["--max-overfit-gap"] == {"Get": "Parameters.MaxOverfitGap"}
-    assert pairs["--champion-bar"] == {"Get": "Parameters.ChampionBar"}
+    # string-typed field: each Float parameter through to_string() (Std:Join), never a bare Get
+    for flag, name in [("--min-auc", "MinAuc"), ("--min-recall", "MinRecall"), ("--min-pr-auc", "MinPrAuc"),
+                       ("--max-overfit-gap", "MaxOverfitGap"), ("--champion-bar", "ChampionBar")]:
+        assert pairs[flag] == {"Std:Join": {"On": "", "Values": [{"Get": f"Parameters.{name}"}]}}, flag
+    assert all(isinstance(a, str) or set(a) == {"Std:Join"} for a in argv)
     model = next(i for i in args["ProcessingInputs"] if i["InputName"] == "model")
     values = model["S3Input"]["S3Uri"]["Std:Join"]["Values"]
     assert {"Get": "Steps.Tune.BestTrainingJob.TrainingJobName"} in values
@@ -307,6 +310,21 @@ def test_register_model_carries_status_parameter_report_and_lineage() -> None:
     assert all((isinstance(v, str) and len(v) <= 256) or isinstance(v, dict) for v in meta.values())
 
 
+
+def test_registered_package_says_what_the_image_accepts_and_the_feature_order() -> None:
+    """The XGBoost image serves a booster from text/csv rows (no header, training order): the
+    package declares exactly that and records the feature count, order and its sha256."""
+    args = by_name(definition())["RegisterModel"]["Arguments"]
+    spec = args["InferenceSpecification"]
+    assert spec["SupportedContentTypes"] == ["text/csv"]
+    assert spec["SupportedResponseMIMETypes"] == ["text/csv"]
+    meta = args["CustomerMetadataProperties"]
+    assert meta["trainguard:content_type"].startswith("text/csv no header")
+    for key in ("feature_count", "feature_order", "features_sha256"):
+        join = meta[f"trainguard:{key}"]["Std:Join"]
+        assert join["Values"][0]["Std:JsonGet"]["Path"] == f"model.serving.{key}"
+
+
 @pytest.mark.parametrize(("on_reject", "names"), [
     ("both", ["RegisterRejected", "FailRejected"]),
     ("register_rejected", ["RegisterRejected"]),
@@ -361,7 +379,8 @@ def test_package_metadata_resolves_to_values_create_model_package_accepts() -> N
     report = {"binary_classification_metrics": {m: {"value": metrics[m]}
                                                 for m in ("auc", "recall", "pr_auc", "f1")},
               "cross_validation": {"auc": {"mean": 0.71, "std": 0.02}},
-              "overfitting": {"train_cv_gap": 0.2}, "decision": decision.to_dict()}
+              "overfitting": {"train_cv_gap": 0.2}, "decision": decision.to_dict(),
+              "model": {"serving": serving_block(["pixel_0_0", "pixel 1", "pixel_1_1"])}}
     ex = Expressions(parameters={**defaults, "ChampionBar": 0.8},
                      execution={"PipelineExecutionId": "x1y2z3", "PipelineName": "p"})
     ex.property_files["Evaluate"] = {"EvaluationReport": report}
@@ -501,3 +520,14 @@ def test_every_step_property_reference_exists_in_the_describe_response(overrides
         assert leaf.type_name == "string", ref  # every reference is used as a string value
         checked += 1
     assert checked >= 4
+
+
+@pytest.mark.parametrize("overrides", [{}, {"tuning.enabled": False}])
+def test_training_jobs_keep_script_mode_pip_offline(overrides) -> None:
+    """Script mode runs ``pip install .`` on the bundle: under network isolation pip must neither
+    query an index nor download setuptools into an isolated build environment."""
+    d = by_name(definition(**overrides))
+    job = d["Tune"]["Arguments"]["TrainingJobDefinition"] if "Tune" in d else d["Train"]["Arguments"]
+    env = job["Environment"]
+    assert env["PIP_NO_INDEX"] == "1"
+    assert env["PIP_NO_BUILD_ISOLATION"] == "0"  # pip's inverted spelling: 0 = isolation off

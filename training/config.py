@@ -483,6 +483,23 @@ def _is_string_field(parts: list[str]) -> bool:
                           and set(get_args(cls)) == {str, type(None)})
 
 
+def _check_instances(cfg: Config, need: Any) -> None:
+    """Instance choices the service or the train job cannot honour (see training/instances.py)."""
+    from trainguard.training.instances import (
+        TRAINING_INSTANCE_COUNT_MESSAGE,
+        has_instance_storage,
+        instance_storage_message,
+    )
+
+    aws = cfg.aws
+    need(aws.training_instance_count <= 1,
+         f"aws.training_instance_count is {aws.training_instance_count}: {TRAINING_INSTANCE_COUNT_MESSAGE}")
+    if cfg.security.kms_key_id:
+        for key in ("processing_instance_type", "training_instance_type"):
+            value = getattr(aws, key)
+            need(not has_instance_storage(value), instance_storage_message(f"aws.{key}", value))
+
+
 def _check_consistency(cfg: Config) -> None:
     """Range checks that types alone cannot express; each names its key and the allowed range."""
     problems: list[str] = []
@@ -552,6 +569,7 @@ def _check_consistency(cfg: Config) -> None:
          f"(arn:aws:iam::<account>:role/<name>); got {cfg.aws.role_arn!r}.")
     at_least("aws.processing_instance_count", cfg.aws.processing_instance_count, 1)
     at_least("aws.training_instance_count", cfg.aws.training_instance_count, 1)
+    _check_instances(cfg, need)
     if problems:
         if len(problems) == 1:
             raise ConfigError(problems[0])

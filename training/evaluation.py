@@ -7,6 +7,7 @@ and writes strict JSON (NaN and infinities become null), so a reader never sees 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -19,7 +20,14 @@ import numpy as np
 from trainguard.training.cv import CVResult
 from trainguard.training.metrics import METRIC_NAMES, binary_metrics, confusion_matrix, curves
 
-__all__ = ["bootstrap_std", "build_evaluation", "json_safe", "write_evaluation"]
+__all__ = ["SERVING_CONTENT_TYPE", "bootstrap_std", "build_evaluation", "json_safe", "serving_block",
+           "write_evaluation"]
+
+SERVING_CONTENT_TYPE = "text/csv"
+"""What the registered package accepts: the XGBoost image's CSV, one row per line, no header, no
+label, features in the training order."""
+METADATA_VALUE_MAX = 256
+"""CreateModelPackage's limit on a CustomerMetadataProperties value (letters, digits, spaces, _.:/=+-@)."""
 
 
 def build_evaluation(y_test: Any, proba: Any, cv: CVResult | Mapping[str, Any], decision: Any,
@@ -53,8 +61,28 @@ def build_evaluation(y_test: Any, proba: Any, cv: CVResult | Mapping[str, Any], 
             "cv_test_gap": cv_auc - test_auc,
         },
         "decision": decision_dict,
-        "model": dict(model_info),
+        "model": {**model_info, "serving": serving_block(model_info.get("features") or [])},
     })
+
+
+def serving_block(features: list[str]) -> dict[str, Any]:
+    """How to call the served model: content type, feature count, order and its sha256.
+
+    ``feature_order`` is the names joined by spaces when that fits a model-package metadata value
+    (names of letters, digits and ``_.:/=+-@``, 256 characters at most); otherwise it points to
+    ``model.features``. The sha256 is of the names joined by newlines, to compare orders cheaply.
+    """
+    names = [str(f) for f in features]
+    joined = " ".join(names)
+    fits = len(joined) <= METADATA_VALUE_MAX and all(
+        name and all(c.isalnum() or c in "_.:/=+-@" for c in name) for name in names)
+    return {
+        "content_type": SERVING_CONTENT_TYPE,
+        "csv_header": False,
+        "feature_count": len(names),
+        "feature_order": joined if fits and names else "see evaluation.json model.features",
+        "features_sha256": hashlib.sha256("\n".join(names).encode("utf-8")).hexdigest(),
+    }
 
 
 def bootstrap_std(y: np.ndarray, proba: np.ndarray, threshold: float = 0.5, n: int = 200,

@@ -27,11 +27,13 @@ from trainguard.training.errors import ConfigError, DataError, TrainguardError
 from trainguard.training.metrics import METRIC_NAMES as HOLDOUT_METRICS
 
 __all__ = [
+    "CV_RECORD",
     "HYPERPARAMETERS",
     "JOB_KINDS",
     "METRIC_DEFINITIONS",
     "METRIC_NAMES",
     "METRIC_PATTERN",
+    "MODEL_FILE",
     "JobStopped",
     "config_from_hyperparameters",
     "evaluate",
@@ -48,6 +50,12 @@ __all__ = [
 ]
 
 JOB_KINDS = ("preprocess", "train", "evaluate")
+
+MODEL_FILE = "model.json"
+"""The only top-level file of the model directory: the image's serving code loads every
+top-level file there as a booster (directories are skipped), so nothing else may sit beside it."""
+CV_RECORD = "trainguard/cv.json"
+"""The train job's CV record, relative to the model directory: in a subfolder, which serving skips."""
 
 METRIC_NAMES = (*(f"cv:{m}" for m in HOLDOUT_METRICS), "cv:auc_std", "train:auc")
 """Every metric the train job prints, one ``trainguard-metric <name>=<value>`` line each."""
@@ -296,6 +304,7 @@ def train(argv: Sequence[str], env: Mapping[str, str], on_metric: OnMetric | Non
     """One tuning trial: CV with fixed hyperparameters, metric lines, then the final fit."""
     from trainguard.training.cv import cross_validate, fit_final, shared_plan
 
+    _refuse_several_hosts(env)
     hp = _read_hyperparameters(env)
     hp.update(_flag_pairs(argv))
     cfg = config_from_hyperparameters(hp)
@@ -336,10 +345,14 @@ def train(argv: Sequence[str], env: Mapping[str, str], on_metric: OnMetric | Non
     record = {**result.to_dict(), "hyperparameters": hyperparameters_from_config(cfg),
               "best_num_round": rounds, "features": list(ds.feature_names),
               "target": ds.target, "classes": list(ds.classes), "n_train": ds.n_rows}
-    model_tmp = model_dir / "model.partial.json"
+    # write the model aside (outside the model dir's top level, which must hold model.json alone),
+    # then the CV record, then move the model in: a model.json is never left without its record
+    staging = model_dir / PurePosixPath(CV_RECORD).parent
+    staging.mkdir(parents=True, exist_ok=True)
+    model_tmp = staging / "model.partial.json"
     booster.save_model(str(model_tmp))
-    _write_json(model_dir / "cv.json", record)
-    model_tmp.replace(model_dir / "model.json")
+    _write_json(model_dir / CV_RECORD, record)
+    model_tmp.replace(model_dir / MODEL_FILE)
     print(f"trainguard train: {result.folds_run} folds, cv auc {result.mean('auc'):.4f}, "
           f"final fit {rounds} rounds on {ds.n_rows} rows")
 
@@ -373,10 +386,10 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
     root = _opt_ml(env)
     with tempfile.TemporaryDirectory(prefix="trainguard-model-") as tmp:
         model_dir = _extract_model(root / "processing" / "model", Path(tmp))
-        cv_data = _read_json(model_dir / "cv.json", "the training job's cv.json")
+        cv_data = _read_json(model_dir / CV_RECORD, f"the training job's {CV_RECORD}")
         booster = xgb.Booster()
         try:
-            booster.load_model(str(model_dir / "model.json"))
+            booster.load_model(str(model_dir / MODEL_FILE))
         except xgb.core.XGBoostError as exc:
             raise DataError(f"model.json in the model archive is not a readable XGBoost model: "
                             f"{str(exc).splitlines()[0]}") from None
@@ -493,6 +506,30 @@ def _flag_pairs(argv: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _refuse_several_hosts(env: Mapping[str, str]) -> None:
+    """A training job on more than one instance would run the whole CV on each: refuse it.
+
+    The instance count is a pipeline parameter, so an execution can override what config and lint
+    checked; the job reads its hosts from ``SM_HOSTS`` or resourceconfig.json.
+    """
+    from trainguard.training.instances import TRAINING_INSTANCE_COUNT_MESSAGE
+
+    hosts: Any = None
+    if env.get("SM_HOSTS"):
+        try:
+            hosts = json.loads(env["SM_HOSTS"])
+        except ValueError:
+            hosts = None
+    else:
+        path = _opt_ml(env) / "input" / "config" / "resourceconfig.json"
+        if path.is_file():
+            hosts = (_read_json(path, "resourceconfig.json") or {}).get("hosts")
+    if isinstance(hosts, list) and len(hosts) > 1:
+        raise ConfigError(f"this training job runs on {len(hosts)} instances: "
+                          f"{TRAINING_INSTANCE_COUNT_MESSAGE} Start the execution with "
+                          "TrainingInstanceCount=1.")
+
+
 def _read_hyperparameters(env: Mapping[str, str]) -> dict[str, str]:
     path = _opt_ml(env) / "input" / "config" / "hyperparameters.json"
     if not path.is_file():
@@ -532,7 +569,7 @@ def _extract_model(folder: Path, dest: Path) -> Path:
         archives = [folder]
     elif folder.is_dir():
         archives = sorted(folder.glob("*.tar.gz"))
-        if not archives and (folder / "model.json").is_file():
+        if not archives and (folder / MODEL_FILE).is_file():
             return folder
     else:
         archives = []

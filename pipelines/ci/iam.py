@@ -381,9 +381,10 @@ def derive_policy(definition: Mapping[str, Any], *, role_arn: str, region: str) 
         add("RegisterModelPackages",
             ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:AddTags"],
             [f"{sm}:model-package/{g}/*" for g in groups])
+        # AWS authorizes CreateModelPackage of a versioned package on its group as well
         add("UseModelPackageGroup",
-            ["sagemaker:CreateModelPackageGroup", "sagemaker:DescribeModelPackageGroup",
-             "sagemaker:AddTags"],
+            ["sagemaker:CreateModelPackage", "sagemaker:CreateModelPackageGroup",
+             "sagemaker:DescribeModelPackageGroup", "sagemaker:AddTags"],
             [f"{sm}:model-package-group/{g}" for g in groups])
 
     # Pipelines records each execution as an experiment trial when the definition asks for it

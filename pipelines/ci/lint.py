@@ -3,7 +3,9 @@
 Works on the raw definition alone (ours or any other pipeline's), so CI can gate any pipeline:
 encryption at rest, VPC, network isolation, inter-container encryption, a runtime ceiling on every
 job, no plaintext secrets, no unconditional auto-approval, a reject branch, caching only where it
-is deterministic, and no placeholder security values. Error findings exit 1; warnings exit 0.
+is deterministic, no placeholder security values, only strings in string-typed fields, no volume
+KMS key on instance-storage types, and one instance for trainguard's train job. Error findings
+exit 1; warnings exit 0.
 """
 
 from __future__ import annotations
@@ -344,6 +346,140 @@ def _check_placeholders(step: Mapping[str, Any]) -> Iterator[Finding]:
                               f"resource; set {key} to yours.")
 
 
+# ---- string-typed fields ---------------------------------------------------------------------
+
+STRING_LISTS = ("ContainerArguments", "ContainerEntrypoint")
+STRING_MAPS = ("Environment", "HyperParameters", "StaticHyperParameters")
+_STRING_EXECUTION_VARIABLES = {"PipelineExecutionId", "PipelineExecutionArn", "PipelineName",
+                               "PipelineArn"}
+_DESCRIBE_OUTPUT = {"Processing": "DescribeProcessingJob", "Training": "DescribeTrainingJob",
+                    "Tuning": "DescribeHyperParameterTuningJob", "Transform": "DescribeTransformJob",
+                    "RegisterModel": "DescribeModelPackage", "Model": "DescribeModel",
+                    "CreateModel": "DescribeModel"}
+_PATH_TOKEN = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[['\"]([^'\"]+)['\"]\]")
+
+
+def _property_type(reference: str, definition: Mapping[str, Any]) -> str | None:
+    """The botocore type name of ``Steps.<step>.<path>`` (e.g. 'string', 'float'); None if unknown."""
+    parts = [next(g for g in m.groups() if g is not None) for m in _PATH_TOKEN.finditer(reference)]
+    if len(parts) < 3:
+        return None
+    step = next((s for s, _ in iter_steps(definition) if s.get("Name") == parts[1]), None)
+    operation = _DESCRIBE_OUTPUT.get(str(step.get("Type"))) if step else None
+    if operation is None:
+        return None
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    shape: Any = model.operation_model(operation).output_shape
+    for part in parts[2:]:
+        if shape.type_name == "structure" and part in shape.members:
+            shape = shape.members[part]
+        elif shape.type_name == "list":
+            shape = shape.member
+        elif shape.type_name == "map":
+            shape = shape.value
+        else:
+            return None
+    return shape.type_name
+
+
+def _non_string(value: Any, definition: Mapping[str, Any]) -> str | None:
+    """Why ``value`` is not (provably) a string in a string-typed field; None when it is one."""
+    if isinstance(value, str):
+        return None
+    if not isinstance(value, dict):
+        return f"the literal {value!r} is a {type(value).__name__}, not a string"
+    if set(value) == {"Std:Join"}:
+        return None
+    ref = value.get("Get") if len(value) == 1 else None
+    if not isinstance(ref, str):
+        kind = next(iter(value), "?") if len(value) == 1 else "expression"
+        return f"a {kind} expression, whose value is not known to be a string"
+    root, _, rest = ref.partition(".")
+    if root == "Parameters":
+        declared = {p.get("Name"): p.get("Type", "String") for p in definition.get("Parameters") or []
+                    if isinstance(p, dict)}
+        if rest not in declared:
+            return f"Get {ref} refers to an undeclared parameter"
+        return None if declared[rest] == "String" else f"a {declared[rest]} parameter (Get {ref})"
+    if root == "Execution":
+        return None if rest in _STRING_EXECUTION_VARIABLES else f"the execution variable {ref}"
+    if root == "Steps":
+        kind = _property_type(ref, definition)
+        if kind == "string":
+            return None
+        return f"the step property {ref} ({kind or 'type unknown'})"
+    return f"Get {ref}, an unknown reference"
+
+
+def _check_string_fields(step: Mapping[str, Any], definition: Mapping[str, Any]) -> Iterator[Finding]:
+    """Only strings (or Std:Join) in string-typed fields: CreatePipeline refuses the rest.
+
+    The service answers "Cannot assign property reference [...] to argument of type [String]"
+    for a Float/Integer/Boolean parameter there; moto and local runs accept it, so only lint
+    catches it before a deploy.
+    """
+    name = str(step.get("Name", "?"))
+    args = arguments(step)
+    fix = ("pass it through to_string() (a Std:Join of the one value: "
+           '{"Std:Join": {"On": "", "Values": [...]}}), which the service accepts')
+    items: list[tuple[str, Any]] = []
+    for field in STRING_LISTS:
+        for path, values in _named_lists(args, "Arguments", field):
+            items += [(f"{path}[{i}]", v) for i, v in enumerate(values)]
+    for path, mapping in _named_maps(args, "Arguments"):
+        items += [(f"{path}.{k}", v) for k, v in mapping.items()]
+    for path, value in items:
+        why = _non_string(value, definition)
+        if why:
+            yield Finding("string-field", "error", name, path,
+                          f"{why} in a string-typed field: CreatePipeline refuses it (\"Cannot "
+                          f"assign property reference ... to argument of type [String]\"); {fix}.")
+
+
+# ---- instances -----------------------------------------------------------------------------
+
+_INSTANCE_PATHS = {"Processing": "ProcessingResources.ClusterConfig",
+                   "Training": "ResourceConfig", "Transform": "TransformResources"}
+
+
+def _check_instances(step_name: str, kind: str, prefix: str, job: dict[str, Any],
+                     definition: Mapping[str, Any]) -> Iterator[Finding]:
+    """A volume KMS key on an instance-storage type; several instances for trainguard's train job."""
+    from trainguard.training.instances import (
+        TRAINING_INSTANCE_COUNT_MESSAGE,
+        has_instance_storage,
+        instance_storage_message,
+    )
+
+    base = _INSTANCE_PATHS.get("Training" if kind == "Tuning" else kind)
+    if base is None:
+        return
+    raw_type = get_path(job, f"{base}.InstanceType")
+    instance_type = resolve(raw_type, definition)
+    key = resolve(get_path(job, f"{base}.VolumeKmsKeyId"), definition)
+    if key and isinstance(instance_type, str) and has_instance_storage(instance_type):
+        where = (f"the default of parameter {raw_type['Get'].split('.', 1)[1]}"
+                 if isinstance(raw_type, dict) and "Get" in raw_type else "instance type")
+        yield Finding("kms-instance-storage", "error", step_name, f"{prefix}.{base}.InstanceType",
+                      instance_storage_message(where, instance_type))
+    hp = job.get("HyperParameters") or job.get("StaticHyperParameters")
+    if kind in ("Training", "Tuning") and _is_trainguard_train_job(hp):
+        count = resolve(get_path(job, f"{base}.InstanceCount"), definition)
+        if count is UNKNOWN or not isinstance(count, int) or count > 1:
+            shown = "unknown before the run" if count is UNKNOWN else count
+            yield Finding("instance-count", "error", step_name, f"{prefix}.{base}.InstanceCount",
+                          f"instance count {shown}: {TRAINING_INSTANCE_COUNT_MESSAGE} Set "
+                          "aws.training_instance_count=1.")
+
+
+def _is_trainguard_train_job(hp: Any) -> bool:
+    """trainguard's train job: script mode running entry.py with the CV's hyperparameters."""
+    return (isinstance(hp, dict) and hp.get("sagemaker_program") == "entry.py"
+            and "folds" in hp and "objective_metric" in hp)
+
+
 def lint_definition(definition: Mapping[str, Any] | str, config: Config | None = None) -> list[Finding]:
     """Check a pipeline definition (dict or JSON text) against every safeguard rule, errors first.
 
@@ -359,9 +495,11 @@ def lint_definition(definition: Mapping[str, Any] | str, config: Config | None =
         blocks = list(job_blocks(step))
         for prefix, job in blocks:
             findings.extend(_check_job(name, str(job_kind(step)), prefix, job, definition))
+            findings.extend(_check_instances(name, str(job_kind(step)), prefix, job, definition))
         if blocks:
             findings.extend(_check_tags(step))
         findings.extend(_check_secrets(step, definition))
+        findings.extend(_check_string_fields(step, definition))
         if kind in _REGISTER_TYPES:
             findings.extend(_check_approval(step, definition, config))
         findings.extend(_check_cache(step))

@@ -20,6 +20,7 @@ from typing import Any
 
 from trainguard.pipelines.local.errors import DefinitionError
 from trainguard.pipelines.local.store import LocalStore
+from trainguard.training.files import write_text
 
 __all__ = ["StepCache", "cache_key", "parse_duration"]
 
@@ -78,6 +79,4 @@ class StepCache:
         entry["outputs"] = {uri: self.store.digest(uri) for uri in output_uris}
         path = self._file(step, key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
-        tmp.write_text(json.dumps(entry, sort_keys=True, default=str), encoding="utf-8")
-        tmp.replace(path)
+        write_text(path, json.dumps(entry, sort_keys=True, default=str))

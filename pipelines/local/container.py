@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from trainguard.pipelines.local.errors import UnsupportedStepError
+from trainguard.training.files import open_for_write, write_text
 
 __all__ = [
     "JOB_KINDS",
@@ -127,7 +128,7 @@ def tar_model(model_dir: Path, dest: Path) -> None:
     gives the same tarball and the steps reading it hit the cache on a rerun.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with dest.open("wb") as raw, gzip.GzipFile("", "wb", 1, raw, mtime=0) as gz, \
+    with open_for_write(dest, "wb") as raw, gzip.GzipFile("", "wb", 1, raw, mtime=0) as gz, \
             tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for p in sorted(model_dir.rglob("*")):
             if p.is_file():
@@ -141,5 +142,5 @@ def write_hyperparameters(root: Path, hyperparameters: Mapping[str, Any]) -> Pat
     """Write /opt/ml/input/config/hyperparameters.json with every value a string, as SageMaker does."""
     path = root / "input" / "config" / "hyperparameters.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({k: str(v) for k, v in hyperparameters.items()}, indent=1), encoding="utf-8")
+    write_text(path, json.dumps({k: str(v) for k, v in hyperparameters.items()}, indent=1))
     return path

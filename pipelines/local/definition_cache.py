@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from trainguard.pipelines.bundle import build_bundle
 from trainguard.training.config import Config
+from trainguard.training.files import write_text
 
 __all__ = ["SDK_DISTRIBUTIONS", "definition_key", "load_or_build", "store"]
 
@@ -64,15 +63,7 @@ def store(cache_dir: Path, key: str, text: str) -> Path:
     """Write a built definition under its key, atomically (a reader never sees half a file)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / f"definition-{key}.json"
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".definition-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(path, text)
 
 
 def _builder_sources() -> list[Path]:

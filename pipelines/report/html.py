@@ -12,7 +12,6 @@ import html
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from trainguard.training.errors import TrainguardError
+from trainguard.training.files import write_text
 
 __all__ = ["ReportError", "render_report", "write_report"]
 
@@ -87,17 +87,7 @@ def write_report(path: str | os.PathLike[str], evaluation: Mapping[str, Any],
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # a normal file, not mkstemp's private 0600
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text(target, text)
     except OSError as exc:
         blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
         detail = f"{blocker} is a file, not a folder" if blocker else (exc.strerror or exc)

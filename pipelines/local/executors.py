@@ -54,6 +54,7 @@ class ProcessingExecutor(Executor):
 
     def check(self, step: Step) -> None:
         jobrun.check_processing(step.name, step.spec.get("Arguments") or {})
+        jobrun.check_property_files(step.name, step.spec.get("PropertyFiles"))
 
     def input_uris(self, args: Mapping[str, Any]) -> list[str]:
         return jobrun.processing_input_uris(args)

@@ -53,7 +53,9 @@ def load_or_build(cfg: Config, cache_dir: Path) -> tuple[str, str, bool]:
     key = definition_key(cfg)
     path = cache_dir / f"definition-{key}.json"
     if path.is_file():
-        return path.read_text(encoding="utf-8"), key, True
+        text = _read_entry(path)
+        if text is not None:
+            return text, key, True  # else a truncated or damaged entry: a miss, rebuilt and rewritten
     from trainguard.pipelines.build import definition_json  # the SDK, only on a miss
 
     return definition_json(cfg), key, False
@@ -69,3 +71,13 @@ def store(cache_dir: Path, key: str, text: str) -> Path:
 def _builder_sources() -> list[Path]:
     steps = sorted((_PACKAGE_ROOT / "steps").glob("*.py"))
     return [*steps, _PACKAGE_ROOT / "pipelines" / "build.py", _PACKAGE_ROOT / "pipelines" / "bundle.py"]
+
+
+def _read_entry(path: Path) -> str | None:
+    """A cached definition's text when it is whole (a JSON object with a Steps list), else None."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except (OSError, ValueError, RecursionError):
+        return None
+    return text if isinstance(data, dict) and isinstance(data.get("Steps"), list) else None

@@ -33,6 +33,7 @@ from trainguard.pipelines.registry.base import (
     metric_value,
     metrics_from_evaluation,
 )
+from trainguard.training.files import write_bytes
 
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "LocalRegistry", "open_registry"]
 
@@ -218,18 +219,64 @@ class LocalRegistry(ModelRegistry):
             try:
                 yield db if ready else None
             except BaseException:
-                db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            if write:
+                self._backup(db)
         except sqlite3.OperationalError as exc:
             if db.in_transaction:
-                db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
             raise RegistryError(f"the registry {self.path} could not be written: {exc}; if another "
                                 "process holds it, retry when it is done.") from None
+        except sqlite3.DatabaseError as exc:  # a damaged page met mid-query: never a traceback
+            if getattr(exc, "sqlite_errorcode", None) not in _DAMAGE_CODES:
+                raise
+            raise self._damaged(exc) from None
         finally:
             db.close()
 
+    @property
+    def backup_path(self) -> Path:
+        """The rolling backup: a copy of the registry as it was after its last good write."""
+        return self.path.with_name(self.path.name + ".bak")
+
+    def _backup(self, db: sqlite3.Connection) -> None:
+        """After a committed write, copy the registry to ``backup_path`` if it checks out whole.
+
+        Best effort: a failed backup never fails the write it follows, and a registry that does
+        not pass ``PRAGMA quick_check`` is never copied over the last good backup.
+        """
+        try:
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                return
+            write_bytes(self.backup_path, db.serialize())
+        except (sqlite3.Error, OSError):
+            return
+
+    def _damaged(self, exc: sqlite3.DatabaseError) -> RegistryError:
+        bak = self.backup_path
+        if bak.is_file():
+            when = datetime.fromtimestamp(bak.stat().st_mtime, UTC).isoformat(timespec="seconds")
+            backup = (f"a backup from its last good write ({when.replace('+00:00', 'Z')}) is at {bak}: "
+                      f"keep the damaged file aside and restore it with 'cp {bak} {self.path}'")
+        else:
+            backup = f"no backup was found at {bak}"
+        return RegistryError(
+            f"the registry {self.path} is damaged ({exc}); check it with "
+            f"\"sqlite3 {self.path} 'PRAGMA integrity_check'\"; {backup}. Nothing was changed.")
+
     def _not_a_registry(self, exc: sqlite3.DatabaseError) -> RegistryError:
+        if getattr(exc, "sqlite_errorcode", None) in _DAMAGE_CODES and _sqlite_header(self.path):
+            return self._damaged(exc)  # an SQLite file, so ours or someone's, whose pages are broken
+        if not isinstance(exc, sqlite3.OperationalError) and self.backup_path.is_file():
+            return RegistryError(
+                f"{self.path} is not an SQLite database ({exc}), but a registry backup is beside it "
+                f"at {self.backup_path}: if {self.path.name} was that registry, it is damaged "
+                f"(truncated or overwritten); keep it aside and restore with "
+                f"'cp {self.backup_path} {self.path}'.")
         if getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             return RegistryError(f"the registry {self.path} stayed locked by another process for "
                                  f"{_BUSY_TIMEOUT_SECONDS:.0f} s; retry when it is done.")
@@ -238,7 +285,23 @@ class LocalRegistry(ModelRegistry):
                                  "and its folder are readable and writable.")
         return RegistryError(
             f"{self.path} is not a trainguard registry ({exc}); point --registry / "
-            "registry.local_path at a registry file or at a new path to create one.")
+            "registry.local_path at a registry file or at a new path to create one. If this file "
+            "held your registry it is damaged past its header: keep it (do not start a new one "
+            f"over it) and restore a copy; trainguard keeps one at {self.backup_path.name} beside "
+            "the registry after every write.")
+
+
+_DAMAGE_CODES = (getattr(sqlite3, "SQLITE_CORRUPT", 11), getattr(sqlite3, "SQLITE_NOTADB", 26))
+"""SQLite's result codes for a damaged file (not a constraint or a programming error)."""
+
+
+def _sqlite_header(path: Path) -> bool:
+    """True when the file starts with SQLite's magic string (so damage, not a foreign file)."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 # -------------------------------------------------------------------- schema

@@ -487,3 +487,24 @@ def test_paths_from_a_definition_stay_inside_the_workdir_or_are_refused_first(
     assert jobs.calls == []
     after = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
     assert [p for p in after if p not in before and not p.endswith(".trainguard.lock")] == []
+
+
+def test_registration_is_idempotent_per_execution(tmp_path: Path) -> None:
+    """A rerun of the same execution (say after a crash right after registering) finds the package
+    it registered instead of adding a duplicate; another execution or work dir registers anew."""
+    def definition(uri: str) -> dict[str, Any]:
+        return {"Version": "2020-12-01", "Parameters": [], "Steps": [
+            {"Name": "Register", "Type": "RegisterModel", "Arguments": {
+                "ModelPackageGroupName": "g", "ModelApprovalStatus": "PendingManualApproval",
+                "InferenceSpecification": {"Containers": [{"Image": "img", "ModelDataUrl": uri}]}}}]}
+
+    registry = open_registry(tmp_path / "r.db")
+    first = run_definition(definition("s3://b/m.tar.gz"), tmp_path / "w", registry=registry)
+    again = run_definition(definition("s3://b/m.tar.gz"), tmp_path / "w", registry=registry)
+    assert first.registered == again.registered and first.registered[0]["version"] == 1
+    [pkg] = registry.list()
+    assert pkg.lineage["execution_id"] == first.execution_id
+    other = run_definition(definition("s3://b/other.tar.gz"), tmp_path / "w", registry=registry)
+    elsewhere = run_definition(definition("s3://b/m.tar.gz"), tmp_path / "w2", registry=registry)
+    assert [p.version for p in registry.list()] == [1, 2, 3]
+    assert other.registered[0]["version"] == 2 and elsewhere.registered[0]["version"] == 3

@@ -69,10 +69,13 @@ class LocalRegistry(ModelRegistry):
                  evaluation: Mapping[str, Any] | None = None,
                  lineage: Mapping[str, Any] | None = None, model_uri: str | None = None,
                  description: str | None = None, *, reason: str | None = None,
-                 actor: str | None = None) -> Package:
+                 actor: str | None = None, registration_key: str | None = None) -> Package:
         """Add the next version of ``group`` with ``status``; metrics default to the evaluation's.
 
         ``reason`` (default: the evaluation's decision reasons) is recorded on the first audit row.
+        ``registration_key`` (the local run passes its execution id, step and work dir) makes the
+        call idempotent: when a package of ``group`` already carries that key, it is returned and
+        nothing is written, so a rerun after a crash never registers the same execution twice.
         Raises RegistryError for a bad group name, status or unserializable value; then nothing is
         written.
         """
@@ -86,13 +89,20 @@ class LocalRegistry(ModelRegistry):
             metrics = metrics_from_evaluation(evaluation)
         metric_rows = _metric_rows(metrics)
         evaluation_json = _to_json(evaluation, "evaluation") if evaluation is not None else None
-        lineage_json = _to_json(dict(lineage or {}), "lineage")
+        lineage_json = _to_json({**(lineage or {}), **({"registration_key": registration_key}
+                                                       if registration_key else {})}, "lineage")
         if reason is None and evaluation is not None:
             reason = "; ".join(decision_reasons(evaluation)) or None
         who = actor or _current_user()
         now = _now()
         with self._transaction(write=True) as db:
             assert db is not None
+            if registration_key:
+                done = db.execute("SELECT version FROM model_packages WHERE group_name = ? AND"
+                                  " json_extract(lineage, '$.registration_key') = ?",
+                                  (group, registration_key)).fetchone()
+                if done is not None:
+                    return _load(db, group, done[0])
             db.execute("INSERT OR IGNORE INTO model_package_groups (name, created_at) VALUES (?, ?)",
                        (group, now))
             (version,) = db.execute(

@@ -50,7 +50,14 @@ def test_run_local_approves_and_writes_the_evidence(tmp_path: Path) -> None:
     assert result.registered[0]["version"] == 1
     assert "<html" in (w / "report.html").read_text().lower()
     text = result.summary()
-    assert "decision: approved" in text and "trainguard-models version 1" in text
+    assert "safeguards: passed" in text and "trainguard-models version 1" in text
+    first = text.splitlines()[0]
+    assert first.startswith("trainguard run: passed the safeguards; registry status: PendingManualApproval "
+                            "(trainguard-models version 1)") and "Approved" not in first.replace(
+                                "PendingManualApproval", "")
+    report = (w / "report.html").read_text()
+    assert "PASSED THE SAFEGUARDS" in report and "APPROVED<" not in report
+    assert "registry status: PendingManualApproval (trainguard-models version 1)" in report
 
 
 def test_champion_bar_from_the_registry_rejects_and_cli_exits_3(tmp_path: Path,
@@ -62,7 +69,7 @@ def test_champion_bar_from_the_registry_rejects_and_cli_exits_3(tmp_path: Path,
                  "--set", "approval.champion_margin=0.0001"])
     out = capsys.readouterr()
     assert code == 3, out.err
-    assert "decision: rejected" in out.out
+    assert "safeguards: rejected" in out.out and "rejected by the safeguards" in out.out
     evaluation = json.loads((w / "evaluation.json").read_text())
     assert evaluation["decision"]["approved"] is False
     assert (w / "report.html").is_file()  # evidence even when rejected
@@ -159,7 +166,7 @@ def test_input_errors_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixtu
         main(["run", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "[--data PATH] [--target COL] [--workdir DIR]" in help_text
-    assert "exit status: 0 approved, 3 rejected by a safeguard" in help_text and "2 bad input" in help_text
+    assert "exit status: 0 passed the safeguards, 3 rejected by a safeguard" in help_text and "2 bad input" in help_text
 
 
 def test_staging_never_removes_what_it_did_not_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,7 +5,7 @@ with the same config and code reads it from ``<workdir>/cache/.definitions/`` in
 ``<workdir>/definition.json`` and executed by ``trainguard.pipelines.local.run_definition`` against a local
 object store, the local registry and the in-process jobs. The champion's bar is read from the
 registry first. The work dir receives evaluation.json, the model artifact and report.html.
-Exit status: 0 approved, 3 rejected by a safeguard, 2 bad input or config, 1 a job failed.
+Exit status: 0 passed the safeguards, 3 rejected by a safeguard, 2 bad input or config, 1 a job failed.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ DEFAULT_WORKDIR = "trainguard-run"
 DEFINITION_CACHE = Path("cache") / ".definitions"
 """Built definitions, under the work dir; the dot keeps them apart from any step's cache folder."""
 EXIT_APPROVED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 1, 2, 3
+_OUTCOME_WORDS = {"Approved": "passed the safeguards", "Rejected": "rejected by the safeguards",
+                  "Failed": "failed"}
+"""How a run's outcome is printed: never the registry's word "Approved"."""
 _OUTPUTS = ("evaluation.json", "report.html", "model.tar.gz", "model.json")
 STAGED_RECORD = ".staged.json"
 """Under the work dir: the store paths the data staging wrote, the only ones it may remove."""
@@ -76,9 +79,23 @@ class RunResult:
         """True when the evaluation approved the model and the run succeeded."""
         return self.status == "Approved"
 
+    @property
+    def registry_status(self) -> str:
+        """What the registry holds for this run's model, e.g. ``PendingManualApproval (g version 3)``."""
+        if not self.registered:
+            return "not registered"
+        return ", ".join(f"{r['status']} ({r['group']} version {r['version']})" for r in self.registered)
+
     def summary(self) -> str:
-        """A short plain-text table: holdout metrics, CV mean±std, decision and reasons, version."""
-        lines = [f"trainguard run: {self.status} (execution {self.outcome.execution_id})"]
+        """A short plain-text table: holdout metrics, CV mean±std, decision and reasons, version.
+
+        The first line names the safeguards' outcome in its own words and the registry status
+        beside it: "Approved" appears only as a registry status, so a grep for it never mistakes
+        a PendingManualApproval package for a deployable one.
+        """
+        outcome = _OUTCOME_WORDS.get(self.status, self.status.lower())
+        lines = [f"trainguard run: {outcome}; registry status: {self.registry_status} "
+                 f"(execution {self.outcome.execution_id})"]
         ev = self.evaluation
         if ev:
             bcm = ev.get("binary_classification_metrics", {})
@@ -95,8 +112,8 @@ class RunResult:
             if gap is not None:
                 lines.append(f"  train-cv AUC gap {_num(gap)}")
             decision = ev.get("decision") or {}
-            verdict = "approved" if decision.get("approved") else "rejected"
-            lines.append(f"  decision: {verdict}")
+            verdict = "passed" if decision.get("approved") else "rejected"
+            lines.append(f"  safeguards: {verdict}")
             lines.extend(f"    - {r}" for r in decision.get("reasons", []))
         for reg in self.registered:
             lines.append(f"  registered: {reg['group']} version {reg['version']} ({reg['status']})")
@@ -267,7 +284,8 @@ def _collect(outcome: RunOutcome, cfg: Config, workdir: Path, definition_path: P
         write_text(result.evaluation_path, json.dumps(evaluation, indent=2, sort_keys=True) + "\n")
         result.model_path = _copy_model(outcome, workdir)
         result.report_path = write_report(workdir / "report.html", evaluation, _report_trials(outcome.trials),
-                                          run_info={"pipeline": cfg.aws.pipeline_name,
+                                          run_info={"registry_status": result.registry_status,
+                                                    "pipeline": cfg.aws.pipeline_name,
                                                     "execution": outcome.execution_id,
                                                     "champion_bar": bar})
         approved = bool((evaluation.get("decision") or {}).get("approved"))

@@ -49,7 +49,7 @@ def render_report(evaluation: Mapping[str, Any], trials: Sequence[Mapping[str, A
     run_info = dict(run_info or {})
     bcm = _mapping(evaluation.get("binary_classification_metrics"))
     sections = [
-        _decision_section(_mapping(evaluation.get("decision"))),
+        _decision_section(_mapping(evaluation.get("decision")), run_info),
         _metrics_section(bcm),
         _curves_section(bcm),
         _confusion_section(bcm.get("confusion_matrix")),
@@ -106,18 +106,26 @@ def _run_summary(run_info: Mapping[str, Any]) -> str:
     return f'<p class="muted">{parts}</p>'
 
 
-def _decision_section(decision: Mapping[str, Any]) -> str:
+def _registry_status(run_info: Mapping[str, Any]) -> str:
+    """The registry's status for the model, shown beside the safeguards' verdict (never implied)."""
+    status = run_info.get("registry_status") or run_info.get("status")
+    return f"registry status: {_text(status)}" if status else "registry status: not known to this report"
+
+
+def _decision_section(decision: Mapping[str, Any], run_info: Mapping[str, Any] | None = None) -> str:
     if not decision:
         return _section("Decision", '<p class="missing">No decision recorded in the evaluation.</p>',
                         "decision")
     approved = bool(decision.get("approved"))
-    verdict = "APPROVED" if approved else "REJECTED"
+    # The safeguards' verdict in its own words: "Approved" is the registry status that deploys.
+    verdict = "PASSED THE SAFEGUARDS" if approved else "REJECTED BY THE SAFEGUARDS"
     css = "approved" if approved else "rejected"
     checks = [c for c in decision.get("checks") or [] if isinstance(c, Mapping)]
     outcome = {str(c.get("reason")): "pass" if c.get("passed") else "fail" for c in checks}
     reasons = [str(r) for r in _list(decision.get("reasons"))]
     items = "".join(f'<li class="{outcome.get(r, "note")}">{_e(r)}</li>' for r in reasons)
-    body = [f'<div class="verdict {css}"><span class="badge">{verdict}</span>'
+    body = [f'<div class="verdict {css}"><span class="badge">{verdict}</span> '
+            f'<span class="registry-status">{_e(_registry_status(run_info or {}))}</span>'
             f'<ul class="reasons">{items or "<li>No reasons recorded.</li>"}</ul></div>']
     if checks:
         rows = "".join(

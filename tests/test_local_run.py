@@ -237,3 +237,25 @@ def test_a_second_run_on_one_workdir_is_refused_naming_the_holder(tmp_path: Path
 
     with lock_workdir(w), lock_workdir(w):  # free again once the holder is gone; re-entrant in a process
         assert os.getpid() == json.loads((w / ".trainguard.lock").read_text())["pid"]
+
+
+def test_bad_data_messages_name_the_users_file_not_the_container_path(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _csv(tmp_path / "mine.csv", bad=True)
+    code = main(["run", "--local", "--data", str(data), "--target", "label", "--workdir", str(tmp_path / "w"),
+                 "--registry", str(tmp_path / "r.db"), *FAST_ARGS])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{data}: " in err and "/opt/ml/" not in err
+
+
+def test_a_symlink_loop_or_dangling_link_is_not_called_missing(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(DataError, match="is a loop of symbolic links"):
+        run_local(data=a, target="label", workdir=tmp_path / "w")
+    dangling = tmp_path / "d.csv"
+    dangling.symlink_to(tmp_path / "gone.csv")
+    with pytest.raises(DataError, match=r"is a symbolic link to .*gone\.csv, which does not exist"):
+        run_local(data=dangling, target="label", workdir=tmp_path / "w")

@@ -10,7 +10,10 @@ Exit status: 0 passed the safeguards, 3 rejected by a safeguard, 2 bad input or 
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import re
 import tarfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -173,10 +176,14 @@ def run_local(config: Config | str | Path | Mapping[str, Any] | None = None, *,
         if staging is not None:
             _stage_data(workdir, staging, data_file)
         bundle = build_bundle()
+        user_paths = _UserPaths(data_file, staging.target.name if staging is not None else None)
         outcome = run_definition(definition, workdir, parameters=params, registry=reg,
                                  code_sha=bundle.sha256, pipeline_name=cfg.aws.pipeline_name,
-                                 use_cache=use_cache, on_event=on_event, seed=cfg.seed,
+                                 use_cache=use_cache, on_event=user_paths.events(on_event), seed=cfg.seed,
                                  lineage={"data": str(data_file.resolve()) if data_file else "embedded digits"})
+        outcome.failure = user_paths(outcome.failure)
+        for record in outcome.steps:
+            record.message = user_paths(record.message)
         return _collect(outcome, cfg, workdir, definition_path, float(bar))
 
 
@@ -191,6 +198,18 @@ def _data_file(cfg: Config, data: str | Path | None) -> Path | None:
                               f"data set's label is {EMBEDDED_TARGET!r}. Pass --data PATH with --target.")
         return None
     path = Path(source)
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DataError(f"data file {path} is a loop of symbolic links; point --data at the file "
+                            "itself.") from None
+        if path.is_symlink():
+            raise DataError(f"data file {path} is a symbolic link to {os.readlink(path)}, which does not "
+                            "exist; pass an existing CSV or Parquet file with --data.") from None
+        if exc.errno != errno.ENOENT:
+            raise DataError(f"cannot read data file {path}: {exc.strerror}; pass a readable CSV or "
+                            "Parquet file with --data.") from None
     if path.is_dir():
         raise DataError(f"data path {path} is a folder; pass one CSV or Parquet file with --data.")
     if not path.is_file():
@@ -198,6 +217,36 @@ def _data_file(cfg: Config, data: str | Path | None) -> Path | None:
     if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise DataError(f"data file {path} is neither .csv nor .parquet; convert it or rename it.")
     return path
+
+
+class _UserPaths:
+    """Rewrites the container path of the staged data (``/opt/ml/processing/input/.../X.csv``) in
+    messages to the file the user gave, so a bad-data message names a file they can open."""
+
+    def __init__(self, data_file: Path | None, staged_name: str | None) -> None:
+        self.data_file, self.pattern = data_file, None
+        if data_file is not None and staged_name:
+            self.pattern = re.compile(r"/opt/ml/processing/input/(?:[\w.-]+/)*" + re.escape(staged_name) + r"\b")
+
+    def __call__(self, text: str | None) -> str | None:
+        if not text or self.pattern is None:
+            return text
+        return self.pattern.sub(lambda _m: str(self.data_file), text)
+
+    def events(self, on_event: Callable[..., None] | None) -> Callable[..., None] | None:
+        """``on_event`` with step records' messages rewritten before anyone prints them."""
+        if on_event is None or self.pattern is None:
+            return on_event
+
+        def forward(event: str, **data: Any) -> None:
+            record = data.get("record")
+            if record is not None and getattr(record, "message", None):
+                record.message = self(record.message)
+            if isinstance(data.get("message"), str):
+                data["message"] = self(data["message"])
+            on_event(event, **data)
+
+        return forward
 
 
 def _make_workdir(workdir: Path) -> Path:

@@ -16,14 +16,18 @@ from trainguard.training.errors import TrainguardError
 __all__ = [
     "JOB_KINDS",
     "JOB_SETTINGS",
+    "MAX_DEPTH",
     "UNKNOWN",
     "DefinitionError",
     "arguments",
+    "describe_expression",
+    "evaluate",
     "get_path",
     "iter_steps",
     "job_blocks",
     "job_kind",
     "load_definition",
+    "nested_step_lists",
     "parse_definition",
     "read_definition",
     "resolve",
@@ -36,6 +40,11 @@ JOB_KINDS = {"Processing": "Processing", "QualityCheck": "Processing",
 their baselining as a processing job, with a CreateProcessingJob request as their Arguments."""
 
 
+MAX_DEPTH = 100
+"""Deepest nesting of objects and lists a definition may have; SageMaker's own are under 20 deep,
+and a deeper one is refused with a message instead of exhausting the parser's recursion."""
+
+
 class DefinitionError(TrainguardError):
     """A definition file cannot be read or is not a pipeline definition (exit status 2)."""
 
@@ -44,12 +53,20 @@ def load_definition(path: str | Path) -> dict[str, Any]:
     """Read a pipeline definition JSON file; DefinitionError (exit 2) names the file when it cannot."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except OSError as exc:
         raise DefinitionError(
             f"cannot read definition file {p}: {exc.strerror or exc}; pass an existing JSON file "
             "with --definition (e.g. from 'trainguard definition --out FILE')."
         ) from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(raw) > 1 and (raw[0] == 0 or raw[1] == 0)):
+        raise DefinitionError(f"definition file {p} is UTF-16 (or UTF-32) text; JSON definitions are "
+                              "UTF-8: convert it (e.g. iconv -f UTF-16 -t UTF-8) and pass it again.")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DefinitionError(f"definition file {p} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
+                              f"offset {exc.start}); save it as UTF-8 JSON and pass it again.") from None
     return parse_definition(text, str(p))
 
 
@@ -62,9 +79,14 @@ def parse_definition(text: str | Mapping[str, Any], source: str = "the definitio
     """
     if isinstance(text, Mapping):
         data: Any = dict(text)
+        _check_depth(data, source)
     else:
         try:
             data = json.loads(text)
+            _check_depth(data, source)
+        except RecursionError:
+            raise DefinitionError(f"{source} is nested too deeply to read; a pipeline definition is "
+                                  f"at most {MAX_DEPTH} levels deep.") from None
         except json.JSONDecodeError as exc:
             raise DefinitionError(
                 f"{source} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
@@ -87,11 +109,47 @@ def parse_definition(text: str | Mapping[str, Any], source: str = "the definitio
     return data
 
 
-def iter_steps(definition: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], list[str]]]:
-    """Every step, depth first, with the names of the Condition branches it sits in.
+def _check_depth(data: Any, source: str) -> None:
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise DefinitionError(f"{source} is nested more than {MAX_DEPTH} levels deep; a pipeline "
+                                  "definition is far shallower: pass the definition JSON itself.")
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
 
-    SageMaker nests a Condition step's branches inside it (``IfSteps``/``ElseSteps``), so a flat
-    look at ``Steps`` would miss the registration steps; the path is e.g. ``["CheckApproval:if"]``.
+
+def _looks_like_step(item: Any) -> bool:
+    return isinstance(item, dict) and "Name" in item and "Type" in item
+
+
+def nested_step_lists(step: Mapping[str, Any]) -> list[tuple[str, list[Any]]]:
+    """(label, list) of every list of steps a container step holds: a Condition's IfSteps and
+    ElseSteps, and any other list of step objects anywhere in its Arguments (ForEach, say)."""
+    args = step.get("Arguments")
+    if step.get("Type") == "Condition" and isinstance(args, dict):
+        return [(key, args[key]) for key in ("IfSteps", "ElseSteps") if isinstance(args.get(key), list)]
+    found: list[tuple[str, list[Any]]] = []
+    stack: list[tuple[str, Any]] = [("Arguments", args)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, list):
+            if any(_looks_like_step(item) for item in node):
+                found.append((path, node))
+                continue
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(node))
+        elif isinstance(node, dict):
+            stack.extend((f"{path}.{k}", v) for k, v in node.items())
+    return sorted(found, key=lambda pair: pair[0])
+
+
+def iter_steps(definition: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], list[str]]]:
+    """Every step, depth first, with the names of the container branches it sits in.
+
+    SageMaker nests a Condition step's branches inside it (``IfSteps``/``ElseSteps``), and a
+    ForEach its loop body, so a flat look at ``Steps`` would miss them; the path is e.g.
+    ``["CheckApproval:if"]`` (``:if``/``:else`` for a Condition, ``:<JSON path>`` otherwise).
     """
 
     def walk(steps: Any, trail: list[str]) -> Iterator[tuple[dict[str, Any], list[str]]]:
@@ -99,13 +157,51 @@ def iter_steps(definition: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], 
             if not isinstance(step, dict):
                 continue
             yield step, trail
-            if step.get("Type") == "Condition":
-                args = arguments(step)
-                name = str(step.get("Name", "?"))
-                yield from walk(args.get("IfSteps"), [*trail, f"{name}:if"])
-                yield from walk(args.get("ElseSteps"), [*trail, f"{name}:else"])
+            name = str(step.get("Name", "?"))
+            for label, inner in nested_step_lists(step):
+                tag = {"IfSteps": "if", "ElseSteps": "else"}.get(label, label) \
+                    if step.get("Type") == "Condition" else label
+                yield from walk(inner, [*trail, f"{name}:{tag}"])
 
     yield from walk(definition.get("Steps"), [])
+
+
+def evaluate(value: Any, definition: Mapping[str, Any]) -> Any:
+    """Like ``resolve``, and also joins a ``Std:Join`` whose parts are all known; else UNKNOWN."""
+    if isinstance(value, dict) and "Std:Join" in value:
+        spec = value["Std:Join"]
+        if not isinstance(spec, dict) or not isinstance(spec.get("Values"), list):
+            return UNKNOWN
+        parts = [evaluate(v, definition) for v in spec["Values"]]
+        if any(p is UNKNOWN or isinstance(p, (dict, list)) for p in parts):
+            return UNKNOWN
+        return str(spec.get("On", "")).join(_text(p) for p in parts)
+    return resolve(value, definition)
+
+
+def _text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def describe_expression(value: Any, definition: Mapping[str, Any]) -> str:
+    """Why an expression's value cannot be known before a run, in a few words."""
+    if isinstance(value, dict):
+        ref = value.get("Get")
+        if isinstance(ref, str) and ref.startswith("Parameters."):
+            name = ref.split(".", 1)[1]
+            declared = [p for p in definition.get("Parameters") or []
+                        if isinstance(p, dict) and p.get("Name") == name]
+            if not declared:
+                return f"the undeclared parameter {name}"
+            return f"the parameter {name}, which has no default"
+        if isinstance(ref, str) and ref.startswith("Steps."):
+            return f"a step property ({ref})"
+        if isinstance(ref, str):
+            return f"a run-time value ({ref})"
+        if "Std:Join" in value:
+            return "a Std:Join of values known only at run time"
+        return f"the expression {next(iter(value), '?')}"
+    return f"the value {value!r}"
 
 
 def resolve(value: Any, definition: Mapping[str, Any]) -> Any:

@@ -26,6 +26,11 @@ MAX_SUBNETS = 16
 MAX_SECURITY_GROUPS = 5
 MAX_TAGS = 50
 MAX_WARM_START_PARENTS = 5
+MAX_TUNING_JOBS = 750
+"""Training jobs per tuning job: SageMaker's limit for the Bayesian strategy (Developer Guide,
+"Resource Limits for Automatic Model Tuning"; the API's MaxNumberOfTrainingJobs has no maximum)."""
+MAX_PARALLEL_TUNING_JOBS = 100
+"""Parallel training jobs per tuning job: 10 by default, raisable to at most 100 (same page)."""
 MAX_IMAGE_URI = 255
 
 PIPELINE_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}")
@@ -57,6 +62,13 @@ def service_limit_problems(cfg: Config) -> list[str]:
             problems.append(message)
 
     aws, sec, t = cfg.aws, cfg.security, cfg.tuning
+    need(t.max_jobs <= MAX_TUNING_JOBS,
+         f"tuning.max_jobs is {t.max_jobs}, above SageMaker's limit of {MAX_TUNING_JOBS} training jobs "
+         f"per tuning job; set tuning.max_jobs to at most {MAX_TUNING_JOBS}.")
+    need(t.max_parallel_jobs <= MAX_PARALLEL_TUNING_JOBS,
+         f"tuning.max_parallel_jobs is {t.max_parallel_jobs}, above SageMaker's limit of "
+         f"{MAX_PARALLEL_TUNING_JOBS} parallel training jobs per tuning job; set it to at most "
+         f"{MAX_PARALLEL_TUNING_JOBS}.")
     target = cfg.data.target
     need(len(target) <= MAX_METADATA_VALUE and TAG_TEXT.fullmatch(target) is not None,
          f"data.target {target!r} cannot be recorded in the model package's lineage metadata "

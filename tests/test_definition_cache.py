@@ -63,3 +63,35 @@ def test_store_is_atomic_and_leaves_no_temporary_files(tmp_path: Path) -> None:
     path = definition_cache.store(tmp_path / "defs", "abc", '{"Steps": []}')
     assert path.read_text() == '{"Steps": []}'
     assert [p.name for p in (tmp_path / "defs").iterdir()] == ["definition-abc.json"]
+
+
+def test_a_truncated_or_damaged_cached_definition_is_a_miss(tmp_path: Path, monkeypatch) -> None:
+    import types
+
+    built = '{"Version": "2020-12-01", "Steps": [{"Name": "A", "Type": "Fail"}]}'
+    fake = types.ModuleType("trainguard.pipelines.build")  # the real builder imports the SDK (slow)
+    fake.definition_json = lambda cfg: built  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "trainguard.pipelines.build", fake)
+    cfg = load_config(None, FAST)
+    key = definition_cache.definition_key(cfg)
+    path = tmp_path / f"definition-{key}.json"
+    for damaged in (built[:20].encode(), b"", b"\xff\xfe{", b'{"Steps": 3}', b"[1, 2]"):
+        path.write_bytes(damaged)
+        assert definition_cache.load_or_build(cfg, tmp_path) == (built, key, False)
+    definition_cache.store(tmp_path, key, built)
+    assert definition_cache.load_or_build(cfg, tmp_path) == (built, key, True)
+
+
+def test_a_truncated_or_malformed_step_cache_entry_is_a_miss(tmp_path: Path) -> None:
+    from trainguard.pipelines.local.cache import StepCache
+    from trainguard.pipelines.local.store import LocalStore
+
+    cache = StepCache(tmp_path / "cache", LocalStore(tmp_path / "s3"))
+    cache.save("Step", "k1", {"properties": {"A": 1}, "property_files": {}}, [])
+    whole = cache._file("Step", "k1").read_text()
+    assert cache.lookup("Step", "k1", "P30D")["properties"] == {"A": 1}
+    for damaged in (whole[: len(whole) // 2], "", "[]", '{"created": "soon", "outputs": {}}',
+                    '{"created": 1e18, "outputs": [], "properties": {}, "property_files": {}}',
+                    '{"created": 1e18, "outputs": {}, "property_files": {}}'):
+        cache._file("Step", "k1").write_text(damaged)
+        assert cache.lookup("Step", "k1", "P30D") is None, damaged

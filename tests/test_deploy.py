@@ -76,6 +76,16 @@ def config_file(tmp_path: Path, kms_key: str) -> Path:
     return path
 
 
+def _safe_bucket(s3: Any, name: str) -> None:
+    """A bucket upsert accepts: default SSE-KMS and every public access block on."""
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KMS_KEY}}]})
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True})
+
+
 def _counting_session() -> tuple[Any, Counter[str]]:
     """A boto3 session whose clients count every API call they make (botocore event hook)."""
     calls: Counter[str] = Counter()
@@ -165,19 +175,20 @@ def test_local_data_is_staged_once_and_strangers_in_the_prefix_are_refused(
 
 def test_objects_found_unencrypted_at_our_keys_are_replaced_with_sse_kms(
         config_file: Path, kms_key: str) -> None:
-    """Someone else's unencrypted copy at the bundle's or the data's key is not taken as ours."""
+    """Someone else's copy at the bundle's or the data's key, not SSE-KMS (here SSE-S3, overriding
+    the bucket's default), is not taken as ours."""
     import hashlib
 
     from trainguard.pipelines.bundle import build_bundle
 
     s3 = _client("s3")
-    s3.create_bucket(Bucket="tg-plain", CreateBucketConfiguration={"LocationConstraint": REGION})
+    _safe_bucket(s3, "tg-plain")  # the bucket passes upsert's checks; the objects in it do not
     bundle = build_bundle()
     code_key = bundle.s3_uri("tg-plain", "trainguard").split("/", 3)[3]
-    s3.put_object(Bucket="tg-plain", Key=code_key, Body=bundle.data)
+    s3.put_object(Bucket="tg-plain", Key=code_key, Body=bundle.data, ServerSideEncryption="AES256")
     cfg = load_config(config_file, {"aws.bucket": "tg-plain"})
     _name, data = deploy._local_data(cfg)
-    s3.put_object(Bucket="tg-plain", Key="trainguard/data/data.csv", Body=data,
+    s3.put_object(Bucket="tg-plain", Key="trainguard/data/data.csv", Body=data, ServerSideEncryption="AES256",
                   Metadata={"sha256": hashlib.sha256(data).hexdigest()})
     assert s3.head_object(Bucket="tg-plain", Key=code_key).get("ServerSideEncryption") != "aws:kms"
 
@@ -683,3 +694,56 @@ def test_the_notebook_habit_upserts_through_trainguard_and_start_names_the_call_
     assert trainguard.diff(str(config_file), role_arn=ROLE) == []
     findings = trainguard.lint(_client("sagemaker").describe_pipeline(PipelineName="tg-test"))
     assert not [f for f in findings if f.severity == "error"]
+
+
+@pytest.mark.parametrize("missing", ["encryption", "public-access-block", "both"])
+def test_an_existing_bucket_without_sse_kms_or_a_public_access_block_is_refused(
+        config_file: Path, capsys: pytest.CaptureFixture[str], missing: str) -> None:
+    """Upsert writes only to a bucket with default SSE-KMS and all four public-access blocks on;
+    it refuses (changing nothing, uploading nothing) and prints the fixing command otherwise."""
+    s3 = _client("s3")
+    s3.create_bucket(Bucket="tg-named", CreateBucketConfiguration={"LocationConstraint": REGION})
+    if missing != "encryption" and missing != "both":
+        s3.put_bucket_encryption(Bucket="tg-named", ServerSideEncryptionConfiguration={"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KMS_KEY}}]})
+    else:
+        s3.put_bucket_encryption(Bucket="tg-named", ServerSideEncryptionConfiguration={"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    if missing == "encryption":
+        s3.put_public_access_block(Bucket="tg-named", PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True})
+    elif missing == "public-access-block":
+        s3.put_public_access_block(Bucket="tg-named", PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False,
+            "RestrictPublicBuckets": True})
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE,
+                 "--set", "aws.bucket=tg-named"]) == 2
+    err = capsys.readouterr().err
+    assert "bucket tg-named would hold the pipeline's code and data" in err and "Traceback" not in err
+    if missing in ("encryption", "both"):
+        assert "not SSE-KMS (found: AES256)" in err and "put-bucket-encryption" in err
+    if missing in ("public-access-block", "both"):
+        assert "public access block is off for" in err and "put-public-access-block" in err
+    if missing == "public-access-block":
+        assert "off for BlockPublicPolicy;" in err
+    assert s3.list_objects_v2(Bucket="tg-named").get("KeyCount", 0) == 0
+    assert _client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+
+
+def test_a_bucket_with_both_safeguards_is_used(config_file: Path) -> None:
+    s3 = _client("s3")
+    _safe_bucket(s3, "tg-named")
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE, "--set", "aws.bucket=tg-named"]) == 0
+    assert s3.list_objects_v2(Bucket="tg-named")["KeyCount"] == 2
+
+
+def test_a_role_of_another_account_is_refused_before_anything_is_created(
+        config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = "arn:aws:iam::210987654321:role/trainguard-exec"
+    assert main(["upsert", "--config", str(config_file), "--role-arn", other]) == 2
+    err = capsys.readouterr().err
+    assert f"the role {other} belongs to account 210987654321, but the credentials in use are account " \
+           f"{ACCOUNT}" in err and "Traceback" not in err
+    assert _client("s3").list_buckets()["Buckets"] == []
+    assert _client("sagemaker").list_pipelines()["PipelineSummaries"] == []

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from trainguard.training import evaluation as ev
 from trainguard.training.approval import Thresholds, decide
 from trainguard.training.cv import CVResult
 from trainguard.training.evaluation import build_evaluation, write_evaluation
@@ -100,7 +99,9 @@ def test_nan_becomes_null_and_write_is_atomic(tmp_path: Path, holdout, cv_result
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ev.os, "replace", boom)
+    import trainguard.training.files as files
+
+    monkeypatch.setattr(files.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
         write_evaluation(path, {"binary_classification_metrics": {}})
     assert path.read_text() == before

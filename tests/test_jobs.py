@@ -397,7 +397,8 @@ def test_core_main_on_the_embedded_data_approves_and_writes_evaluation(tmp_path,
     code = core_main([*FAST, "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "load_digits" in out and "1797 rows" in out and "APPROVED" in out
+    assert "load_digits" in out and "1797 rows" in out and "PASSED the safeguards" in out
+    assert "APPROVED" not in out.upper().replace("PENDINGMANUALAPPROVAL", "")
     report = json.loads((tmp_path / "out" / "evaluation.json").read_text())
     assert report["decision"]["approved"] is True
     assert report["model"]["n_test"] == 360

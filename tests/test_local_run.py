@@ -50,7 +50,14 @@ def test_run_local_approves_and_writes_the_evidence(tmp_path: Path) -> None:
     assert result.registered[0]["version"] == 1
     assert "<html" in (w / "report.html").read_text().lower()
     text = result.summary()
-    assert "decision: approved" in text and "trainguard-models version 1" in text
+    assert "safeguards: passed" in text and "trainguard-models version 1" in text
+    first = text.splitlines()[0]
+    assert first.startswith("trainguard run: passed the safeguards; registry status: PendingManualApproval "
+                            "(trainguard-models version 1)") and "Approved" not in first.replace(
+                                "PendingManualApproval", "")
+    report = (w / "report.html").read_text()
+    assert "PASSED THE SAFEGUARDS" in report and "APPROVED<" not in report
+    assert "registry status: PendingManualApproval (trainguard-models version 1)" in report
 
 
 def test_champion_bar_from_the_registry_rejects_and_cli_exits_3(tmp_path: Path,
@@ -62,7 +69,7 @@ def test_champion_bar_from_the_registry_rejects_and_cli_exits_3(tmp_path: Path,
                  "--set", "approval.champion_margin=0.0001"])
     out = capsys.readouterr()
     assert code == 3, out.err
-    assert "decision: rejected" in out.out
+    assert "safeguards: rejected" in out.out and "rejected by the safeguards" in out.out
     evaluation = json.loads((w / "evaluation.json").read_text())
     assert evaluation["decision"]["approved"] is False
     assert (w / "report.html").is_file()  # evidence even when rejected
@@ -159,4 +166,96 @@ def test_input_errors_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixtu
         main(["run", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "[--data PATH] [--target COL] [--workdir DIR]" in help_text
-    assert "exit status: 0 approved, 3 rejected by a safeguard" in help_text and "2 bad input" in help_text
+    assert "exit status: 0 passed the safeguards, 3 rejected by a safeguard" in help_text and "2 bad input" in help_text
+
+
+def test_staging_never_removes_what_it_did_not_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An InputDataUri prefix above the data (here: the whole bucket) holds an earlier run's model
+    artifact: the run is refused before anything changes, and the artifact survives."""
+    w = tmp_path / "w"
+    definition = json.loads(run_local.__globals__["definition_cache"].load_or_build(
+        run_local.__globals__["load_config"](None, FAST), w / "cache" / ".definitions")[0])
+    default = next(p["DefaultValue"] for p in definition["Parameters"] if p["Name"] == "InputDataUri")
+    bucket = default[len("s3://"):].split("/")[0]
+    artifact = w / "s3" / bucket / "trainguard" / "Tune-1" / "output" / "model.tar.gz"
+    artifact.parent.mkdir(parents=True)
+    artifact.write_bytes(b"registered model")
+    split = w / "s3" / bucket / "trainguard" / "Preprocess-1" / "train.csv"
+    split.parent.mkdir(parents=True)
+    split.write_text("a,label\n1,yes\n")
+    (w / "evaluation.json").write_text("earlier")
+    for uri in (f"s3://{bucket}/", f"s3://{bucket}/trainguard", f"s3://{bucket}/trainguard/Tune-1/output/",
+                f"s3://{bucket}/trainguard/Preprocess-1/train.csv"):
+        code = main(["run", "--local", "--workdir", str(w), "--registry", str(tmp_path / "r.db"),
+                     "--param", f"InputDataUri={uri}", *FAST_ARGS])
+        err = capsys.readouterr().err
+        assert code == 2, err
+        assert "did not stage there" in err and "Traceback" not in err
+        assert artifact.read_bytes() == b"registered model"
+        assert split.read_text() == "a,label\n1,yes\n"
+        assert (w / "evaluation.json").read_text() == "earlier"
+
+
+def test_staging_replaces_only_its_own_earlier_file(tmp_path: Path) -> None:
+    from trainguard.pipelines.local.run import _plan_staging, _stage_data
+
+    w = tmp_path / "w"
+    first, second = _csv(tmp_path / "first.csv"), _csv(tmp_path / "second.csv", rows=50)
+    _stage_data(w, _plan_staging(w, "s3://b/data/", first), first)
+    _stage_data(w, _plan_staging(w, "s3://b/data/", second), second)
+    assert sorted(p.name for p in (w / "s3" / "b" / "data").iterdir()) == ["second.csv"]
+    (w / "s3" / "b" / "data" / "user.csv").write_text("x")
+    with pytest.raises(Exception, match=r"already holds 1 object\(s\) .*s3://b/data/user.csv"):
+        _plan_staging(w, "s3://b/data/", first)
+
+
+def test_a_second_run_on_one_workdir_is_refused_naming_the_holder(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    w = tmp_path / "w"
+    w.mkdir()
+    (w / "evaluation.json").write_text("the other run's evidence")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom trainguard.pipelines.local.workdir import lock_workdir\n"
+         "with lock_workdir(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(60)\n", str(w)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        code = main(["run", "--local", "--workdir", str(w), "--registry", str(tmp_path / "r.db"), *FAST_ARGS])
+        err = capsys.readouterr().err
+        assert code == 2 and "Traceback" not in err
+        assert f"in use by another trainguard run (pid {holder.pid} on host {socket.gethostname()} since " in err
+        assert (w / "evaluation.json").read_text() == "the other run's evidence"
+    finally:
+        holder.kill()
+        holder.wait()
+    from trainguard.pipelines.local.workdir import lock_workdir
+
+    with lock_workdir(w), lock_workdir(w):  # free again once the holder is gone; re-entrant in a process
+        assert os.getpid() == json.loads((w / ".trainguard.lock").read_text())["pid"]
+
+
+def test_bad_data_messages_name_the_users_file_not_the_container_path(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _csv(tmp_path / "mine.csv", bad=True)
+    code = main(["run", "--local", "--data", str(data), "--target", "label", "--workdir", str(tmp_path / "w"),
+                 "--registry", str(tmp_path / "r.db"), *FAST_ARGS])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{data}: " in err and "/opt/ml/" not in err
+
+
+def test_a_symlink_loop_or_dangling_link_is_not_called_missing(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(DataError, match="is a loop of symbolic links"):
+        run_local(data=a, target="label", workdir=tmp_path / "w")
+    dangling = tmp_path / "d.csv"
+    dangling.symlink_to(tmp_path / "gone.csv")
+    with pytest.raises(DataError, match=r"is a symbolic link to .*gone\.csv, which does not exist"):
+        run_local(data=dangling, target="label", workdir=tmp_path / "w")

@@ -463,3 +463,53 @@ def test_job_output_goes_to_its_log_not_the_console(workdir: Path, capsys: pytes
     assert "hello" not in captured.out and "warns" not in captured.err
     log = next((workdir / "jobs").glob("preprocess-*/output/job.log")).read_text()
     assert "preprocess says hello" in log and "preprocess warns" in log
+
+
+def _evaluate_step(d: dict[str, Any]) -> dict[str, Any]:
+    return next(s for s in d["Steps"] if s["Name"] == "Evaluate")
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    (lambda d: d["Steps"][0]["Arguments"]["ProcessingInputs"][0]["S3Input"].__setitem__(
+        "LocalPath", "/opt/ml/processing/../../../../escape"), "without '..'"),
+    (lambda d: d["Steps"][0]["Arguments"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"].__setitem__(
+        "LocalPath", "/opt/ml/../../outside"), "without '..'"),
+    (lambda d: _evaluate_step(d)["PropertyFiles"][0].__setitem__("FilePath", "/etc/passwd"), "leading '/'"),
+    (lambda d: _evaluate_step(d)["PropertyFiles"][0].__setitem__("FilePath", "../../../x.json"), "without '..'"),
+    (lambda d: d["Steps"][1]["Arguments"]["TrainingJobDefinition"]["InputDataConfig"][0].__setitem__(
+        "ChannelName", ".."), "channel name '..'"),
+    (lambda d: d["Steps"][0].__setitem__("Name", "../../escape"), "is not a SageMaker step name"),
+    (lambda d: d["Steps"][0].__setitem__("Name", "x" * 65), "is not a SageMaker step name"),
+])
+def test_paths_from_a_definition_stay_inside_the_workdir_or_are_refused_first(
+        workdir: Path, tmp_path: Path, change: Any, words: str) -> None:
+    d = make_definition()
+    change(d)
+    before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    jobs = CountingJobs()
+    with pytest.raises(DefinitionError, match=words):
+        run_definition(d, workdir, run_job=jobs)
+    assert jobs.calls == []
+    after = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    assert [p for p in after if p not in before and not p.endswith(".trainguard.lock")] == []
+
+
+def test_registration_is_idempotent_per_execution(tmp_path: Path) -> None:
+    """A rerun of the same execution (say after a crash right after registering) finds the package
+    it registered instead of adding a duplicate; another execution or work dir registers anew."""
+    def definition(uri: str) -> dict[str, Any]:
+        return {"Version": "2020-12-01", "Parameters": [], "Steps": [
+            {"Name": "Register", "Type": "RegisterModel", "Arguments": {
+                "ModelPackageGroupName": "g", "ModelApprovalStatus": "PendingManualApproval",
+                "InferenceSpecification": {"Containers": [{"Image": "img", "ModelDataUrl": uri}]}}}]}
+
+    registry = open_registry(tmp_path / "r.db")
+    first = run_definition(definition("s3://b/m.tar.gz"), tmp_path / "w", registry=registry)
+    again = run_definition(definition("s3://b/m.tar.gz"), tmp_path / "w", registry=registry)
+    assert first.registered == again.registered and first.registered[0]["version"] == 1
+    [pkg] = registry.list()
+    assert pkg.lineage["execution_id"] == first.execution_id
+    other = run_definition(definition("s3://b/other.tar.gz"), tmp_path / "w", registry=registry)
+    elsewhere = run_definition(definition("s3://b/m.tar.gz"), tmp_path / "w2", registry=registry)
+    assert [p.version for p in registry.list()] == [1, 2, 3]
+    assert other.registered[0]["version"] == 2 and elsewhere.registered[0]["version"] == 3

@@ -22,7 +22,7 @@ def test_quickstart_notebook_executes_and_shows_the_run(tmp_path: Path) -> None:
                      for out in cell.get("outputs", []) if out.get("output_type") == "stream")
     assert "Preprocess         Processing" in text and "FailRejected" in text
     assert "'network isolation': True" in text and "'inter-container encryption': True" in text
-    assert "trainguard run: Approved" in text
+    assert "trainguard run: passed the safeguards; registry status: PendingManualApproval" in text
     assert "approved: True" in text
     assert "trainguard-models 1 PendingManualApproval" in text
     html = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])

@@ -308,3 +308,49 @@ def test_champion_bar_of_reads_the_champion_and_never_silently_drops_it(reg: Loc
     reg.register("fraud", "Approved", {"recall": 0.8})  # no auc recorded
     with pytest.raises(RegistryError, match=r"has no auc recorded.*ChampionBar"):
         champion_bar_of(reg, cfg)
+
+
+def _corrupt_a_page(path: Path) -> None:
+    """Overwrite the middle of the file (past the header page) with garbage, as a bad disk would."""
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 3 * page
+    data[page + 50: 2 * page + 500] = b"\xde\xad\xbe\xef" * ((page + 450) // 4)
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_registry_says_so_how_to_check_and_where_the_backup_is(tmp_path: Path) -> None:
+    path = tmp_path / "reg.db"
+    reg = LocalRegistry(path)
+    for i in range(40):
+        reg.register("g", "PendingManualApproval", metrics={"auc": 0.5 + i / 100},
+                     evaluation={"blob": "x" * 200, "binary_classification_metrics": {}})
+    backup = path.with_name("reg.db.bak")
+    assert backup.is_file()
+    assert [p.version for p in LocalRegistry(backup).list()] == list(range(1, 41))
+    good = backup.read_bytes()
+    _corrupt_a_page(path)
+    for action in (lambda: reg.list(), lambda: reg.register("g", "Approved", metrics={"auc": 1.0}),
+                   lambda: reg.get("g", 3)):
+        with pytest.raises(RegistryError) as exc:
+            action()
+        text = str(exc.value)
+        assert "is damaged" in text and "PRAGMA integrity_check" in text and str(backup) in text
+        assert "new path" not in text
+    assert backup.read_bytes() == good  # a damaged registry never overwrites the good backup
+    path.write_bytes(path.read_bytes()[:10])  # truncated inside the magic string
+    with pytest.raises(RegistryError, match=r"not an SQLite database .*backup is beside it .*cp "):
+        reg.list()
+    path.write_bytes(good)
+    assert len(reg.list()) == 40
+
+
+def test_a_truncated_registry_without_backup_is_not_called_expendable(tmp_path: Path) -> None:
+    path = tmp_path / "reg.db"
+    LocalRegistry(path).register("g", "PendingManualApproval", metrics={"auc": 0.7})
+    path.with_name("reg.db.bak").unlink()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(RegistryError) as exc:
+        LocalRegistry(path).list()
+    assert "damaged" in str(exc.value) and "Traceback" not in str(exc.value)

@@ -87,7 +87,8 @@ def test_show_prints_metrics_lineage_decision_reasons_and_history(db: Path, caps
     assert main(["registry", "show", "fraud", "2", "--registry", str(db)]) == 0
     out = capsys.readouterr().out
     for text in ("fraud version 2: PendingManualApproval", "auc          0.9312", "recall       0.8100",
-                 "decision at evaluation: approved", "- auc 0.931 >= floor 0.750",
+                 "safeguards at evaluation: passed the safeguards (registry status now: PendingManualApproval)",
+                 "- auc 0.931 >= floor 0.750",
                  "- train-CV gap 0.080 <= 0.100", "[pass] auc: 0.9312 vs 0.7500",
                  "train_cv_gap 0.0800", "data_uri: s3://b/data.csv",
                  'hyperparameters: {"eta": 0.1, "max_depth": 4}', "code_version: deadbeef",

@@ -121,7 +121,7 @@ def assert_affine(pixels: list[tuple[float, float]], data: list[tuple[float, flo
 
 def test_the_decision_and_every_reason_and_metric_are_shown() -> None:
     text = render_report(evaluation(), TRIALS, title="fraud model", run_info={"pipeline": "p1"})
-    assert '<div class="verdict rejected"><span class="badge">REJECTED</span>' in text
+    assert '<div class="verdict rejected"><span class="badge">REJECTED BY THE SAFEGUARDS</span>' in text
     assert '<li class="fail">recall 0.3 is below the floor 0.5 (approval.min_recall)</li>' in text
     assert "auc meets the floor &lt;script&gt;" in text
     for value in ("0.9312", "0.7345", "0.7209", "0.8157", "0.7654", "0.9587", "0.1234"):
@@ -133,7 +133,10 @@ def test_the_decision_and_every_reason_and_metric_are_shown() -> None:
     approved["decision"]["approved"] = True
     approved["decision"]["reasons"].append("no champion yet")
     text = render_report(approved)
-    assert '<span class="badge">APPROVED</span>' in text
+    assert '<span class="badge">PASSED THE SAFEGUARDS</span>' in text and "APPROVED" not in text
+    assert "registry status: not known to this report" in text
+    shown = render_report(approved, run_info={"registry_status": "PendingManualApproval (fraud version 4)"})
+    assert '<span class="registry-status">registry status: PendingManualApproval (fraud version 4)</span>' in shown
     assert '<li class="pass">auc meets the floor &lt;script&gt;' in text
     assert '<li class="note">no champion yet</li>' in text  # a reason no check produced
 

@@ -107,7 +107,9 @@ def _summary(evaluation: Mapping[str, Any], path: Path) -> None:
     over = evaluation.get("overfitting", {})
     auc = evaluation.get("binary_classification_metrics", {}).get("auc", {}).get("value")
     decision = evaluation.get("decision", {})
-    verdict = "APPROVED" if decision.get("approved") else "REJECTED"
+    # the safeguards' own words: "Approved" is a registry status, which this command never sets
+    verdict = ("PASSED the safeguards" if decision.get("approved") else "REJECTED by the safeguards") + \
+        " (not registered: no registry status)"
     print(f"  cv auc {_num(over.get('cv_auc'))}, holdout auc {_num(auc)}, "
           f"train-cv gap {_num(over.get('train_cv_gap'))}")
     print(f"{verdict}")

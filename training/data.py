@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from trainguard.training.errors import DataError
+from trainguard.training.files import open_for_write
 
 __all__ = [
     "MISSING_TOKENS",
@@ -650,11 +651,9 @@ def write_csv(ds: Dataset, path: str | Path) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     quoted = [_csv_line([str(c)]) for c in ds.classes]  # the two labels, quoted if need be
     has_nan = np.isnan(ds.X).any(axis=1).tolist()
-    tmp = p.with_name(p.name + ".partial")
-    with tmp.open("w", encoding="utf-8", newline="") as fh:
+    with open_for_write(p, "w", newline="") as fh:
         fh.write(_csv_line([*ds.feature_names, ds.target]) + "\n")
         for row, label, nan in zip(ds.X.tolist(), ds.y.tolist(), has_nan, strict=True):
             cells = [("" if v != v else repr(v)) for v in row] if nan else map(repr, row)
             fh.write(",".join(cells) + ("," if row else "") + quoted[int(label)] + "\n")
-    tmp.replace(p)
     return p

@@ -10,14 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from trainguard.training.cv import CVResult
+from trainguard.training.files import write_text
 from trainguard.training.metrics import METRIC_NAMES, binary_metrics, confusion_matrix, curves
 
 __all__ = ["SERVING_CONTENT_TYPE", "bootstrap_std", "build_evaluation", "json_safe", "serving_block",
@@ -121,14 +120,5 @@ def write_evaluation(path: str | Path, evaluation: Mapping[str, Any]) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(json_safe(evaluation), indent=2, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(target, text, fsync=True)
     return target

@@ -24,6 +24,7 @@ from trainguard.training.approval import Thresholds, decide
 from trainguard.training.config import Config, load_config
 from trainguard.training.data import check_trainable, holdout_split, load_table, write_csv
 from trainguard.training.errors import ConfigError, DataError, TrainguardError
+from trainguard.training.files import write_bytes, write_text
 from trainguard.training.metrics import METRIC_NAMES as HOLDOUT_METRICS
 
 __all__ = [
@@ -292,10 +293,9 @@ def preprocess(argv: Sequence[str], env: Mapping[str, str]) -> None:
     train_ds, test_ds = holdout_split(ds, cfg.data.test_size, cfg.seed)
     train_path = root / "processing" / "train" / "train.csv"
     test_path = root / "processing" / "test" / "test.csv"
-    # write both aside first, then rename: no half-written split is ever left behind
-    staged = [write_csv(train_ds, _partial(train_path)), write_csv(test_ds, _partial(test_path))]
-    for tmp, final in zip(staged, (train_path, test_path), strict=True):
-        tmp.replace(final)
+    # each split appears whole or not at all (training.files)
+    write_csv(train_ds, train_path)
+    write_csv(test_ds, test_path)
     print(f"trainguard preprocess: {ds.n_rows} rows ({ds.positive_rate:.1%} positive) -> "
           f"train {train_ds.n_rows}, test {test_ds.n_rows}")
 
@@ -345,14 +345,12 @@ def train(argv: Sequence[str], env: Mapping[str, str], on_metric: OnMetric | Non
     record = {**result.to_dict(), "hyperparameters": hyperparameters_from_config(cfg),
               "best_num_round": rounds, "features": list(ds.feature_names),
               "target": ds.target, "classes": list(ds.classes), "n_train": ds.n_rows}
-    # write the model aside (outside the model dir's top level, which must hold model.json alone),
-    # then the CV record, then move the model in: a model.json is never left without its record
-    staging = model_dir / PurePosixPath(CV_RECORD).parent
-    staging.mkdir(parents=True, exist_ok=True)
-    model_tmp = staging / "model.partial.json"
-    booster.save_model(str(model_tmp))
+    # the model dir's top level must hold model.json alone (the image serves every top-level
+    # file as a booster): the CV record goes in a subfolder, written before the model so a
+    # model.json is never left without its record
+    model = bytes(booster.save_raw(raw_format="json"))  # the same bytes save_model writes
     _write_json(model_dir / CV_RECORD, record)
-    model_tmp.replace(model_dir / MODEL_FILE)
+    write_bytes(model_dir / MODEL_FILE, model)
     print(f"trainguard train: {result.folds_run} folds, cv auc {result.mean('auc'):.4f}, "
           f"final fit {rounds} rounds on {ds.n_rows} rows")
 
@@ -490,10 +488,6 @@ def _job_input(path: Path, what: str, expected: str) -> Path:
     return path
 
 
-def _partial(path: Path) -> Path:
-    return path.with_name(path.name + ".partial")
-
-
 def _flag_pairs(argv: Sequence[str]) -> dict[str, str]:
     """``--name value`` pairs (script mode passes hyperparameters so); names keep underscores."""
     out: dict[str, str] = {}
@@ -552,9 +546,7 @@ def _read_json(path: Path, what: str) -> Any:
 
 def _write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _partial(path)
-    tmp.write_text(json.dumps(data, indent=1, default=_json_default), encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, json.dumps(data, indent=1, default=_json_default))
 
 
 def _json_default(obj: Any) -> Any:
@@ -601,7 +593,7 @@ def _write_failure(env: Mapping[str, str], message: str) -> None:
     try:
         path = _opt_ml(env) / "output" / "failure"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(message[:1000], encoding="utf-8")
+        write_text(path, message[:1000])
     except OSError:
         pass
 

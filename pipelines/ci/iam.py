@@ -500,6 +500,10 @@ def deployer_policy(cfg: Config, definition: Mapping[str, Any], *,
         # bucket; upsert needs that answer to know whether to upload.
         {"Sid": "FindStagedObjects", "Effect": "Allow", "Action": ["s3:ListBucket"],
          "Resource": f"arn:aws:s3:::{bucket}"},
+        # upsert refuses a bucket without default SSE-KMS or a full public access block
+        {"Sid": "CheckBucketSafeguards", "Effect": "Allow",
+         "Action": ["s3:GetBucketPublicAccessBlock", "s3:GetEncryptionConfiguration"],
+         "Resource": f"arn:aws:s3:::{bucket}"},
         {"Sid": "ReadEvaluationReports", "Effect": "Allow", "Action": ["s3:GetObject"],
          "Resource": [f"arn:aws:s3:::{bucket}/{k}" for k in reports] or
          [f"arn:aws:s3:::{bucket}/{base}runs/*"]},

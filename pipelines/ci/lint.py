@@ -19,13 +19,17 @@ from trainguard.pipelines.definition import (
     JOB_SETTINGS,
     UNKNOWN,
     arguments,
+    describe_expression,
+    evaluate,
     get_path,
     iter_steps,
     job_blocks,
     job_kind,
+    nested_step_lists,
     parse_definition,
     resolve,
 )
+from trainguard.steps.limits import MAX_PROCESSING_RUNTIME_SECONDS
 from trainguard.training.config import Config
 
 __all__ = ["Finding", "format_findings", "lint_definition"]
@@ -47,8 +51,23 @@ _SECRET_VALUES = (
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
 )
 _AWS_SECRET_KEY = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_CONNECTION_SECRET = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@")
+"""A URL with a password in its user part (postgres://user:pass@host, redis://:pass@host)."""
 _SEED_NAMES = {"seed", "random_seed", "random_state", "--seed"}
 _REGISTER_TYPES = {"RegisterModel"}
+_AWS_MANAGED_KEY = re.compile(r"(^|:)alias/aws/")
+MAX_TRAINING_RUNTIME_SECONDS = 2_419_200
+"""CreateTrainingJob's ``StoppingCondition.MaxRuntimeInSeconds`` maximum, 28 days (SageMaker API
+reference, StoppingCondition; the service model carries no bound). Processing: 9 days (the model's)."""
+_MAX_RUNTIME = {"Processing": MAX_PROCESSING_RUNTIME_SECONDS, "Training": MAX_TRAINING_RUNTIME_SECONDS}
+_MODEL_SETTINGS: dict[str, str | None] = {
+    "volume": None, "output": None, "vpc": "VpcConfig", "isolation": "EnableNetworkIsolation",
+    "ice": None, "runtime": None}
+"""A CreateModel request (step type Model): the container it names runs isolated in a VPC too."""
+_CONTAINER_TYPES = {"Condition", "ForEach"}
+_CHECKED_TYPES = {"Processing", "Training", "Tuning", "Transform", "QualityCheck", "ClarifyCheck",
+                  "Model", "RegisterModel", "Fail", *_CONTAINER_TYPES}
+"""Step types whose Arguments lint knows how to check; any other is a finding (not proven safe)."""
 
 
 @dataclass(frozen=True)
@@ -72,52 +91,137 @@ class Finding:
 
 def _check_job(step_name: str, kind: str, prefix: str, job: dict[str, Any],
                definition: Mapping[str, Any]) -> Iterator[Finding]:
-    paths = JOB_SETTINGS["Training" if kind == "Tuning" else kind]
+    paths = _MODEL_SETTINGS if kind == "Model" else JOB_SETTINGS["Training" if kind == "Tuning" else kind]
 
     def finding(rule: str, sub: str, message: str, severity: Severity = "error") -> Finding:
         return Finding(rule, severity, step_name, f"{prefix}.{sub}", message)
 
-    vol = paths["volume"]
-    if vol and not resolve(get_path(job, vol), definition):
-        yield finding("kms-volume", vol, "job volumes are not encrypted with a customer KMS key; "
-                      "set security.kms_key_id (VolumeKmsKeyId) to your key's ARN.")
-    out = paths["output"]
-    has_outputs = kind != "Processing" or get_path(job, "ProcessingOutputConfig.Outputs")
-    if out and has_outputs and not resolve(get_path(job, out), definition):
-        yield finding("kms-output", out, "job outputs written to S3 are not encrypted with a "
-                      "customer KMS key; set security.kms_key_id (KmsKeyId) to your key's ARN.")
+    def unproven(raw: Any) -> str:
+        return (f"is given by {describe_expression(raw, definition)}, which lint cannot prove safe "
+                "before a run")
+
+    for key, rule, what, setting in (("volume", "kms-volume", "job volumes are", "VolumeKmsKeyId"),
+                                     ("output", "kms-output", "job outputs written to S3 are",
+                                      "KmsKeyId")):
+        path = paths[key]
+        if not path or (key == "output" and kind == "Processing"
+                        and not get_path(job, "ProcessingOutputConfig.Outputs")):
+            continue
+        raw = get_path(job, path)
+        value = evaluate(raw, definition)
+        fix = f"set security.kms_key_id ({setting}) to your customer key's ARN"
+        if value is UNKNOWN:
+            yield finding(rule, path, f"the KMS key {unproven(raw)}; {fix} as a literal or a "
+                          "parameter with a default.")
+        elif not isinstance(value, str) or not value.strip():
+            yield finding(rule, path, f"{what} not encrypted with a customer KMS key; {fix}.")
+        elif _AWS_MANAGED_KEY.search(value.strip()):
+            yield finding(rule, path, f"{what} encrypted with the AWS-managed key {value!r}, not a "
+                          f"customer key you control and can audit or revoke; {fix}.")
     vpc = paths["vpc"]
     if vpc:
-        cfg = get_path(job, vpc)
-        subnets = cfg.get("Subnets") if isinstance(cfg, dict) else None
-        groups = cfg.get("SecurityGroupIds") if isinstance(cfg, dict) else None
-        if not subnets or not groups:
-            missing = " and ".join(n for n, v in (("subnets", subnets), ("security groups", groups))
-                                   if not v)
-            yield finding("vpc", vpc, f"job does not run in a VPC (no {missing}); set "
-                          "security.subnets and security.security_group_ids to private subnets "
-                          "and a security group.")
-    iso = paths["isolation"]
-    if iso:
-        value = resolve(get_path(job, iso), definition)
-        if value is not True and value is not UNKNOWN:
-            yield finding("network-isolation", iso, "job is not network-isolated; set "
-                          "security.network_isolation=true (EnableNetworkIsolation).")
-    ice = paths["ice"]
-    if ice:
-        value = resolve(get_path(job, ice), definition)
-        if value is not True and value is not UNKNOWN:
-            yield finding("inter-container-encryption", ice, "traffic between job containers is "
-                          "not encrypted; set security.inter_container_encryption=true "
-                          "(EnableInterContainerTrafficEncryption).")
+        yield from _check_vpc(get_path(job, vpc), vpc, definition, finding)
+    for key, rule, text, setting in (
+            ("isolation", "network-isolation", "job is not network-isolated",
+             "security.network_isolation=true (EnableNetworkIsolation)"),
+            ("ice", "inter-container-encryption", "traffic between job containers is not encrypted",
+             "security.inter_container_encryption=true (EnableInterContainerTrafficEncryption)")):
+        path = paths[key]
+        if not path:
+            continue
+        raw = get_path(job, path)
+        value = evaluate(raw, definition)
+        if value is UNKNOWN:
+            yield finding(rule, path, f"{path.rsplit('.', 1)[-1]} {unproven(raw)}; set {setting} as "
+                          "the literal true.")
+        elif value is not True:
+            yield finding(rule, path, f"{text}; set {setting}.")
     rt = paths["runtime"]
     if rt:
-        value = resolve(get_path(job, rt), definition)
-        if value is not UNKNOWN and (not isinstance(value, int) or isinstance(value, bool)
-                                      or value <= 0):
+        raw = get_path(job, rt)
+        value = evaluate(raw, definition)
+        ceiling = _MAX_RUNTIME["Training" if kind in ("Tuning", "Training") else "Processing"]
+        fix = "set security.max_runtime_seconds (StoppingCondition.MaxRuntimeInSeconds)"
+        if value is UNKNOWN:
+            yield finding("max-runtime", rt, f"the maximum runtime {unproven(raw)}; {fix}.")
+        elif not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             yield finding("max-runtime", rt, "job has no maximum runtime, so a stuck job runs (and "
-                          "bills) until stopped; set security.max_runtime_seconds "
-                          "(StoppingCondition.MaxRuntimeInSeconds).")
+                          f"bills) until stopped; {fix}.")
+        elif value > ceiling:
+            yield finding("max-runtime", rt, f"maximum runtime {value} s is above the service's "
+                          f"maximum for this job ({ceiling} s), so the job cannot be created; {fix} "
+                          f"to at most {ceiling}.")
+
+
+def _check_vpc(cfg: Any, vpc: str, definition: Mapping[str, Any], finding: Any) -> Iterator[Finding]:
+    """Subnets and security groups must be proven: non-blank literal IDs (or parameter defaults)."""
+    fix = ("set security.subnets and security.security_group_ids to private subnets and a "
+           "security group")
+    if cfg is None:
+        yield finding("vpc", vpc, f"job does not run in a VPC (no subnets and security groups); {fix}.")
+        return
+    if not isinstance(cfg, dict):
+        yield finding("vpc", vpc, f"the VPC configuration {describe_expression(cfg, definition)} is "
+                      f"not an object lint can check; {fix}.")
+        return
+    missing, unproven = [], []
+    for key, what in (("Subnets", "subnets"), ("SecurityGroupIds", "security groups")):
+        raw = cfg.get(key)
+        items = evaluate(raw, definition)
+        if items is UNKNOWN:
+            unproven.append(f"{what} ({describe_expression(raw, definition)})")
+            continue
+        if not isinstance(items, list) or not items:
+            missing.append(what)
+            continue
+        values = [evaluate(v, definition) for v in items]
+        if any(v is UNKNOWN for v in values):
+            unproven.append(f"{what} (an element given by an expression)")
+        elif any(not isinstance(v, str) or not v.strip() for v in values):
+            missing.append(f"{what} (a blank or non-text ID)")
+    if missing:
+        yield finding("vpc", vpc, f"job does not run in a VPC (no {' and '.join(missing)}); {fix}.")
+    if unproven:
+        yield finding("vpc", vpc, f"the VPC's {' and '.join(unproven)} cannot be proven before a "
+                      f"run; {fix} as literals.")
+
+
+def _check_shape(step: Any, where: str) -> Iterator[Finding]:
+    """Steps lint cannot read or does not know are findings: unknown means not proven safe."""
+    if not isinstance(step, dict):
+        yield Finding("malformed-step", "error", where, "", f"a step is {type(step).__name__}, not "
+                      "an object; lint cannot check it. Fix the definition's Steps list.")
+        return
+    name = str(step.get("Name", "?"))
+    kind = step.get("Type")
+    args = step.get("Arguments")
+    if kind not in _CHECKED_TYPES:
+        yield Finding("unknown-step", "error", name, "Type", f"lint cannot check a {kind!r} step (it "
+                      "knows Processing, Training, Tuning, Transform, QualityCheck, ClarifyCheck, "
+                      "Model, RegisterModel, Condition, ForEach and Fail), so nothing proves its "
+                      "jobs encrypted, isolated or bounded; review it by hand and remove it from "
+                      "the pipeline lint gates.")
+    elif kind == "ForEach" and not nested_step_lists(step):
+        yield Finding("unknown-step", "error", name, "Arguments", "lint found no steps inside this "
+                      "ForEach, so it cannot check what it runs; give its loop body as step objects.")
+    elif kind not in ("Fail",) and not isinstance(args, dict):
+        what = "no Arguments" if args is None else f"Arguments that are {type(args).__name__}, not an object"
+        yield Finding("malformed-step", "error", name, "Arguments", f"a {kind} step with {what} "
+                      "cannot be checked (or run); give its request as a JSON object.")
+
+
+def _check_step_lists(definition: Mapping[str, Any]) -> Iterator[Finding]:
+    """Shape findings for every step at every level (non-objects included, which iter_steps skips)."""
+    def walk(steps: Any, where: str) -> Iterator[Finding]:
+        if not isinstance(steps, list):
+            return
+        for i, step in enumerate(steps):
+            yield from _check_shape(step, f"{where}[{i}]")
+            if isinstance(step, dict):
+                for label, inner in nested_step_lists(step):
+                    yield from walk(inner, f"{step.get('Name', '?')}.{label}")
+
+    yield from walk(definition.get("Steps"), "Steps")
 
 
 def _check_tags(step: Mapping[str, Any]) -> Iterator[Finding]:
@@ -175,6 +279,10 @@ def _check_secrets(step: Mapping[str, Any], definition: Mapping[str, Any]) -> It
                               f"value looks like {what}; {fix}.")
                 break
         else:
+            if _connection_secret(value):
+                yield Finding("plaintext-secret", "error", name, path,
+                              f"value is a connection string with a password in it; {fix}.")
+                continue
             if _looks_like_secret_key(value) and not value.startswith(("s3://", "arn:")):
                 yield Finding("plaintext-secret", "error", name, path,
                               f"value looks like an AWS secret access key; {fix}.")
@@ -187,7 +295,7 @@ def _check_secrets(step: Mapping[str, Any], definition: Mapping[str, Any]) -> It
             if isinstance(raw, dict) and value is UNKNOWN:
                 continue
             if isinstance(value, str) and value and not _is_reference(value):
-                severity: Severity = "warning" if isinstance(raw, dict) else "error"
+                severity: Severity = "error"
                 where = "a pipeline parameter default" if isinstance(raw, dict) else "plaintext"
                 yield Finding("plaintext-secret", severity, name, f"{path}.{key}",
                               f"{key!r} holds a secret in {where}, visible to anyone who can "
@@ -206,6 +314,36 @@ def _check_secrets(step: Mapping[str, Any], definition: Mapping[str, Any]) -> It
                     and not _is_reference(value):
                 yield Finding("plaintext-secret", "error", name, f"{path}[{at}]",
                               f"argument {flag} is given a plaintext secret; {fix}.")
+
+
+def _connection_secret(value: str) -> bool:
+    """True for a URL carrying a literal password (not a ${...}/{{...}} placeholder)."""
+    for m in _CONNECTION_SECRET.finditer(value):
+        password = m.group(1)
+        if password and not password.startswith(("${", "{{", "%s")) and password != "*" * len(password):
+            return True
+    return False
+
+
+def _check_parameter_secrets(definition: Mapping[str, Any]) -> Iterator[Finding]:
+    """A pipeline parameter whose name or default looks like a secret carries it in plaintext
+    (DescribePipeline shows every default), whether or not a step uses it."""
+    fix = ("remove the default and have the job read the secret from AWS Secrets Manager (pass the "
+           "secret's ARN, grant the role secretsmanager:GetSecretValue)")
+    for i, param in enumerate(definition.get("Parameters") or []):
+        if not isinstance(param, dict):
+            continue
+        pname, default = str(param.get("Name", "?")), param.get("DefaultValue")
+        if not isinstance(default, str) or not default or _is_reference(default):
+            continue
+        looks = ("its name says it is a secret" if _secret_name(pname)
+                 else "it is a connection string with a password" if _connection_secret(default)
+                 else next((f"it looks like {what}" for pat, what in _SECRET_VALUES if pat.search(default)),
+                           None))
+        if looks:
+            yield Finding("plaintext-secret", "error", f"parameter {pname}",
+                          f"Parameters[{i}].DefaultValue", f"the default of parameter {pname} is "
+                          f"plaintext and {looks}; {fix}.")
 
 
 def _named_maps(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -237,18 +375,26 @@ def _named_lists(node: Any, path: str, name: str) -> Iterator[tuple[str, list[An
 
 def _approval_status(step: Mapping[str, Any], definition: Mapping[str, Any]) -> Any:
     args = arguments(step)
-    return resolve(args.get("ModelApprovalStatus"), definition) if isinstance(args, dict) else None
+    return evaluate(args.get("ModelApprovalStatus"), definition) if isinstance(args, dict) else None
 
 
 def _check_approval(step: Mapping[str, Any], definition: Mapping[str, Any],
                     config: Config | None) -> Iterator[Finding]:
     status = _approval_status(step, definition)
     raw = arguments(step).get("ModelApprovalStatus")
+    if status is UNKNOWN:
+        yield Finding("auto-approval", "error", str(step.get("Name", "?")),
+                      "Arguments.ModelApprovalStatus",
+                      f"ModelApprovalStatus is given by {describe_expression(raw, definition)}, so "
+                      "lint cannot prove models are not approved without review; give it as the "
+                      "literal PendingManualApproval or a parameter with that default.")
+        return
     if status != "Approved":
         return
     if config is not None and config.approval.approval_status == "Approved":
         return
-    how = ("the ModelApprovalStatus parameter defaults to" if isinstance(raw, dict)
+    how = ("a Std:Join spells ModelApprovalStatus as" if isinstance(raw, dict) and "Std:Join" in raw
+           else "the ModelApprovalStatus parameter defaults to" if isinstance(raw, dict)
            else "the registration sets ModelApprovalStatus to")
     fix = ("register as PendingManualApproval (approval.approval_status) so a person approves; if "
            "auto-approval is intended, set approval.approval_status=Approved in the config and "
@@ -488,7 +634,8 @@ def lint_definition(definition: Mapping[str, Any] | str, config: Config | None =
     input is not a pipeline definition.
     """
     definition = parse_definition(definition)
-    findings: list[Finding] = []
+    findings: list[Finding] = list(_check_step_lists(definition))
+    findings.extend(_check_parameter_secrets(definition))
     for step, _trail in iter_steps(definition):
         name = str(step.get("Name", "?"))
         kind = step.get("Type")
@@ -496,6 +643,8 @@ def lint_definition(definition: Mapping[str, Any] | str, config: Config | None =
         for prefix, job in blocks:
             findings.extend(_check_job(name, str(job_kind(step)), prefix, job, definition))
             findings.extend(_check_instances(name, str(job_kind(step)), prefix, job, definition))
+        if kind == "Model" and isinstance(step.get("Arguments"), dict):
+            findings.extend(_check_job(name, "Model", "Arguments", step["Arguments"], definition))
         if blocks:
             findings.extend(_check_tags(step))
         findings.extend(_check_secrets(step, definition))

@@ -174,10 +174,14 @@ def _ensure_bucket(s3: Any, cfg: Config, bucket: str, out: Printer) -> bool:
     with aws_errors("s3:ListBucket"):
         try:
             s3.head_bucket(Bucket=bucket)
-            return False
+            exists = True
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) not in _MISSING_BUCKET:
                 raise
+            exists = False
+    if exists:
+        _check_bucket_safeguards(s3, bucket)
+        return False
     if cfg.aws.bucket:
         raise DeployError(f"bucket {bucket!r} (aws.bucket) does not exist in {cfg.aws.region}; "
                           "create it with default SSE-KMS encryption, or unset aws.bucket to use "
@@ -198,6 +202,69 @@ def _ensure_bucket(s3: Any, cfg: Config, bucket: str, out: Printer) -> bool:
             "RestrictPublicBuckets": True})
     out(f"created bucket {bucket} (default SSE-KMS, public access blocked)")
     return True
+
+
+_NO_ENCRYPTION = {"ServerSideEncryptionConfigurationNotFoundError"}
+_NO_PUBLIC_ACCESS_BLOCK = {"NoSuchPublicAccessBlockConfiguration"}
+_PUBLIC_ACCESS_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+def _check_bucket_safeguards(s3: Any, bucket: str) -> None:
+    """Refuse an existing bucket without default SSE-KMS encryption or a full public access block.
+
+    Upsert never changes an existing bucket's settings (other workloads may rely on them); it
+    says what is missing and the command that fixes it, before anything is uploaded or created.
+    """
+    import botocore.exceptions
+
+    problems: list[str] = []
+    with aws_errors("s3:GetEncryptionConfiguration"):
+        try:
+            rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) not in _NO_ENCRYPTION:
+                raise
+            rules = []
+    algorithms = [((r.get("ApplyServerSideEncryptionByDefault") or {}).get("SSEAlgorithm")) for r in rules]
+    if not any(str(a).startswith("aws:kms") for a in algorithms):
+        found = ", ".join(str(a) for a in algorithms if a) or "none"
+        problems.append(f"its default encryption is not SSE-KMS (found: {found}); fix with 'aws s3api "
+                        f"put-bucket-encryption --bucket {bucket} --server-side-encryption-configuration "
+                        "\'{\"Rules\": [{\"ApplyServerSideEncryptionByDefault\": {\"SSEAlgorithm\": "
+                        "\"aws:kms\", \"KMSMasterKeyID\": \"<your key ARN>\"}, \"BucketKeyEnabled\": true}]}\''")
+    with aws_errors("s3:GetBucketPublicAccessBlock"):
+        try:
+            block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) not in _NO_PUBLIC_ACCESS_BLOCK:
+                raise
+            block = {}
+    open_flags = [f for f in _PUBLIC_ACCESS_FLAGS if block.get(f) is not True]
+    if open_flags:
+        problems.append(f"its public access block is off for {', '.join(open_flags)}; fix with 'aws "
+                        f"s3api put-public-access-block --bucket {bucket} --public-access-block-"
+                        "configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,"
+                        "RestrictPublicBuckets=true'")
+    if problems:
+        raise DeployError(f"bucket {bucket} would hold the pipeline's code and data, but "
+                          + "; and ".join(problems) + ". Nothing was uploaded or created; upsert "
+                          "does not change an existing bucket's settings itself.")
+
+
+def _check_role_account(session: Any, cfg: Config, endpoint_url: str | None) -> None:
+    """Refuse a role from another account than the caller's: the pipeline could not pass it, and
+    the default bucket would be named after the other account."""
+    parts = cfg.aws.role_arn.split(":")
+    role_account = parts[4] if len(parts) >= 6 else ""
+    kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    with aws_errors("sts:GetCallerIdentity"):
+        caller = session.client("sts", config=client_config(), **kwargs).get_caller_identity()
+    account = str(caller.get("Account", ""))
+    if role_account and account and role_account != account:
+        raise DeployError(f"the role {cfg.aws.role_arn} belongs to account {role_account}, but the "
+                          f"credentials in use are account {account} ({caller.get('Arn')}); deploy "
+                          "with credentials of the role's account, or pass --role-arn a role of "
+                          f"account {account}. Nothing was created.")
 
 
 def _upload_bundle(s3: Any, cfg: Config, uri: str, data: bytes, sha256: str, out: Printer) -> bool:
@@ -396,6 +463,7 @@ def upsert(cfg: Config, *, start: bool = False, params: list[str] | None = None,
     if uri not in definition_text:
         raise DeployError(f"the built definition does not reference the code bundle {uri}; "
                           "rebuild with the same installed code.")
+    _check_role_account(session, cfg, endpoint_url)  # before anything is created
     s3, sm = _clients(cfg, session, endpoint_url)
     result = UpsertResult(bundle_uri=uri)
     result.bucket_created = _ensure_bucket(s3, cfg, bucket, out)

@@ -7,13 +7,13 @@ read): ``trainguard definition --config cfg.yaml --set cv.folds=3 --out definiti
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from pathlib import Path
 
 from trainguard.steps.limits import check_service_limits
 from trainguard.training.config import load_config, parse_override
 from trainguard.training.errors import ConfigError
+from trainguard.training.files import write_text
 
 __all__ = ["add_arguments", "run"]
 
@@ -45,14 +45,10 @@ def run(args: argparse.Namespace) -> int:
     if blocking is not None:
         raise ConfigError(f"--out {out}: {blocking} is a file, not a folder; choose a path inside "
                           "a folder, such as definition.json.")
-    tmp = out.with_name(out.name + ".tmp")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out)  # all or nothing: never a half-written definition
+        write_text(out, text)  # all or nothing; a device or FIFO is written through, never replaced
     except OSError as exc:
-        with contextlib.suppress(OSError):  # e.g. the parent is a file: there is no tmp to remove
-            tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write the definition to {out}: {exc.strerror}; "
                           "choose a writable path with --out.") from None
     print(f"wrote {out} ({len(text.encode())} bytes)", file=sys.stderr)

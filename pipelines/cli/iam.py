@@ -11,6 +11,7 @@ from trainguard.pipelines.ci.aws import build_definition, config_from_args
 from trainguard.pipelines.ci.iam import IamError, deployer_policy, derive_policy, role_and_region
 from trainguard.pipelines.cli.options import add_config_options
 from trainguard.pipelines.definition import load_definition, parse_definition
+from trainguard.training.files import write_text
 
 __all__ = ["add_arguments", "run"]
 
@@ -81,12 +82,12 @@ def _write(args: argparse.Namespace, doc: dict[str, Any]) -> int:
     out = Path(args.out)
     try:
         if args.split and "TrustPolicy" in doc:
-            out.write_text(json.dumps(doc["PolicyDocument"], indent=2) + "\n", encoding="utf-8")
+            write_text(out, json.dumps(doc["PolicyDocument"], indent=2) + "\n")
             trust = out.with_name(f"{out.stem}.trust{out.suffix or '.json'}")
-            trust.write_text(json.dumps(doc["TrustPolicy"], indent=2) + "\n", encoding="utf-8")
+            write_text(trust, json.dumps(doc["TrustPolicy"], indent=2) + "\n")
             print(f"wrote {out} and {trust}")
         else:
-            out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+            write_text(out, json.dumps(doc, indent=2) + "\n")
             print(f"wrote {out}")
     except OSError as exc:
         raise IamError(f"cannot write {out}: {exc.strerror or exc}; choose a writable --out path.") \

@@ -134,8 +134,8 @@ def format_package(package: Package) -> str:
         lines.append("  (none recorded)")
     decision = (package.evaluation or {}).get("decision")
     if isinstance(decision, dict):
-        verdict = "approved" if decision.get("approved") else "rejected"
-        lines.append(f"decision at evaluation: {verdict}")
+        verdict = "passed the safeguards" if decision.get("approved") else "rejected by the safeguards"
+        lines.append(f"safeguards at evaluation: {verdict} (registry status now: {package.status})")
         lines.extend(f"  - {reason}" for reason in package.decision_reasons)
         for check in decision.get("checks") or []:
             if isinstance(check, dict):

@@ -23,7 +23,7 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``trainguard run``, and its exit statuses under the help."""
-    parser.epilog = (f"exit status: {EXIT_APPROVED} approved, {EXIT_REJECTED} rejected by a safeguard "
+    parser.epilog = (f"exit status: {EXIT_APPROVED} passed the safeguards, {EXIT_REJECTED} rejected by a safeguard "
                      f"(evaluation.json and report.html still written), {EXIT_BAD_INPUT} bad input or "
                      f"config, {EXIT_FAILED} a job failed")
     parser.add_argument("--local", action="store_true", required=True,

@@ -20,6 +20,7 @@ from typing import Any
 
 from trainguard.pipelines.local.errors import DefinitionError
 from trainguard.pipelines.local.store import LocalStore
+from trainguard.training.files import write_text
 
 __all__ = ["StepCache", "cache_key", "parse_duration"]
 
@@ -62,12 +63,15 @@ class StepCache:
             return None
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            if not _well_formed(entry):
+                return None  # a truncated or foreign entry is a miss; the step runs and rewrites it
+            created = float(entry["created"])
+        except (OSError, ValueError, UnicodeDecodeError):
             return None
-        if time.time() - float(entry.get("created", 0)) > parse_duration(expire_after):
+        if time.time() - created > parse_duration(expire_after):
             return None
-        for uri, digest in entry.get("outputs", {}).items():
-            if self.store.digest(uri) != digest:
+        for uri, digest in entry["outputs"].items():
+            if not isinstance(uri, str) or self.store.digest(uri) != digest:
                 return None
         return entry
 
@@ -78,6 +82,13 @@ class StepCache:
         entry["outputs"] = {uri: self.store.digest(uri) for uri in output_uris}
         path = self._file(step, key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
-        tmp.write_text(json.dumps(entry, sort_keys=True, default=str), encoding="utf-8")
-        tmp.replace(path)
+        write_text(path, json.dumps(entry, sort_keys=True, default=str))
+
+
+def _well_formed(entry: Any) -> bool:
+    """True when a cache entry has every field a hit is rebuilt from, each of the right type."""
+    return (isinstance(entry, dict) and isinstance(entry.get("created"), (int, float))
+            and not isinstance(entry.get("created"), bool)
+            and isinstance(entry.get("outputs"), dict) and isinstance(entry.get("properties"), dict)
+            and isinstance(entry.get("property_files"), dict)
+            and isinstance(entry.get("trials", []), list))

@@ -14,10 +14,11 @@ import re
 import tarfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from trainguard.pipelines.local.errors import UnsupportedStepError
+from trainguard.pipelines.local.errors import DefinitionError, UnsupportedStepError
+from trainguard.training.files import open_for_write, write_text
 
 __all__ = [
     "JOB_KINDS",
@@ -38,11 +39,25 @@ JobRunner = Callable[..., Any]
 
 
 def container_path(root: Path, local_path: str) -> Path:
-    """The job-folder path that stands for a container path under /opt/ml."""
-    if not local_path.startswith(OPT_ML + "/"):
+    """The job-folder path that stands for a container path under /opt/ml (never outside it)."""
+    if not isinstance(local_path, str) or not local_path.startswith(OPT_ML + "/"):
         raise UnsupportedStepError(
             f"container path {local_path!r} is outside {OPT_ML}; the local run maps only /opt/ml paths.")
-    return root / local_path[len(OPT_ML) + 1:]
+    return inside(root, local_path[len(OPT_ML) + 1:], f"container path {local_path!r}")
+
+
+def inside(root: Path, relative: str, what: str) -> Path:
+    """``root / relative``, or DefinitionError when it is absolute or its ``..`` climbs out of ``root``.
+
+    Every path the local run derives from a definition goes through here, so no definition can
+    make it read or write outside its work dir.
+    """
+    text = str(relative)
+    parts = PurePosixPath(text).parts
+    if not text or text.startswith("/") or "\\" in text or ".." in parts or "\0" in text:
+        raise DefinitionError(f"{what} must be a relative path inside the job's folder, without '..' "
+                              "or a leading '/'; fix it in the definition.")
+    return root.joinpath(*parts)
 
 
 def job_command(step: str, entrypoint: Sequence[Any], arguments: Sequence[Any]) -> tuple[str, list[str]]:
@@ -127,7 +142,7 @@ def tar_model(model_dir: Path, dest: Path) -> None:
     gives the same tarball and the steps reading it hit the cache on a rerun.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with dest.open("wb") as raw, gzip.GzipFile("", "wb", 1, raw, mtime=0) as gz, \
+    with open_for_write(dest, "wb") as raw, gzip.GzipFile("", "wb", 1, raw, mtime=0) as gz, \
             tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for p in sorted(model_dir.rglob("*")):
             if p.is_file():
@@ -141,5 +156,5 @@ def write_hyperparameters(root: Path, hyperparameters: Mapping[str, Any]) -> Pat
     """Write /opt/ml/input/config/hyperparameters.json with every value a string, as SageMaker does."""
     path = root / "input" / "config" / "hyperparameters.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({k: str(v) for k, v in hyperparameters.items()}, indent=1), encoding="utf-8")
+    write_text(path, json.dumps({k: str(v) for k, v in hyperparameters.items()}, indent=1))
     return path

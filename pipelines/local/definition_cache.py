@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from trainguard.pipelines.bundle import build_bundle
 from trainguard.training.config import Config
+from trainguard.training.files import write_text
 
 __all__ = ["SDK_DISTRIBUTIONS", "definition_key", "load_or_build", "store"]
 
@@ -54,7 +53,9 @@ def load_or_build(cfg: Config, cache_dir: Path) -> tuple[str, str, bool]:
     key = definition_key(cfg)
     path = cache_dir / f"definition-{key}.json"
     if path.is_file():
-        return path.read_text(encoding="utf-8"), key, True
+        text = _read_entry(path)
+        if text is not None:
+            return text, key, True  # else a truncated or damaged entry: a miss, rebuilt and rewritten
     from trainguard.pipelines.build import definition_json  # the SDK, only on a miss
 
     return definition_json(cfg), key, False
@@ -64,17 +65,19 @@ def store(cache_dir: Path, key: str, text: str) -> Path:
     """Write a built definition under its key, atomically (a reader never sees half a file)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / f"definition-{key}.json"
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".definition-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(path, text)
 
 
 def _builder_sources() -> list[Path]:
     steps = sorted((_PACKAGE_ROOT / "steps").glob("*.py"))
     return [*steps, _PACKAGE_ROOT / "pipelines" / "build.py", _PACKAGE_ROOT / "pipelines" / "bundle.py"]
+
+
+def _read_entry(path: Path) -> str | None:
+    """A cached definition's text when it is whole (a JSON object with a Steps list), else None."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except (OSError, ValueError, RecursionError):
+        return None
+    return text if isinstance(data, dict) and isinstance(data.get("Steps"), list) else None

@@ -18,7 +18,7 @@ from trainguard.pipelines.local.context import RunContext, StepResult
 from trainguard.pipelines.local.errors import DefinitionError, StepFailed, UnsupportedStepError
 from trainguard.pipelines.local.expressions import check_condition
 from trainguard.pipelines.local.graph import Step
-from trainguard.pipelines.registry import RegistryError
+from trainguard.pipelines.registry import LocalRegistry, RegistryError
 from trainguard.training.errors import DataError
 
 __all__ = ["EXECUTORS", "Executor", "executor_for"]
@@ -54,6 +54,7 @@ class ProcessingExecutor(Executor):
 
     def check(self, step: Step) -> None:
         jobrun.check_processing(step.name, step.spec.get("Arguments") or {})
+        jobrun.check_property_files(step.name, step.spec.get("PropertyFiles"))
 
     def input_uris(self, args: Mapping[str, Any]) -> list[str]:
         return jobrun.processing_input_uris(args)
@@ -160,11 +161,14 @@ class RegisterModelExecutor(Executor):
             lineage["cv_scores"] = evaluation.get("cross_validation")
         if ctx.registry is None:
             raise StepFailed(step.name, "no model registry was given to the local run.")
+        # one package per execution and step: a rerun after a crash right after registering finds it
+        key = f"{ctx.execution_id}/{step.name}@{ctx.workdir.resolve()}"
+        extra = {"registration_key": key} if isinstance(ctx.registry, LocalRegistry) else {}
         try:
             pkg = ctx.registry.register(
                 str(group), str(status), metrics=None if evaluation else {},
                 evaluation=evaluation, lineage=lineage, model_uri=model_uri,
-                description=args.get("ModelPackageDescription"))
+                description=args.get("ModelPackageDescription"), **extra)
         except RegistryError as exc:
             raise StepFailed(step.name, str(exc), exc.exit_code) from exc
         arn = f"arn:aws:sagemaker:local:000000000000:model-package/{pkg.group}/{pkg.version}"

@@ -7,6 +7,7 @@ topological and otherwise follows the definition; unknown steps and cycles are D
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,10 @@ class StepGraph:
     order: list[str]
 
 
+STEP_NAME = re.compile(r"[A-Za-z0-9\-_]{1,64}")
+"""The service's StepName pattern and length (botocore's sagemaker model): a step name also names
+the local run's job folders and cache entries, so nothing else may reach the file system."""
+
 def build_graph(definition: Mapping[str, Any]) -> StepGraph:
     """Flatten the definition's steps and order them; DefinitionError for a malformed graph."""
     raw = definition.get("Steps")
@@ -65,6 +70,9 @@ def _collect(raw: list[Any], steps: dict[str, Step], branch: tuple[str, bool] | 
         if not isinstance(item, Mapping) or "Name" not in item or "Type" not in item:
             raise DefinitionError(f"a step must be an object with 'Name' and 'Type'; got {str(item)[:80]!r}.")
         name = item["Name"]
+        if not isinstance(name, str) or not STEP_NAME.fullmatch(name):
+            raise DefinitionError(f"step name {str(name)[:80]!r} is not a SageMaker step name (1 to 64 "
+                                  "letters, digits, '-' and '_'); rename the step.")
         if name in steps:
             raise DefinitionError(f"two steps are named {name!r}; step names must be unique.")
         step = Step(name=name, type=item["Type"], spec=dict(item), branch_of=branch)

@@ -10,6 +10,7 @@ properties so later steps' property references resolve.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from trainguard.pipelines.local.container import (
     MetricReader,
     container_path,
+    inside,
     job_command,
     tar_model,
     training_env,
@@ -26,8 +28,12 @@ from trainguard.pipelines.local.context import RunContext, StepResult
 from trainguard.pipelines.local.errors import DefinitionError, StepFailed, UnsupportedStepError
 from trainguard.training.errors import DataError
 
+CHANNEL_NAME = re.compile(r"[A-Za-z0-9.\-_]+")
+"""CreateTrainingJob's ChannelName pattern (botocore's sagemaker model); '.' and '..' are refused too."""
+
 __all__ = [
     "check_processing",
+    "check_property_files",
     "check_training",
     "processing_input_uris",
     "run_processing",
@@ -44,11 +50,24 @@ def check_processing(step: str, args: Mapping[str, Any]) -> None:
     """Refuse, before anything runs, a processing job the local run cannot emulate."""
     app = args.get("AppSpecification") or {}
     job_command(step, app.get("ContainerEntrypoint") or [], app.get("ContainerArguments") or [])
+    probe = Path("/")
     for inp in args.get("ProcessingInputs") or []:
         if "S3Input" not in inp:
             raise UnsupportedStepError(
                 f"step {step}: processing input {inp.get('InputName')!r} is not an S3 input "
                 "(dataset definitions are not emulated locally).")
+        if not _is_code_input(inp.get("InputName", ""), str(inp["S3Input"].get("LocalPath", ""))):
+            container_path(probe, inp["S3Input"].get("LocalPath"))  # refused here, before any step runs
+    for out in (args.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
+        container_path(probe, (out.get("S3Output") or {}).get("LocalPath"))
+
+
+def check_property_files(step: str, property_files: Any) -> None:
+    """Refuse property files whose FilePath is absolute or climbs out of its output folder."""
+    for pf in property_files if isinstance(property_files, list) else []:
+        inside(Path("/"), pf.get("FilePath", "") if isinstance(pf, Mapping) else "",
+               f"step {step}: property file {pf.get('PropertyFileName') if isinstance(pf, Mapping) else pf!r}"
+               f"'s FilePath {pf.get('FilePath') if isinstance(pf, Mapping) else None!r}")
 
 
 def processing_input_uris(args: Mapping[str, Any]) -> list[str]:
@@ -96,7 +115,7 @@ def run_processing(step: str, args: Mapping[str, Any], ctx: RunContext,
         if folder is None:
             raise DefinitionError(f"step {step}: property file {pf['PropertyFileName']} names output "
                                   f"{pf['OutputName']!r}, which the job does not have.")
-        path = folder / pf["FilePath"]
+        path = inside(folder, pf["FilePath"], f"step {step}: property file {pf['PropertyFileName']}'s FilePath")
         try:
             files[pf["PropertyFileName"]] = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -113,6 +132,11 @@ def _program(hyperparameters: Mapping[str, Any]) -> str:
 
 def check_training(step: str, definition: Mapping[str, Any]) -> None:
     """Refuse a training job that does not run trainguard's train entry point."""
+    for ch in definition.get("InputDataConfig") or []:
+        name = ch.get("ChannelName") if isinstance(ch, Mapping) else None
+        if not isinstance(name, str) or not CHANNEL_NAME.fullmatch(name) or name in (".", ".."):
+            raise DefinitionError(f"step {step}: channel name {name!r} is not a SageMaker channel "
+                                  "name (letters, digits, '.', '-', '_'; not '.' or '..').")
     spec = definition.get("AlgorithmSpecification") or {}
     hps = definition.get("HyperParameters") or definition.get("StaticHyperParameters") or {}
     entry = spec.get("ContainerEntrypoint") or []
@@ -143,7 +167,7 @@ def run_training_job(step: str, name: str, definition: Mapping[str, Any],
         if ch.get("ChannelName") == "code":
             ctx.check_code(step, uri)
             continue
-        path = root / "input" / "data" / ch["ChannelName"]
+        path = inside(root / "input" / "data", ch["ChannelName"], f"step {step}: channel name")
         if ctx.store.download(uri, path) == 0:
             raise StepFailed(step, str(DataError(
                 f"training channel {ch['ChannelName']!r} at {uri} holds no objects.")), 2)

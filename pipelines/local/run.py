@@ -5,13 +5,15 @@ with the same config and code reads it from ``<workdir>/cache/.definitions/`` in
 ``<workdir>/definition.json`` and executed by ``trainguard.pipelines.local.run_definition`` against a local
 object store, the local registry and the in-process jobs. The champion's bar is read from the
 registry first. The work dir receives evaluation.json, the model artifact and report.html.
-Exit status: 0 approved, 3 rejected by a safeguard, 2 bad input or config, 1 a job failed.
+Exit status: 0 passed the safeguards, 3 rejected by a safeguard, 2 bad input or config, 1 a job failed.
 """
 
 from __future__ import annotations
 
+import errno
 import json
-import shutil
+import os
+import re
 import tarfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,11 +24,13 @@ from trainguard.pipelines.bundle import build_bundle
 from trainguard.pipelines.local import RunOutcome, StepRecord, definition_cache, run_definition
 from trainguard.pipelines.local.runner import resolve_parameters
 from trainguard.pipelines.local.store import LocalStore
+from trainguard.pipelines.local.workdir import lock_workdir
 from trainguard.pipelines.registry import champion_bar_of, open_registry
 from trainguard.pipelines.report import write_report
 from trainguard.training.config import Config, load_config
 from trainguard.training.data import embedded_dataset, write_csv
 from trainguard.training.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_REJECTED, ConfigError, DataError
+from trainguard.training.files import copy_file, write_bytes, write_text
 from trainguard.training.metrics import METRIC_NAMES
 
 __all__ = ["DEFAULT_WORKDIR", "EXIT_APPROVED", "EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_REJECTED",
@@ -36,7 +40,12 @@ DEFAULT_WORKDIR = "trainguard-run"
 DEFINITION_CACHE = Path("cache") / ".definitions"
 """Built definitions, under the work dir; the dot keeps them apart from any step's cache folder."""
 EXIT_APPROVED = EXIT_OK
+_OUTCOME_WORDS = {"Approved": "passed the safeguards", "Rejected": "rejected by the safeguards",
+                  "Failed": "failed"}
+"""How a run's outcome is printed: never the registry's word "Approved"."""
 _OUTPUTS = ("evaluation.json", "report.html", "model.tar.gz", "model.json")
+STAGED_RECORD = ".staged.json"
+"""Under the work dir: the store paths the data staging wrote, the only ones it may remove."""
 EMBEDDED_TARGET = "is_eight"
 """The label column of the embedded data set (``trainguard.training.data.embedded_dataset``)."""
 
@@ -74,9 +83,23 @@ class RunResult:
         """True when the evaluation approved the model and the run succeeded."""
         return self.status == "Approved"
 
+    @property
+    def registry_status(self) -> str:
+        """What the registry holds for this run's model, e.g. ``PendingManualApproval (g version 3)``."""
+        if not self.registered:
+            return "not registered"
+        return ", ".join(f"{r['status']} ({r['group']} version {r['version']})" for r in self.registered)
+
     def summary(self) -> str:
-        """A short plain-text table: holdout metrics, CV mean±std, decision and reasons, version."""
-        lines = [f"trainguard run: {self.status} (execution {self.outcome.execution_id})"]
+        """A short plain-text table: holdout metrics, CV mean±std, decision and reasons, version.
+
+        The first line names the safeguards' outcome in its own words and the registry status
+        beside it: "Approved" appears only as a registry status, so a grep for it never mistakes
+        a PendingManualApproval package for a deployable one.
+        """
+        outcome = _OUTCOME_WORDS.get(self.status, self.status.lower())
+        lines = [f"trainguard run: {outcome}; registry status: {self.registry_status} "
+                 f"(execution {self.outcome.execution_id})"]
         ev = self.evaluation
         if ev:
             bcm = ev.get("binary_classification_metrics", {})
@@ -93,8 +116,8 @@ class RunResult:
             if gap is not None:
                 lines.append(f"  train-cv AUC gap {_num(gap)}")
             decision = ev.get("decision") or {}
-            verdict = "approved" if decision.get("approved") else "rejected"
-            lines.append(f"  decision: {verdict}")
+            verdict = "passed" if decision.get("approved") else "rejected"
+            lines.append(f"  safeguards: {verdict}")
             lines.extend(f"    - {r}" for r in decision.get("reasons", []))
         for reg in self.registered:
             lines.append(f"  registered: {reg['group']} version {reg['version']} ({reg['status']})")
@@ -139,22 +162,30 @@ def run_local(config: Config | str | Path | Mapping[str, Any] | None = None, *,
     definition = json.loads(text)
     resolve_parameters(definition, params)  # bad input found here leaves the work dir as it was
     workdir = _make_workdir(Path(workdir))
-    if not cached:
-        definition_cache.store(definitions, key, text)
-    for name in _OUTPUTS:  # stale evidence from an earlier run must not survive this one
-        (workdir / name).unlink(missing_ok=True)
-    definition_path = workdir / "definition.json"
-    definition_path.write_text(text, encoding="utf-8")
-    declared = {p["Name"]: p for p in definition.get("Parameters", [])}
-    if "InputDataUri" in declared:
-        uri = str(params.get("InputDataUri", declared["InputDataUri"].get("DefaultValue", "")))
-        _stage_data(LocalStore(workdir / "s3"), uri, data_file)
-    bundle = build_bundle()
-    outcome = run_definition(definition, workdir, parameters=params, registry=reg,
-                             code_sha=bundle.sha256, pipeline_name=cfg.aws.pipeline_name,
-                             use_cache=use_cache, on_event=on_event, seed=cfg.seed,
-                             lineage={"data": str(data_file.resolve()) if data_file else "embedded digits"})
-    return _collect(outcome, cfg, workdir, definition_path, float(bar))
+    with lock_workdir(workdir):  # one run per work dir; a second is refused naming the holder
+        declared = {p["Name"]: p for p in definition.get("Parameters", [])}
+        staging = None
+        if "InputDataUri" in declared:
+            uri = str(params.get("InputDataUri", declared["InputDataUri"].get("DefaultValue", "")))
+            staging = _plan_staging(workdir, uri, data_file)  # refused here, before anything changes
+        if not cached:
+            definition_cache.store(definitions, key, text)
+        for name in _OUTPUTS:  # stale evidence from an earlier run must not survive this one
+            (workdir / name).unlink(missing_ok=True)
+        definition_path = workdir / "definition.json"
+        write_text(definition_path, text)
+        if staging is not None:
+            _stage_data(workdir, staging, data_file)
+        bundle = build_bundle()
+        user_paths = _UserPaths(data_file, staging.target.name if staging is not None else None)
+        outcome = run_definition(definition, workdir, parameters=params, registry=reg,
+                                 code_sha=bundle.sha256, pipeline_name=cfg.aws.pipeline_name,
+                                 use_cache=use_cache, on_event=user_paths.events(on_event), seed=cfg.seed,
+                                 lineage={"data": str(data_file.resolve()) if data_file else "embedded digits"})
+        outcome.failure = user_paths(outcome.failure)
+        for record in outcome.steps:
+            record.message = user_paths(record.message)
+        return _collect(outcome, cfg, workdir, definition_path, float(bar))
 
 
 def _data_file(cfg: Config, data: str | Path | None) -> Path | None:
@@ -168,6 +199,18 @@ def _data_file(cfg: Config, data: str | Path | None) -> Path | None:
                               f"data set's label is {EMBEDDED_TARGET!r}. Pass --data PATH with --target.")
         return None
     path = Path(source)
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DataError(f"data file {path} is a loop of symbolic links; point --data at the file "
+                            "itself.") from None
+        if path.is_symlink():
+            raise DataError(f"data file {path} is a symbolic link to {os.readlink(path)}, which does not "
+                            "exist; pass an existing CSV or Parquet file with --data.") from None
+        if exc.errno != errno.ENOENT:
+            raise DataError(f"cannot read data file {path}: {exc.strerror}; pass a readable CSV or "
+                            "Parquet file with --data.") from None
     if path.is_dir():
         raise DataError(f"data path {path} is a folder; pass one CSV or Parquet file with --data.")
     if not path.is_file():
@@ -175,6 +218,36 @@ def _data_file(cfg: Config, data: str | Path | None) -> Path | None:
     if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise DataError(f"data file {path} is neither .csv nor .parquet; convert it or rename it.")
     return path
+
+
+class _UserPaths:
+    """Rewrites the container path of the staged data (``/opt/ml/processing/input/.../X.csv``) in
+    messages to the file the user gave, so a bad-data message names a file they can open."""
+
+    def __init__(self, data_file: Path | None, staged_name: str | None) -> None:
+        self.data_file, self.pattern = data_file, None
+        if data_file is not None and staged_name:
+            self.pattern = re.compile(r"/opt/ml/processing/input/(?:[\w.-]+/)*" + re.escape(staged_name) + r"\b")
+
+    def __call__(self, text: str | None) -> str | None:
+        if not text or self.pattern is None:
+            return text
+        return self.pattern.sub(lambda _m: str(self.data_file), text)
+
+    def events(self, on_event: Callable[..., None] | None) -> Callable[..., None] | None:
+        """``on_event`` with step records' messages rewritten before anyone prints them."""
+        if on_event is None or self.pattern is None:
+            return on_event
+
+        def forward(event: str, **data: Any) -> None:
+            record = data.get("record")
+            if record is not None and getattr(record, "message", None):
+                record.message = self(record.message)
+            if isinstance(data.get("message"), str):
+                data["message"] = self(data["message"])
+            on_event(event, **data)
+
+        return forward
 
 
 def _make_workdir(workdir: Path) -> Path:
@@ -189,18 +262,63 @@ def _make_workdir(workdir: Path) -> Path:
     return workdir
 
 
-def _stage_data(store: LocalStore, uri: str, data_file: Path | None) -> None:
-    """Put the data at InputDataUri: the given file, or the embedded data set as CSV."""
+@dataclass
+class _Staging:
+    """Where the data goes in the local store, and which earlier staged files to remove first."""
+
+    target: Path
+    stale: list[Path]
+
+
+def _staged_record(workdir: Path) -> set[str]:
+    """Store-relative paths that staging itself wrote (only these may ever be removed by it)."""
+    try:
+        names = json.loads((workdir / STAGED_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
+
+
+def _plan_staging(workdir: Path, uri: str, data_file: Path | None) -> _Staging:
+    """Where the data goes for InputDataUri; ConfigError when that would touch an object staging
+    did not write (an earlier run's model artifacts under a prefix above the data, say)."""
+    store = LocalStore(workdir / "s3")
     name = data_file.name if data_file else "data.csv"
     is_object = uri.rsplit("/", 1)[-1].lower().endswith((".csv", ".parquet", ".pq"))
-    target = store.path(uri) if is_object else store.path(uri.rstrip("/") + "/" + name)
-    if not is_object and store.path(uri).is_dir():
-        shutil.rmtree(store.path(uri))  # a prefix must hold this run's file only
-    target.parent.mkdir(parents=True, exist_ok=True)
+    base = store.path(uri)
+    target = base if is_object else store.path(uri.rstrip("/") + "/" + name)
+    ours = _staged_record(workdir)
+
+    def rel(path: Path) -> str:
+        return path.relative_to(store.root).as_posix()
+
+    present = [p for p in base.rglob("*") if p.is_file() or p.is_symlink()] if base.is_dir() else []
+    if is_object and (target.exists() or target.is_symlink()):
+        present = [target] if not target.is_dir() else present
+    foreign = [p for p in present if rel(p) not in ours]
+    if foreign:
+        raise ConfigError(
+            f"InputDataUri {uri} already holds {len(foreign)} object(s) the local run did not stage "
+            f"there (e.g. s3://{rel(foreign[0])}); staging the data would replace or mix with them. "
+            "Give InputDataUri a prefix of its own (the default is one).")
+    return _Staging(target=target, stale=[p for p in present if p != target])
+
+
+def _stage_data(workdir: Path, staging: _Staging, data_file: Path | None) -> None:
+    """Put the data at InputDataUri (the given file, or the embedded data set as CSV), removing
+    only files an earlier staging wrote there, and record what was staged."""
+    ours = _staged_record(workdir)
+    root = workdir / "s3"
+    for path in staging.stale:  # each was checked against the record by _plan_staging
+        path.unlink(missing_ok=True)
+        ours.discard(path.relative_to(root).as_posix())
+    staging.target.parent.mkdir(parents=True, exist_ok=True)
+    ours.add(staging.target.relative_to(root).as_posix())
+    write_text(workdir / STAGED_RECORD, json.dumps(sorted(ours), indent=1) + "\n")  # before the file
     if data_file is not None:
-        shutil.copyfile(data_file, target)
+        copy_file(data_file, staging.target)
     else:
-        write_csv(embedded_dataset(), target)
+        write_csv(embedded_dataset(), staging.target)
 
 
 def _collect(outcome: RunOutcome, cfg: Config, workdir: Path, definition_path: Path, bar: float) -> RunResult:
@@ -213,10 +331,11 @@ def _collect(outcome: RunOutcome, cfg: Config, workdir: Path, definition_path: P
     if evaluation is not None and not bad_input:
         result.evaluation = evaluation
         result.evaluation_path = workdir / "evaluation.json"
-        result.evaluation_path.write_text(json.dumps(evaluation, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_text(result.evaluation_path, json.dumps(evaluation, indent=2, sort_keys=True) + "\n")
         result.model_path = _copy_model(outcome, workdir)
         result.report_path = write_report(workdir / "report.html", evaluation, _report_trials(outcome.trials),
-                                          run_info={"pipeline": cfg.aws.pipeline_name,
+                                          run_info={"registry_status": result.registry_status,
+                                                    "pipeline": cfg.aws.pipeline_name,
                                                     "execution": outcome.execution_id,
                                                     "champion_bar": bar})
         approved = bool((evaluation.get("decision") or {}).get("approved"))
@@ -248,13 +367,13 @@ def _copy_model(outcome: RunOutcome, workdir: Path) -> Path | None:
     if not src.is_file():
         return None
     dest = workdir / "model.tar.gz"
-    shutil.copyfile(src, dest)
+    copy_file(src, dest)
     with tarfile.open(dest, "r:gz") as tar:
         member = next((m for m in tar.getmembers() if m.name == "model.json" and m.isfile()), None)
         if member is not None:
             fh = tar.extractfile(member)
             if fh is not None:
-                (workdir / "model.json").write_bytes(fh.read())
+                write_bytes(workdir / "model.json", fh.read())
     return dest
 
 

@@ -26,6 +26,7 @@ from trainguard.pipelines.local.executors import executor_for
 from trainguard.pipelines.local.expressions import Expressions
 from trainguard.pipelines.local.graph import Step, StepGraph, build_graph
 from trainguard.pipelines.local.store import LocalStore
+from trainguard.pipelines.local.workdir import lock_workdir
 from trainguard.training.errors import ConfigError, TrainguardError
 from trainguard.training.jobs import run_job as default_run_job
 
@@ -181,7 +182,8 @@ def run_definition(definition: Mapping[str, Any] | str | Path, workdir: str | Pa
     for step in graph.steps.values():  # a stale code bundle is refused before anything runs
         _check_literal_code(step.spec.get("Arguments"), step.name, ctx)
     cache = StepCache(workdir / "cache", store)
-    return _execute(graph, ctx, cache if use_cache else None, values)
+    with lock_workdir(workdir):  # one run per work dir (re-entrant: run_local holds it already)
+        return _execute(graph, ctx, cache if use_cache else None, values)
 
 
 def _execute(graph: StepGraph, ctx: RunContext, cache: StepCache | None,

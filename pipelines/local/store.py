@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from trainguard.training.errors import DataError
+from trainguard.training.files import copy_file
 
 __all__ = ["LocalStore"]
 
@@ -109,6 +110,4 @@ def _file_sha(path: Path) -> str:
 def _replace_with_copy(src: Path, target: Path) -> None:
     # Write beside, then rename: a reader never sees half an object, and a hard link taken
     # earlier by a download keeps its old content.
-    tmp = target.with_name(target.name + ".part")
-    shutil.copyfile(src, tmp)
-    tmp.replace(target)
+    copy_file(src, target)

@@ -33,6 +33,7 @@ from trainguard.pipelines.registry.base import (
     metric_value,
     metrics_from_evaluation,
 )
+from trainguard.training.files import write_bytes
 
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "LocalRegistry", "open_registry"]
 
@@ -68,10 +69,13 @@ class LocalRegistry(ModelRegistry):
                  evaluation: Mapping[str, Any] | None = None,
                  lineage: Mapping[str, Any] | None = None, model_uri: str | None = None,
                  description: str | None = None, *, reason: str | None = None,
-                 actor: str | None = None) -> Package:
+                 actor: str | None = None, registration_key: str | None = None) -> Package:
         """Add the next version of ``group`` with ``status``; metrics default to the evaluation's.
 
         ``reason`` (default: the evaluation's decision reasons) is recorded on the first audit row.
+        ``registration_key`` (the local run passes its execution id, step and work dir) makes the
+        call idempotent: when a package of ``group`` already carries that key, it is returned and
+        nothing is written, so a rerun after a crash never registers the same execution twice.
         Raises RegistryError for a bad group name, status or unserializable value; then nothing is
         written.
         """
@@ -85,13 +89,20 @@ class LocalRegistry(ModelRegistry):
             metrics = metrics_from_evaluation(evaluation)
         metric_rows = _metric_rows(metrics)
         evaluation_json = _to_json(evaluation, "evaluation") if evaluation is not None else None
-        lineage_json = _to_json(dict(lineage or {}), "lineage")
+        lineage_json = _to_json({**(lineage or {}), **({"registration_key": registration_key}
+                                                       if registration_key else {})}, "lineage")
         if reason is None and evaluation is not None:
             reason = "; ".join(decision_reasons(evaluation)) or None
         who = actor or _current_user()
         now = _now()
         with self._transaction(write=True) as db:
             assert db is not None
+            if registration_key:
+                done = db.execute("SELECT version FROM model_packages WHERE group_name = ? AND"
+                                  " json_extract(lineage, '$.registration_key') = ?",
+                                  (group, registration_key)).fetchone()
+                if done is not None:
+                    return _load(db, group, done[0])
             db.execute("INSERT OR IGNORE INTO model_package_groups (name, created_at) VALUES (?, ?)",
                        (group, now))
             (version,) = db.execute(
@@ -218,18 +229,64 @@ class LocalRegistry(ModelRegistry):
             try:
                 yield db if ready else None
             except BaseException:
-                db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            if write:
+                self._backup(db)
         except sqlite3.OperationalError as exc:
             if db.in_transaction:
-                db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
             raise RegistryError(f"the registry {self.path} could not be written: {exc}; if another "
                                 "process holds it, retry when it is done.") from None
+        except sqlite3.DatabaseError as exc:  # a damaged page met mid-query: never a traceback
+            if getattr(exc, "sqlite_errorcode", None) not in _DAMAGE_CODES:
+                raise
+            raise self._damaged(exc) from None
         finally:
             db.close()
 
+    @property
+    def backup_path(self) -> Path:
+        """The rolling backup: a copy of the registry as it was after its last good write."""
+        return self.path.with_name(self.path.name + ".bak")
+
+    def _backup(self, db: sqlite3.Connection) -> None:
+        """After a committed write, copy the registry to ``backup_path`` if it checks out whole.
+
+        Best effort: a failed backup never fails the write it follows, and a registry that does
+        not pass ``PRAGMA quick_check`` is never copied over the last good backup.
+        """
+        try:
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                return
+            write_bytes(self.backup_path, db.serialize())
+        except (sqlite3.Error, OSError):
+            return
+
+    def _damaged(self, exc: sqlite3.DatabaseError) -> RegistryError:
+        bak = self.backup_path
+        if bak.is_file():
+            when = datetime.fromtimestamp(bak.stat().st_mtime, UTC).isoformat(timespec="seconds")
+            backup = (f"a backup from its last good write ({when.replace('+00:00', 'Z')}) is at {bak}: "
+                      f"keep the damaged file aside and restore it with 'cp {bak} {self.path}'")
+        else:
+            backup = f"no backup was found at {bak}"
+        return RegistryError(
+            f"the registry {self.path} is damaged ({exc}); check it with "
+            f"\"sqlite3 {self.path} 'PRAGMA integrity_check'\"; {backup}. Nothing was changed.")
+
     def _not_a_registry(self, exc: sqlite3.DatabaseError) -> RegistryError:
+        if getattr(exc, "sqlite_errorcode", None) in _DAMAGE_CODES and _sqlite_header(self.path):
+            return self._damaged(exc)  # an SQLite file, so ours or someone's, whose pages are broken
+        if not isinstance(exc, sqlite3.OperationalError) and self.backup_path.is_file():
+            return RegistryError(
+                f"{self.path} is not an SQLite database ({exc}), but a registry backup is beside it "
+                f"at {self.backup_path}: if {self.path.name} was that registry, it is damaged "
+                f"(truncated or overwritten); keep it aside and restore with "
+                f"'cp {self.backup_path} {self.path}'.")
         if getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             return RegistryError(f"the registry {self.path} stayed locked by another process for "
                                  f"{_BUSY_TIMEOUT_SECONDS:.0f} s; retry when it is done.")
@@ -238,7 +295,23 @@ class LocalRegistry(ModelRegistry):
                                  "and its folder are readable and writable.")
         return RegistryError(
             f"{self.path} is not a trainguard registry ({exc}); point --registry / "
-            "registry.local_path at a registry file or at a new path to create one.")
+            "registry.local_path at a registry file or at a new path to create one. If this file "
+            "held your registry it is damaged past its header: keep it (do not start a new one "
+            f"over it) and restore a copy; trainguard keeps one at {self.backup_path.name} beside "
+            "the registry after every write.")
+
+
+_DAMAGE_CODES = (getattr(sqlite3, "SQLITE_CORRUPT", 11), getattr(sqlite3, "SQLITE_NOTADB", 26))
+"""SQLite's result codes for a damaged file (not a constraint or a programming error)."""
+
+
+def _sqlite_header(path: Path) -> bool:
+    """True when the file starts with SQLite's magic string (so damage, not a foreign file)."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 # -------------------------------------------------------------------- schema

@@ -12,7 +12,6 @@ import html
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from trainguard.training.errors import TrainguardError
+from trainguard.training.files import write_text
 from trainguard.training.metrics import METRIC_NAMES
 
 __all__ = ["ReportError", "render_report", "write_report"]
@@ -49,7 +49,7 @@ def render_report(evaluation: Mapping[str, Any], trials: Sequence[Mapping[str, A
     run_info = dict(run_info or {})
     bcm = _mapping(evaluation.get("binary_classification_metrics"))
     sections = [
-        _decision_section(_mapping(evaluation.get("decision"))),
+        _decision_section(_mapping(evaluation.get("decision")), run_info),
         _metrics_section(bcm),
         _curves_section(bcm),
         _confusion_section(bcm.get("confusion_matrix")),
@@ -87,17 +87,7 @@ def write_report(path: str | os.PathLike[str], evaluation: Mapping[str, Any],
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # a normal file, not mkstemp's private 0600
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text(target, text)
     except OSError as exc:
         blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
         detail = f"{blocker} is a file, not a folder" if blocker else (exc.strerror or exc)
@@ -116,18 +106,26 @@ def _run_summary(run_info: Mapping[str, Any]) -> str:
     return f'<p class="muted">{parts}</p>'
 
 
-def _decision_section(decision: Mapping[str, Any]) -> str:
+def _registry_status(run_info: Mapping[str, Any]) -> str:
+    """The registry's status for the model, shown beside the safeguards' verdict (never implied)."""
+    status = run_info.get("registry_status") or run_info.get("status")
+    return f"registry status: {_text(status)}" if status else "registry status: not known to this report"
+
+
+def _decision_section(decision: Mapping[str, Any], run_info: Mapping[str, Any] | None = None) -> str:
     if not decision:
         return _section("Decision", '<p class="missing">No decision recorded in the evaluation.</p>',
                         "decision")
     approved = bool(decision.get("approved"))
-    verdict = "APPROVED" if approved else "REJECTED"
+    # The safeguards' verdict in its own words: "Approved" is the registry status that deploys.
+    verdict = "PASSED THE SAFEGUARDS" if approved else "REJECTED BY THE SAFEGUARDS"
     css = "approved" if approved else "rejected"
     checks = [c for c in decision.get("checks") or [] if isinstance(c, Mapping)]
     outcome = {str(c.get("reason")): "pass" if c.get("passed") else "fail" for c in checks}
     reasons = [str(r) for r in _list(decision.get("reasons"))]
     items = "".join(f'<li class="{outcome.get(r, "note")}">{_e(r)}</li>' for r in reasons)
-    body = [f'<div class="verdict {css}"><span class="badge">{verdict}</span>'
+    body = [f'<div class="verdict {css}"><span class="badge">{verdict}</span> '
+            f'<span class="registry-status">{_e(_registry_status(run_info or {}))}</span>'
             f'<ul class="reasons">{items or "<li>No reasons recorded.</li>"}</ul></div>']
     if checks:
         rows = "".join(

@@ -197,8 +197,11 @@ def test_a_served_csv_row_of_codes_scores_unseen_and_missing_categories() -> Non
     proba = served.predict(xgb.DMatrix(rows), validate_features=False)
     assert proba.shape == (5,) and np.all(np.isfinite(proba))
     assert proba[0] > proba[1]  # category 'c' (code 2) is the positive one
-    assert proba[2] == pytest.approx(proba[3]) == pytest.approx(proba[4])  # unseen/out of range = missing
-    assert enc.columns[1].codes_of(["c", "nope", None]).tolist()[0] == 2.0
+    # the caller's side of the contract: an unknown category is sent as missing (no rare pool here)
+    codes = enc.columns[1].codes_of(["c", "a category never seen", None])
+    assert codes[0] == 2.0 and np.isnan(codes[1:]).all()
+    assert served.predict(xgb.DMatrix(np.array([[0.1, codes[1]]])), validate_features=False)[0] == \
+        pytest.approx(proba[3])
 
 
 # ---- leakage screen ------------------------------------------------------------------------------

@@ -174,7 +174,7 @@ def _load(file: Path, raw: bytes, target: str, positive_label: Any, source: str,
     if raw[:4] == b"PAR1" or file.suffix.lower() in (".parquet", ".pq"):
         header, columns, lines, problems = _read_parquet(file, source)
     else:
-        fast = _read_csv_fast(raw, target)
+        fast = _read_csv_fast(raw, target, frozenset(roles.categorical) if roles is not None else frozenset())
         if fast is not None:
             header, columns, lines = fast
             problems: list[str] = []
@@ -183,8 +183,8 @@ def _load(file: Path, raw: bytes, target: str, positive_label: Any, source: str,
     return _build_dataset(header, columns, lines, target, positive_label, source, problems, roles)
 
 
-def _read_csv_fast(raw: bytes,
-                   target: str) -> tuple[list[str], list[Any], list[int]] | None:
+def _read_csv_fast(raw: bytes, target: str,
+                   keep_text: frozenset[str] = frozenset()) -> tuple[list[str], list[Any], list[int]] | None:
     """A plain, well-formed CSV parsed in bulk; None whenever the detailed pass must decide.
 
     Plain means: UTF-8, no quotes, no NUL or lone CR, no blank lines, a header of at least two
@@ -193,7 +193,9 @@ def _read_csv_fast(raw: bytes,
     Splitting such a file on newlines and commas is exactly what the csv module does with it, so
     the result equals the detailed pass's; any other file returns None and takes that pass, whose
     checks and messages are unchanged. Feature columns come back as float arrays, the target as
-    its cell texts, and each row's line number (row k is on line k + 2).
+    its cell texts, and each row's line number (row k is on line k + 2). A column that is not all
+    numbers, or is named in ``keep_text`` (declared categorical), comes back as its cell texts
+    (empty cells spelled nan): the column roles decide what it is, and name its rows if bad.
     """
     if b'"' in raw or b"\0" in raw:
         return None
@@ -225,14 +227,22 @@ def _read_csv_fast(raw: bytes,
     t, width = header.index(target), n_sep + 1
     labels = cells[t::width]
     del cells[t::width]  # the feature cells, row by row
+    names = header[:t] + header[t + 1:]
     try:
-        values = _fast_floats(cells)
-    except (ValueError, TypeError):
-        return None
-    X = values.reshape(len(body), n_sep)
-    if np.isinf(X).any():  # reported with the cells' own text by the detailed pass
-        return None
-    columns: list[Any] = [X[:, j] for j in range(n_sep)]
+        if keep_text.intersection(names):
+            raise ValueError("declared categorical")
+        X = _fast_floats(cells).reshape(len(body), n_sep)
+        columns: list[Any] = [X[:, j] for j in range(n_sep)]
+    except (ValueError, TypeError):  # some column holds text: parse column by column
+        columns = []
+        for j, name in enumerate(names):
+            col = cells[j::n_sep]
+            try:
+                columns.append(col if name in keep_text else _fast_floats(col))
+            except (ValueError, TypeError):
+                columns.append(col)
+    if any(isinstance(c, np.ndarray) and np.isinf(c).any() for c in columns):
+        return None  # reported with the cells' own text by the detailed pass
     columns.insert(t, labels)
     return header, columns, list(range(2, len(body) + 2))
 

@@ -10,9 +10,9 @@ missing cell stays missing. Numeric columns pass through unchanged.
 
 The serving contract (docs/design.md): a served text/csv row carries each categorical feature
 as its code in the order stored in the model (``model.json``'s learner attribute
-``trainguard_encoding``, and evaluation.json's ``model.encoding``), an empty cell for missing.
-XGBoost treats a code it has no split for (an unseen or out-of-range code) like a missing value,
-so such a row is scored, never refused.
+``trainguard_encoding``, and evaluation.json's ``model.encoding``), an empty cell for missing,
+and an unkept category as ``other`` or empty (``CategoryMap.codes_of``). A code outside the list
+is still scored by XGBoost, never refused (it takes the "not in these categories" branch).
 """
 
 from __future__ import annotations

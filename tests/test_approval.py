@@ -229,5 +229,5 @@ def test_leakage_warn_reports_without_blocking():
 def test_leakage_settings_are_validated():
     with pytest.raises(ConfigError, match=r"approval.max_feature_auc must be in \(0.5, 1\]"):
         Thresholds(max_feature_auc=0.4)
-    with pytest.raises(ConfigError, match="approval.on_leakage must be 'block' or 'warn'"):
+    with pytest.raises(ConfigError, match=r"approval.on_leakage must be 'block' or 'warn'"):
         Thresholds(on_leakage="ignore")  # type: ignore[arg-type]

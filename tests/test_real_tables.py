@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xgboost as xgb
-from trainguard.pipelines.local_run import run_local
+from trainguard.pipelines.local.run import run_local
 from trainguard.training.encoding import ENCODING_ATTR, FeatureEncoding
 
 palmerpenguins = pytest.importorskip("palmerpenguins")  # a dev dependency (pyproject [dev])
@@ -57,7 +57,10 @@ def test_raw_penguins_leak_in_free_text_blocks_approval(tmp_path: Path) -> None:
     for never in ("Individual ID", "Date Egg", "Sample Number", "Clutch Completion"):
         assert never not in features
     assert {"Species", "Island", "Sex", "studyName", "Comments"} <= set(ev["model"]["encoding"]["categorical"])
-    assert "leakage" in (tmp_path / "w" / "report.html").read_text().lower()
+    assert screen["flagged"] == ["Comments"] and screen["max_feature_auc"] == 0.95
+    page = (tmp_path / "w" / "report.html").read_text()
+    table = page[page.index("<h2>Leakage screen</h2>"):]
+    assert table.index("Comments") < table.index("Species")
 
 
 def test_raw_penguins_without_the_leak_trains_and_serves_unseen_categories(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from trainguard.training.cv import INT_PARAMS, CVResult, FoldPlan, cross_validat
 from trainguard.training.data import Dataset, check_trainable, holdout_split
 from trainguard.training.encoding import FeatureEncoding
 from trainguard.training.evaluation import build_evaluation
-from trainguard.training.leakage import screen_features
+from trainguard.training.leakage import annotate, screen_features
 from trainguard.training.metrics import binary_metrics
 from trainguard.training.search import OnEvent, SearchResult, search
 
@@ -89,7 +89,8 @@ def run_core(dataset: Dataset, cfg: Config, champion_value: float | Mapping[str,
     if encoding is not None:
         model_info["encoding"] = encoding.to_dict()
     evaluation = build_evaluation(test.y, proba, cv, decision, model_info, seed=cfg.seed,
-                                  leakage=leakage)
+                                  leakage=annotate(leakage, cfg.approval.max_feature_auc,
+                                                   cfg.approval.on_leakage))
     emit("evaluated", {"approved": decision.approved, "auc": metrics["auc"],
                        "reasons": list(decision.reasons)})
     return CoreResult(result, cv, params, num_round, booster, decision, evaluation)

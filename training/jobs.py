@@ -24,6 +24,7 @@ from trainguard.training.approval import Thresholds, decide
 from trainguard.training.config import ApprovalConfig, Config, DataConfig, load_config
 from trainguard.training.data import check_trainable, holdout_split, load_table, write_csv
 from trainguard.training.errors import ConfigError, DataError, TrainguardError
+from trainguard.training.leakage import annotate, screen_features
 
 __all__ = [
     "HYPERPARAMETERS",
@@ -301,8 +302,6 @@ def preprocess(argv: Sequence[str], env: Mapping[str, str]) -> None:
     train_ds, test_ds = holdout_split(ds, cfg.data.test_size, cfg.seed, cfg.data.split)
     train_path = root / "processing" / "train" / "train.csv"
     test_path = root / "processing" / "test" / "test.csv"
-    from trainguard.training.leakage import screen_features
-
     schema = {"format": 1, "target": cfg.data.target, "features": list(ds.feature_names),
               "categorical": [n for n in ds.feature_names if n in ds.categories],
               "min_category_count": cfg.data.min_category_count, "id": cfg.data.id,
@@ -452,7 +451,7 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
         model_info["encoding"] = encoding.to_dict()
     # the same model block and bootstrap seed as run_core, so both reports agree
     report = build_evaluation(test.y, proba, cv, decision, model_info, seed=trained_with.seed,
-                              leakage=leakage)
+                              leakage=annotate(leakage, thresholds.max_feature_auc, thresholds.on_leakage))
     write_evaluation(root / "processing" / "evaluation" / "evaluation.json", report)
     verdict = "approved" if decision.approved else "rejected"
     print(f"trainguard evaluate: holdout auc {metrics['auc']:.4f}, {verdict}: "

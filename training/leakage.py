@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["findings", "screen_features"]
+__all__ = ["annotate", "findings", "screen_features"]
 
 _FOLDS = 5
 _BINS = 32
@@ -76,6 +76,14 @@ def findings(screen: Mapping[str, Any] | None, max_auc: float) -> list[dict[str,
             out.append({"feature": row["feature"], "auc": auc, "missing_auc": mauc,
                         "unique_per_row": bool(row.get("unique_per_row")), "reason": "; ".join(why)})
     return out
+
+
+def annotate(screen: Mapping[str, Any] | None, max_auc: float, on_leakage: str) -> dict[str, Any] | None:
+    """The screen as evaluation.json records it: plus the threshold, the mode and the flagged names."""
+    if screen is None:
+        return None
+    return {**screen, "max_feature_auc": max_auc, "on_leakage": on_leakage,
+            "flagged": [f["feature"] for f in findings(screen, max_auc)]}
 
 
 def _bins(col: Any, missing: Any, categorical: bool) -> Any:

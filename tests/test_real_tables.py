@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xgboost as xgb
+from trainguard.pipelines.cli import main
 from trainguard.pipelines.local.run import run_local
+from trainguard.pipelines.registry import open_registry
 from trainguard.training.encoding import ENCODING_ATTR, FeatureEncoding
 
 palmerpenguins = pytest.importorskip("palmerpenguins")  # a dev dependency (pyproject [dev])
@@ -80,6 +82,8 @@ def test_raw_penguins_without_the_leak_trains_and_serves_unseen_categories(tmp_p
     # the booster in the model artifact carries the same encoding, and scores served rows
     booster = _booster(w)
     assert json.loads(booster.attr(ENCODING_ATTR)) == ev["model"]["encoding"]
+    [pkg] = open_registry(tmp_path / "r.db").list()  # the package keeps the categories and their order
+    assert pkg.evaluation["model"]["encoding"] == ev["model"]["encoding"]
     assert booster.feature_types == enc.feature_types
     row = _served_row(enc, {"studyName": "PAL1011", "Species": "a species never seen", "Sex": None})
     rows = np.array([row, [math.nan] * len(row)])
@@ -115,3 +119,16 @@ def test_tidy_penguins_with_smote_nc(tmp_path: Path) -> None:
     assert ev["binary_classification_metrics"]["auc"]["value"] > 0.85
     assert ev["leakage_screen"]["blocking"] == 0
     assert ev["decision"]["approved"] is True
+
+
+def test_raw_penguins_as_they_come_get_one_message_with_the_fix(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """No roles given: the date column is reported up front with the line to add; exit 2, nothing kept."""
+    code = main(["run", "--local", "--data", str(DATA / "penguins-raw.csv"), "--target", "Clutch Completion",
+                 "--workdir", str(tmp_path / "w"), "--registry", str(tmp_path / "r.db"),
+                 *[w for k, v in FAST.items() for w in ("--set", f"{k}={v}")]])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "'Date Egg': dates as text (a time column: set data.timestamp" in err
+    assert "data.exclude: [Date Egg]" in err
+    assert open_registry(tmp_path / "r.db").list() == []

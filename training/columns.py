@@ -100,7 +100,7 @@ def category_text(v: Any) -> str | None:
 def parse_categorical(values: Any) -> tuple[np.ndarray, tuple[str, ...]]:
     """A column as (vocabulary index per row, NaN = missing; the sorted distinct texts)."""
     if isinstance(values, np.ndarray) and values.dtype.kind == "f":
-        values = values.tolist()
+        values = [None if v != v else v for v in values.tolist()]  # one key for every NaN
     raw: dict[Any, int] = {}
     setdefault = raw.setdefault
     first = np.fromiter((setdefault(v, len(raw)) for v in values), dtype=np.int64, count=len(values))

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 from trainguard.training.columns import (
-    is_missing_text,
     parse_categorical,
     parse_timestamps,
     plan_columns,
@@ -387,15 +386,18 @@ def _parse_role_feature(name: str, values: Any, lines: list[int] | None, problem
             return _check_finite(name, _fast_floats(values), values, lines, problems)
         except (ValueError, TypeError):
             pass
-        present = [v for v in values if not is_missing_text(v)]
-        numeric = sum(1 for v in present if not math.isnan(_cell(v)))
-        if numeric * 2 >= len(present):  # numbers with stray text: name the rows, as always
+        codes, vocab = parse_categorical(values)  # counted per distinct text, not per cell
+        counts = np.bincount(codes[~np.isnan(codes)].astype(np.intp), minlength=len(vocab))
+        numeric = sum(int(n) for word, n in zip(vocab, counts.tolist(), strict=True)
+                      if not math.isnan(_cell(word)))
+        if numeric * 2 >= int(counts.sum()):  # numbers with stray text: name the rows, as always
             out = _parse_feature(name, values, lines, problems)
             if problems and problems[-1].startswith(f"column {name!r} has"):
                 problems[-1] += (f" If {name!r} holds categories, list it in data.categorical; if it "
                                  "is not a feature, add it to data.exclude.")
             return out
-    codes, vocab = parse_categorical(values)
+    else:
+        codes, vocab = parse_categorical(values)
     if len(vocab) > cap:
         if explicit or mentioned:
             problems.append(f"categorical column {name!r} has {len(vocab)} distinct values, more than "

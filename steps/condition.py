@@ -2,8 +2,10 @@
 
 The same comparisons, against the same pipeline parameters the evaluate job receives, so the
 report's decision and the branch taken agree: holdout auc >= MinAuc, recall >= MinRecall,
-pr_auc >= MinPrAuc, train_cv_gap <= MaxOverfitGap, and, only when ChampionBar > 0 (a champion
-exists), the champion metric >= ChampionBar. A ConditionStep's conditions must all hold.
+pr_auc >= MinPrAuc, train_cv_gap <= MaxOverfitGap, no blocking leakage-screen finding
+(``leakage_screen.blocking <= 0``: the evaluate job counts the findings that block, 0 under
+``approval.on_leakage: warn``), and, only when ChampionBar > 0 (a champion exists), the
+champion metric >= ChampionBar. A ConditionStep's conditions must all hold.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ METRIC_PATHS = {
     "recall": holdout_metric_path("recall"),
     "pr_auc": holdout_metric_path("pr_auc"),
     "train_cv_gap": "overfitting.train_cv_gap",
+    "leakage": "leakage_screen.blocking",
 }
 """Where evaluation.json holds each value the rule's floors and ceiling read."""
 
@@ -63,6 +66,7 @@ def approval_conditions(ctx: BuildContext, report: PropertyFile) -> list[Any]:
                                       right=p.min_pr_auc),
         ConditionLessThanOrEqualTo(left=report_value(report, METRIC_PATHS["train_cv_gap"]),
                                    right=p.max_overfit_gap),
+        ConditionLessThanOrEqualTo(left=report_value(report, METRIC_PATHS["leakage"]), right=0),
         ConditionOr(conditions=[
             ConditionLessThanOrEqualTo(left=p.champion_bar, right=0.0),
             ConditionGreaterThanOrEqualTo(left=report_value(report, champion_path),
@@ -81,7 +85,8 @@ def rejection_message(ctx: BuildContext, report: PropertyFile, report_uri: Any) 
         report_value(report, METRIC_PATHS["recall"]), " (MinRecall ", p.min_recall, "), pr_auc ",
         report_value(report, METRIC_PATHS["pr_auc"]), " (MinPrAuc ", p.min_pr_auc,
         "), train/CV AUC gap ", report_value(report, METRIC_PATHS["train_cv_gap"]),
-        " (MaxOverfitGap ", p.max_overfit_gap, f"), {metric} ",
+        " (MaxOverfitGap ", p.max_overfit_gap, "), blocking leakage findings ",
+        report_value(report, METRIC_PATHS["leakage"]), f", {metric} ",
         report_value(report, holdout_metric_path(metric)),
         " (ChampionBar ", p.champion_bar, ", 0 = no champion). First reason: ",
         report_value(report, "decision.reasons[0]"), ". Full report: ", report_uri,

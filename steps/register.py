@@ -112,7 +112,7 @@ def register_step(ctx: BuildContext, name: str, model_uri: Any, report_uri: Any,
     return step
 
 
-RULE_CHECKS = ("min_auc", "min_recall", "min_pr_auc", "max_overfit_gap")
+RULE_CHECKS = ("min_auc", "min_recall", "min_pr_auc", "max_overfit_gap", "leakage")
 """The checks ``decision.checks`` of evaluation.json always begins with, in ``decide``'s order
 (the champion check follows only when there is a champion)."""
 

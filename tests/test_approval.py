@@ -23,13 +23,13 @@ def _check(decision, name):
     return next(c for c in decision.checks if c.name == name)
 
 
-def test_all_floors_met_without_champion_is_approved_with_exactly_four_checks():
+def test_all_floors_met_without_champion_is_approved_with_exactly_five_checks():
     d = decide(GOOD, T)
     assert d.approved
-    assert [c.name for c in d.checks] == ["min_auc", "min_recall", "min_pr_auc", "max_overfit_gap"]
+    assert [c.name for c in d.checks] == ["min_auc", "min_recall", "min_pr_auc", "max_overfit_gap", "leakage"]
     assert all(c.passed for c in d.checks)
     assert d.champion is None
-    assert len(d.reasons) == 4
+    assert len(d.reasons) == 5
 
 
 @pytest.mark.parametrize(
@@ -143,7 +143,7 @@ def test_champion_bar_rejects_bad_mode_margin_and_value():
 def test_no_champion_floors_alone_decide():
     assert decide(_with(auc=0.76), T).approved
     assert decide(_with(auc=0.76), T, None, champion_bar_value=0.0).approved
-    assert len(decide(_with(auc=0.76), T, champion_bar_value=0.0).checks) == 4
+    assert len(decide(_with(auc=0.76), T, champion_bar_value=0.0).checks) == 5
 
 
 def test_bar_given_directly_matches_the_pipeline_parameter():
@@ -206,3 +206,42 @@ def test_champion_bar_above_the_metric_maximum_is_capped_at_the_champion_and_sai
     assert d.champion["bar"] == pytest.approx(0.997) and d.champion["capped"] is True
     assert any("capped at the champion's own value" in r for r in d.reasons)
     assert not decide(_with(auc=0.996), t, champ).approved
+
+
+SCREEN = {"features": [
+    {"feature": "notes", "kind": "categorical", "auc": 0.97, "missing_auc": None, "unique_per_row": False},
+    {"feature": "age", "kind": "numeric", "auc": 0.62, "missing_auc": 0.96, "unique_per_row": False},
+    {"feature": "customer_no", "kind": "numeric", "auc": 0.5, "missing_auc": None, "unique_per_row": True},
+    {"feature": "income", "kind": "numeric", "auc": 0.7, "missing_auc": None, "unique_per_row": False},
+]}
+
+
+def test_leakage_findings_block_approval_with_each_feature_and_its_score():
+    d = decide(GOOD, T, leakage=SCREEN)
+    check = _check(d, "leakage")
+    assert not d.approved and not check.passed and check.value == 3.0
+    assert d.reasons[0] == check.reason
+    assert "'notes': alone it predicts the label with AUC 0.970" in check.reason
+    assert "'age': whether it is missing predicts the label with AUC 0.960" in check.reason
+    assert "'customer_no': it has a different value on every row" in check.reason
+    assert "income" not in check.reason
+
+
+def test_leakage_threshold_is_inclusive_and_configurable():
+    at = {"features": [{"feature": "x", "auc": 0.95, "missing_auc": None, "unique_per_row": False}]}
+    assert not decide(GOOD, T, leakage=at).approved
+    assert decide(GOOD, Thresholds(max_feature_auc=0.951), leakage=at).approved
+
+
+def test_leakage_warn_reports_without_blocking():
+    d = decide(GOOD, Thresholds(on_leakage="warn"), leakage=SCREEN)
+    check = _check(d, "leakage")
+    assert d.approved and check.passed and check.value == 0.0
+    assert "flagged 3 feature(s)" in check.reason and "does not block" in check.reason
+
+
+def test_leakage_settings_are_validated():
+    with pytest.raises(ConfigError, match=r"approval.max_feature_auc must be in \(0.5, 1\]"):
+        Thresholds(max_feature_auc=0.4)
+    with pytest.raises(ConfigError, match=r"approval.on_leakage must be 'block' or 'warn'"):
+        Thresholds(on_leakage="ignore")  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from trainguard.training.metrics import METRIC_NAMES
 def fast_cfg(**overrides: object):
     base = {"cv.folds": 3, "xgboost.num_round": 40, "xgboost.early_stopping_rounds": 8,
             "xgboost.nthread": 1, "tuning.max_jobs": 3,
+            "approval.on_leakage": "warn",  # column 0 numbers the rows on purpose: the screen flags it
             "tuning.ranges": {"max_depth": {"type": "integer", "min": 2, "max": 4},
                               "eta": {"type": "continuous", "min": 0.05, "max": 0.4,
                                       "scaling": "Logarithmic"}}}
@@ -41,7 +42,10 @@ def test_run_core_produces_a_judged_model_and_its_report(dataset: Dataset) -> No
     assert res.num_round == res.cv.best_num_round == res.booster.num_boosted_rounds()
     ev = res.evaluation
     assert set(ev) == {"binary_classification_metrics", "cross_validation", "overfitting",
-                       "decision", "model"}
+                       "decision", "leakage_screen", "model"}
+    leak = next(c for c in ev["decision"]["checks"] if c["name"] == "leakage")
+    assert leak["passed"] and "'row_id': it has a different value on every row" in leak["reason"]
+    assert ev["leakage_screen"]["blocking"] == 0 and len(ev["leakage_screen"]["features"]) == 9
     assert ev["binary_classification_metrics"]["auc"]["value"] > 0.85
     assert ev["decision"]["approved"] is res.approved is True
     model = ev["model"]
@@ -60,9 +64,9 @@ def test_holdout_rows_never_reach_tuning_or_the_final_fit(monkeypatch, dataset: 
         seen["search"] = set(X[:, 0].astype(int))
         return real_search(X, y, cfg, **kw)
 
-    def spy_fit(X, y, cfg, params=None, num_round=None):
+    def spy_fit(X, y, cfg, params=None, num_round=None, **kw):
         seen["fit"] = set(X[:, 0].astype(int))
-        return real_fit(X, y, cfg, params, num_round)
+        return real_fit(X, y, cfg, params, num_round, **kw)
 
     monkeypatch.setattr(core, "search", spy_search)
     monkeypatch.setattr(core, "fit_final", spy_fit)

@@ -42,7 +42,8 @@ def make(holdout, cv_result, **kw):
 def test_layout_keys_and_value_types(holdout, cv_result) -> None:
     out, decision = make(holdout, cv_result)
     assert list(out) == ["binary_classification_metrics", "cross_validation", "overfitting",
-                         "decision", "model"]
+                         "decision", "leakage_screen", "model"]
+    assert out["leakage_screen"]["blocking"] == 0 and out["leakage_screen"]["features"] == []
     bcm = out["binary_classification_metrics"]
     for name in METRIC_NAMES:
         assert set(bcm[name]) == {"value", "standard_deviation"}

@@ -298,7 +298,10 @@ def test_evaluate_writes_the_documented_layout(trained):
     assert bcm["auc"]["value"] > 0.75
     decision = report["decision"]
     assert [ch["name"] for ch in decision["checks"]] == ["min_auc", "min_recall", "min_pr_auc",
-                                                         "max_overfit_gap"]
+                                                         "max_overfit_gap", "leakage"]
+    screen = report["leakage_screen"]  # the preprocess job's screen of the train split, via columns.json
+    assert [r["feature"] for r in screen["features"]] == [f"f{i}" for i in range(6)]
+    assert screen["n_rows"] == 320 and screen["blocking"] == 0
     assert decision["approved"] == all(ch["passed"] for ch in decision["checks"])
     assert report["model"]["n_test"] == 80 and report["model"]["n_train"] == 320
     assert report["model"]["hyperparameters"]["max_depth"] == cfg.xgboost.max_depth

@@ -288,3 +288,23 @@ def test_write_report_creates_folders_and_never_leaves_a_partial_file(tmp_path: 
     blocked = tmp_path / "a" / "b" / "report.html" / "inner" / "r.html"  # under a file
     with pytest.raises(ReportError, match=r"report\.html is a file, not a folder; choose a writable path"):
         write_report(blocked, evaluation())
+
+
+def test_leakage_screen_table_lists_findings_first_with_scores() -> None:
+    ev = evaluation()
+    ev["leakage_screen"] = {
+        "method": "one-feature target rate", "max_feature_auc": 0.95, "on_leakage": "block",
+        "flagged": ["notes"], "blocking": 1,
+        "features": [{"feature": "tenure", "kind": "numeric", "auc": 0.71, "missing_share": 0.0,
+                      "missing_auc": None, "unique_per_row": False},
+                     {"feature": "notes", "kind": "categorical", "auc": 0.9912, "missing_share": 0.8,
+                      "missing_auc": 0.97, "unique_per_row": False}]}
+    ev["decision"]["checks"].append({"name": "leakage", "passed": False, "value": 1.0, "threshold": 0.0,
+                                     "reason": "leakage screen flagged 1 feature(s) ('notes': ...)"})
+    page = render_report(ev)
+    section = page[page.index("<h2>Leakage screen</h2>"):]
+    section = section[:section.index("</section>")]
+    assert section.index("notes") < section.index("tenure")  # findings first
+    assert "0.9912" in section and '<span class="fail">flagged</span>' in section
+    assert "approval.max_feature_auc" in section and "leakage screen flagged 1 feature" in section
+    assert "No leakage screen recorded" in render_report(evaluation())

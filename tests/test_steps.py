@@ -455,10 +455,12 @@ def test_every_reference_names_an_upstream_step_a_parameter_or_an_execution_vari
 GRID = [0.0, 0.49, 0.5, 0.7499, 0.75, 0.9, 1.0]
 
 
-def _evaluate(conditions: list[dict], metrics: dict[str, float], params: dict[str, float]) -> bool:
+def _evaluate(conditions: list[dict], metrics: dict[str, float], params: dict[str, float],
+              blocking: float = 0.0) -> bool:
     report = {"binary_classification_metrics": {m: {"value": metrics[m]}
                                                 for m in ("auc", "recall", "pr_auc", "f1")},
-              "overfitting": {"train_cv_gap": metrics["train_cv_gap"]}}
+              "overfitting": {"train_cv_gap": metrics["train_cv_gap"]},
+              "leakage_screen": {"blocking": blocking}}
     ex = Expressions(parameters=params, execution={})
     ex.property_files["Evaluate"] = {"EvaluationReport": report}
     return ex.all_conditions(conditions)
@@ -470,19 +472,23 @@ def test_condition_json_agrees_with_decide_on_a_grid(champion_metric: str) -> No
     conditions = by_name(d)["CheckApproval"]["Arguments"]["Conditions"]
     defaults = {p["Name"]: p["DefaultValue"] for p in d["Parameters"]}
     outcomes = []
-    for auc, recall, gap, bar in itertools.product(GRID, [0.0, 0.5, 0.51], [0.0, 0.1, 0.1001, 0.3],
-                                                   [0.0, 0.75, 0.9]):
+    screens = [None, {"features": [{"feature": "x", "auc": 0.6, "unique_per_row": False}]},
+               {"features": [{"feature": "x", "auc": 0.95, "unique_per_row": False}]}]
+    for auc, recall, gap, bar, screen, mode in itertools.product(
+            GRID, [0.0, 0.5, 0.51], [0.0, 0.1, 0.1001, 0.3], [0.0, 0.75, 0.9], screens, ["block", "warn"]):
         metrics = {"auc": auc, "recall": recall, "pr_auc": auc / 2, "f1": recall,
                    "train_cv_gap": gap}
         params = {**defaults, "ChampionBar": bar, "MinPrAuc": 0.3}
         thresholds = Thresholds(min_auc=params["MinAuc"], min_recall=params["MinRecall"],
                                 min_pr_auc=params["MinPrAuc"],
                                 max_overfit_gap=params["MaxOverfitGap"],
-                                champion_metric=champion_metric)
-        expected = decide(metrics, thresholds, champion_bar_value=bar).approved
-        assert _evaluate(conditions, metrics, params) == expected, (metrics, params)
-        outcomes.append(expected)
-    assert len(outcomes) == len(GRID) * 3 * 4 * 3
+                                champion_metric=champion_metric, on_leakage=mode)  # type: ignore[arg-type]
+        decision = decide(metrics, thresholds, champion_bar_value=bar, leakage=screen)
+        # the evaluate job writes leakage_screen.blocking from the decision's leakage check
+        blocking = next(c.value for c in decision.checks if c.name == "leakage")
+        assert _evaluate(conditions, metrics, params, blocking) == decision.approved, (metrics, params)
+        outcomes.append(decision.approved)
+    assert len(outcomes) == len(GRID) * 3 * 4 * 3 * 3 * 2
     assert 0 < sum(outcomes) < len(outcomes)  # both branches exercised, boundaries included
 
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from trainguard.training.config import ApprovalConfig
 from trainguard.training.errors import ConfigError, DataError
+from trainguard.training.leakage import findings
 
 __all__ = ["CHAMPION_METRICS", "METRIC_MAX", "Check", "Decision", "Thresholds", "champion_bar", "decide"]
 
@@ -50,11 +51,17 @@ class Thresholds:
     champion_metric: str = _DEFAULT.champion_metric
     champion_margin: float = _DEFAULT.champion_margin
     champion_margin_mode: Literal["absolute", "relative"] = _DEFAULT.champion_margin_mode
+    max_feature_auc: float = _DEFAULT.max_feature_auc
+    on_leakage: Literal["block", "warn"] = _DEFAULT.on_leakage
 
     def __post_init__(self) -> None:
         problems = [f"approval.{name} must be a number in [0, 1]; got {getattr(self, name)!r}."
                     for name in ("min_auc", "min_recall", "min_pr_auc")
                     if not 0.0 <= getattr(self, name) <= 1.0]  # also false for NaN
+        if not 0.5 < self.max_feature_auc <= 1.0:
+            problems.append(f"approval.max_feature_auc must be in (0.5, 1]; got {self.max_feature_auc!r}.")
+        if self.on_leakage not in ("block", "warn"):
+            problems.append(f"approval.on_leakage must be 'block' or 'warn'; got {self.on_leakage!r}.")
         for name in ("max_overfit_gap", "champion_margin"):
             value = getattr(self, name)
             if not (value >= 0.0 and math.isfinite(value)):
@@ -82,6 +89,8 @@ class Thresholds:
             champion_metric=str(approval.champion_metric),
             champion_margin=float(approval.champion_margin),
             champion_margin_mode=approval.champion_margin_mode,
+            max_feature_auc=float(approval.max_feature_auc),
+            on_leakage=approval.on_leakage,
         )
 
 
@@ -156,14 +165,18 @@ def champion_bar(champion_value: float | None, margin: float,
 
 def decide(metrics: Mapping[str, float], thresholds: Thresholds,
            champion: Mapping[str, Any] | None = None, *,
-           champion_bar_value: float | None = None) -> Decision:
+           champion_bar_value: float | None = None,
+           leakage: Mapping[str, Any] | None = None) -> Decision:
     """Apply the approval rule to holdout metrics plus ``train_cv_gap``.
 
     ``champion`` is the current champion (``{"version": ..., "value": float}``); alternatively the
     bar it implies is passed as ``champion_bar_value`` (the pipeline's ChampionBar, 0.0 = none);
     when both are given, ``champion`` wins.
     Checks: auc >= min_auc, recall >= min_recall, pr_auc >= min_pr_auc,
-    train_cv_gap <= max_overfit_gap and, when the bar is above 0, champion metric >= bar.
+    train_cv_gap <= max_overfit_gap, the leakage screen (``leakage``, the table of
+    ``trainguard.training.leakage.screen_features``: no feature at or above ``max_feature_auc``,
+    no ID-like column, unless ``on_leakage`` is warn) and, when the bar is above 0, champion
+    metric >= bar.
     """
     t = thresholds
     checks = [
@@ -171,6 +184,7 @@ def decide(metrics: Mapping[str, float], thresholds: Thresholds,
         _floor("min_recall", metrics, "recall", t.min_recall),
         _floor("min_pr_auc", metrics, "pr_auc", t.min_pr_auc),
         _ceiling("max_overfit_gap", metrics, "train_cv_gap", t.max_overfit_gap),
+        _leakage_check(leakage, t),
     ]
     champ_info = _champion_info(t, champion, champion_bar_value)
     if champ_info is not None and champ_info["bar"] > 0.0:
@@ -288,6 +302,26 @@ def _champion_check(metrics: Mapping[str, float], t: Thresholds, info: dict[str,
     return Check("champion", False, value, bar,
                  f"{label} {v} is below the champion bar {b} ({whose}): the challenger does not "
                  "beat the current champion")
+
+
+def _leakage_check(screen: Mapping[str, Any] | None, t: Thresholds) -> Check:
+    """Passes unless the screen found a likely leak and ``on_leakage`` is block; value = blocking count."""
+    if screen is None:
+        return Check("leakage", True, 0.0, 0.0, "no leakage screen was recorded for this model")
+    found = findings(screen, t.max_feature_auc)
+    if not found:
+        return Check("leakage", True, 0.0, 0.0,
+                     f"leakage screen: no feature alone reaches AUC {t.max_feature_auc:.3f} "
+                     "(approval.max_feature_auc) and no column is an ID")
+    what = "; ".join(f"{f['feature']!r}: {f['reason']}" for f in found)
+    if t.on_leakage == "warn":
+        return Check("leakage", True, 0.0, 0.0,
+                     f"leakage screen flagged {len(found)} feature(s) ({what}); approval.on_leakage=warn, "
+                     "so it does not block")
+    return Check("leakage", False, float(len(found)), 0.0,
+                 f"leakage screen flagged {len(found)} feature(s) that look like a leak ({what}): "
+                 "remove them (data.exclude) or, if they are genuine, set approval.on_leakage=warn "
+                 f"or raise approval.max_feature_auc above {t.max_feature_auc:.3f}")
 
 
 def _json_number(value: float | None) -> float | None:

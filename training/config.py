@@ -55,6 +55,23 @@ class DataConfig:
     """Fraction of rows set aside, stratified, as the untouched holdout test set."""
     positive_label: str | None = None
     """Which of the two label values is the positive class; None picks 1/true/the larger value."""
+    # column roles (training/columns.py applies them to the table's header)
+    features: list[str] | None = None
+    """Columns to train on (an include list); None means every column not excluded or given a role."""
+    exclude: list[str] = field(default_factory=list)
+    """Columns never trained on (free text, names, anything that should not be a feature)."""
+    id: str | None = None
+    """Identifier column: kept out of the features (never a feature)."""
+    timestamp: str | None = None
+    """Time column (ISO 8601 dates/datetimes or epoch seconds): never a feature; ``split: time`` uses it."""
+    split: Literal["stratified", "time"] = "stratified"
+    """Holdout: stratified random rows, or ``time``: the latest rows by ``data.timestamp``."""
+    categorical: list[str] = field(default_factory=list)
+    """Columns to treat as categories even if they hold numbers; text columns are categorical anyway."""
+    min_category_count: int = 10
+    """Categories seen fewer times in the fit rows are pooled into one 'other' category."""
+    max_categories: int = 1000
+    """Most distinct values a categorical column may have; more means an ID or free text."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +171,10 @@ class ApprovalConfig:
     """Status a passing model is registered with; 'Approved' only when set here explicitly."""
     on_reject: Literal["register_rejected", "fail", "both"] = "both"
     """Register a Rejected package with the reasons (audit trail), fail the run, or both."""
+    max_feature_auc: float = 0.95
+    """Leakage screen: a feature whose AUC alone (or whose missingness's AUC) reaches this is flagged."""
+    on_leakage: Literal["block", "warn"] = "block"
+    """What a leakage-screen finding does: block approval (a failed check) or only warn in the report."""
 
 
 @dataclass(frozen=True)
@@ -535,6 +556,40 @@ def _check_instances(cfg: Config, need: Any) -> None:
             need(not has_instance_storage(value), instance_storage_message(f"aws.{key}", value))
 
 
+def _check_data_roles(d: DataConfig, need: Any) -> None:
+    """The column roles of the data section: each column one role, the split has what it needs."""
+    need(d.min_category_count >= 1, f"data.min_category_count must be at least 1; got {d.min_category_count}.")
+    need(d.max_categories >= 2, f"data.max_categories must be at least 2; got {d.max_categories}.")
+    need(d.features is None or not d.exclude,
+         "data.features and data.exclude are both set; use one: data.features lists the columns to "
+         "train on, data.exclude the columns to leave out.")
+    need(d.features is None or bool(d.features), "data.features is an empty list; list the columns "
+         "to train on, or remove the key to train on every column.")
+    need(d.split != "time" or bool(d.timestamp),
+         "data.split is 'time' but data.timestamp is not set; name the time column in data.timestamp.")
+    for key, col in (("data.id", d.id), ("data.timestamp", d.timestamp)):
+        if col is None:
+            continue
+        need(col != d.target, f"{key} names the target column {col!r}; the label cannot be {key[5:]}.")
+        need(col not in (d.features or []) and col not in d.categorical,
+             f"{key} {col!r} is also listed as a feature (data.features or data.categorical); "
+             f"an {'ID' if key == 'data.id' else 'time'} column is never a feature: remove it from the "
+             "feature lists.")
+    need(d.id is None or d.id != d.timestamp, f"data.id and data.timestamp both name {d.id!r}; give "
+         "each role its own column.")
+    for key, cols in (("data.features", d.features or []), ("data.categorical", d.categorical)):
+        need(d.target not in cols, f"{key} lists the target column {d.target!r}; the label is never a "
+             "feature.")
+        dupes = sorted({c for c in cols if cols.count(c) > 1})
+        need(not dupes, f"{key} lists {', '.join(map(repr, dupes))} more than once.")
+    both = [c for c in d.categorical if c in d.exclude]
+    need(not both, f"{', '.join(map(repr, both))} listed in both data.categorical and data.exclude; "
+         "keep one.")
+    outside = [c for c in d.categorical if d.features is not None and c not in d.features]
+    need(not outside, f"data.categorical lists {', '.join(map(repr, outside))}, not in data.features; "
+         "add them to data.features or drop them from data.categorical.")
+
+
 def _check_consistency(cfg: Config) -> None:
     """Range checks that types alone cannot express; each names its key and the allowed range."""
     problems: list[str] = []
@@ -585,7 +640,9 @@ def _check_consistency(cfg: Config) -> None:
                  f"{key}.min must be positive for Logarithmic scaling; got {r.min}.")
             need(r.type != "integer" or (float(r.min).is_integer() and float(r.max).is_integer()),
                  f"{key}: integer ranges need whole-number min and max.")
+    _check_data_roles(cfg.data, need)
     a = cfg.approval
+    within("approval.max_feature_auc", a.max_feature_auc, 0.5, 1, "(]")
     for name in ("min_auc", "min_recall", "min_pr_auc"):
         within(f"approval.{name}", getattr(a, name), 0, 1, "[]")
     at_least("approval.max_overfit_gap", a.max_overfit_gap, 0)

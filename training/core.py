@@ -18,7 +18,9 @@ from trainguard.training.approval import Decision, Thresholds, decide
 from trainguard.training.config import Config
 from trainguard.training.cv import INT_PARAMS, CVResult, FoldPlan, cross_validate, fit_final, xgb_params
 from trainguard.training.data import Dataset, check_trainable, holdout_split
+from trainguard.training.encoding import FeatureEncoding
 from trainguard.training.evaluation import build_evaluation
+from trainguard.training.leakage import annotate, screen_features
 from trainguard.training.metrics import binary_metrics
 from trainguard.training.search import OnEvent, SearchResult, search
 
@@ -53,15 +55,18 @@ def run_core(dataset: Dataset, cfg: Config, champion_value: float | Mapping[str,
 
     ``champion_value`` is the current champion's ``approval.champion_metric`` value (or a
     ``{"version", "value"}`` mapping); None means no champion. ``on_event(kind, info)`` receives
-    progress: split, trial_started, fold_done, trial_finished, final_fit, evaluated. Raises
+    progress: split, screened, trial_started, fold_done, trial_finished, final_fit, evaluated. Raises
     DataError when the data cannot be trained on as configured.
     """
     emit = on_event or (lambda kind, info: None)
     check_trainable(dataset, cfg)
-    train, test = holdout_split(dataset, cfg.data.test_size, cfg.seed)
+    train, test = holdout_split(dataset, cfg.data.test_size, cfg.seed, cfg.data.split)
     emit("split", {"n_train": train.n_rows, "n_test": test.n_rows,
                    "positive_rate": train.positive_rate})
-    plan = FoldPlan(train.X, train.y, cfg)
+    cats = train.categorical_index
+    leakage = screen_features(train.X, train.y, train.feature_names, cats, seed=cfg.seed)
+    emit("screened", leakage)
+    plan = FoldPlan(train.X, train.y, cfg, cats, train.feature_names)
     result: SearchResult | None = None
     if cfg.tuning.enabled:
         result = search(train.X, train.y, cfg, on_event=emit, plan=plan)
@@ -70,15 +75,22 @@ def run_core(dataset: Dataset, cfg: Config, champion_value: float | Mapping[str,
         params, cv = {}, _fixed_cv(train, cfg, plan, emit)
     num_round = cv.best_num_round
     emit("final_fit", {"params": dict(params), "num_round": num_round, "n_rows": train.n_rows})
-    booster = fit_final(train.X, train.y, cfg, params, num_round=num_round)
+    booster = fit_final(train.X, train.y, cfg, params, num_round=num_round, categorical=cats,
+                        feature_names=train.feature_names)
     # Only now, with the final model fixed, is the holdout looked at.
-    proba = np.asarray(booster.inplace_predict(test.X), dtype=np.float64)
+    encoding = FeatureEncoding.from_booster(booster)
+    X_test = test.X if encoding is None else encoding.transform(test.X, test.categorical_index)
+    proba = np.asarray(booster.inplace_predict(X_test), dtype=np.float64)
     metrics = {**binary_metrics(test.y, proba), "train_cv_gap": cv.train_cv_gap}
-    decision = decide(metrics, Thresholds.from_config(cfg), _champion(champion_value))
+    decision = decide(metrics, Thresholds.from_config(cfg), _champion(champion_value), leakage=leakage)
     model_info = {"hyperparameters": tuned_hyperparameters(cfg, params),
                   "best_iteration": num_round, "n_train": train.n_rows, "n_test": test.n_rows,
                   "features": list(dataset.feature_names)}
-    evaluation = build_evaluation(test.y, proba, cv, decision, model_info, seed=cfg.seed)
+    if encoding is not None:
+        model_info["encoding"] = encoding.to_dict()
+    evaluation = build_evaluation(test.y, proba, cv, decision, model_info, seed=cfg.seed,
+                                  leakage=annotate(leakage, cfg.approval.max_feature_auc,
+                                                   cfg.approval.on_leakage))
     emit("evaluated", {"approved": decision.approved, "auc": metrics["auc"],
                        "reasons": list(decision.reasons)})
     return CoreResult(result, cv, params, num_round, booster, decision, evaluation)

@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 from imblearn import FunctionSampler
-from imblearn.over_sampling import ADASYN, SMOTE, BorderlineSMOTE, RandomOverSampler
+from imblearn.over_sampling import ADASYN, SMOTE, SMOTEN, SMOTENC, BorderlineSMOTE, RandomOverSampler
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from trainguard.training.config import Config, ResamplingConfig
+from trainguard.training.encoding import FeatureEncoding
 from trainguard.training.errors import ConfigError, DataError
 from trainguard.training.metrics import METRIC_NAMES, binary_metrics
 
@@ -49,12 +50,15 @@ FLOAT_PARAMS = frozenset({"eta", "min_child_weight", "alpha", "lambda", "gamma",
 _EVAL_METRIC = {"auc": "auc", "pr_auc": "aucpr"}
 
 
-def make_resampler(resampling: ResamplingConfig, seed: int, n_minority: int | None = None) -> Any:
+def make_resampler(resampling: ResamplingConfig, seed: int, n_minority: int | None = None,
+                   categorical: Sequence[int] = (), n_features: int | None = None) -> Any:
     """The imbalanced-learn over-sampler named by ``resampling.method`` (``none``: identity).
 
     ``n_minority`` (positives in the rows it will see) lowers ``k_neighbors`` when a small fold
     has fewer neighbours than asked for; below two positives the neighbour-based methods cannot
-    work and a DataError says what to change.
+    work and a DataError says what to change. With ``categorical`` feature indices, ``smote``
+    becomes SMOTE-NC (SMOTE-N when every feature is categorical), which gives a synthetic row
+    an existing category of its neighbours instead of interpolating codes.
     """
     method = resampling.method
     strategy = resampling.sampling_strategy
@@ -71,6 +75,14 @@ def make_resampler(resampling: ResamplingConfig, seed: int, n_minority: int | No
                 "resampling.method=random_over."
             )
         k = n_minority - 1
+    if method == "smote" and categorical:
+        if n_features is not None and len(categorical) == n_features:
+            return SMOTEN(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
+        return SMOTENC(list(categorical), sampling_strategy=strategy, k_neighbors=k,
+                       random_state=seed)
+    if categorical and method in ("adasyn", "borderline_smote"):
+        raise DataError(f"resampling.method={method} does not respect categories; the table has "
+                        "categorical features. Use smote (SMOTE-NC), random_over or none.")
     if method == "smote":
         return SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
     if method == "adasyn":
@@ -84,10 +96,12 @@ def make_resampler(resampling: ResamplingConfig, seed: int, n_minority: int | No
 
 
 def resample(X: np.ndarray, y: np.ndarray, resampling: ResamplingConfig,
-             seed: int) -> tuple[np.ndarray, np.ndarray]:
+             seed: int, categorical: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
     """Over-sample (X, y) with the configured method; rows already at the asked ratio pass through.
 
     The returned arrays start with the original rows, unchanged, followed by the synthetic ones.
+    ``categorical`` are the indices of categorical columns (codes, NaN = missing): a category-aware
+    sampler is used, and a missing category is a category of its own while sampling.
     """
     if resampling.method == "none":
         return X, y
@@ -96,7 +110,18 @@ def resample(X: np.ndarray, y: np.ndarray, resampling: ResamplingConfig,
     strategy = resampling.sampling_strategy
     if isinstance(strategy, float) and n_neg and n_pos / n_neg >= strategy:
         return X, y  # already at least as balanced as asked: nothing to add
-    sampler = make_resampler(resampling, seed, n_minority=min(n_pos, n_neg))
+    sampler = make_resampler(resampling, seed, n_minority=min(n_pos, n_neg),
+                             categorical=categorical, n_features=X.shape[1])
+    neighbours = resampling.method != "random_over" and bool(categorical)
+    missing_code: dict[int, float] = {}
+    if neighbours:  # SMOTE-NC/-N need every cell: missing is one more category while sampling
+        X = X.copy()
+        for j in categorical:
+            col = X[:, j]
+            gaps = np.isnan(col)
+            if gaps.any():
+                missing_code[j] = float(np.nanmax(col) + 1) if (~gaps).any() else 0.0
+                col[gaps] = missing_code[j]
     try:
         Xr, yr = sampler.fit_resample(X, y)
     except (ValueError, RuntimeError) as exc:
@@ -104,7 +129,10 @@ def resample(X: np.ndarray, y: np.ndarray, resampling: ResamplingConfig,
             f"resampling.method={resampling.method} could not resample a fit part of {y.size} rows "
             f"({n_pos} positive): {exc}. Try resampling.method=smote or random_over."
         ) from None
-    return np.asarray(Xr), np.asarray(yr)
+    Xr = np.asarray(Xr, dtype=np.float64)
+    for j, code in missing_code.items():
+        Xr[Xr[:, j] == code, j] = np.nan
+    return Xr, np.asarray(yr)
 
 
 def xgb_params(cfg: Config, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -235,11 +263,20 @@ class FoldPlan:
 
     Splits, carve-outs and resampling depend only on the data, ``cv``, ``resampling``,
     ``xgboost.validation_fraction`` and the seed, so one plan serves every trial of a search.
+    ``categorical`` maps the index of each categorical column of X (vocabulary indices, NaN =
+    missing) to its vocabulary; each fold then learns its categories on its fit rows alone
+    (``FeatureEncoding``), as the resampler does.
     """
 
-    def __init__(self, X: Any, y: Any, cfg: Config) -> None:
+    def __init__(self, X: Any, y: Any, cfg: Config,
+                 categorical: Mapping[int, Sequence[str]] | None = None,
+                 feature_names: Sequence[str] | None = None) -> None:
         self.X, self.y = _check_xy(X, y, cfg.cv.folds)
         self.cfg = cfg
+        self.categorical = dict(categorical or {})
+        self.feature_names = list(feature_names or [f"f{j}" for j in range(self.X.shape[1])])
+        self._encodings: dict[int, FeatureEncoding] = {}
+        self.final_encoding: FeatureEncoding | None = None
         seed = cfg.seed
         splitter = StratifiedKFold(cfg.cv.folds, shuffle=cfg.cv.shuffle,
                                    random_state=seed if cfg.cv.shuffle else None)
@@ -263,12 +300,30 @@ class FoldPlan:
             fit_part, test_size=cfg.xgboost.validation_fraction, stratify=y[fit_part],
             random_state=cfg.seed + i, shuffle=True)
         fit_idx, stop_idx = np.sort(fit_idx), np.sort(stop_idx)
-        Xr, yr = resample(X[fit_idx], y[fit_idx], cfg.resampling, cfg.seed)
         nthread = _nthread(cfg)
-        dtrain = xgb.QuantileDMatrix(Xr, label=yr, nthread=nthread)
-        dstop = xgb.QuantileDMatrix(X[stop_idx], label=y[stop_idx], ref=dtrain, nthread=nthread)
+        if not self.categorical:
+            Xr, yr = resample(X[fit_idx], y[fit_idx], cfg.resampling, cfg.seed)
+            dtrain = xgb.QuantileDMatrix(Xr, label=yr, nthread=nthread)
+            dstop = xgb.QuantileDMatrix(X[stop_idx], label=y[stop_idx], ref=dtrain, nthread=nthread)
+        else:  # categories learned on this fold's fit rows only, then the sampler, then XGBoost
+            enc = self._encodings[i] = FeatureEncoding.fit(
+                X, fit_idx, self.feature_names, self.categorical, cfg.data.min_category_count)
+            Xr, yr = resample(enc.transform(X, self.categorical, fit_idx), y[fit_idx], cfg.resampling,
+                              cfg.seed, enc.categorical)
+            dtrain = xgb.QuantileDMatrix(Xr, label=yr, nthread=nthread, feature_types=enc.feature_types,
+                                         enable_categorical=True)
+            dstop = xgb.QuantileDMatrix(enc.transform(X, self.categorical, stop_idx), label=y[stop_idx],
+                                        ref=dtrain, nthread=nthread, feature_types=enc.feature_types,
+                                        enable_categorical=True)
         return PreparedFold(i, fit_idx, stop_idx, score_idx, int(yr.size - fit_idx.size),
                             dtrain, dstop)
+
+    def rows(self, i: int, idx: np.ndarray) -> np.ndarray:
+        """Rows ``idx`` of X as fold ``i``'s model sees them (its own category codes)."""
+        if not self.categorical:
+            return self.X[idx]
+        self.fold(i)
+        return self._encodings[i].transform(self.X, self.categorical, idx)
 
     def final_matrix(self) -> xgb.DMatrix:
         """All of (X, y) resampled and wrapped for ``fit_final``, built on first use.
@@ -277,9 +332,8 @@ class FoldPlan:
         count, so every final fit on this plan's data shares it.
         """
         if self._final is None:
-            cfg = self.cfg
-            Xr, yr = resample(self.X, self.y, cfg.resampling, cfg.seed)
-            self._final = xgb.QuantileDMatrix(Xr, label=yr, nthread=_nthread(cfg))
+            self._final, self.final_encoding = _final_matrix(self.X, self.y, self.cfg, self.categorical,
+                                                             self.feature_names)
         return self._final
 
 
@@ -288,7 +342,8 @@ _plans: OrderedDict[tuple[Any, ...], FoldPlan] = OrderedDict()
 _plans_lock = threading.Lock()
 
 
-def shared_plan(X: Any, y: Any, cfg: Config) -> FoldPlan:
+def shared_plan(X: Any, y: Any, cfg: Config, categorical: Mapping[int, Sequence[str]] | None = None,
+                feature_names: Sequence[str] | None = None) -> FoldPlan:
     """A FoldPlan of (X, y, cfg), the same object as an earlier call's in this process if it matches.
 
     Training jobs run in one process by the local runner (one per tuning trial) see the same
@@ -301,13 +356,15 @@ def shared_plan(X: Any, y: Any, cfg: Config) -> FoldPlan:
     X_arr, y_arr = _check_xy(X, y, cfg.cv.folds)
     key = (_digest(X_arr), _digest(y_arr), cfg.seed, cfg.cv.folds, cfg.cv.shuffle,
            cfg.xgboost.validation_fraction, cfg.resampling.method,
-           repr(cfg.resampling.sampling_strategy), cfg.resampling.k_neighbors, _nthread(cfg))
+           repr(cfg.resampling.sampling_strategy), cfg.resampling.k_neighbors, _nthread(cfg),
+           repr(sorted((categorical or {}).items())), cfg.data.min_category_count,
+           tuple(feature_names or ()))
     with _plans_lock:
         plan = _plans.get(key)
         if plan is not None:
             _plans.move_to_end(key)
             return plan
-    plan = FoldPlan(X_arr, y_arr, cfg)
+    plan = FoldPlan(X_arr, y_arr, cfg, categorical, feature_names)
     with _plans_lock:
         _plans[key] = plan
         while len(_plans) > _PLAN_MEMO_SIZE:
@@ -333,8 +390,8 @@ def cross_validate(X: Any, y: Any, cfg: Config, params: Mapping[str, Any] | None
                             early_stopping_rounds=cfg.xgboost.early_stopping_rounds,
                             verbose_eval=False)
         rounds = booster.best_iteration + 1
-        scored = _predict(booster, plan.X[f.score_idx], rounds)
-        fitted = _predict(booster, plan.X[f.fit_idx], rounds)
+        scored = _predict(booster, plan.rows(i, f.score_idx), rounds)
+        fitted = _predict(booster, plan.rows(i, f.fit_idx), rounds)
         fold_metrics = binary_metrics(plan.y[f.score_idx], scored)
         result.per_fold.append(fold_metrics)
         result.train_per_fold.append(binary_metrics(plan.y[f.fit_idx], fitted))
@@ -346,23 +403,42 @@ def cross_validate(X: Any, y: Any, cfg: Config, params: Mapping[str, Any] | None
 
 
 def fit_final(X: Any, y: Any, cfg: Config, params: Mapping[str, Any] | None = None,
-              num_round: int | None = None, *, plan: FoldPlan | None = None) -> xgb.Booster:
+              num_round: int | None = None, *, plan: FoldPlan | None = None,
+              categorical: Mapping[int, Sequence[str]] | None = None,
+              feature_names: Sequence[str] | None = None) -> xgb.Booster:
     """Resample the whole training split and train ``num_round`` rounds with no early stopping.
 
     ``num_round`` should be the CV's ``best_num_round``; without it ``xgboost.num_round`` is used.
     Pass the ``plan`` of the same (X, y) to reuse its resampled matrix (``FoldPlan.final_matrix``).
+    With categorical columns (the plan's, or ``categorical``) the categories are learned on the
+    whole split and stored in the booster (``FeatureEncoding.from_booster``).
     """
     xp = xgb_params(cfg, params)
     if plan is not None:
-        d = plan.final_matrix()
+        d, enc = plan.final_matrix(), plan.final_encoding
     else:
         X_arr, y_arr = _check_xy(X, y, 1)
-        Xr, yr = resample(X_arr, y_arr, cfg.resampling, cfg.seed)
-        d = xgb.QuantileDMatrix(Xr, label=yr, nthread=xp["nthread"])
+        d, enc = _final_matrix(X_arr, y_arr, cfg, dict(categorical or {}), feature_names)
     rounds = int(num_round) if num_round else cfg.xgboost.num_round
     booster = xgb.train(xp, d, num_boost_round=rounds, verbose_eval=False)
     booster.set_attr(num_round=str(rounds))
+    if enc is not None:
+        enc.attach(booster)
     return booster
+
+
+def _final_matrix(X: np.ndarray, y: np.ndarray, cfg: Config, categorical: Mapping[int, Sequence[str]],
+                  feature_names: Sequence[str] | None) -> tuple[xgb.DMatrix, FeatureEncoding | None]:
+    """The whole split resampled as a training matrix, and its encoding when it has categories."""
+    nthread = _nthread(cfg)
+    if not categorical:
+        Xr, yr = resample(X, y, cfg.resampling, cfg.seed)
+        return xgb.QuantileDMatrix(Xr, label=yr, nthread=nthread), None
+    names = list(feature_names or [f"f{j}" for j in range(X.shape[1])])
+    enc = FeatureEncoding.fit(X, None, names, categorical, cfg.data.min_category_count)
+    Xr, yr = resample(enc.transform(X, categorical), y, cfg.resampling, cfg.seed, enc.categorical)
+    return xgb.QuantileDMatrix(Xr, label=yr, nthread=nthread, feature_types=enc.feature_types,
+                               enable_categorical=True), enc
 
 
 # --------------------------------------------------------------------------------------------

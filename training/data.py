@@ -14,11 +14,18 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from trainguard.training.columns import (
+    parse_categorical,
+    parse_timestamps,
+    plan_columns,
+    text_column_kind,
+    unusable_message,
+)
 from trainguard.training.errors import DataError
 from trainguard.training.files import open_for_write
 
@@ -27,6 +34,7 @@ __all__ = [
     "Dataset",
     "check_trainable",
     "embedded_dataset",
+    "holdout_rows",
     "holdout_split",
     "load_table",
     "resolve_data_file",
@@ -57,6 +65,16 @@ class Dataset:
     classes: tuple[Any, Any]
     """The original label values, negative first."""
     source: str
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Categorical feature name -> its vocabulary (sorted distinct texts); X holds the index, NaN
+    for missing (``trainguard.training.columns``). Empty for an all-numeric table."""
+    timestamps: np.ndarray | None = None
+    """Seconds since the epoch per row from ``data.timestamp`` (never a feature), else None."""
+
+    @property
+    def categorical_index(self) -> dict[int, tuple[str, ...]]:
+        """Feature column index -> vocabulary, for the categorical features."""
+        return {j: self.categories[n] for j, n in enumerate(self.feature_names) if n in self.categories}
 
     @property
     def n_rows(self) -> int:
@@ -71,7 +89,8 @@ class Dataset:
     def subset(self, rows: np.ndarray, source: str | None = None) -> Dataset:
         """The same table restricted to ``rows`` (indices or a boolean mask)."""
         return Dataset(self.X[rows], self.y[rows], list(self.feature_names), self.target,
-                       self.classes, source or self.source)
+                       self.classes, source or self.source, dict(self.categories),
+                       None if self.timestamps is None else self.timestamps[rows])
 
 
 # --------------------------------------------------------------------------------------------
@@ -110,11 +129,13 @@ _loaded_lock = threading.Lock()
 
 
 def load_table(path: str | Path, target: str, positive_label: Any = None, *,
-               reuse: bool = False) -> Dataset:
+               reuse: bool = False, roles: Any = None) -> Dataset:
     """Load a CSV or Parquet table as a Dataset, validating everything before returning.
 
     ``positive_label`` names which of the two target values is the positive class; None picks
-    1/true/yes, else the larger value. Raises one DataError listing every problem found.
+    1/true/yes, else the larger value. ``roles`` is the config's data section (a DataConfig) whose
+    column roles apply (``trainguard.training.columns``); None: every other column is a feature.
+    Raises one DataError listing every problem found.
 
     ``reuse=True`` (the train job: the local runner runs every tuning trial in one process on the
     same split file) returns, for a file whose bytes, kind, target and positive label match one
@@ -129,40 +150,41 @@ def load_table(path: str | Path, target: str, positive_label: Any = None, *,
         raise DataError("the file is empty (0 bytes); expected a header line with column names "
                         "followed by data rows.", source)
     if not reuse:
-        return _load(file, raw, target, positive_label, source)
+        return _load(file, raw, target, positive_label, source, roles)
     key = (hashlib.blake2b(raw, digest_size=32).digest(), file.suffix.lower(), target,
-           repr(positive_label))
+           repr(positive_label), repr(roles))
     with _loaded_lock:
         hit = _loaded.get(key)
         if hit is not None:
             _loaded.move_to_end(key)
-            return Dataset(hit.X, hit.y, list(hit.feature_names), hit.target, hit.classes, source)
-    ds = _load(file, raw, target, positive_label, source)
+            return replace(hit, feature_names=list(hit.feature_names), source=source)
+    ds = _load(file, raw, target, positive_label, source, roles)
     ds.X.flags.writeable = False
     ds.y.flags.writeable = False
     with _loaded_lock:
         _loaded[key] = ds
         while len(_loaded) > _REUSE_SIZE:
             _loaded.popitem(last=False)
-    return Dataset(ds.X, ds.y, list(ds.feature_names), ds.target, ds.classes, source)
+    return replace(ds, feature_names=list(ds.feature_names), source=source)
 
 
-def _load(file: Path, raw: bytes, target: str, positive_label: Any, source: str) -> Dataset:
+def _load(file: Path, raw: bytes, target: str, positive_label: Any, source: str,
+          roles: Any = None) -> Dataset:
     """Parse and validate one table from its bytes (Parquet via pyarrow, CSV fast or detailed)."""
     if raw[:4] == b"PAR1" or file.suffix.lower() in (".parquet", ".pq"):
         header, columns, lines, problems = _read_parquet(file, source)
     else:
-        fast = _read_csv_fast(raw, target)
+        fast = _read_csv_fast(raw, target, frozenset(roles.categorical) if roles is not None else frozenset())
         if fast is not None:
             header, columns, lines = fast
             problems: list[str] = []
         else:  # anything unusual: the detailed pass, which finds and words every problem
             header, columns, lines, problems = _read_csv(file, source)
-    return _build_dataset(header, columns, lines, target, positive_label, source, problems)
+    return _build_dataset(header, columns, lines, target, positive_label, source, problems, roles)
 
 
-def _read_csv_fast(raw: bytes,
-                   target: str) -> tuple[list[str], list[Any], list[int]] | None:
+def _read_csv_fast(raw: bytes, target: str,
+                   keep_text: frozenset[str] = frozenset()) -> tuple[list[str], list[Any], list[int]] | None:
     """A plain, well-formed CSV parsed in bulk; None whenever the detailed pass must decide.
 
     Plain means: UTF-8, no quotes, no NUL or lone CR, no blank lines, a header of at least two
@@ -171,7 +193,9 @@ def _read_csv_fast(raw: bytes,
     Splitting such a file on newlines and commas is exactly what the csv module does with it, so
     the result equals the detailed pass's; any other file returns None and takes that pass, whose
     checks and messages are unchanged. Feature columns come back as float arrays, the target as
-    its cell texts, and each row's line number (row k is on line k + 2).
+    its cell texts, and each row's line number (row k is on line k + 2). A column that is not all
+    numbers, or is named in ``keep_text`` (declared categorical), comes back as its cell texts
+    (empty cells spelled nan): the column roles decide what it is, and name its rows if bad.
     """
     if b'"' in raw or b"\0" in raw:
         return None
@@ -203,14 +227,22 @@ def _read_csv_fast(raw: bytes,
     t, width = header.index(target), n_sep + 1
     labels = cells[t::width]
     del cells[t::width]  # the feature cells, row by row
+    names = header[:t] + header[t + 1:]
     try:
-        values = _fast_floats(cells)
-    except (ValueError, TypeError):
-        return None
-    X = values.reshape(len(body), n_sep)
-    if np.isinf(X).any():  # reported with the cells' own text by the detailed pass
-        return None
-    columns: list[Any] = [X[:, j] for j in range(n_sep)]
+        if keep_text.intersection(names):
+            raise ValueError("declared categorical")
+        X = _fast_floats(cells).reshape(len(body), n_sep)
+        columns: list[Any] = [X[:, j] for j in range(n_sep)]
+    except (ValueError, TypeError):  # some column holds text: parse column by column
+        columns = []
+        for j, name in enumerate(names):
+            col = cells[j::n_sep]
+            try:
+                columns.append(col if name in keep_text else _fast_floats(col))
+            except (ValueError, TypeError):
+                columns.append(col)
+    if any(isinstance(c, np.ndarray) and np.isinf(c).any() for c in columns):
+        return None  # reported with the cells' own text by the detailed pass
     columns.insert(t, labels)
     return header, columns, list(range(2, len(body) + 2))
 
@@ -292,7 +324,7 @@ def _arrow_is_numeric(arrow_type: Any) -> bool:
 
 
 def _build_dataset(header: list[str], columns: list[Any], lines: list[int] | None, target: str,
-                   positive_label: Any, source: str, problems: list[str]) -> Dataset:
+                   positive_label: Any, source: str, problems: list[str], roles: Any = None) -> Dataset:
     """Validate every column, collecting all problems, then assemble the Dataset."""
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
@@ -307,11 +339,28 @@ def _build_dataset(header: list[str], columns: list[Any], lines: list[int] | Non
     elif header.count(target) == 1 and len(header) == 1:
         problems.append(f"the table has only the target column {target!r}; add feature columns.")
 
-    feature_idx = [i for i, h in enumerate(header) if h != target]
     n_rows = len(columns[0]) if columns else 0
-    X = np.empty((n_rows, len(feature_idx)), dtype=np.float64)
-    for j, i in enumerate(feature_idx):
-        X[:, j] = _parse_feature(header[i], columns[i], lines, problems)
+    categories: dict[str, tuple[str, ...]] = {}
+    timestamps = None
+    if roles is None:
+        feature_idx = [i for i, h in enumerate(header) if h != target]
+        X = np.empty((n_rows, len(feature_idx)), dtype=np.float64)
+        for j, i in enumerate(feature_idx):
+            X[:, j] = _parse_feature(header[i], columns[i], lines, problems)
+    else:
+        plan = plan_columns(header, roles, problems)
+        feature_idx = plan.features
+        X = np.empty((n_rows, len(feature_idx)), dtype=np.float64)
+        unusable: list[tuple[str, str]] = []
+        for j, i in enumerate(feature_idx):
+            X[:, j] = _parse_role_feature(header[i], columns[i], lines, problems, i in plan.categorical,
+                                          i in plan.mentioned, roles.max_categories, categories,
+                                          unusable)
+        if unusable:
+            problems.append(unusable_message(unusable, roles.max_categories))
+        if plan.timestamp is not None:
+            timestamps = parse_timestamps(header[plan.timestamp], columns[plan.timestamp], lines,
+                                          problems, required=roles.split == "time")
 
     classes: tuple[Any, Any] = (0, 1)
     y = np.zeros(n_rows, dtype=np.int64)
@@ -322,7 +371,60 @@ def _build_dataset(header: list[str], columns: list[Any], lines: list[int] | Non
             classes, y = parsed
     if problems:
         raise DataError(problems, source)
-    return Dataset(X, y, [header[i] for i in feature_idx], target, classes, source)
+    return Dataset(X, y, [header[i] for i in feature_idx], target, classes, source, categories,
+                   timestamps)
+
+
+def _parse_role_feature(name: str, values: Any, lines: list[int] | None, problems: list[str],
+                        explicit: bool, mentioned: bool, cap: int,
+                        categories: dict[str, tuple[str, ...]],
+                        unusable: list[tuple[str, str]]) -> np.ndarray:
+    """One feature column under the config's roles: numbers, or categories (declared or text)."""
+    if not explicit:
+        if isinstance(values, np.ndarray):
+            return _parse_feature(name, values, lines, problems)
+        try:
+            return _check_finite(name, _fast_floats(values), values, lines, problems)
+        except (ValueError, TypeError):
+            pass
+        codes, vocab = parse_categorical(values)  # counted per distinct text, not per cell
+        counts = np.bincount(codes[~np.isnan(codes)].astype(np.intp), minlength=len(vocab))
+        numeric = sum(int(n) for word, n in zip(vocab, counts.tolist(), strict=True)
+                      if not math.isnan(_cell(word)))
+        if numeric * 2 >= int(counts.sum()):  # numbers with stray text: name the rows, as always
+            out = _parse_feature(name, values, lines, problems)
+            if problems and problems[-1].startswith(f"column {name!r} has"):
+                problems[-1] += (f" If {name!r} holds categories, list it in data.categorical; if it "
+                                 "is not a feature, add it to data.exclude.")
+            return out
+    else:
+        codes, vocab = parse_categorical(values)
+    if len(vocab) > cap:
+        if explicit or mentioned:
+            problems.append(f"categorical column {name!r} has {len(vocab)} distinct values, more than "
+                            f"data.max_categories={cap}: that many categories are an identifier or "
+                            "free text, not a feature. Exclude it (data.exclude), or raise "
+                            "data.max_categories if every value really is a category.")
+        else:
+            unusable.append((name, "many"))
+        return codes
+    if not (explicit or mentioned):
+        kind = text_column_kind(values, vocab, int(np.count_nonzero(~np.isnan(codes))))
+        if kind is not None:
+            unusable.append((name, kind))
+    categories[name] = vocab
+    return codes
+
+
+def _check_finite(name: str, out: np.ndarray, values: Any, lines: list[int] | None,
+                  problems: list[str]) -> np.ndarray:
+    inf = np.flatnonzero(np.isinf(out))
+    if len(inf):
+        shown = [f"{_where(int(k), lines)} {values[int(k)]!r}" for k in inf[:_SHOW]]
+        problems.append(f"column {name!r} has {len(inf)} infinite value(s): "
+                        f"{_listing(shown, len(inf))}; replace them with finite numbers or leave "
+                        "the cells empty (missing).")
+    return out
 
 
 def _where(k: int, lines: list[int] | None) -> str:
@@ -501,7 +603,14 @@ def check_trainable(ds: Dataset, cfg: Any) -> None:
     test_size, seed = float(cfg.data.test_size), int(cfg.seed)
     counts = [int(np.count_nonzero(ds.y == c)) for c in (0, 1)]
     minority = int(np.argmin(counts))
-    train_idx = _holdout_train_rows(ds.y, test_size, seed) if min(counts) >= 2 else None
+    by_time = getattr(cfg.data, "split", "stratified") == "time"
+    if by_time:
+        train_idx = holdout_rows(ds, test_size, seed, "time")[0] if ds.timestamps is not None else None
+        if train_idx is None:
+            raise DataError("data.split=time needs the time column (data.timestamp) in the table.",
+                            ds.source)
+    else:
+        train_idx = _holdout_train_rows(ds.y, test_size, seed) if min(counts) >= 2 else None
     if train_idx is None:
         for c in (0, 1):
             if counts[c] < 2:
@@ -518,7 +627,8 @@ def check_trainable(ds: Dataset, cfg: Any) -> None:
         who, n = f"class {ds.classes[c]!r}", counts[c]
         n_train = int(np.count_nonzero(y_train == c))
         if n_train == n:
-            problems.append(f"{who} has {n} rows, so the holdout (data.test_size={test_size:g}) "
+            where = "the latest rows (data.split=time)" if by_time else "the holdout"
+            problems.append(f"{who} has {n} rows, so {where} (data.test_size={test_size:g}) "
                             "would get none of them and its metrics would be undefined; raise "
                             "data.test_size or add rows of that class.")
         if n_train < folds:
@@ -551,9 +661,14 @@ def check_trainable(ds: Dataset, cfg: Any) -> None:
                 f"(xgboost.validation_fraction={vf:g}); resampling.method={method} with "
                 f"resampling.k_neighbors={k} needs at least {k + 1}. Fix: "
                 + ", or ".join(f for f in fixes if f) + ".")
+    if ds.categories and method in ("adasyn", "borderline_smote"):
+        problems.append(f"resampling.method={method} interpolates between rows and does not respect "
+                        f"categories, and the table has categorical features ({_names(list(ds.categories))}). "
+                        "Use resampling.method=smote (SMOTE-NC with categories), random_over or none.")
     if method in _NEIGHBOUR_METHODS:
+        # missing categories are a category of their own for the sampler; missing numbers are not
         nan_cols = [(name, int(n)) for name, n in zip(ds.feature_names, np.isnan(ds.X).sum(axis=0),
-                                                      strict=True) if n]
+                                                      strict=True) if n and name not in ds.categories]
         if nan_cols:
             shown = ", ".join(f"{name!r} ({n})" for name, n in nan_cols[:5])
             more = f" and {len(nan_cols) - 5} more" if len(nan_cols) > 5 else ""
@@ -605,11 +720,15 @@ def _fold_fit_counts(y: np.ndarray, folds: int, shuffle: bool, vf: float,
     return worst
 
 
-def holdout_split(ds: Dataset, test_size: float, seed: int) -> tuple[Dataset, Dataset]:
-    """Stratified (train, test) split, deterministic for a seed; the test part stays untouched.
-
-    Raises DataError when a class is too small to be split.
-    """
+def holdout_rows(ds: Dataset, test_size: float, seed: int,
+                 split: str = "stratified") -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, test) row indices of the holdout split (see ``holdout_split``)."""
+    if split == "time":
+        if ds.timestamps is None:
+            raise DataError("data.split=time needs data.timestamp: name the time column.", ds.source)
+        n_test = math.ceil(test_size * ds.n_rows)
+        order = np.argsort(ds.timestamps, kind="stable")  # ties keep table order
+        return np.sort(order[: ds.n_rows - n_test]), np.sort(order[ds.n_rows - n_test:])
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(ds.n_rows)
@@ -620,7 +739,18 @@ def holdout_split(ds: Dataset, test_size: float, seed: int) -> tuple[Dataset, Da
         raise DataError(f"cannot make a stratified holdout split with data.test_size={test_size:g}: "
                         f"{exc} Add rows of the smaller class or change data.test_size.",
                         ds.source) from None
-    train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
+    return np.sort(train_idx), np.sort(test_idx)
+
+
+def holdout_split(ds: Dataset, test_size: float, seed: int,
+                  split: str = "stratified") -> tuple[Dataset, Dataset]:
+    """(train, test) split, deterministic for a seed; the test part stays untouched.
+
+    ``split="stratified"`` draws the holdout at random keeping the class ratio; ``"time"`` keeps
+    the latest ``test_size`` share of rows by ``ds.timestamps`` as the holdout, as a model meets
+    the future. Raises DataError when a class is too small to be split.
+    """
+    train_idx, test_idx = holdout_rows(ds, test_size, seed, split)
     return (ds.subset(train_idx, f"{ds.source} (train split)"),
             ds.subset(test_idx, f"{ds.source} (holdout split)"))
 
@@ -650,6 +780,9 @@ def write_csv(ds: Dataset, path: str | Path) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     quoted = [_csv_line([str(c)]) for c in ds.classes]  # the two labels, quoted if need be
+    if ds.categories:  # categories written as their text, quoted where need be
+        _write_csv_text(ds, p)
+        return p
     has_nan = np.isnan(ds.X).any(axis=1).tolist()
     with open_for_write(p, "w", newline="") as fh:
         fh.write(_csv_line([*ds.feature_names, ds.target]) + "\n")
@@ -657,3 +790,20 @@ def write_csv(ds: Dataset, path: str | Path) -> Path:
             cells = [("" if v != v else repr(v)) for v in row] if nan else map(repr, row)
             fh.write(",".join(cells) + ("," if row else "") + quoted[int(label)] + "\n")
     return p
+
+
+def _write_csv_text(ds: Dataset, path: Path) -> None:
+    """``write_csv`` for a table with categorical features: each written as its category text."""
+    cols: list[list[str]] = []
+    for j, name in enumerate(ds.feature_names):
+        col = ds.X[:, j]
+        if name in ds.categories:
+            lut = np.array([*ds.categories[name], ""], dtype=object)
+            cols.append(lut[np.where(np.isnan(col), len(lut) - 1, col).astype(np.intp)].tolist())
+        else:
+            cols.append(["" if v != v else repr(v) for v in col.tolist()])
+    cols.append([str(ds.classes[int(v)]) for v in ds.y.tolist()])
+    with open_for_write(path, "w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow([*ds.feature_names, ds.target])
+        writer.writerows(zip(*cols, strict=True))

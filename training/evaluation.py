@@ -31,12 +31,15 @@ METADATA_VALUE_MAX = 256
 
 def build_evaluation(y_test: Any, proba: Any, cv: CVResult | Mapping[str, Any], decision: Any,
                      model_info: Mapping[str, Any], *, threshold: float = 0.5,
-                     bootstrap: int = 200, seed: int = 0) -> dict[str, Any]:
+                     bootstrap: int = 200, seed: int = 0,
+                     leakage: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The evaluation.json dict for holdout predictions ``proba`` of labels ``y_test``.
 
     Each metric's ``standard_deviation`` is a seeded bootstrap estimate over ``bootstrap``
     resamples of the holdout (0 resamples: 0.0). ``decision`` is an approval Decision or its
     dict; ``cv`` a CVResult or its dict; ``model_info`` goes in as the ``model`` block.
+    ``leakage`` is the leakage screen's table; ``leakage_screen.blocking`` (what CheckApproval
+    reads) is the value of the decision's leakage check: how many findings block approval.
     """
     y = np.asarray(y_test).reshape(-1)
     p = np.asarray(proba, dtype=float).reshape(-1)
@@ -60,6 +63,7 @@ def build_evaluation(y_test: Any, proba: Any, cv: CVResult | Mapping[str, Any], 
             "cv_test_gap": cv_auc - test_auc,
         },
         "decision": decision_dict,
+        "leakage_screen": _leakage_block(leakage, decision_dict),
         "model": {**model_info, "serving": serving_block(model_info.get("features") or [])},
     })
 
@@ -82,6 +86,14 @@ def serving_block(features: list[str]) -> dict[str, Any]:
         "feature_order": joined if fits and names else "see evaluation.json model.features",
         "features_sha256": hashlib.sha256("\n".join(names).encode("utf-8")).hexdigest(),
     }
+
+
+def _leakage_block(screen: Mapping[str, Any] | None, decision: Mapping[str, Any]) -> dict[str, Any]:
+    check = next((c for c in decision.get("checks", []) if c.get("name") == "leakage"), None)
+    blocking = int(check["value"] or 0) if check else 0
+    return {**(dict(screen) if screen else {"features": []}), "blocking": blocking,
+            "passed": bool(check["passed"]) if check else True,
+            "reason": check["reason"] if check else "no leakage screen"}
 
 
 def bootstrap_std(y: np.ndarray, proba: np.ndarray, threshold: float = 0.5, n: int = 200,

@@ -21,10 +21,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from trainguard.training.approval import Thresholds, decide
-from trainguard.training.config import Config, load_config
+from trainguard.training.config import ApprovalConfig, Config, DataConfig, load_config
 from trainguard.training.data import check_trainable, holdout_split, load_table, write_csv
 from trainguard.training.errors import ConfigError, DataError, TrainguardError
 from trainguard.training.files import write_bytes, write_text
+from trainguard.training.leakage import annotate, screen_features
 from trainguard.training.metrics import METRIC_NAMES as HOLDOUT_METRICS
 
 __all__ = [
@@ -146,6 +147,11 @@ def hyperparameters_from_config(cfg: Config) -> dict[str, str]:
     return out
 
 
+_ROLE_FLAGS = ("features", "exclude", "id", "timestamp", "split", "categorical", "min_category_count",
+               "max_categories")
+"""Column-role settings of the data section, passed to the preprocess job only when not the default."""
+
+
 def preprocess_arguments(cfg: Config) -> list[str]:
     """The preprocess job's ``--flag value`` arguments from the config."""
     args = ["--target", cfg.data.target, "--test-size", _text(cfg.data.test_size),
@@ -155,6 +161,11 @@ def preprocess_arguments(cfg: Config) -> list[str]:
             "--validation-fraction", _text(cfg.xgboost.validation_fraction)]
     if cfg.data.positive_label is not None:
         args += ["--positive-label", cfg.data.positive_label]
+    default = DataConfig()
+    for name in _ROLE_FLAGS:
+        value = getattr(cfg.data, name)
+        if value != getattr(default, name):
+            args += [f"--{name.replace('_', '-')}", json.dumps(value)]
     return args
 
 
@@ -181,6 +192,10 @@ def evaluate_arguments(cfg: Config, **values: Any) -> list[Any]:
     args += ["--champion-metric", a.champion_metric,
              "--champion-margin", _text(a.champion_margin),
              "--champion-margin-mode", a.champion_margin_mode]
+    if a.max_feature_auc != ApprovalConfig.max_feature_auc:
+        args += ["--max-feature-auc", _text(a.max_feature_auc)]
+    if a.on_leakage != ApprovalConfig.on_leakage:
+        args += ["--on-leakage", a.on_leakage]
     if cfg.data.positive_label is not None:
         args += ["--positive-label", cfg.data.positive_label]
     return args
@@ -276,11 +291,14 @@ def preprocess(argv: Sequence[str], env: Mapping[str, str]) -> None:
     p.add_argument("--k-neighbors", type=int, default=5)
     p.add_argument("--resampler", default="smote")
     p.add_argument("--validation-fraction", type=float, default=0.15)
+    for name in _ROLE_FLAGS:
+        p.add_argument(f"--{name.replace('_', '-')}", type=_json_arg, default=None)
     args = p.parse_args(list(argv))
+    roles = {name: getattr(args, name) for name in _ROLE_FLAGS if getattr(args, name) is not None}
     cfg = load_config({
         "seed": args.seed,
         "data": {"target": args.target, "test_size": args.test_size,
-                 "positive_label": args.positive_label},
+                 "positive_label": args.positive_label, **roles},
         "cv": {"folds": args.folds},
         "resampling": {"method": args.resampler, "k_neighbors": args.k_neighbors},
         "xgboost": {"validation_fraction": args.validation_fraction},
@@ -288,14 +306,25 @@ def preprocess(argv: Sequence[str], env: Mapping[str, str]) -> None:
     root = _opt_ml(env)
     data = _job_input(root / "processing" / "input" / "data", "the 'data' input",
                       "the table named by data.uri (InputDataUri)")
-    ds = load_table(data, cfg.data.target, cfg.data.positive_label)
+    ds = load_table(data, cfg.data.target, cfg.data.positive_label, roles=cfg.data)
     check_trainable(ds, cfg)
-    train_ds, test_ds = holdout_split(ds, cfg.data.test_size, cfg.seed)
+    train_ds, test_ds = holdout_split(ds, cfg.data.test_size, cfg.seed, cfg.data.split)
     train_path = root / "processing" / "train" / "train.csv"
     test_path = root / "processing" / "test" / "test.csv"
-    # each split appears whole or not at all (training.files)
-    write_csv(train_ds, train_path)
-    write_csv(test_ds, test_path)
+    schema = {"format": 1, "target": cfg.data.target, "features": list(ds.feature_names),
+              "categorical": [n for n in ds.feature_names if n in ds.categories],
+              "min_category_count": cfg.data.min_category_count, "id": cfg.data.id,
+              "timestamp": cfg.data.timestamp, "split": cfg.data.split,
+              "leakage_screen": screen_features(train_ds.X, train_ds.y, train_ds.feature_names,
+                                                train_ds.categorical_index, seed=cfg.seed)}
+    # write everything aside first, then rename: no half-written split is ever left behind
+    staged = [write_csv(train_ds, _partial(train_path)), write_csv(test_ds, _partial(test_path))]
+    finals = [train_path, test_path]
+    for folder in (train_path.parent, test_path.parent):
+        staged.append(_stage_json(folder / SCHEMA_FILE, schema))
+        finals.append(folder / SCHEMA_FILE)
+    for tmp, final in zip(staged, finals, strict=True):
+        tmp.replace(final)
     print(f"trainguard preprocess: {ds.n_rows} rows ({ds.positive_rate:.1%} positive) -> "
           f"train {train_ds.n_rows}, test {test_ds.n_rows}")
 
@@ -312,8 +341,12 @@ def train(argv: Sequence[str], env: Mapping[str, str], on_metric: OnMetric | Non
                          "the 'train' channel (SM_CHANNEL_TRAIN)", "the preprocess job's train split")
     # Trials run in one process (the local tuning emulation) share the parse and the folds of
     # their identical split; results are bit-identical to building them afresh.
-    ds = load_table(channel, cfg.data.target, cfg.data.positive_label, reuse=True)
-    plan = shared_plan(ds.X, ds.y, cfg)
+    schema = _read_schema(channel)
+    if schema is not None:
+        cfg = cfg.replace(**{"data.min_category_count": int(schema.get("min_category_count", 1))})
+    ds = load_table(channel, cfg.data.target, cfg.data.positive_label, reuse=True,
+                    roles=_split_roles(cfg, schema))
+    plan = shared_plan(ds.X, ds.y, cfg, ds.categorical_index, ds.feature_names)
     objective = cfg.tuning.objective
     emitted: dict[str, float] = {}
     stop: list[bool] = []
@@ -345,6 +378,8 @@ def train(argv: Sequence[str], env: Mapping[str, str], on_metric: OnMetric | Non
     record = {**result.to_dict(), "hyperparameters": hyperparameters_from_config(cfg),
               "best_num_round": rounds, "features": list(ds.feature_names),
               "target": ds.target, "classes": list(ds.classes), "n_train": ds.n_rows}
+    if plan.final_encoding is not None:
+        record["encoding"] = plan.final_encoding.to_dict()
     # the model dir's top level must hold model.json alone (the image serves every top-level
     # file as a booster): the CV record goes in a subfolder, written before the model so a
     # model.json is never left without its record
@@ -372,6 +407,8 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
         p.add_argument(flag, type=float, default=None)
     p.add_argument("--champion-metric", default="auc")
     p.add_argument("--champion-margin-mode", default="absolute")
+    p.add_argument("--max-feature-auc", type=float, default=None)
+    p.add_argument("--on-leakage", default=ApprovalConfig.on_leakage)
     args = p.parse_args(list(argv))
     base = Thresholds()
     thresholds = Thresholds(
@@ -380,7 +417,8 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
         max_overfit_gap=_or(args.max_overfit_gap, base.max_overfit_gap),
         champion_metric=args.champion_metric,
         champion_margin=_or(args.champion_margin, 0.0),
-        champion_margin_mode=args.champion_margin_mode)
+        champion_margin_mode=args.champion_margin_mode,
+        max_feature_auc=_or(args.max_feature_auc, base.max_feature_auc), on_leakage=args.on_leakage)
     root = _opt_ml(env)
     with tempfile.TemporaryDirectory(prefix="trainguard-model-") as tmp:
         model_dir = _extract_model(root / "processing" / "model", Path(tmp))
@@ -394,7 +432,9 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
     cv = CVResult.from_dict(cv_data)
     test_dir = _job_input(root / "processing" / "test", "the 'test' input",
                           "the preprocess job's test split")
-    test = load_table(test_dir, args.target, args.positive_label)
+    schema = _read_schema(test_dir)
+    test = load_table(test_dir, args.target, args.positive_label,
+                      roles=_split_roles(load_config({"data": {"target": args.target}}), schema))
     features = list(cv_data.get("features") or test.feature_names)
     if features != test.feature_names:
         missing = [f for f in features if f not in test.feature_names]
@@ -404,17 +444,26 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
         raise DataError(f"the test table's feature columns differ from the model's ({how}); "
                         "evaluate the model on the split its own preprocess job wrote.",
                         test.source)
-    proba = np.asarray(booster.inplace_predict(test.X), dtype=np.float64)
+    from trainguard.training.encoding import FeatureEncoding
+
+    encoding = FeatureEncoding.from_booster(booster)
+    X_test = test.X if encoding is None else encoding.transform(test.X, test.categorical_index)
+    proba = np.asarray(booster.inplace_predict(X_test), dtype=np.float64)
     metrics = dict(binary_metrics(test.y, proba))
     metrics["train_cv_gap"] = cv.train_cv_gap
-    decision = decide(metrics, thresholds, champion_bar_value=_or(args.champion_bar, 0.0))
+    leakage = schema.get("leakage_screen") if schema else None
+    decision = decide(metrics, thresholds, champion_bar_value=_or(args.champion_bar, 0.0),
+                      leakage=leakage)
     trained_with = config_from_hyperparameters(cv_data.get("hyperparameters") or {})
     model_info = {"hyperparameters": tuned_hyperparameters(trained_with),
                   "best_iteration": int(cv_data.get("best_num_round", cv.best_num_round)),
                   "n_train": int(cv_data.get("n_train", 0)), "n_test": test.n_rows,
                   "features": features}
+    if encoding is not None:
+        model_info["encoding"] = encoding.to_dict()
     # the same model block and bootstrap seed as run_core, so both reports agree
-    report = build_evaluation(test.y, proba, cv, decision, model_info, seed=trained_with.seed)
+    report = build_evaluation(test.y, proba, cv, decision, model_info, seed=trained_with.seed,
+                              leakage=annotate(leakage, thresholds.max_feature_auc, thresholds.on_leakage))
     write_evaluation(root / "processing" / "evaluation" / "evaluation.json", report)
     verdict = "approved" if decision.approved else "rejected"
     print(f"trainguard evaluate: holdout auc {metrics['auc']:.4f}, {verdict}: "
@@ -486,6 +535,48 @@ def _job_input(path: Path, what: str, expected: str) -> Path:
     if not path.exists():
         raise DataError(f"{what} is missing: nothing at {path}; the job expects {expected} there.")
     return path
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")
+
+
+SCHEMA_FILE = "columns.json"
+"""Written by the preprocess job beside each split: the feature columns, which are categorical,
+the roles, and the leakage screen of the training split."""
+
+
+def _json_arg(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _stage_json(path: Path, data: Any) -> Path:
+    tmp = _partial(path)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_text(json.dumps(data, indent=1, default=_json_default), encoding="utf-8")
+    return tmp
+
+
+def _read_schema(folder: Path) -> dict[str, Any] | None:
+    """The preprocess job's columns.json beside a split (None for a split written without one)."""
+    path = folder / SCHEMA_FILE if folder.is_dir() else folder.parent / SCHEMA_FILE
+    if not path.is_file():
+        return None
+    data = _read_json(path, f"the split's {SCHEMA_FILE}")
+    if not isinstance(data, dict):
+        raise DataError(f"{path} must hold a JSON object written by the preprocess job.")
+    return data
+
+
+def _split_roles(cfg: Config, schema: Mapping[str, Any] | None) -> DataConfig | None:
+    """Roles for reading a split the preprocess job wrote: its categorical columns, nothing inferred."""
+    if schema is None:
+        return None
+    return DataConfig(target=cfg.data.target, categorical=[str(c) for c in schema.get("categorical", [])],
+                      max_categories=10**9)
 
 
 def _flag_pairs(argv: Sequence[str]) -> dict[str, str]:

@@ -55,6 +55,7 @@ def render_report(evaluation: Mapping[str, Any], trials: Sequence[Mapping[str, A
         _confusion_section(bcm.get("confusion_matrix")),
         _cv_section(_mapping(evaluation.get("cross_validation"))),
         _overfitting_section(_mapping(evaluation.get("overfitting")), _mapping(evaluation.get("decision"))),
+        _leakage_section(_mapping(evaluation.get("leakage_screen")), _mapping(evaluation.get("decision"))),
         _trials_section(trials, run_info),
         _lineage_section(_mapping(evaluation.get("model")), run_info),
     ]
@@ -278,6 +279,41 @@ def _overfitting_section(over: Mapping[str, Any], decision: Mapping[str, Any]) -
         note += (f" The train AUC limit (CV + ceiling = {limit:.3f}) is above 1, so no train AUC can "
                  "break it.")
     return _section("Overfitting", body + f'<p class="muted">{note}</p>')
+
+
+def _leakage_section(screen: Mapping[str, Any], decision: Mapping[str, Any]) -> str:
+    """The leakage screen's table: each feature alone against the label, findings first."""
+    rows_in = [r for r in _list(screen.get("features")) if isinstance(r, Mapping)]
+    if not rows_in:
+        return _section("Leakage screen", '<p class="missing">No leakage screen recorded.</p>')
+    check = next((c for c in _list(decision.get("checks"))
+                  if isinstance(c, Mapping) and c.get("name") == "leakage"), {})
+    marked = {str(n) for n in _list(screen.get("flagged"))}
+
+    def flagged(r: Mapping[str, Any]) -> bool:
+        return str(r.get("feature")) in marked
+
+    def sort_key(r: Mapping[str, Any]) -> tuple[bool, float]:
+        return (not flagged(r), -float(r["auc"]) if _is_number(r.get("auc")) else 0.0)
+
+    rows = ""
+    for r in sorted(rows_in, key=sort_key):
+        mark = '<span class="fail">flagged</span>' if flagged(r) else ""
+        rows += (f'<tr><th scope="row">{_e(_text(r.get("feature")))}</th><td>{_e(_text(r.get("kind", "")))}</td>'
+                 f'<td class="num">{_num(r.get("auc"))}</td>'
+                 f'<td class="num">{_num(r.get("missing_share"))}</td>'
+                 f'<td class="num">{_num(r.get("missing_auc"))}</td>'
+                 f'<td>{"yes" if r.get("unique_per_row") else ""}</td><td>{mark}</td></tr>')
+    verdict = ""
+    if check:
+        css = "pass" if check.get("passed") else "fail"
+        verdict = f'<p><span class="{css}">{_e(str(check.get("reason", "")))}</span></p>'
+    note = _e(f"{screen.get('method', '')}. Flagged: AUC alone or missingness AUC at or above "
+              f"{_text(screen.get('max_feature_auc', '?'))} (approval.max_feature_auc), or unique per row; "
+              f"approval.on_leakage={_text(screen.get('on_leakage', '?'))}.")
+    return _section("Leakage screen", verdict + _table(
+        ["feature", "kind", "AUC alone", "missing share", "missingness AUC", "unique per row", ""], rows)
+        + f'<p class="muted">{note}</p>')
 
 
 def _trials_section(trials: Sequence[Mapping[str, Any]] | None, run_info: Mapping[str, Any]) -> str:

@@ -22,10 +22,11 @@ from typing import Any
 
 from trainguard.training.approval import Thresholds, decide
 from trainguard.training.config import Config, load_config
-from trainguard.training.data import check_trainable, holdout_split, load_table, write_csv
+from trainguard.training.data import check_trainable, holdout_split, load_table
 from trainguard.training.errors import ConfigError, DataError, TrainguardError
 from trainguard.training.files import write_bytes, write_text
 from trainguard.training.metrics import METRIC_NAMES as HOLDOUT_METRICS
+from trainguard.training.tables import SPLIT_FILES, write_split
 
 __all__ = [
     "CV_RECORD",
@@ -291,12 +292,14 @@ def preprocess(argv: Sequence[str], env: Mapping[str, str]) -> None:
     ds = load_table(data, cfg.data.target, cfg.data.positive_label)
     check_trainable(ds, cfg)
     train_ds, test_ds = holdout_split(ds, cfg.data.test_size, cfg.seed)
-    train_path = root / "processing" / "train" / "train.csv"
-    test_path = root / "processing" / "test" / "test.csv"
+    n_rows, positive_rate = ds.n_rows, ds.positive_rate
+    train_path = root / "processing" / "train" / SPLIT_FILES["train"]
+    test_path = root / "processing" / "test" / SPLIT_FILES["test"]
+    del ds  # the splits are the copies kept from here on
     # each split appears whole or not at all (training.files)
-    write_csv(train_ds, train_path)
-    write_csv(test_ds, test_path)
-    print(f"trainguard preprocess: {ds.n_rows} rows ({ds.positive_rate:.1%} positive) -> "
+    write_split(train_ds, train_path)
+    write_split(test_ds, test_path)
+    print(f"trainguard preprocess: {n_rows} rows ({positive_rate:.1%} positive) -> "
           f"train {train_ds.n_rows}, test {test_ds.n_rows}")
 
 

@@ -26,6 +26,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from trainguard.training.config import Config, ResamplingConfig
 from trainguard.training.errors import ConfigError, DataError
 from trainguard.training.metrics import METRIC_NAMES, binary_metrics
+from trainguard.training.timing import phase
 
 __all__ = [
     "CVResult",
@@ -263,10 +264,13 @@ class FoldPlan:
             fit_part, test_size=cfg.xgboost.validation_fraction, stratify=y[fit_part],
             random_state=cfg.seed + i, shuffle=True)
         fit_idx, stop_idx = np.sort(fit_idx), np.sort(stop_idx)
-        Xr, yr = resample(X[fit_idx], y[fit_idx], cfg.resampling, cfg.seed)
+        with phase("resample"):
+            Xr, yr = resample(X[fit_idx], y[fit_idx], cfg.resampling, cfg.seed)
         nthread = _nthread(cfg)
-        dtrain = xgb.QuantileDMatrix(Xr, label=yr, nthread=nthread)
-        dstop = xgb.QuantileDMatrix(X[stop_idx], label=y[stop_idx], ref=dtrain, nthread=nthread)
+        with phase("matrix"):
+            dtrain = xgb.QuantileDMatrix(Xr, label=yr, nthread=nthread)
+            del Xr  # the quantized matrix is all training needs
+            dstop = xgb.QuantileDMatrix(X[stop_idx], label=y[stop_idx], ref=dtrain, nthread=nthread)
         return PreparedFold(i, fit_idx, stop_idx, score_idx, int(yr.size - fit_idx.size),
                             dtrain, dstop)
 
@@ -278,8 +282,10 @@ class FoldPlan:
         """
         if self._final is None:
             cfg = self.cfg
-            Xr, yr = resample(self.X, self.y, cfg.resampling, cfg.seed)
-            self._final = xgb.QuantileDMatrix(Xr, label=yr, nthread=_nthread(cfg))
+            with phase("resample"):
+                Xr, yr = resample(self.X, self.y, cfg.resampling, cfg.seed)
+            with phase("matrix"):
+                self._final = xgb.QuantileDMatrix(Xr, label=yr, nthread=_nthread(cfg))
         return self._final
 
 
@@ -328,16 +334,18 @@ def cross_validate(X: Any, y: Any, cfg: Config, params: Mapping[str, Any] | None
     result = CVResult(folds=len(plan))
     for i in range(len(plan)):
         f = plan.fold(i)
-        booster = xgb.train(xp, f.dtrain, num_boost_round=cfg.xgboost.num_round,
-                            evals=[(f.dstop, "stop")],
-                            early_stopping_rounds=cfg.xgboost.early_stopping_rounds,
-                            verbose_eval=False)
+        with phase("train"):
+            booster = xgb.train(xp, f.dtrain, num_boost_round=cfg.xgboost.num_round,
+                                evals=[(f.dstop, "stop")],
+                                early_stopping_rounds=cfg.xgboost.early_stopping_rounds,
+                                verbose_eval=False)
         rounds = booster.best_iteration + 1
-        scored = _predict(booster, plan.X[f.score_idx], rounds)
-        fitted = _predict(booster, plan.X[f.fit_idx], rounds)
-        fold_metrics = binary_metrics(plan.y[f.score_idx], scored)
-        result.per_fold.append(fold_metrics)
-        result.train_per_fold.append(binary_metrics(plan.y[f.fit_idx], fitted))
+        with phase("score"):
+            scored = _predict(booster, plan.X[f.score_idx], rounds)
+            fitted = _predict(booster, plan.X[f.fit_idx], rounds)
+            fold_metrics = binary_metrics(plan.y[f.score_idx], scored)
+            result.per_fold.append(fold_metrics)
+            result.train_per_fold.append(binary_metrics(plan.y[f.fit_idx], fitted))
         result.best_iterations.append(rounds)
         if on_fold is not None and on_fold(i, fold_metrics, result) and i + 1 < len(plan):
             result.stopped_early = True
@@ -357,10 +365,14 @@ def fit_final(X: Any, y: Any, cfg: Config, params: Mapping[str, Any] | None = No
         d = plan.final_matrix()
     else:
         X_arr, y_arr = _check_xy(X, y, 1)
-        Xr, yr = resample(X_arr, y_arr, cfg.resampling, cfg.seed)
-        d = xgb.QuantileDMatrix(Xr, label=yr, nthread=xp["nthread"])
+        with phase("resample"):
+            Xr, yr = resample(X_arr, y_arr, cfg.resampling, cfg.seed)
+        with phase("matrix"):
+            d = xgb.QuantileDMatrix(Xr, label=yr, nthread=xp["nthread"])
+        del Xr
     rounds = int(num_round) if num_round else cfg.xgboost.num_round
-    booster = xgb.train(xp, d, num_boost_round=rounds, verbose_eval=False)
+    with phase("train"):
+        booster = xgb.train(xp, d, num_boost_round=rounds, verbose_eval=False)
     booster.set_attr(num_round=str(rounds))
     return booster
 

@@ -27,6 +27,7 @@ from trainguard.training.errors import ConfigError, DataError, TrainguardError
 from trainguard.training.files import write_bytes, write_text
 from trainguard.training.metrics import METRIC_NAMES as HOLDOUT_METRICS
 from trainguard.training.tables import SPLIT_FILES, write_split
+from trainguard.training.timing import phase, track
 
 __all__ = [
     "CV_RECORD",
@@ -256,14 +257,15 @@ def run_job(kind: str, argv: Sequence[str], env: Mapping[str, str] | None = None
             on_metric: OnMetric | None = None) -> None:
     """Do one job's work; raises DataError/ConfigError on bad input, JobStopped when stopped."""
     env = os.environ if env is None else env
-    if kind == "preprocess":
-        preprocess(argv, env)
-    elif kind == "train":
-        train(argv, env, on_metric)
-    elif kind == "evaluate":
-        evaluate(argv, env)
-    else:
+    if kind not in JOB_KINDS:
         raise ConfigError(f"unknown job {kind!r}; choose one of {', '.join(JOB_KINDS)}.")
+    with track(kind):  # ends with the job's trainguard-timing line
+        if kind == "preprocess":
+            preprocess(argv, env)
+        elif kind == "train":
+            train(argv, env, on_metric)
+        else:
+            evaluate(argv, env)
 
 
 def preprocess(argv: Sequence[str], env: Mapping[str, str]) -> None:
@@ -289,16 +291,19 @@ def preprocess(argv: Sequence[str], env: Mapping[str, str]) -> None:
     root = _opt_ml(env)
     data = _job_input(root / "processing" / "input" / "data", "the 'data' input",
                       "the table named by data.uri (InputDataUri)")
-    ds = load_table(data, cfg.data.target, cfg.data.positive_label)
-    check_trainable(ds, cfg)
-    train_ds, test_ds = holdout_split(ds, cfg.data.test_size, cfg.seed)
+    with phase("parse"):
+        ds = load_table(data, cfg.data.target, cfg.data.positive_label)
+    with phase("split"):
+        check_trainable(ds, cfg)
+        train_ds, test_ds = holdout_split(ds, cfg.data.test_size, cfg.seed)
     n_rows, positive_rate = ds.n_rows, ds.positive_rate
     train_path = root / "processing" / "train" / SPLIT_FILES["train"]
     test_path = root / "processing" / "test" / SPLIT_FILES["test"]
     del ds  # the splits are the copies kept from here on
     # each split appears whole or not at all (training.files)
-    write_split(train_ds, train_path)
-    write_split(test_ds, test_path)
+    with phase("write"):
+        write_split(train_ds, train_path)
+        write_split(test_ds, test_path)
     print(f"trainguard preprocess: {n_rows} rows ({positive_rate:.1%} positive) -> "
           f"train {train_ds.n_rows}, test {test_ds.n_rows}")
 
@@ -315,7 +320,8 @@ def train(argv: Sequence[str], env: Mapping[str, str], on_metric: OnMetric | Non
                          "the 'train' channel (SM_CHANNEL_TRAIN)", "the preprocess job's train split")
     # Trials run in one process (the local tuning emulation) share the parse and the folds of
     # their identical split; results are bit-identical to building them afresh.
-    ds = load_table(channel, cfg.data.target, cfg.data.positive_label, reuse=True)
+    with phase("parse"):
+        ds = load_table(channel, cfg.data.target, cfg.data.positive_label, reuse=True)
     plan = shared_plan(ds.X, ds.y, cfg)
     objective = cfg.tuning.objective
     emitted: dict[str, float] = {}
@@ -397,7 +403,8 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
     cv = CVResult.from_dict(cv_data)
     test_dir = _job_input(root / "processing" / "test", "the 'test' input",
                           "the preprocess job's test split")
-    test = load_table(test_dir, args.target, args.positive_label)
+    with phase("parse"):
+        test = load_table(test_dir, args.target, args.positive_label)
     features = list(cv_data.get("features") or test.feature_names)
     if features != test.feature_names:
         missing = [f for f in features if f not in test.feature_names]
@@ -407,8 +414,9 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
         raise DataError(f"the test table's feature columns differ from the model's ({how}); "
                         "evaluate the model on the split its own preprocess job wrote.",
                         test.source)
-    proba = np.asarray(booster.inplace_predict(test.X), dtype=np.float64)
-    metrics = dict(binary_metrics(test.y, proba))
+    with phase("score"):
+        proba = np.asarray(booster.inplace_predict(test.X), dtype=np.float64)
+        metrics = dict(binary_metrics(test.y, proba))
     metrics["train_cv_gap"] = cv.train_cv_gap
     decision = decide(metrics, thresholds, champion_bar_value=_or(args.champion_bar, 0.0))
     trained_with = config_from_hyperparameters(cv_data.get("hyperparameters") or {})
@@ -417,7 +425,8 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
                   "n_train": int(cv_data.get("n_train", 0)), "n_test": test.n_rows,
                   "features": features}
     # the same model block and bootstrap seed as run_core, so both reports agree
-    report = build_evaluation(test.y, proba, cv, decision, model_info, seed=trained_with.seed)
+    with phase("score"):  # the bootstrap of every metric's standard deviation
+        report = build_evaluation(test.y, proba, cv, decision, model_info, seed=trained_with.seed)
     write_evaluation(root / "processing" / "evaluation" / "evaluation.json", report)
     verdict = "approved" if decision.approved else "rejected"
     print(f"trainguard evaluate: holdout auc {metrics['auc']:.4f}, {verdict}: "

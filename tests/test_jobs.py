@@ -31,6 +31,7 @@ from trainguard.training.jobs import (
     run_job,
 )
 from trainguard.training.tables import SPLIT_FILES, write_split
+from trainguard.training.timing import PHASES, TIMING_PATTERN
 
 SMALL = {"data.target": "label", "cv.folds": 3, "xgboost.num_round": 40,
          "xgboost.early_stopping_rounds": 8, "xgboost.nthread": 1, "tuning.max_jobs": 1}
@@ -251,6 +252,20 @@ def test_model_dir_top_level_holds_only_boosters_as_the_image_serving_code_loads
     for name in top_files:
         xgb.Booster().load_model(str(model_dir / name))
     assert (model_dir / CV_RECORD).is_file() and (model_dir / CV_RECORD).parent != model_dir
+
+
+def test_the_train_job_prints_its_phases_and_they_add_up(trained):
+    _c, _cfg, stdout = trained
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("trainguard-timing")]
+    assert len(lines) == 1 and lines[0] == stdout.strip().splitlines()[-1]
+    pairs = dict(w.split("=") for w in TIMING_PATTERN.search(lines[0])["pairs"].split())
+    assert TIMING_PATTERN.search(lines[0])["job"] == "train"
+    assert list(pairs) == [*PHASES, "other", "total", "peak_mb", "peak_in"]
+    seconds = {k: float(pairs[k]) for k in (*PHASES, "other")}
+    assert seconds["parse"] > 0 and seconds["train"] > 0 and seconds["score"] > 0
+    assert seconds["write"] == 0.0  # the train job writes no split
+    assert abs(sum(seconds.values()) - float(pairs["total"])) < 0.01
+    assert float(pairs["peak_mb"]) > 0 and pairs["peak_in"] in (*PHASES, "other", "before")
 
 
 def test_on_metric_true_stops_the_job_before_any_model_is_written(tmp_path):

@@ -60,7 +60,8 @@ def write_split(ds: Dataset, path: str | Path) -> Path:
                         pa.field(ds.target, label_type)])
     labels = pa.array([str(c) for c in ds.classes], type=pa.string())
     tmp = p.with_name(p.name + ".partial")
-    with pq.ParquetWriter(tmp, schema, compression="snappy") as writer:
+    # no dictionary for the features: building one for float columns is most of a write's time
+    with pq.ParquetWriter(tmp, schema, compression="snappy", use_dictionary=[ds.target]) as writer:
         for start in range(0, max(ds.n_rows, 1), _ROW_GROUP):
             block = ds.X[start:start + _ROW_GROUP]
             columns = [pa.array(np.ascontiguousarray(block[:, j])) for j in range(block.shape[1])]
@@ -68,6 +69,7 @@ def write_split(ds: Dataset, path: str | Path) -> Path:
             columns.append(pa.DictionaryArray.from_arrays(codes, labels))
             writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
     tmp.replace(p)
+    _release()
     return p
 
 
@@ -94,7 +96,9 @@ def _read_csv(file: Path, target: str, positive_label: Any, source: str) -> Data
                                                  strings_can_be_null=False, check_utf8=True))
     except (pa.ArrowException, ValueError, OSError):  # not plain: the detailed pass words it
         return None
-    return _dataset(table, header, target, positive_label, source)
+    holder = [table]
+    del table  # _dataset frees the columns one by one: no other reference may keep them
+    return _dataset(holder, header, target, positive_label, source)
 
 
 def _read_parquet(file: Path, target: str, positive_label: Any, source: str) -> Dataset | None:
@@ -113,14 +117,21 @@ def _read_parquet(file: Path, target: str, positive_label: Any, source: str) -> 
         table = pq.read_table(file)
     except (pa.ArrowException, ValueError, OSError):
         return None
-    return _dataset(table, header, target, positive_label, source)
+    holder = [table]
+    del table
+    return _dataset(holder, header, target, positive_label, source)
 
 
-def _dataset(table: Any, header: list[str], target: str, positive_label: Any,
+def _dataset(holder: list[Any], header: list[str], target: str, positive_label: Any,
              source: str) -> Dataset | None:
-    """Features into one float64 matrix, column by column, freeing each column as it is copied."""
+    """Features into one float64 matrix, column by column, freeing each column as it is copied.
+
+    ``holder`` holds the only reference to the table, so each column's memory goes as soon as
+    it is copied.
+    """
     import pyarrow as pa
 
+    table = holder.pop()
     n = table.num_rows
     if n == 0:
         return None
@@ -146,6 +157,8 @@ def _dataset(table: Any, header: list[str], target: str, positive_label: Any,
     if parsed is None:
         return None
     classes, y = parsed
+    del label_col, columns
+    _release()
     return Dataset(X, y, names, target, classes, source)
 
 
@@ -181,6 +194,19 @@ def _labels(name: str, col: Any, positive_label: Any) -> tuple[tuple[Any, Any], 
         return None
     classes, per_value = parsed
     return classes, per_value[codes].astype(np.int64)
+
+
+def _release() -> None:
+    """Hand the memory pyarrow's allocator kept after a read or write back to the system.
+
+    The jobs run one after another in one process locally, and a parse's freed buffers kept by
+    the allocator would otherwise sit under the next job's peak.
+    """
+    import pyarrow as pa
+
+    release = getattr(pa.default_memory_pool(), "release_unused", None)
+    if release is not None:
+        release()
 
 
 def _csv_header(file: Path) -> list[str] | None:

@@ -20,6 +20,7 @@ from trainguard.training.config import load_config
 from trainguard.training.core import run_core
 from trainguard.training.cv import FoldPlan
 from trainguard.training.data import Dataset, load_table, resolve_data_file, write_csv
+from trainguard.training.jobs import CV_RECORD
 
 # the holdout rows of the fixed table (stratified, seed 7, test_size 0.2), as recorded
 TEST_ROWS = [0, 1, 5, 7, 9, 14, 15, 17, 25, 28, 29, 32, 34, 44, 49, 54, 57, 61, 84, 85, 88, 89,
@@ -96,7 +97,7 @@ def test_jobs_give_the_recorded_splits_folds_and_metrics(tmp_path, case):
     with contextlib.redirect_stdout(io.StringIO()):
         c.train(cfg)
         ev = c.evaluate(cfg)
-    cv = json.loads((tmp_path / "model" / "cv.json").read_text())
+    cv = json.loads((tmp_path / "model" / CV_RECORD).read_text())
     assert cv["auc"]["per_fold"] == want["cv_auc"]
     assert cv["best_iterations"] == want["best"]
     assert cv["classes"] == list(want["classes"]) and cv["n_train"] == 400

@@ -4,8 +4,8 @@ The preprocess job parses the input table once; its train and test splits travel
 evaluate jobs as Parquet files (float64 feature columns, the labels as their text), which the
 XGBoost image reads natively, so no job parses text twice. ``read_bulk`` gives exactly the
 Dataset the detailed loader in ``trainguard.training.data`` gives, or None whenever a file is
-anything but plain (a non-numeric or infinite cell, a missing label, an odd header, a label
-column without exactly two values, a ragged row): the detailed loader then decides, and every
+anything but plain (a non-numeric or infinite cell, a missing label, an odd header, labels that
+do not name exactly two classes, a ragged row): the detailed loader then decides, and every
 message stays as it was.
 """
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from trainguard.training import evaluation as ev
 from trainguard.training.approval import Thresholds, decide
 from trainguard.training.cv import CVResult
 from trainguard.training.evaluation import build_evaluation, write_evaluation

@@ -110,7 +110,7 @@ def test_a_parquet_split_reads_back_as_a_csv_split_did(tmp_path, monkeypatch, cl
     ds = Dataset(X, y, ["a", "b c", "ü"], "target", classes, "mem")
     via_csv = load_table(write_csv(ds, tmp_path / "s.csv"), "target")
     path = write_split(ds, tmp_path / "s.parquet")
-    assert not (tmp_path / "s.parquet.partial").exists()
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["s.csv", "s.parquet"]  # no temp file left
     assert pq.ParquetFile(path).num_row_groups == 5
     via_parquet = load_table(path, "target")
     _same(via_parquet, via_csv)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from trainguard.training.data import _FAST_NAN, Dataset, _parse_target
+from trainguard.training.files import open_for_write
 
 __all__ = ["SPLIT_CONTENT_TYPE", "SPLIT_FILES", "read_bulk", "write_split"]
 
@@ -48,7 +49,7 @@ def write_split(ds: Dataset, path: str | Path) -> Path:
 
     The labels are written as ``str(label)``, the text a CSV split held, so reading the file back
     gives the same classes and 0/1 labels as before. Written in row groups from the matrix (no
-    second copy of the table), beside the target and renamed: complete or absent.
+    second copy of the table), whole or not at all (``training.files.open_for_write``).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -59,16 +60,15 @@ def write_split(ds: Dataset, path: str | Path) -> Path:
     schema = pa.schema([*(pa.field(n, pa.float64()) for n in ds.feature_names),
                         pa.field(ds.target, label_type)])
     labels = pa.array([str(c) for c in ds.classes], type=pa.string())
-    tmp = p.with_name(p.name + ".partial")
     # no dictionary for the features: building one for float columns is most of a write's time
-    with pq.ParquetWriter(tmp, schema, compression="snappy", use_dictionary=[ds.target]) as writer:
+    with open_for_write(p, "wb") as fh, pq.ParquetWriter(fh, schema, compression="snappy",
+                                                          use_dictionary=[ds.target]) as writer:
         for start in range(0, max(ds.n_rows, 1), _ROW_GROUP):
             block = ds.X[start:start + _ROW_GROUP]
             columns = [pa.array(np.ascontiguousarray(block[:, j])) for j in range(block.shape[1])]
             codes = pa.array(ds.y[start:start + _ROW_GROUP].astype(np.int32))
             columns.append(pa.DictionaryArray.from_arrays(codes, labels))
             writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
-    tmp.replace(p)
     _release()
     return p
 

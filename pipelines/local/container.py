@@ -178,5 +178,5 @@ def write_input_data_config(root: Path, channels: Sequence[Mapping[str, Any]]) -
         config[ch["ChannelName"]] = entry
     path = root / "input" / "config" / "inputdataconfig.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config, indent=1, sort_keys=True), encoding="utf-8")
+    write_text(path, json.dumps(config, indent=1, sort_keys=True))
     return config

@@ -25,6 +25,7 @@ from trainguard.steps.sdk import (
     TrainingStep,
 )
 from trainguard.training.jobs import METRIC_DEFINITIONS, hyperparameters_from_config
+from trainguard.training.tables import SPLIT_CONTENT_TYPE
 
 __all__ = [
     "CODE_CHANNEL",
@@ -88,8 +89,8 @@ def models_uri(ctx: BuildContext) -> Any:
 
 
 def training_inputs(ctx: BuildContext, train_uri: Any) -> list[InputData]:
-    """The ``train`` channel (the preprocess step's train split) and the ``code`` channel."""
-    return [InputData(channel_name="train", data_source=train_uri, content_type="text/csv"),
+    """The ``train`` channel (the preprocess step's train split, Parquet) and the ``code`` channel."""
+    return [InputData(channel_name="train", data_source=train_uri, content_type=SPLIT_CONTENT_TYPE),
             InputData(channel_name=CODE_CHANNEL, data_source=ctx.code_uri)]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from trainguard.training import evaluation as ev
 from trainguard.training.approval import Thresholds, decide
 from trainguard.training.cv import CVResult
 from trainguard.training.evaluation import build_evaluation, write_evaluation
@@ -118,3 +119,15 @@ def test_serving_order_fits_package_metadata_or_points_to_the_report() -> None:
         block = serving_block(names)
         assert block["feature_order"] == "see evaluation.json model.features", names
         assert block["feature_count"] == len(names)
+
+
+def test_bootstrap_std_is_the_one_of_resampling_and_rescoring_every_draw(monkeypatch):
+    """Drawn in blocks and counted, not sorted: the same figures as the plain loop over draws."""
+    rng = np.random.default_rng(5)
+    y = (rng.random(700) < 0.15).astype(np.int64)
+    p = np.round(np.clip(rng.random(700) * 0.7 + 0.3 * y, 0, 1), 3)
+    plain_rng = np.random.default_rng(9)
+    draws = [binary_metrics(y[idx], p[idx], 0.5) for idx in plain_rng.integers(0, 700, size=(60, 700))]
+    want = {m: float(np.std([d[m] for d in draws], ddof=1)) for m in METRIC_NAMES}
+    monkeypatch.setattr(ev, "_BOOTSTRAP_BLOCK", 700 * 7)  # blocks of 7 draws, one of 4
+    assert ev.bootstrap_std(y, p, 0.5, 60, 9) == want

@@ -30,6 +30,8 @@ from trainguard.training.jobs import (
     preprocess_arguments,
     run_job,
 )
+from trainguard.training.tables import SPLIT_FILES, write_split
+from trainguard.training.timing import PHASES, TIMING_PATTERN
 
 SMALL = {"data.target": "label", "cv.folds": 3, "xgboost.num_round": 40,
          "xgboost.early_stopping_rounds": 8, "xgboost.nthread": 1, "tuning.max_jobs": 1}
@@ -61,10 +63,10 @@ class Container:
         run_job("preprocess", preprocess_arguments(cfg), self.env)
 
     def train(self, cfg, on_metric=None, argv=()) -> None:
-        train_csv = self.root / "processing" / "train" / "train.csv"
+        split = self.root / "processing" / "train" / SPLIT_FILES["train"]
         channel = self.root / "input" / "data" / "train"
         channel.mkdir(parents=True, exist_ok=True)
-        (channel / "train.csv").write_bytes(train_csv.read_bytes())
+        (channel / split.name).write_bytes(split.read_bytes())
         config = self.root / "input" / "config"
         config.mkdir(parents=True, exist_ok=True)
         (config / "hyperparameters.json").write_text(json.dumps(hyperparameters_from_config(cfg)))
@@ -171,8 +173,8 @@ def test_job_arguments_carry_config_and_pass_pipeline_objects_through():
 
 def test_preprocess_writes_stratified_splits(trained):
     c, _cfg, _ = trained
-    train = load_table(c.root / "processing" / "train" / "train.csv", "label")
-    test = load_table(c.root / "processing" / "test" / "test.csv", "label")
+    train = load_table(c.root / "processing" / "train" / SPLIT_FILES["train"], "label")
+    test = load_table(c.root / "processing" / "test" / SPLIT_FILES["test"], "label")
     assert (train.n_rows, test.n_rows) == (320, 80)
     full = _signal_data()
     assert int(train.y.sum()) + int(test.y.sum()) == int(full.y.sum())
@@ -203,7 +205,7 @@ def test_preprocess_too_few_minority_rows_is_refused(tmp_path):
     c.put_data(ds.subset(keep))
     with pytest.raises(DataError, match=r"the minority class 1 has 9 rows.*needs at least 6"):
         c.preprocess(load_config(None, SMALL))
-    assert not (tmp_path / "processing" / "train" / "train.csv").exists()
+    assert not (tmp_path / "processing" / "train" / SPLIT_FILES["train"]).exists()
 
 
 def test_usage_errors_exit_2_without_traceback(tmp_path, capsys):
@@ -250,6 +252,20 @@ def test_model_dir_top_level_holds_only_boosters_as_the_image_serving_code_loads
     for name in top_files:
         xgb.Booster().load_model(str(model_dir / name))
     assert (model_dir / CV_RECORD).is_file() and (model_dir / CV_RECORD).parent != model_dir
+
+
+def test_the_train_job_prints_its_phases_and_they_add_up(trained):
+    _c, _cfg, stdout = trained
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("trainguard-timing")]
+    assert len(lines) == 1 and lines[0] == stdout.strip().splitlines()[-1]
+    pairs = dict(w.split("=") for w in TIMING_PATTERN.search(lines[0])["pairs"].split())
+    assert TIMING_PATTERN.search(lines[0])["job"] == "train"
+    assert list(pairs) == [*PHASES, "other", "total", "peak_mb", "peak_in"]
+    seconds = {k: float(pairs[k]) for k in (*PHASES, "other")}
+    assert seconds["parse"] > 0 and seconds["train"] > 0 and seconds["score"] > 0
+    assert seconds["write"] == 0.0  # the train job writes no split
+    assert abs(sum(seconds.values()) - float(pairs["total"])) < 0.01
+    assert float(pairs["peak_mb"]) > 0 and pairs["peak_in"] in (*PHASES, "other", "before")
 
 
 def test_on_metric_true_stops_the_job_before_any_model_is_written(tmp_path):
@@ -466,7 +482,7 @@ def test_evaluate_refuses_links_in_the_archive_and_a_test_table_with_other_featu
     renamed = _signal_data(50, missing=0.0)
     renamed = Dataset(renamed.X[:, ::-1], renamed.y, [f"f{i}" for i in range(6)][::-1], "label",
                       (0, 1), "reordered")
-    write_csv(renamed, tmp_path / "processing" / "test" / "test.csv")
+    write_split(renamed, tmp_path / "processing" / "test" / SPLIT_FILES["test"])
     with pytest.raises(DataError, match=r"feature columns differ from the model's \(the same "
                                         r"columns in another order\); evaluate the model"):
         run_job("evaluate", args, other.env)
@@ -507,8 +523,8 @@ def test_trials_in_one_process_share_parse_and_folds_with_bit_identical_models(t
     first.preprocess(cfg)
     second = Container(tmp_path / "b")
     (second.root / "processing" / "train").mkdir(parents=True)
-    (second.root / "processing" / "train" / "train.csv").write_bytes(
-        (first.root / "processing" / "train" / "train.csv").read_bytes())
+    (second.root / "processing" / "train" / SPLIT_FILES["train"]).write_bytes(
+        (first.root / "processing" / "train" / SPLIT_FILES["train"]).read_bytes())
     prepared = []
     real_prepare = cv.FoldPlan._prepare
     monkeypatch.setattr(cv.FoldPlan, "_prepare",

@@ -86,8 +86,9 @@ def make_definition(*, max_jobs: int = 3, early: str = "Off", tuning: bool = Tru
                                        "MetricDefinitions": METRIC_DEFINITIONS},
             "RoleArn": "arn:aws:iam::111122223333:role/r",
             "InputDataConfig": [
-                {"ChannelName": "train", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": {
-                    "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"}}}},
+                {"ChannelName": "train", "ContentType": "application/x-parquet",
+                 "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": {
+                     "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"}}}},
                 {"ChannelName": "code", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": CODE}}}],
             "OutputDataConfig": {"S3OutputPath": _run_uri("models")},
             "StoppingCondition": {"MaxRuntimeInSeconds": 3600}}}}
@@ -214,6 +215,13 @@ def test_full_run_approves_registers_and_exposes_trials(workdir: Path) -> None:
     assert f"trainguard-metric cv:auc={best['objective']:.6f}" in log  # the job's output, kept per job
     hp = json.loads((workdir / "jobs" / best["name"] / "input" / "config" / "hyperparameters.json").read_text())
     assert all(isinstance(v, str) for v in hp.values()) and hp["folds"] == "2"
+    # and the channels' settings as SageMaker writes them, the train split's content type included
+    config = json.loads((workdir / "jobs" / best["name"] / "input" / "config" / "inputdataconfig.json").read_text())
+    assert config["train"] == {"ContentType": "application/x-parquet", "TrainingInputMode": "File",
+                               "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}
+    assert "ContentType" not in config["code"]
+    assert sorted(p.name for p in (workdir / "jobs" / best["name"] / "input" / "data" / "train").iterdir()) == [
+        "train.parquet"]
 
 
 def test_overridden_parameters_take_the_else_branch_register_rejected_and_fail(workdir: Path) -> None:

@@ -98,3 +98,21 @@ def test_confusion_matrix_is_keyed_actual_then_predicted() -> None:
     cm = confusion_matrix(y, p)
     assert cm == {"0": {"0": 2, "1": 1}, "1": {"0": 1, "1": 1}}
     assert all(type(v) is int for row in cm.values() for v in row.values())
+
+
+@pytest.mark.parametrize("n, decimals", [(2000, None), (2000, 2), (300, 1), (5, 1)])
+def test_resampled_metrics_are_bit_identical_to_binary_metrics_on_the_resample(n, decimals):
+    """The bootstrap's counting shortcut gives exactly binary_metrics(y[idx], p[idx]), ties or not."""
+    from trainguard.training.metrics import ResampledMetrics
+
+    rng = np.random.default_rng(11)
+    y = (rng.random(n) < 0.2).astype(np.int64)
+    p = np.clip(rng.random(n) * 0.6 + 0.35 * y, 0.0, 1.0)
+    if decimals is not None:
+        p = np.round(p, decimals)  # many tied scores
+    p[:3] = [0.0, 1.0, 0.5]
+    fast = ResampledMetrics(y, p, threshold=0.5)
+    draws = list(rng.integers(0, n, size=(40, n)))
+    draws.append(np.flatnonzero(y == 0)[np.zeros(n, dtype=int)])  # one class only
+    for idx in draws:
+        assert fast.metrics(idx) == binary_metrics(y[idx], p[idx], 0.5)

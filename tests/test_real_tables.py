@@ -16,6 +16,7 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+import palmerpenguins  # a dev dependency (pyproject [dev]): a missing one fails, never skips
 import pytest
 import xgboost as xgb
 from trainguard.pipelines.cli import main
@@ -23,7 +24,6 @@ from trainguard.pipelines.local.run import run_local
 from trainguard.pipelines.registry import open_registry
 from trainguard.training.encoding import ENCODING_ATTR, FeatureEncoding
 
-palmerpenguins = pytest.importorskip("palmerpenguins")  # a dev dependency (pyproject [dev])
 DATA = Path(palmerpenguins.__file__).parent / "data"
 
 FAST = {"cv.folds": 2, "tuning.max_jobs": 2, "xgboost.num_round": 40, "xgboost.early_stopping_rounds": 5,

@@ -27,6 +27,7 @@ from trainguard.training.config import Config, ResamplingConfig
 from trainguard.training.encoding import FeatureEncoding
 from trainguard.training.errors import ConfigError, DataError
 from trainguard.training.metrics import METRIC_NAMES, binary_metrics
+from trainguard.training.timing import phase
 
 __all__ = [
     "CVResult",
@@ -302,19 +303,25 @@ class FoldPlan:
         fit_idx, stop_idx = np.sort(fit_idx), np.sort(stop_idx)
         nthread = _nthread(cfg)
         if not self.categorical:
-            Xr, yr = resample(X[fit_idx], y[fit_idx], cfg.resampling, cfg.seed)
-            dtrain = xgb.QuantileDMatrix(Xr, label=yr, nthread=nthread)
-            dstop = xgb.QuantileDMatrix(X[stop_idx], label=y[stop_idx], ref=dtrain, nthread=nthread)
+            with phase("resample"):
+                Xr, yr = resample(X[fit_idx], y[fit_idx], cfg.resampling, cfg.seed)
+            with phase("matrix"):
+                dtrain = xgb.QuantileDMatrix(Xr, label=yr, nthread=nthread)
+                del Xr  # the quantized matrix is all training needs
+                dstop = xgb.QuantileDMatrix(X[stop_idx], label=y[stop_idx], ref=dtrain, nthread=nthread)
         else:  # categories learned on this fold's fit rows only, then the sampler, then XGBoost
-            enc = self._encodings[i] = FeatureEncoding.fit(
-                X, fit_idx, self.feature_names, self.categorical, cfg.data.min_category_count)
-            Xr, yr = resample(enc.transform(X, self.categorical, fit_idx), y[fit_idx], cfg.resampling,
-                              cfg.seed, enc.categorical)
-            dtrain = xgb.QuantileDMatrix(Xr, label=yr, nthread=nthread, feature_types=enc.feature_types,
-                                         enable_categorical=True)
-            dstop = xgb.QuantileDMatrix(enc.transform(X, self.categorical, stop_idx), label=y[stop_idx],
-                                        ref=dtrain, nthread=nthread, feature_types=enc.feature_types,
-                                        enable_categorical=True)
+            with phase("resample"):
+                enc = self._encodings[i] = FeatureEncoding.fit(
+                    X, fit_idx, self.feature_names, self.categorical, cfg.data.min_category_count)
+                Xr, yr = resample(enc.transform(X, self.categorical, fit_idx), y[fit_idx], cfg.resampling,
+                                  cfg.seed, enc.categorical)
+            with phase("matrix"):
+                dtrain = xgb.QuantileDMatrix(Xr, label=yr, nthread=nthread, feature_types=enc.feature_types,
+                                             enable_categorical=True)
+                del Xr
+                dstop = xgb.QuantileDMatrix(enc.transform(X, self.categorical, stop_idx), label=y[stop_idx],
+                                            ref=dtrain, nthread=nthread, feature_types=enc.feature_types,
+                                            enable_categorical=True)
         return PreparedFold(i, fit_idx, stop_idx, score_idx, int(yr.size - fit_idx.size),
                             dtrain, dstop)
 
@@ -385,16 +392,18 @@ def cross_validate(X: Any, y: Any, cfg: Config, params: Mapping[str, Any] | None
     result = CVResult(folds=len(plan))
     for i in range(len(plan)):
         f = plan.fold(i)
-        booster = xgb.train(xp, f.dtrain, num_boost_round=cfg.xgboost.num_round,
-                            evals=[(f.dstop, "stop")],
-                            early_stopping_rounds=cfg.xgboost.early_stopping_rounds,
-                            verbose_eval=False)
+        with phase("train"):
+            booster = xgb.train(xp, f.dtrain, num_boost_round=cfg.xgboost.num_round,
+                                evals=[(f.dstop, "stop")],
+                                early_stopping_rounds=cfg.xgboost.early_stopping_rounds,
+                                verbose_eval=False)
         rounds = booster.best_iteration + 1
-        scored = _predict(booster, plan.rows(i, f.score_idx), rounds)
-        fitted = _predict(booster, plan.rows(i, f.fit_idx), rounds)
-        fold_metrics = binary_metrics(plan.y[f.score_idx], scored)
-        result.per_fold.append(fold_metrics)
-        result.train_per_fold.append(binary_metrics(plan.y[f.fit_idx], fitted))
+        with phase("score"):
+            scored = _predict(booster, plan.rows(i, f.score_idx), rounds)
+            fitted = _predict(booster, plan.rows(i, f.fit_idx), rounds)
+            fold_metrics = binary_metrics(plan.y[f.score_idx], scored)
+            result.per_fold.append(fold_metrics)
+            result.train_per_fold.append(binary_metrics(plan.y[f.fit_idx], fitted))
         result.best_iterations.append(rounds)
         if on_fold is not None and on_fold(i, fold_metrics, result) and i + 1 < len(plan):
             result.stopped_early = True
@@ -420,7 +429,8 @@ def fit_final(X: Any, y: Any, cfg: Config, params: Mapping[str, Any] | None = No
         X_arr, y_arr = _check_xy(X, y, 1)
         d, enc = _final_matrix(X_arr, y_arr, cfg, dict(categorical or {}), feature_names)
     rounds = int(num_round) if num_round else cfg.xgboost.num_round
-    booster = xgb.train(xp, d, num_boost_round=rounds, verbose_eval=False)
+    with phase("train"):
+        booster = xgb.train(xp, d, num_boost_round=rounds, verbose_eval=False)
     booster.set_attr(num_round=str(rounds))
     if enc is not None:
         enc.attach(booster)
@@ -432,13 +442,17 @@ def _final_matrix(X: np.ndarray, y: np.ndarray, cfg: Config, categorical: Mappin
     """The whole split resampled as a training matrix, and its encoding when it has categories."""
     nthread = _nthread(cfg)
     if not categorical:
-        Xr, yr = resample(X, y, cfg.resampling, cfg.seed)
-        return xgb.QuantileDMatrix(Xr, label=yr, nthread=nthread), None
+        with phase("resample"):
+            Xr, yr = resample(X, y, cfg.resampling, cfg.seed)
+        with phase("matrix"):
+            return xgb.QuantileDMatrix(Xr, label=yr, nthread=nthread), None
     names = list(feature_names or [f"f{j}" for j in range(X.shape[1])])
-    enc = FeatureEncoding.fit(X, None, names, categorical, cfg.data.min_category_count)
-    Xr, yr = resample(enc.transform(X, categorical), y, cfg.resampling, cfg.seed, enc.categorical)
-    return xgb.QuantileDMatrix(Xr, label=yr, nthread=nthread, feature_types=enc.feature_types,
-                               enable_categorical=True), enc
+    with phase("resample"):
+        enc = FeatureEncoding.fit(X, None, names, categorical, cfg.data.min_category_count)
+        Xr, yr = resample(enc.transform(X, categorical), y, cfg.resampling, cfg.seed, enc.categorical)
+    with phase("matrix"):
+        return xgb.QuantileDMatrix(Xr, label=yr, nthread=nthread, feature_types=enc.feature_types,
+                                   enable_categorical=True), enc
 
 
 # --------------------------------------------------------------------------------------------

@@ -145,20 +145,18 @@ def load_table(path: str | Path, target: str, positive_label: Any = None, *,
     """
     file = resolve_data_file(path)
     source = str(file)
-    raw = file.read_bytes()
-    if not raw:
+    if file.stat().st_size == 0:
         raise DataError("the file is empty (0 bytes); expected a header line with column names "
                         "followed by data rows.", source)
     if not reuse:
-        return _load(file, raw, target, positive_label, source, roles)
-    key = (hashlib.blake2b(raw, digest_size=32).digest(), file.suffix.lower(), target,
-           repr(positive_label), repr(roles))
+        return _load(file, target, positive_label, source, roles)
+    key = (_file_digest(file), file.suffix.lower(), target, repr(positive_label), repr(roles))
     with _loaded_lock:
         hit = _loaded.get(key)
         if hit is not None:
             _loaded.move_to_end(key)
             return replace(hit, feature_names=list(hit.feature_names), source=source)
-    ds = _load(file, raw, target, positive_label, source, roles)
+    ds = _load(file, target, positive_label, source, roles)
     ds.X.flags.writeable = False
     ds.y.flags.writeable = False
     with _loaded_lock:
@@ -168,9 +166,31 @@ def load_table(path: str | Path, target: str, positive_label: Any = None, *,
     return replace(ds, feature_names=list(ds.feature_names), source=source)
 
 
-def _load(file: Path, raw: bytes, target: str, positive_label: Any, source: str,
-          roles: Any = None) -> Dataset:
-    """Parse and validate one table from its bytes (Parquet via pyarrow, CSV fast or detailed)."""
+def _no_declared_roles(roles: Any) -> bool:
+    """True when no column is given a role (features, exclude, id, timestamp, categorical)."""
+    return roles is None or not any(getattr(roles, k, None) for k in
+                                    ("features", "exclude", "id", "timestamp", "categorical"))
+
+
+def _file_digest(file: Path) -> bytes:
+    """BLAKE2 of a file's bytes, read in blocks (the file is never held whole for this)."""
+    h = hashlib.blake2b(digest_size=32)
+    with file.open("rb") as fh:
+        while block := fh.read(1 << 24):
+            h.update(block)
+    return h.digest()
+
+
+def _load(file: Path, target: str, positive_label: Any, source: str, roles: Any = None) -> Dataset:
+    """Parse and validate one table: in bulk when plain (all numeric, no declared column roles),
+    else the detailed pass that applies the roles and words every problem."""
+    from trainguard.training.tables import read_bulk  # imports this module: imported on use
+
+    if _no_declared_roles(roles):
+        bulk = read_bulk(file, target, positive_label, source)
+        if bulk is not None:
+            return bulk
+    raw = file.read_bytes()
     if raw[:4] == b"PAR1" or file.suffix.lower() in (".parquet", ".pq"):
         header, columns, lines, problems = _read_parquet(file, source)
     else:

@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 from trainguard.training.cv import CVResult
 from trainguard.training.files import write_text
-from trainguard.training.metrics import METRIC_NAMES, binary_metrics, confusion_matrix, curves
+from trainguard.training.metrics import (
+    METRIC_NAMES,
+    ResampledMetrics,
+    binary_metrics,
+    confusion_matrix,
+    curves,
+)
 
 __all__ = ["SERVING_CONTENT_TYPE", "bootstrap_std", "build_evaluation", "json_safe", "serving_block",
            "write_evaluation"]
@@ -27,6 +33,8 @@ SERVING_CONTENT_TYPE = "text/csv"
 label, features in the training order."""
 METADATA_VALUE_MAX = 256
 """CreateModelPackage's limit on a CustomerMetadataProperties value (letters, digits, spaces, _.:/=+-@)."""
+
+_BOOTSTRAP_BLOCK = 1 << 22  # row indices drawn at once (32 MB)
 
 
 def build_evaluation(y_test: Any, proba: Any, cv: CVResult | Mapping[str, Any], decision: Any,
@@ -102,8 +110,11 @@ def bootstrap_std(y: np.ndarray, proba: np.ndarray, threshold: float = 0.5, n: i
     if n <= 0 or y.size == 0:
         return dict.fromkeys(METRIC_NAMES, 0.0)
     rng = np.random.default_rng(seed)
-    draws = [binary_metrics(y[idx], proba[idx], threshold)
-             for idx in rng.integers(0, y.size, size=(n, y.size))]
+    resampled = ResampledMetrics(y, proba, threshold)
+    # draws a block of resamples at a time: the same stream as one (n, size) draw, less memory
+    block = max(1, _BOOTSTRAP_BLOCK // y.size)
+    draws = [resampled.metrics(idx) for start in range(0, n, block)
+             for idx in rng.integers(0, y.size, size=(min(block, n - start), y.size))]
     return {name: float(np.std([d[name] for d in draws], ddof=1)) for name in METRIC_NAMES}
 
 

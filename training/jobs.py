@@ -22,11 +22,13 @@ from typing import Any
 
 from trainguard.training.approval import Thresholds, decide
 from trainguard.training.config import ApprovalConfig, Config, DataConfig, load_config
-from trainguard.training.data import check_trainable, holdout_split, load_table, write_csv
+from trainguard.training.data import check_trainable, holdout_split, load_table
 from trainguard.training.errors import ConfigError, DataError, TrainguardError
 from trainguard.training.files import write_bytes, write_text
 from trainguard.training.leakage import annotate, screen_features
 from trainguard.training.metrics import METRIC_NAMES as HOLDOUT_METRICS
+from trainguard.training.tables import SPLIT_FILES, write_split
+from trainguard.training.timing import phase, track
 
 __all__ = [
     "CV_RECORD",
@@ -270,14 +272,15 @@ def run_job(kind: str, argv: Sequence[str], env: Mapping[str, str] | None = None
             on_metric: OnMetric | None = None) -> None:
     """Do one job's work; raises DataError/ConfigError on bad input, JobStopped when stopped."""
     env = os.environ if env is None else env
-    if kind == "preprocess":
-        preprocess(argv, env)
-    elif kind == "train":
-        train(argv, env, on_metric)
-    elif kind == "evaluate":
-        evaluate(argv, env)
-    else:
+    if kind not in JOB_KINDS:
         raise ConfigError(f"unknown job {kind!r}; choose one of {', '.join(JOB_KINDS)}.")
+    with track(kind):  # ends with the job's trainguard-timing line
+        if kind == "preprocess":
+            preprocess(argv, env)
+        elif kind == "train":
+            train(argv, env, on_metric)
+        else:
+            evaluate(argv, env)
 
 
 def preprocess(argv: Sequence[str], env: Mapping[str, str]) -> None:
@@ -306,26 +309,32 @@ def preprocess(argv: Sequence[str], env: Mapping[str, str]) -> None:
     root = _opt_ml(env)
     data = _job_input(root / "processing" / "input" / "data", "the 'data' input",
                       "the table named by data.uri (InputDataUri)")
-    ds = load_table(data, cfg.data.target, cfg.data.positive_label, roles=cfg.data)
-    check_trainable(ds, cfg)
-    train_ds, test_ds = holdout_split(ds, cfg.data.test_size, cfg.seed, cfg.data.split)
-    train_path = root / "processing" / "train" / "train.csv"
-    test_path = root / "processing" / "test" / "test.csv"
+    with phase("parse"):
+        ds = load_table(data, cfg.data.target, cfg.data.positive_label, roles=cfg.data)
+    with phase("split"):
+        check_trainable(ds, cfg)
+        train_ds, test_ds = holdout_split(ds, cfg.data.test_size, cfg.seed, cfg.data.split)
+    n_rows, positive_rate = ds.n_rows, ds.positive_rate
+    train_path = root / "processing" / "train" / SPLIT_FILES["train"]
+    test_path = root / "processing" / "test" / SPLIT_FILES["test"]
     schema = {"format": 1, "target": cfg.data.target, "features": list(ds.feature_names),
               "categorical": [n for n in ds.feature_names if n in ds.categories],
               "min_category_count": cfg.data.min_category_count, "id": cfg.data.id,
-              "timestamp": cfg.data.timestamp, "split": cfg.data.split,
-              "leakage_screen": screen_features(train_ds.X, train_ds.y, train_ds.feature_names,
-                                                train_ds.categorical_index, seed=cfg.seed)}
+              "timestamp": cfg.data.timestamp, "split": cfg.data.split}
+    del ds  # the splits are the copies kept from here on
+    with phase("screen"):
+        schema["leakage_screen"] = screen_features(train_ds.X, train_ds.y, train_ds.feature_names,
+                                                   train_ds.categorical_index, seed=cfg.seed)
     # write everything aside first, then rename: no half-written split is ever left behind
-    staged = [write_csv(train_ds, _partial(train_path)), write_csv(test_ds, _partial(test_path))]
-    finals = [train_path, test_path]
-    for folder in (train_path.parent, test_path.parent):
-        staged.append(_stage_json(folder / SCHEMA_FILE, schema))
-        finals.append(folder / SCHEMA_FILE)
-    for tmp, final in zip(staged, finals, strict=True):
-        tmp.replace(final)
-    print(f"trainguard preprocess: {ds.n_rows} rows ({ds.positive_rate:.1%} positive) -> "
+    with phase("write"):
+        staged = [write_split(train_ds, _partial(train_path)), write_split(test_ds, _partial(test_path))]
+        finals = [train_path, test_path]
+        for folder in (train_path.parent, test_path.parent):
+            staged.append(_stage_json(folder / SCHEMA_FILE, schema))
+            finals.append(folder / SCHEMA_FILE)
+        for tmp, final in zip(staged, finals, strict=True):
+            tmp.replace(final)
+    print(f"trainguard preprocess: {n_rows} rows ({positive_rate:.1%} positive) -> "
           f"train {train_ds.n_rows}, test {test_ds.n_rows}")
 
 
@@ -344,8 +353,9 @@ def train(argv: Sequence[str], env: Mapping[str, str], on_metric: OnMetric | Non
     schema = _read_schema(channel)
     if schema is not None:
         cfg = cfg.replace(**{"data.min_category_count": int(schema.get("min_category_count", 1))})
-    ds = load_table(channel, cfg.data.target, cfg.data.positive_label, reuse=True,
-                    roles=_split_roles(cfg, schema))
+    with phase("parse"):
+        ds = load_table(channel, cfg.data.target, cfg.data.positive_label, reuse=True,
+                        roles=_split_roles(cfg, schema))
     plan = shared_plan(ds.X, ds.y, cfg, ds.categorical_index, ds.feature_names)
     objective = cfg.tuning.objective
     emitted: dict[str, float] = {}
@@ -433,8 +443,9 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
     test_dir = _job_input(root / "processing" / "test", "the 'test' input",
                           "the preprocess job's test split")
     schema = _read_schema(test_dir)
-    test = load_table(test_dir, args.target, args.positive_label,
-                      roles=_split_roles(load_config({"data": {"target": args.target}}), schema))
+    with phase("parse"):
+        test = load_table(test_dir, args.target, args.positive_label,
+                          roles=_split_roles(load_config({"data": {"target": args.target}}), schema))
     features = list(cv_data.get("features") or test.feature_names)
     if features != test.feature_names:
         missing = [f for f in features if f not in test.feature_names]
@@ -446,10 +457,11 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
                         test.source)
     from trainguard.training.encoding import FeatureEncoding
 
-    encoding = FeatureEncoding.from_booster(booster)
-    X_test = test.X if encoding is None else encoding.transform(test.X, test.categorical_index)
-    proba = np.asarray(booster.inplace_predict(X_test), dtype=np.float64)
-    metrics = dict(binary_metrics(test.y, proba))
+    with phase("score"):
+        encoding = FeatureEncoding.from_booster(booster)
+        X_test = test.X if encoding is None else encoding.transform(test.X, test.categorical_index)
+        proba = np.asarray(booster.inplace_predict(X_test), dtype=np.float64)
+        metrics = dict(binary_metrics(test.y, proba))
     metrics["train_cv_gap"] = cv.train_cv_gap
     leakage = schema.get("leakage_screen") if schema else None
     decision = decide(metrics, thresholds, champion_bar_value=_or(args.champion_bar, 0.0),
@@ -462,8 +474,9 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
     if encoding is not None:
         model_info["encoding"] = encoding.to_dict()
     # the same model block and bootstrap seed as run_core, so both reports agree
-    report = build_evaluation(test.y, proba, cv, decision, model_info, seed=trained_with.seed,
-                              leakage=annotate(leakage, thresholds.max_feature_auc, thresholds.on_leakage))
+    with phase("score"):  # the bootstrap of every metric's standard deviation
+        report = build_evaluation(test.y, proba, cv, decision, model_info, seed=trained_with.seed,
+                                  leakage=annotate(leakage, thresholds.max_feature_auc, thresholds.on_leakage))
     write_evaluation(root / "processing" / "evaluation" / "evaluation.json", report)
     verdict = "approved" if decision.approved else "rejected"
     print(f"trainguard evaluate: holdout auc {metrics['auc']:.4f}, {verdict}: "

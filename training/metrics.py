@@ -12,7 +12,8 @@ from typing import Any, get_args
 import numpy as np
 from trainguard.training.config import Metric
 
-__all__ = ["LOWER_IS_BETTER", "METRIC_NAMES", "binary_metrics", "confusion_matrix", "curves"]
+__all__ = ["LOWER_IS_BETTER", "METRIC_NAMES", "ResampledMetrics", "binary_metrics", "confusion_matrix",
+           "curves"]
 
 METRIC_NAMES: tuple[str, ...] = get_args(Metric)
 """Every metric ``binary_metrics`` returns, in the order they are reported."""
@@ -96,6 +97,84 @@ def confusion_matrix(y_true: Any, proba: Any, threshold: float = 0.5) -> dict[st
     fn = int(np.count_nonzero(~pred & y))
     tn = int(y.size - tp - fp - fn)
     return {"0": {"0": tn, "1": fp}, "1": {"0": fn, "1": tp}}
+
+
+class ResampledMetrics:
+    """``binary_metrics(y_true[idx], proba[idx])`` for many resamples ``idx``, without a sort each.
+
+    A resample of the rows holds each original row some number of times, so its sorted scores
+    are the original sorted scores repeated: ranks, tie groups and cumulative counts follow from
+    the per-row counts (``np.bincount``) in linear time, where ``binary_metrics`` sorts twice.
+    Every value is bit-identical to ``binary_metrics`` on the resampled arrays: counts are
+    integers, AUC's rank sum is a sum of half-integers (exact below 2**53), PR AUC is computed
+    from the very arrays ``binary_metrics`` builds, and log loss averages the same terms in the
+    same order. That makes the holdout bootstrap (200 resamples) cheap on large holdouts.
+    """
+
+    def __init__(self, y_true: Any, proba: Any, threshold: float = 0.5) -> None:
+        y, p = _arrays(y_true, proba)
+        self.size = y.size
+        pred = p >= threshold
+        self._tp_rows = np.flatnonzero(pred & y)
+        self._fp_rows = np.flatnonzero(pred & ~y)
+        self._pos_rows = np.flatnonzero(y)
+        clipped = np.clip(p, _EPS, 1 - _EPS)
+        self._terms = np.where(y, np.log(clipped), np.log1p(-clipped))
+        self._order = np.argsort(p, kind="mergesort")
+        ps = p[self._order]
+        starts = np.r_[0, np.flatnonzero(np.diff(ps)) + 1] if ps.size else np.zeros(0, np.intp)
+        self._starts = None if starts.size == ps.size else starts  # None: no tied scores
+        self._pos_sorted = y[self._order].astype(np.int64)
+
+    def metrics(self, idx: np.ndarray) -> dict[str, float]:
+        """The metrics of the resample ``idx`` (row indices, repeats allowed, ``size`` of them)."""
+        counts = np.bincount(idx, minlength=self.size)
+        n = idx.size
+        tp = int(counts[self._tp_rows].sum())
+        fp = int(counts[self._fp_rows].sum())
+        n_pos = int(counts[self._pos_rows].sum())
+        fn = n_pos - tp
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / n_pos if n_pos else 0.0
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        accuracy = (n - fp - fn) / n if n else 0.0
+        log_loss = float(-np.mean(self._terms[idx])) if n else 0.0
+        in_order = counts[self._order]
+        per_group, pos_group = in_order, in_order * self._pos_sorted
+        if self._starts is not None and n:
+            per_group = np.add.reduceat(per_group, self._starts)
+            pos_group = np.add.reduceat(pos_group, self._starts)
+        present = per_group > 0
+        per_group, pos_group = per_group[present], pos_group[present]
+        return {
+            "auc": self._auc(per_group, pos_group, n_pos, n),
+            "pr_auc": self._average_precision(per_group, pos_group, n_pos),
+            "f1": float(f1),
+            "precision": float(precision),
+            "recall": float(recall),
+            "accuracy": float(accuracy),
+            "log_loss": log_loss,
+        }
+
+    @staticmethod
+    def _auc(per_group: np.ndarray, pos_group: np.ndarray, n_pos: int, n: int) -> float:
+        n_neg = n - n_pos
+        if n_pos == 0 or n_neg == 0:
+            return 0.5
+        bounds = np.r_[0, np.cumsum(per_group)]  # tie groups of the sorted resample, ascending
+        avg = (bounds[:-1] + bounds[1:] + 1) / 2.0
+        u = np.sum(pos_group * avg) - n_pos * (n_pos + 1) / 2.0
+        return float(u / (n_pos * n_neg))
+
+    @staticmethod
+    def _average_precision(per_group: np.ndarray, pos_group: np.ndarray, n_pos: int) -> float:
+        if n_pos == 0:
+            return 0.0
+        tps = np.cumsum(pos_group[::-1]).astype(float)  # from the highest score down
+        fps = np.cumsum(per_group[::-1]) - tps
+        precision = tps / (tps + fps)
+        recall = tps / n_pos
+        return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 # --------------------------------------------------------------------------------------------

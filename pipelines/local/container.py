@@ -29,6 +29,7 @@ __all__ = [
     "tar_model",
     "training_env",
     "write_hyperparameters",
+    "write_input_data_config",
 ]
 
 JOB_KINDS = ("preprocess", "train", "evaluate")
@@ -158,3 +159,24 @@ def write_hyperparameters(root: Path, hyperparameters: Mapping[str, Any]) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, json.dumps({k: str(v) for k, v in hyperparameters.items()}, indent=1))
     return path
+
+
+def write_input_data_config(root: Path, channels: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Write /opt/ml/input/config/inputdataconfig.json from a job's InputDataConfig, as SageMaker does.
+
+    One entry per channel: its ContentType (when the definition sets one), TrainingInputMode,
+    S3DistributionType and RecordWrapperType. Returns the mapping (also SM_INPUT_DATA_CONFIG).
+    """
+    config: dict[str, Any] = {}
+    for ch in channels:
+        s3 = (ch.get("DataSource") or {}).get("S3DataSource") or {}
+        entry = {"TrainingInputMode": ch.get("InputMode") or "File",
+                 "S3DistributionType": s3.get("S3DataDistributionType") or "FullyReplicated",
+                 "RecordWrapperType": ch.get("RecordWrapperType") or "None"}
+        if ch.get("ContentType"):
+            entry["ContentType"] = ch["ContentType"]
+        config[ch["ChannelName"]] = entry
+    path = root / "input" / "config" / "inputdataconfig.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, json.dumps(config, indent=1, sort_keys=True))
+    return config

@@ -23,6 +23,7 @@ from trainguard.pipelines.local.container import (
     tar_model,
     training_env,
     write_hyperparameters,
+    write_input_data_config,
 )
 from trainguard.pipelines.local.context import RunContext, StepResult
 from trainguard.pipelines.local.errors import DefinitionError, StepFailed, UnsupportedStepError
@@ -175,9 +176,11 @@ def run_training_job(step: str, name: str, definition: Mapping[str, Any],
     ctx.check_code(step, str(hyperparameters.get("sagemaker_submit_directory", "")).strip('"'))
     hps = {k: str(v) for k, v in hyperparameters.items()}
     write_hyperparameters(root, hps)
+    data_config = write_input_data_config(root, definition.get("InputDataConfig") or [])
     (root / "model").mkdir()
     (root / "output" / "data").mkdir(parents=True)
-    env = training_env(root, channels, hps, name)
+    env = {**training_env(root, channels, hps, name),
+           "SM_INPUT_DATA_CONFIG": json.dumps(data_config, sort_keys=True)}
     # Script mode passes the user's hyperparameters (not sagemaker_*) as --name value.
     argv = [w for k, v in sorted(hps.items()) if not k.startswith("sagemaker_") for w in (f"--{k}", v)]
     ctx.call_job(step, "train", argv, env, reader, root / "output" / "job.log", on_metric)

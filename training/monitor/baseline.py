@@ -24,7 +24,8 @@ from trainguard.training.errors import DataError
 from trainguard.training.monitor.profile import NumericProfile, TextProfile, scan, source_header
 from trainguard.training.monitor.read import open_source
 
-__all__ = ["BaselineSettings", "build_baseline", "load_baseline", "regroup", "write_json_atomic"]
+__all__ = ["BaselineSettings", "build_baseline", "load_baseline", "regroup", "settings_from_config",
+           "write_baseline", "write_json_atomic"]
 
 STATISTICS = "statistics.json"
 CONSTRAINTS = "constraints.json"
@@ -52,6 +53,12 @@ class BaselineSettings:
     domain_content_threshold: float = 0.01
     min_completeness_drop: float = 0.02
     max_categories: int = 1000
+
+
+def settings_from_config(monitor: Any) -> BaselineSettings:
+    """BaselineSettings from the config's ``monitor`` section (a MonitorConfig)."""
+    names = BaselineSettings.__dataclass_fields__
+    return BaselineSettings(**{k: getattr(monitor, k) for k in names if hasattr(monitor, k)})
 
 
 def build_baseline(data: str | Path, *, exclude: Sequence[str] = (),

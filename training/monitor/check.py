@@ -24,7 +24,7 @@ from trainguard.training.monitor.profile import NumericProfile, TextProfile, sca
 from trainguard.training.monitor.read import DataSource, open_source
 from trainguard.training.monitor.sketch import KLLSketch
 
-__all__ = ["DriftResult", "FeatureDrift", "check_drift", "write_result"]
+__all__ = ["DriftResult", "FeatureDrift", "check_drift", "resolve_baseline", "write_result"]
 
 VIOLATIONS = "constraint_violations.json"
 REPORT = "drift_report.json"
@@ -107,6 +107,9 @@ def check_drift(baseline: str | Path, data: str | Path, *, method: str | None = 
     ``method`` overrides the baseline's choice (``calibrated`` or ``model_monitor``);
     ``label_column`` names the ground-truth column of a table (never reported as an extra column).
     """
+    baseline, found_quality, found_model = resolve_baseline(baseline)
+    quality_constraints = quality_constraints if quality_constraints is not None else found_quality
+    model = model if model is not None else found_model
     stats, cons, where = load_baseline(baseline)
     mc = cons.get("monitoring_config") or {}
     td = mc.get("trainguard_drift") or {}
@@ -182,6 +185,29 @@ def check_drift(baseline: str | Path, data: str | Path, *, method: str | None = 
         _check_model_quality(result, source, names, header, label_column, labels, model,
                              quality_constraints)
     return result
+
+
+def resolve_baseline(path: str | Path) -> tuple[Path, dict[str, Any] | None, Path | None]:
+    """(data-quality folder, model-quality constraints, model) of a baseline folder.
+
+    A baseline folder as the baseline job writes it holds ``data_quality/`` (statistics.json,
+    constraints.json), optionally ``model_quality/constraints.json`` and ``model/`` (the model
+    archive); a folder holding the two data-quality files directly is accepted too.
+    """
+    import json
+
+    p = Path(path)
+    if (p / "data_quality").is_dir():
+        quality = None
+        qc = p / "model_quality" / "constraints.json"
+        if qc.is_file():
+            try:
+                quality = json.loads(qc.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise DataError(f"{qc} is not valid JSON: {exc}.") from None
+        model = p / "model" if (p / "model").exists() else None
+        return p / "data_quality", quality, model
+    return p, None, None
 
 
 # ------------------------------------------------------------------------------------------------

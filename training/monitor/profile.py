@@ -178,8 +178,6 @@ def scan(source: DataSource, numeric: Sequence[str], texts: Sequence[str], *,
 def _batches(source: DataSource, numeric: Sequence[str], texts: Sequence[str],
              as_text: set[str], capture_features: Sequence[str] | None) -> Any:
     if source.kind == "capture":
-        source.event_ids.clear()
-        source.outputs.clear()
         yield from iter_capture(source, list(capture_features or []), set(numeric))
         return
     for f in source.files:

@@ -354,6 +354,8 @@ def iter_capture(source: DataSource, features: Sequence[str], numeric: set[str]
     output are kept on ``source`` for joining labels. A malformed record names its file and line.
     """
     rows: list[list[str]] = []
+    source.event_ids.clear()
+    source.outputs.clear()
     for file in source.files:
         with file.open("r", encoding="utf-8") as fh:
             for line_no, line in enumerate(fh, start=1):

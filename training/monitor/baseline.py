@@ -79,9 +79,9 @@ def build_baseline(data: str | Path, *, exclude: Sequence[str] = (),
         raise DataError(f"no feature column left to baseline (columns: {', '.join(header)}, "
                         f"excluded: {', '.join(exclude)}).", source.label)
     # pass 1: types, moments, sketches; a column holding any non-number text is a String feature
-    nums, txts, rows = scan(source, columns, [], sketch=True)
-    texts = [n for n in columns if nums[n].n_bad]
-    if texts:
+    nums, txts, rows = scan(source, columns, [], sketch=True, discover=True)
+    texts = [n for n in columns if n in txts or nums[n].n_bad]
+    if any(nums[n].n_bad for n in nums):  # text found without pyarrow's help: count it as text
         nums, txts, rows = scan(source, [n for n in columns if n not in texts], texts, sketch=True)
     if rows == 0:
         raise DataError("the table has a header but no data rows.", source.label)
@@ -101,6 +101,8 @@ def build_baseline(data: str | Path, *, exclude: Sequence[str] = (),
         features_cons.append(co)
     statistics = {"version": 0, "dataset": {"item_count": rows}, "features": features_stats}
     constraints = {"version": 0, "features": features_cons, "monitoring_config": _monitoring_config(s)}
+    left_out = [c for c in header if c not in columns]
+    constraints["monitoring_config"]["trainguard_drift"]["excluded"] = left_out
     return statistics, constraints
 
 

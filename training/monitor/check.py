@@ -124,7 +124,7 @@ def check_drift(baseline: str | Path, data: str | Path, *, method: str | None = 
     names = [str(f["name"]) for f in features]
     source = open_source(data)
     header = source_header(source, names)
-    skip = set(exclude) | ({label_column} if label_column else set())
+    skip = set(exclude) | set(td.get("excluded") or []) | ({label_column} if label_column else set())
     present = [n for n in names if n in header]
     if not present:
         raise DataError(f"none of the baseline's {len(names)} features ({_few(names)}) is a column "
@@ -138,7 +138,8 @@ def check_drift(baseline: str | Path, data: str | Path, *, method: str | None = 
     numeric = [n for n in present if kinds[n] in ("Integral", "Fractional")]
     texts = [n for n in present if n not in numeric]
     grids = {n: _grid(stat_by[n]) for n in numeric}
-    nums, txts, rows = scan(source, numeric, texts, grids=grids, capture_features=names)
+    nums, txts, rows = scan(source, numeric, texts, grids=grids, capture_features=names,
+                            integral=[n for n in numeric if kinds[n] == "Integral"])
     if rows == 0:
         raise DataError("the data has a header but no rows to check.", source.label)
 

@@ -44,6 +44,8 @@ class NumericProfile:
     maximum: float = -math.inf
     counts: np.ndarray | None = None
     """counts[i] = values in (grid[i-1], grid[i]] style bins: ``searchsorted(grid, v, 'left')``."""
+    track_integral: bool = True
+    """Count non-integer values (the Integral type check needs it; Fractional columns do not)."""
 
     def add(self, chunk: Chunk) -> None:
         """Fold one batch in."""
@@ -52,22 +54,30 @@ class NumericProfile:
         self.n_bad += chunk.n_bad
         if chunk.bad_example and self.bad_example is None:
             self.bad_example = chunk.bad_example
-        finite = v[np.isfinite(v)] if v.size else v
-        nan_extra = v.size - finite.size - chunk.n_missing - chunk.n_bad
-        if nan_extra > 0:  # NaN / inf spelled in numbers (Parquet): missing, as elsewhere
-            self.n_missing += nan_extra
+        if not v.size:
+            return
+        total = float(v.sum())
+        finite = v
+        if not math.isfinite(total):  # NaN or inf somewhere (NaN/inf stand for missing)
+            finite = v[np.isfinite(v)]
+            self.n_missing += v.size - finite.size - chunk.n_missing - chunk.n_bad
+            total = float(finite.sum())
         if not finite.size:
             return
         self.n_present += finite.size
         if self.shift is None:
-            self.shift = float(finite[0])
-        self.total += float(finite.sum())
+            self.shift = total / finite.size
+        self.total += total
         d = finite - self.shift
-        self.shifted_sq += float(np.dot(d, d))
-        self.minimum = min(self.minimum, float(finite.min()))
-        self.maximum = max(self.maximum, float(finite.max()))
-        self.n_fractional += int(np.count_nonzero(finite != np.floor(finite)))
-        self.n_negative += int(np.count_nonzero(finite < 0))
+        d *= d  # not np.dot: BLAS threads cost more than they save at this size
+        self.shifted_sq += float(d.sum())
+        lo, hi = float(finite.min()), float(finite.max())
+        self.minimum = min(self.minimum, lo)
+        self.maximum = max(self.maximum, hi)
+        if self.track_integral:
+            self.n_fractional += int(np.count_nonzero(finite != np.floor(finite)))
+        if lo < 0:
+            self.n_negative += int(np.count_nonzero(finite < 0))
         if self.grid.size:
             idx = np.searchsorted(self.grid, finite, "left")
             c = np.bincount(idx, minlength=self.grid.size + 1)
@@ -89,7 +99,7 @@ class NumericProfile:
         return math.sqrt(max(self.shifted_sq / self.n_present - m * m, 0.0))
 
     def cdf(self) -> np.ndarray:
-        """Share of present values <= each grid point (strictly below for equal values: 'left')."""
+        """Share of present values <= each grid point."""
         if self.counts is None or not self.n_present:
             return np.zeros(self.grid.size)
         return np.cumsum(self.counts)[:-1] / self.n_present
@@ -149,18 +159,27 @@ def source_header(source: DataSource, capture_features: Sequence[str] | None = N
 
 def scan(source: DataSource, numeric: Sequence[str], texts: Sequence[str], *,
          grids: Mapping[str, np.ndarray] | None = None, sketch: bool = False,
-         capture_features: Sequence[str] | None = None
+         capture_features: Sequence[str] | None = None, integral: Sequence[str] | None = None,
+         discover: bool = False
          ) -> tuple[dict[str, NumericProfile], dict[str, TextProfile], int]:
-    """Profiles of the ``numeric`` and ``texts`` columns over every file, and the row count."""
+    """Profiles of the ``numeric`` and ``texts`` columns over every file, and the row count.
+
+    ``integral`` names the numeric columns whose non-integer values are counted (None: all).
+    ``discover`` (types unknown, as for a baseline): a numeric column found to hold text is
+    moved to the text columns and the pass starts again.
+    """
+    numeric, texts = list(numeric), list(texts)
     grids = grids or {}
     as_text: set[str] = set()
     while True:
         nums = {n: NumericProfile(grid=np.asarray(grids.get(n, np.empty(0)), dtype=np.float64),
-                                  sketch=KLLSketch() if sketch else None) for n in numeric}
+                                  sketch=KLLSketch() if sketch else None,
+                                  track_integral=integral is None or n in integral)
+                for n in numeric}
         txts = {n: TextProfile() for n in texts}
         rows = 0
         try:
-            for batch in _batches(source, numeric, texts, as_text, capture_features):
+            for batch in _batches(source, numeric, texts, as_text, capture_features, discover):
                 first = next(iter(batch.values()), None)
                 if first is not None:
                     rows += _chunk_rows(first)
@@ -170,18 +189,23 @@ def scan(source: DataSource, numeric: Sequence[str], texts: Sequence[str], *,
                     elif name in txts:
                         txts[name].add(chunk)
         except ReadAgain as again:
-            as_text.add(again.column)
+            if discover:
+                numeric.remove(again.column)
+                texts.append(again.column)
+            else:
+                as_text.add(again.column)
             continue
         return nums, txts, rows
 
 
 def _batches(source: DataSource, numeric: Sequence[str], texts: Sequence[str],
-             as_text: set[str], capture_features: Sequence[str] | None) -> Any:
+             as_text: set[str], capture_features: Sequence[str] | None,
+             discover: bool = False) -> Any:
     if source.kind == "capture":
         yield from iter_capture(source, list(capture_features or []), set(numeric))
         return
     for f in source.files:
-        yield from iter_table(Path(f), numeric, texts, as_text=as_text)
+        yield from iter_table(Path(f), numeric, texts, as_text=as_text, discover=discover)
 
 
 def _chunk_rows(chunk: Chunk) -> int:

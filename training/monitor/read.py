@@ -112,11 +112,13 @@ def read_header(file: Path) -> list[str]:
 
 
 def iter_table(file: Path, numeric: Sequence[str], texts: Sequence[str],
-               as_text: Sequence[str] = ()) -> Iterator[dict[str, Chunk]]:
+               as_text: Sequence[str] = (), *, discover: bool = False) -> Iterator[dict[str, Chunk]]:
     """Batches of the columns ``numeric`` (read as numbers) and ``texts`` of one table file.
 
     A numeric column holding text deep in a CSV raises ReadAgain naming it: read the file again
     with that column in ``as_text`` (its cells are then parsed one by one and the text counted).
+    ``discover`` (building a baseline, where types are not known yet) raises ReadAgain on any
+    such column, even in the first batch, so the caller can read it as a text column instead.
     """
     wanted = list(numeric) + list(texts)
     if not wanted:
@@ -129,7 +131,7 @@ def iter_table(file: Path, numeric: Sequence[str], texts: Sequence[str],
     except ImportError:
         yield from _iter_csv_module(file, set(numeric), wanted)
         return
-    yield from _iter_csv_arrow(file, set(numeric), wanted, set(as_text))
+    yield from _iter_csv_arrow(file, set(numeric), wanted, set(as_text), discover)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -137,7 +139,7 @@ def iter_table(file: Path, numeric: Sequence[str], texts: Sequence[str],
 
 
 def _iter_csv_arrow(file: Path, numeric: set[str], wanted: list[str],
-                    as_text: set[str]) -> Iterator[dict[str, Chunk]]:
+                    as_text: set[str], discover: bool = False) -> Iterator[dict[str, Chunk]]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -162,6 +164,8 @@ def _iter_csv_arrow(file: Path, numeric: set[str], wanted: list[str],
         except pa.ArrowInvalid as exc:
             text = str(exc)
             bad = _conversion_column(text, file)
+            if bad is not None and discover:
+                raise ReadAgain(bad) from None
             if bad is not None and bad in numeric and bad not in as_text and rows_seen == 0:
                 as_text.add(bad)  # text in a numeric column: read it as text, count the cells
                 continue

@@ -95,6 +95,9 @@ class DriftResult:
             "violations": self.violations, "model_quality": self.quality,
             "model_quality_violations": self.quality_violations,
             "labelled_rows": self.labelled_rows,
+            "violation_count": len(self.violations) + len(self.quality_violations),
+            "first_violation": next((v["description"] for v in
+                                     self.violations + self.quality_violations), "none"),
         })
 
 

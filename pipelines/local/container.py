@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from trainguard.pipelines.local.errors import UnsupportedStepError
+from trainguard.training.jobs import JOB_KINDS as TRAINING_JOB_KINDS
 
 __all__ = [
     "JOB_KINDS",
@@ -30,7 +31,8 @@ __all__ = [
     "write_hyperparameters",
 ]
 
-JOB_KINDS = ("preprocess", "train", "evaluate")
+JOB_KINDS = TRAINING_JOB_KINDS
+"""Every kind of ``trainguard.training.jobs``: the local run emulates any of them."""
 OPT_ML = "/opt/ml"
 
 JobRunner = Callable[..., Any]

@@ -116,7 +116,7 @@ def drift_condition_step(report: PropertyFile, report_dir: Any) -> ConditionStep
         "Drift check found ", count, " violation(s) against the champion's baseline; "
         "first: ", JsonGet(step_name="CheckDrift", property_file=report,
                            json_path="first_violation"),
-        ". Report: ", report_dir]))
+        " Report: ", report_dir]))
     return ConditionStep(name="DriftCondition",
                          conditions=[ConditionGreaterThan(left=count, right=0)],
                          if_steps=[fail], else_steps=[])

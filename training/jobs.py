@@ -509,8 +509,11 @@ def drift(argv: Sequence[str], env: Mapping[str, str]) -> None:
         files = sorted(f for f in labels_dir.rglob("*") if f.is_file())
         labels = files[0] if len(files) == 1 else None
     model_dir = root / "processing" / "model"
+    has_model = model_dir.exists() or (base / "model").exists()
+    # the label column is never a feature; it is scored against only when there is a model
     result = check_drift(base, data, method=args.method, labels=labels,
-                         label_column=args.label_column,
+                         label_column=args.label_column if has_model else None,
+                         exclude=[args.label_column] if args.label_column else (),
                          model=model_dir if model_dir.exists() else None)
     write_result(result, root / "processing" / "monitor")
     verdict = "clean" if result.clean else (

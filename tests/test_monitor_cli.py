@@ -94,3 +94,16 @@ def test_missing_baseline_folder_is_bad_input(tmp_path, capsys):
     assert main(["check", "--baseline", str(tmp_path / "nope"), "--data",
                  str(_csv(tmp_path / "d.csv", 10, 5))]) == 2
     assert "the baseline" in capsys.readouterr().err
+
+
+def test_drift_html_escapes_names_and_draws_drifted_features_only() -> None:
+    from trainguard.pipelines.report.drift import render_drift_report
+
+    row = {"name": "<script>x</script>", "inferred_type": "String", "method": "calibrated",
+           "distance": 0.3, "threshold": 0.05, "p_value": 1e-9, "drifted": True,
+           "bins": ["a", "<b>"], "baseline_shares": [0.9, 0.1], "current_shares": [0.5, 0.5]}
+    quiet = {**row, "name": "quiet", "drifted": False}
+    page = render_drift_report({"features": [row, quiet], "violations": [], "rows": 10,
+                                "method": "calibrated", "data": "d.csv", "baseline": "b"})
+    assert "<script>x" not in page and "&lt;script&gt;x" in page and "&lt;b&gt;" in page
+    assert page.count("<svg") == 1  # one chart: the drifted feature's

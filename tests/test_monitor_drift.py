@@ -167,3 +167,13 @@ def test_the_sketch_ranks_within_its_bound() -> None:
     assert np.max(np.abs(sk.cdf(points) - exact)) < 0.01
     again = KLLSketch.from_json(json.loads(json.dumps(sk.to_json())))
     assert np.allclose(again.cdf(points), sk.cdf(points))
+
+
+def test_a_feature_empty_in_the_baseline_is_noted_not_tested(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    base = _baseline(tmp_path, {"x": rng.normal(size=500), "gone": np.full(500, np.nan)})
+    result = check_drift(base, _write(tmp_path / "cur.parquet", {"x": rng.normal(size=500),
+                                                                 "gone": rng.normal(size=500)}))
+    row = {f.name: f for f in result.features}["gone"]
+    assert not row.drifted and row.note == "no values in the baseline to compare with"
+    assert result.clean

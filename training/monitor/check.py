@@ -277,6 +277,9 @@ def _numeric(name: str, kind: str, st: Mapping[str, Any], cons: Mapping[str, Any
     if not p.n_present:
         row.note = "no numeric values in the current data"
         return row
+    if not n_base:
+        row.note = "no values in the baseline to compare with"
+        return row
     if method == "calibrated":
         if not base_counts.size:
             raise DataError(f"feature {name!r}: the baseline carries no trainguard bins (a Model "

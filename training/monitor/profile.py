@@ -98,12 +98,6 @@ class NumericProfile:
         m = self.mean - self.shift
         return math.sqrt(max(self.shifted_sq / self.n_present - m * m, 0.0))
 
-    def cdf(self) -> np.ndarray:
-        """Share of present values <= each grid point."""
-        if self.counts is None or not self.n_present:
-            return np.zeros(self.grid.size)
-        return np.cumsum(self.counts)[:-1] / self.n_present
-
 
 @dataclass
 class TextProfile:

@@ -19,8 +19,9 @@ from trainguard.pipelines.build import ConfigSource, build_context
 from trainguard.steps.monitor import drift_condition_step, drift_step
 from trainguard.steps.sdk import ParameterString, Pipeline
 from trainguard.steps.session import offline_sdk
+from trainguard.training.errors import ConfigError
 
-__all__ = ["baseline_folder", "build_monitoring_pipeline", "monitoring_definition_json",
+__all__ = ["MonitoringPipeline", "baseline_folder", "build_monitoring_pipeline", "monitoring_definition_json",
            "monitoring_pipeline_name"]
 
 
@@ -56,9 +57,36 @@ def build_monitoring_pipeline(config: ConfigSource = None, overrides: Mapping[st
         condition = drift_condition_step(report, report_dir)
         params = [data, baseline, ctx.params.processing_instance_type,
                   ctx.params.processing_instance_count]
-        return Pipeline(name=monitoring_pipeline_name(cfg.aws.pipeline_name), parameters=params,
-                        steps=[check, condition], sagemaker_session=ctx.session,
-                        pipeline_experiment_config=None)
+        return MonitoringPipeline(name=monitoring_pipeline_name(cfg.aws.pipeline_name),
+                                  parameters=params, steps=[check, condition],
+                                  sagemaker_session=ctx.session, pipeline_experiment_config=None)
+
+
+class MonitoringPipeline(Pipeline):
+    """The SDK's Pipeline without its deploy verbs: the build session is offline (no credentials,
+    no code upload), and ``trainguard upsert`` deploys the training pipeline only."""
+
+    def _refuse(self, verb: str) -> Any:
+        raise ConfigError(f"pipeline.{verb}() cannot deploy the monitoring pipeline: it was built "
+                          "offline and trainguard upsert deploys the training pipeline only. Deploy "
+                          "monitoring_definition_json(config) with your tooling (after trainguard "
+                          "lint), with the code bundle uploaded by trainguard upsert.")
+
+    def upsert(self, *args: Any, **kwargs: Any) -> Any:
+        """Refused (see the class)."""
+        return self._refuse("upsert")
+
+    def create(self, *args: Any, **kwargs: Any) -> Any:
+        """Refused (see the class)."""
+        return self._refuse("create")
+
+    def update(self, *args: Any, **kwargs: Any) -> Any:
+        """Refused (see the class)."""
+        return self._refuse("update")
+
+    def start(self, *args: Any, **kwargs: Any) -> Any:
+        """Refused (see the class)."""
+        return self._refuse("start")
 
 
 def monitoring_definition_json(config: ConfigSource = None, overrides: Mapping[str, Any] | None = None,

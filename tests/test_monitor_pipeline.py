@@ -49,9 +49,14 @@ def test_check_drift_job_has_every_control_and_lint_passes(definition):
     assert lint_definition(definition) == []
 
 
-def test_monitoring_definition_is_deterministic():
+def test_monitoring_definition_is_deterministic_and_not_deployed_offline():
+    from trainguard.training.errors import ConfigError
+
     assert monitoring_definition_json(overrides=REAL) == monitoring_definition_json(overrides=REAL)
-    assert build_monitoring_pipeline(overrides=REAL).name == "trainguard-pipeline-monitor"
+    pipeline = build_monitoring_pipeline(overrides=REAL)
+    assert pipeline.name == "trainguard-pipeline-monitor"
+    with pytest.raises(ConfigError, match="trainguard upsert deploys the training pipeline only"):
+        pipeline.upsert(role_arn="arn:aws:iam::123456789012:role/x")
 
 
 def test_baseline_folder_of_a_package_document():

@@ -63,20 +63,22 @@ def make_big(path: Path, rows: int, features: int) -> None:
     tmp.replace(path)
 
 
-_MEASURE = ("import resource, subprocess, sys\n"
+_MEASURE = ("import resource, subprocess, sys, time\n"
+            "t = time.perf_counter()\n"
             "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+            "wall = time.perf_counter() - t\n"
+            "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+            "print(wall, u.ru_utime + u.ru_stime, u.ru_maxrss, file=sys.stderr)\n"
             "sys.exit(r.returncode)")
 
 
-def peak_rss(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MiB) of one subprocess (the command alone, not this script)."""
-    t0 = time.perf_counter()
+def measure(cmd: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MiB) of one subprocess (the command alone)."""
     proc = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True)
-    wall = time.perf_counter() - t0
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
-    return wall, int(proc.stderr.strip().splitlines()[-1]) / 1024
+    wall, cpu, rss = proc.stderr.strip().splitlines()[-1].split()
+    return float(wall), float(cpu), int(rss) / 1024
 
 
 def main() -> int:
@@ -106,20 +108,23 @@ def main() -> int:
     floor_cmd = [sys.executable, str(FLOOR), str(data / "base.csv"), str(data / "cur.csv"), "label"]
     ours, floor = [], []
     for _ in range(args.repeat):
-        ours.append(peak_rss(ours_cmd))
-        floor.append(peak_rss(floor_cmd))
-    o = statistics.median(w for w, _ in ours)
-    f = statistics.median(w for w, _ in floor)
+        ours.append(measure(ours_cmd))
+        floor.append(measure(floor_cmd))
+    o = statistics.median(m[0] for m in ours)
+    f = statistics.median(m[0] for m in floor)
+    oc = statistics.median(m[1] for m in ours)
+    fc = statistics.median(m[1] for m in floor)
     drifted = json.loads(subprocess.run(floor_cmd, capture_output=True, text=True).stdout)["drifted"]
     report = json.loads((data / "out" / "drift_report.json").read_text())
     print(f"drift check, {args.rows:,} rows x {args.features} features (median of {args.repeat})")
     print(f"  {'':28} {'trainguard':>11} {'floor':>9} {'ratio':>7}  goal")
-    print(f"  {'whole process, seconds':28} {o:11.2f} {f:9.2f} {o / f:6.2f}x  <= 1.30x")
-    print(f"  {'peak RSS, MiB':28} {max(m for _, m in ours):11.0f} {max(m for _, m in floor):9.0f}")
+    print(f"  {'whole process, wall seconds':28} {o:11.2f} {f:9.2f} {o / f:6.2f}x  <= 1.30x")
+    print(f"  {'whole process, CPU seconds':28} {oc:11.2f} {fc:9.2f} {oc / fc:6.2f}x")
+    print(f"  {'peak RSS, MiB':28} {max(m[2] for m in ours):11.0f} {max(m[2] for m in floor):9.0f}")
     print(f"  drifted: trainguard {report['drifted']}, floor {drifted}")
     print(f"  baseline built once beforehand in {baseline_s:.2f} s (not in the ratio)")
     if args.big:
-        wall, mib = peak_rss(check_command(baseline, big, CACHE / "big-out"))
+        wall, _cpu, mib = measure(check_command(baseline, big, CACHE / "big-out"))
         print(f"drift check, {args.big:,} rows: {wall:.2f} s, peak RSS {mib:.0f} MiB "
               f"(goal < 2048 MiB)")
     return 0

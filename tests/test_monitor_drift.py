@@ -177,3 +177,13 @@ def test_a_feature_empty_in_the_baseline_is_noted_not_tested(tmp_path: Path) -> 
     row = {f.name: f for f in result.features}["gone"]
     assert not row.drifted and row.note == "no values in the baseline to compare with"
     assert result.clean
+
+
+def test_chi2_survival_matches_scipy_down_to_tiny_p_values() -> None:
+    from scipy.special import chdtrc
+    from trainguard.training.monitor.distance import chi2_sf
+
+    for df in (1, 2, 5, 19, 200):
+        for x in (0.01, 0.5, df * 0.8, df, df + 3, df * 3 + 10, df * 10 + 100):
+            want = float(chdtrc(df, x))
+            assert chi2_sf(x, df) == pytest.approx(want, rel=1e-9, abs=1e-300), (df, x)

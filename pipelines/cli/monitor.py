@@ -15,8 +15,6 @@ import json
 import sys
 from pathlib import Path
 
-from trainguard.pipelines.cli.registry import registry_path
-
 __all__ = ["add_arguments", "run"]
 
 
@@ -60,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = check_drift(args.baseline, args.data, labels=args.labels,
                          label_column=args.label_column, model=args.model, method=args.method,
-                         out=args.out, registry=registry_path(args))
+                         out=args.out, registry=_registry_path(args))
     if args.json:
         json.dump(result.to_dict(), sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -69,3 +67,13 @@ def run(args: argparse.Namespace) -> int:
         if args.out:
             print(f"report: {Path(args.out) / REPORT_HTML}")
     return result.exit_code
+
+
+def _registry_path(args: argparse.Namespace) -> Path:
+    """``--registry``, else the config's ``registry.local_path`` (without importing the registry)."""
+    if args.registry:
+        return Path(args.registry)
+    from trainguard.training.config import load_config, parse_override
+
+    overrides = dict(parse_override(text) for text in args.overrides)
+    return Path(load_config(args.config, overrides).registry.local_path)

@@ -403,12 +403,13 @@ def _completeness(row: FeatureDrift, cons: Mapping[str, Any], n_base: int, prese
     base, cur = float(base), present / total
     row.completeness_baseline, row.completeness_current = base, cur
     if method == "calibrated":
-        from scipy.special import ndtri
+        from statistics import NormalDist
 
         # a one-sided two-proportion test at this check's share of the false-alarm budget,
         # and a drop of at least min_completeness_drop
         se = math.sqrt(base * (1 - base) / max(n_base, 1) + cur * (1 - cur) / total)
-        margin = max(float(td.get("min_completeness_drop", 0.02)), float(ndtri(1 - per_test)) * se)
+        z = NormalDist().inv_cdf(1 - per_test)
+        margin = max(float(td.get("min_completeness_drop", 0.02)), z * se)
     else:
         margin = 1e-12
     if base - cur <= margin:

@@ -42,6 +42,7 @@ from trainguard.pipelines.bundle import build_bundle
 from trainguard.steps.condition import check_approval_step, rejection_message
 from trainguard.steps.context import BuildContext, default_bucket
 from trainguard.steps.limits import check_service_limits
+from trainguard.steps.monitor import baseline_step, baselines_of
 from trainguard.steps.parameters import pipeline_parameters
 from trainguard.steps.processing import EVALUATION_FILE, evaluate_step, preprocess_step
 from trainguard.steps.register import fail_step, lineage_metadata, register_step, rejected_metadata
@@ -161,9 +162,11 @@ def _assemble(ctx: BuildContext) -> Pipeline:
     report_dir = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
     report_uri = Join(on="/", values=[report_dir, EVALUATION_FILE])
     lineage = lineage_metadata(ctx, report, training_job, tuned)
+    # data- and model-quality baselines of the train split and the holdout, for the package
+    baseline = baseline_step(ctx, train_uri, report_dir)
 
     approve = register_step(ctx, "RegisterModel", model_uri, report_uri,
-                            params.model_approval_status, lineage)
+                            params.model_approval_status, lineage, baselines=baselines_of(baseline))
     reject: list[Any] = []
     if cfg.approval.on_reject in ("register_rejected", "both"):
         reject.append(register_step(ctx, "RegisterRejected", model_uri, report_uri, "Rejected",
@@ -174,7 +177,8 @@ def _assemble(ctx: BuildContext) -> Pipeline:
                                 depends_on=list(reject) or None))
     check = check_approval_step(ctx, report, if_steps=[approve], else_steps=reject)
     pipeline = TrainguardPipeline(name=cfg.aws.pipeline_name, parameters=params.all,
-                                  steps=[preprocess, fit, evaluate, check], sagemaker_session=ctx.session,
+                                  steps=[preprocess, fit, evaluate, baseline, check],
+                                  sagemaker_session=ctx.session,
                                   pipeline_experiment_config=None)
     pipeline.trainguard_config = cfg
     return pipeline

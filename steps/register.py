@@ -16,13 +16,12 @@ from typing import Any
 from trainguard.steps.condition import holdout_metric_path, report_value
 from trainguard.steps.context import BuildContext
 from trainguard.steps.frozen import FrozenArguments
+from trainguard.steps.monitor import Baselines, drift_check_baselines, model_metrics
 from trainguard.steps.sdk import (
     ExecutionVariables,
     FailStep,
     Join,
-    MetricsSource,
     ModelBuilder,
-    ModelMetrics,
     ModelStep,
     PropertyFile,
 )
@@ -90,13 +89,20 @@ def lineage_metadata(ctx: BuildContext, report: PropertyFile, training_job: Any,
 
 
 def register_step(ctx: BuildContext, name: str, model_uri: Any, report_uri: Any,
-                  approval_status: Any, metadata: dict[str, Any]) -> RegisterStep:
-    """A model package in ``registry.model_package_group`` with the report as its statistics."""
+                  approval_status: Any, metadata: dict[str, Any],
+                  baselines: Baselines | None = None) -> RegisterStep:
+    """A model package in ``registry.model_package_group`` with the report as its statistics.
+
+    With ``baselines`` (the ``Baseline`` step's documents) the package also carries the data- and
+    model-quality baselines, as ModelMetrics and as DriftCheckBaselines.
+    """
     builder = ModelBuilder(image_uri=ctx.image_uri, s3_model_data_url=model_uri,
                            role_arn=ctx.role, sagemaker_session=ctx.session,
                            log_level=None)  # the default sets the SDK's shared logger to DEBUG
-    metrics = ModelMetrics(model_statistics=MetricsSource(s3_uri=report_uri,
-                                                          content_type="application/json"))
+    metrics = model_metrics(report_uri, baselines)
+    extra: dict[str, Any] = {}
+    if baselines:
+        extra["drift_check_baselines"] = drift_check_baselines(baselines)
     step_args = builder.register(
         model_package_group_name=ctx.cfg.registry.model_package_group,
         approval_status=approval_status,
@@ -106,6 +112,7 @@ def register_step(ctx: BuildContext, name: str, model_uri: Any, report_uri: Any,
         inference_instances=INFERENCE_INSTANCES,
         transform_instances=INFERENCE_INSTANCES,
         customer_metadata_properties=metadata,
+        **extra,
     )
     step = RegisterStep(name=name, step_args=step_args)
     step.freeze()

@@ -30,6 +30,7 @@ for _key in CREDENTIAL_ENV:
 try:
     import boto3
     from sagemaker.core import image_uris
+    from sagemaker.core.drift_check_baselines import DriftCheckBaselines
     from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
     from sagemaker.core.network import NetworkConfig
     from sagemaker.core.parameter import (
@@ -56,6 +57,7 @@ try:
         StoppingCondition,
     )
     from sagemaker.core.workflow.conditions import (
+        ConditionGreaterThan,
         ConditionGreaterThanOrEqualTo,
         ConditionLessThanOrEqualTo,
         ConditionOr,
@@ -96,11 +98,13 @@ __all__ = [
     "CacheConfig",
     "CategoricalParameter",
     "Compute",
+    "ConditionGreaterThan",
     "ConditionGreaterThanOrEqualTo",
     "ConditionLessThanOrEqualTo",
     "ConditionOr",
     "ConditionStep",
     "ContinuousParameter",
+    "DriftCheckBaselines",
     "ExecutionVariables",
     "FailStep",
     "HyperParameterTuningJobWarmStartConfig",

@@ -33,9 +33,11 @@ def default_definition(default_text: str) -> dict:
 
 def test_build_returns_a_pipeline_with_the_design_step_names(default_definition: dict) -> None:
     steps = default_definition["Steps"]
-    assert [s["Name"] for s in steps] == ["Preprocess", "Tune", "Evaluate", "CheckApproval"]
-    assert [s["Type"] for s in steps] == ["Processing", "Tuning", "Processing", "Condition"]
-    cond = steps[3]["Arguments"]
+    assert [s["Name"] for s in steps] == ["Preprocess", "Tune", "Evaluate", "Baseline",
+                                          "CheckApproval"]
+    assert [s["Type"] for s in steps] == ["Processing", "Tuning", "Processing", "Processing",
+                                          "Condition"]
+    cond = steps[4]["Arguments"]
     assert [s["Name"] for s in cond["IfSteps"]] == ["RegisterModel"]
     assert [s["Name"] for s in cond["ElseSteps"]] == ["RegisterRejected", "FailRejected"]
     names = [p["Name"] for p in default_definition["Parameters"]]

@@ -210,7 +210,8 @@ def test_preprocess_too_few_minority_rows_is_refused(tmp_path):
 
 def test_usage_errors_exit_2_without_traceback(tmp_path, capsys):
     assert main(["deploy"], {}) == 2
-    assert "usage: python -m trainguard.training.jobs {preprocess|train|evaluate}" in capsys.readouterr().err
+    kinds = "{preprocess|train|evaluate|baseline|drift}"
+    assert f"usage: python -m trainguard.training.jobs {kinds}" in capsys.readouterr().err
     assert main(["preprocess", "--test-size", "0.2"], {"TRAINGUARD_OPT_ML": str(tmp_path)}) == 2
     assert "the following arguments are required: --target" in capsys.readouterr().err
 

@@ -452,7 +452,7 @@ def test_our_default_config_fails_on_placeholders_only(capsys: Any) -> None:
     assert main(["lint", "--json"]) == 1
     findings = json.loads(capsys.readouterr().out)
     assert {f["rule"] for f in findings} == {"placeholder"}
-    assert {f["step"] for f in findings} == {"Preprocess", "Tune", "Evaluate"}
+    assert {f["step"] for f in findings} == {"Preprocess", "Tune", "Evaluate", "Baseline"}
     assert any("set security.kms_key_id" in f["message"] for f in findings)
 
 
@@ -480,7 +480,7 @@ def test_our_pipeline_without_isolation_is_flagged_on_every_job(tmp_path: Any, c
     findings = json.loads(capsys.readouterr().out)
     assert {(f["rule"], f["step"]) for f in findings} == {
         ("network-isolation", "Preprocess"), ("network-isolation", "Tune"),
-        ("network-isolation", "Evaluate")}
+        ("network-isolation", "Evaluate"), ("network-isolation", "Baseline")}
 
 
 MALFORMED = [

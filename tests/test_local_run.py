@@ -40,13 +40,21 @@ def test_run_local_approves_and_writes_the_evidence(tmp_path: Path) -> None:
     for name in ("definition.json", "evaluation.json", "model.tar.gz", "model.json", "report.html"):
         assert (w / name).is_file(), name
     definition = json.loads((w / "definition.json").read_text())
-    assert [s["Name"] for s in definition["Steps"]] == ["Preprocess", "Tune", "Evaluate", "CheckApproval"]
+    assert [s["Name"] for s in definition["Steps"]] == ["Preprocess", "Tune", "Evaluate", "Baseline",
+                                                        "CheckApproval"]
     evaluation = json.loads((w / "evaluation.json").read_text())
     assert evaluation["decision"]["approved"] is True
     assert evaluation["cross_validation"]["folds"] == 2
     assert len(result.trials) == 2
     [pkg] = open_registry(reg).list()
     assert (pkg.status, pkg.version) == ("PendingManualApproval", 1)
+    # the package keeps its drift check baselines (the train split's and the holdout's)
+    baselines = pkg.lineage["drift_check_baselines"]
+    assert len(baselines["data_quality"]["statistics"]["features"]) == 64  # the digits' pixels
+    assert baselines["data_quality"]["constraints"]["monitoring_config"]["trainguard_drift"]
+    auc = baselines["model_quality"]["constraints"]["binary_classification_constraints"]["auc"]
+    assert auc["threshold"] <= evaluation["binary_classification_metrics"]["auc"]["value"]
+    assert Path(pkg.lineage["model_path"]).is_file()
     assert result.registered[0]["version"] == 1
     assert "<html" in (w / "report.html").read_text().lower()
     text = result.summary()

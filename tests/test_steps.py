@@ -68,7 +68,7 @@ def jobs(d: dict) -> list[tuple[str, dict]]:
 def test_every_job_is_encrypted_isolated_in_the_vpc_time_limited_and_tagged(overrides: dict) -> None:
     d = definition(**overrides)
     found = jobs(d)
-    assert len(found) == 3
+    assert len(found) == 4  # Preprocess, Tune (or Train), Evaluate, Baseline
     for kind, job in found:
         if kind == "processing":
             assert job["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KMS
@@ -90,7 +90,7 @@ def test_every_job_is_encrypted_isolated_in_the_vpc_time_limited_and_tagged(over
         assert job["RoleArn"] == "arn:aws:iam::111122223333:role/trainguard-execution"
     # Tags sit on each create-job request (a tuner's training jobs inherit the tuning job's).
     launching = [s for s in all_steps(d["Steps"]) if s["Type"] in ("Processing", "Training", "Tuning")]
-    assert len(launching) == 3
+    assert len(launching) == 4
     assert all(s["Arguments"]["Tags"] == [{"Key": "project", "Value": "trainguard"}]
                for s in launching)
 
@@ -264,7 +264,8 @@ def test_tuning_variants_random_off_log_loss_warm_start_categorical() -> None:
 
 def test_without_tuning_a_train_step_with_fixed_hyperparameters() -> None:
     d = definition(**{"tuning.enabled": False})
-    assert [s["Name"] for s in d["Steps"]] == ["Preprocess", "Train", "Evaluate", "CheckApproval"]
+    assert [s["Name"] for s in d["Steps"]] == ["Preprocess", "Train", "Evaluate", "Baseline",
+                                               "CheckApproval"]
     train = by_name(d)["Train"]["Arguments"]
     hp = train["HyperParameters"]
     assert {k: v for k, v in hp.items() if not k.startswith("sagemaker_")} == \
@@ -299,7 +300,17 @@ def test_register_model_carries_status_parameter_report_and_lineage() -> None:
         "evaluation.json"]
     container = args["InferenceSpecification"]["Containers"][0]
     assert "" not in container["Environment"].values()  # the SDK's empty placeholders removed
-    assert set(args["ModelMetrics"]) == {"ModelQuality"}
+    assert set(args["ModelMetrics"]) == {"ModelQuality", "ModelDataQuality"}
+    baseline = "Steps.Baseline.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"
+    assert args["ModelMetrics"]["ModelQuality"]["Constraints"]["S3Uri"]["Std:Join"]["Values"] == [
+        {"Get": baseline}, "model_quality/constraints.json"]
+    drift = args["DriftCheckBaselines"]
+    assert {(k, d) for k, v in drift.items() for d in v} == {
+        ("ModelDataQuality", "Statistics"), ("ModelDataQuality", "Constraints"),
+        ("ModelQuality", "Statistics"), ("ModelQuality", "Constraints")}
+    assert drift["ModelDataQuality"]["Statistics"]["S3Uri"]["Std:Join"]["Values"] == [
+        {"Get": baseline}, "data_quality/statistics.json"]
+    assert "DriftCheckBaselines" not in steps["RegisterRejected"]["Arguments"]
     meta = args["CustomerMetadataProperties"]
     assert meta["trainguard:data_uri"] == {"Get": "Parameters.InputDataUri"}
     assert meta["trainguard:code_sha256"] == build_bundle().sha256

@@ -13,7 +13,9 @@ from typing import Any
 
 __all__ = [
     "build_context",
+    "build_monitoring_pipeline",
     "build_pipeline",
+    "check_drift",
     "definition_json",
     "diff",
     "lint",
@@ -25,7 +27,9 @@ __all__ = [
 
 _LAZY: dict[str, str] = {
     "build_context": "trainguard.pipelines.build",
+    "build_monitoring_pipeline": "trainguard.pipelines.monitoring",
     "build_pipeline": "trainguard.pipelines.build",
+    "check_drift": "trainguard.pipelines.drift",
     "definition_json": "trainguard.pipelines.build",
     "diff": "trainguard.pipelines.api",
     "lint": "trainguard.pipelines.api",

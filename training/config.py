@@ -25,6 +25,7 @@ __all__ = [
     "CVConfig",
     "Config",
     "DataConfig",
+    "MonitorConfig",
     "ParamRange",
     "RegistryConfig",
     "ResamplingConfig",
@@ -222,6 +223,34 @@ class AwsConfig:
 
 
 @dataclass(frozen=True)
+class MonitorConfig:
+    """Drift and model-quality checks against the training baselines (docs/drift.md)."""
+
+    method: Literal["calibrated", "model_monitor"] = "calibrated"
+    """calibrated: chi-squared on baseline bins with an effect floor; model_monitor: L-infinity."""
+    alpha: float = 0.01
+    """False-alarm budget of one check over all features (split evenly across them)."""
+    min_effect: float = 0.05
+    """Smallest total-variation distance between binned distributions that counts as drift."""
+    bins: int = 20
+    comparison_threshold: float = 0.1
+    comparison_method: Literal["Simple", "Robust"] = "Robust"
+    categorical_comparison_threshold: float = 0.1
+    categorical_drift_method: Literal["LInfinity", "ChiSquared"] = "LInfinity"
+    datatype_check_threshold: float = 0.1
+    domain_content_threshold: float = 0.01
+    """Share of values outside the baseline's categories above which they are reported."""
+    min_completeness_drop: float = 0.02
+    max_categories: int = 1000
+    quality_sigmas: float = 3.0
+    """Model-quality thresholds: holdout value less this many bootstrap standard deviations."""
+    exclude: list[str] = field(default_factory=list)
+    """Columns never baselined or checked (ids, timestamps); the label column always is."""
+    data_uri: str | None = None
+    """The data prefix the monitoring pipeline checks (its MonitorDataUri default)."""
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything trainguard needs, one section per concern; build with ``load_config``."""
 
@@ -235,6 +264,7 @@ class Config:
     registry: RegistryConfig = field(default_factory=RegistryConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     aws: AwsConfig = field(default_factory=AwsConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON/YAML ready) that ``load_config`` reads back to an equal Config."""
@@ -662,6 +692,15 @@ def _check_consistency(cfg: Config) -> None:
     at_least("aws.processing_instance_count", cfg.aws.processing_instance_count, 1)
     at_least("aws.training_instance_count", cfg.aws.training_instance_count, 1)
     _check_instances(cfg, need)
+    m = cfg.monitor
+    within("monitor.alpha", m.alpha, 0, 1, "()")
+    within("monitor.min_effect", m.min_effect, 0, 1, "[]")
+    at_least("monitor.bins", m.bins, 2)
+    for name in ("comparison_threshold", "categorical_comparison_threshold",
+                 "datatype_check_threshold", "domain_content_threshold", "min_completeness_drop"):
+        within(f"monitor.{name}", getattr(m, name), 0, 1, "[]")
+    at_least("monitor.max_categories", m.max_categories, 1)
+    at_least("monitor.quality_sigmas", m.quality_sigmas, 0)
     if problems:
         if len(problems) == 1:
             raise ConfigError(problems[0])

@@ -39,7 +39,11 @@ __all__ = [
     "METRIC_PATTERN",
     "MODEL_FILE",
     "JobStopped",
+    "baseline",
+    "baseline_arguments",
     "config_from_hyperparameters",
+    "drift",
+    "drift_arguments",
     "evaluate",
     "evaluate_arguments",
     "format_metric",
@@ -53,7 +57,7 @@ __all__ = [
     "train",
 ]
 
-JOB_KINDS = ("preprocess", "train", "evaluate")
+JOB_KINDS = ("preprocess", "train", "evaluate", "baseline", "drift")
 
 MODEL_FILE = "model.json"
 """The only top-level file of the model directory: the image's serving code loads every
@@ -203,6 +207,29 @@ def evaluate_arguments(cfg: Config, **values: Any) -> list[Any]:
     return args
 
 
+_MONITOR_FLAGS = ("method", "alpha", "min_effect", "bins", "comparison_threshold",
+                  "comparison_method", "categorical_comparison_threshold",
+                  "categorical_drift_method", "datatype_check_threshold",
+                  "domain_content_threshold", "min_completeness_drop", "max_categories",
+                  "quality_sigmas")
+
+
+def baseline_arguments(cfg: Config) -> list[str]:
+    """The baseline job's ``--flag value`` arguments: the label column and the monitor section."""
+    m = cfg.monitor
+    args = ["--target", cfg.data.target]
+    for name in _MONITOR_FLAGS:
+        args += [f"--{name.replace('_', '-')}", _text(getattr(m, name))]
+    if m.exclude:
+        args += ["--exclude", ",".join(m.exclude)]
+    return args
+
+
+def drift_arguments(cfg: Config) -> list[str]:
+    """The drift job's ``--flag value`` arguments (the label column, if the data carries it)."""
+    return ["--label-column", cfg.data.target]
+
+
 def config_from_hyperparameters(hp: Mapping[str, Any]) -> Config:
     """A validated Config from the train job's hyperparameters (strings, as SageMaker passes them).
 
@@ -279,8 +306,12 @@ def run_job(kind: str, argv: Sequence[str], env: Mapping[str, str] | None = None
             preprocess(argv, env)
         elif kind == "train":
             train(argv, env, on_metric)
-        else:
+        elif kind == "evaluate":
             evaluate(argv, env)
+        elif kind == "baseline":
+            baseline(argv, env)
+        else:
+            drift(argv, env)
 
 
 def preprocess(argv: Sequence[str], env: Mapping[str, str]) -> None:
@@ -481,6 +512,76 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
     verdict = "approved" if decision.approved else "rejected"
     print(f"trainguard evaluate: holdout auc {metrics['auc']:.4f}, {verdict}: "
           + "; ".join(decision.reasons[: len(decision.failed) or 1]))
+
+
+def baseline(argv: Sequence[str], env: Mapping[str, str]) -> None:
+    """Data-quality baseline of the train split, model-quality constraints from evaluation.json."""
+    from trainguard.training.monitor.baseline import BaselineSettings, build_baseline, write_baseline, write_json_atomic
+    from trainguard.training.monitor.quality import quality_constraints
+
+    p = _parser("baseline")
+    p.add_argument("--target", required=True)
+    p.add_argument("--exclude", default="")
+    defaults = BaselineSettings()
+    for name in _MONITOR_FLAGS:
+        default = getattr(defaults, name, 3.0)
+        p.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
+    args = p.parse_args(list(argv))
+    settings = BaselineSettings(**{k: getattr(args, k) for k in BaselineSettings.__dataclass_fields__})
+    root = _opt_ml(env)
+    train_dir = _job_input(root / "processing" / "train", "the 'train' input",
+                           "the preprocess job's train split")
+    exclude = [args.target, *(c for c in args.exclude.split(",") if c)]
+    split_file = train_dir / SPLIT_FILES["train"]  # not the folder: columns.json sits beside it
+    stats, cons = build_baseline(split_file if split_file.is_file() else train_dir, exclude=exclude,
+                                 settings=settings)
+    out = root / "processing" / "baseline"
+    ev_path = root / "processing" / "evaluation" / "evaluation.json"
+    quality = None
+    if ev_path.is_file():
+        evaluation = _read_json(ev_path, "the evaluate job's evaluation.json")
+        quality = quality_constraints(evaluation, args.quality_sigmas)
+        mq_stats = {"version": 0, "dataset": {"item_count": (evaluation.get("model") or {}).get("n_test")},
+                    "binary_classification_metrics": evaluation.get("binary_classification_metrics")}
+    write_baseline(out / "data_quality", stats, cons)
+    if quality is not None:
+        write_json_atomic(out / "model_quality" / "statistics.json", mq_stats)
+        write_json_atomic(out / "model_quality" / "constraints.json", quality)
+    print(f"trainguard baseline: {stats['dataset']['item_count']} rows, "
+          f"{len(stats['features'])} features"
+          + (", model-quality constraints from the holdout" if quality else ""))
+
+
+def drift(argv: Sequence[str], env: Mapping[str, str]) -> None:
+    """Check a data prefix against the champion's baseline; violations are output, not failure."""
+    from trainguard.training.monitor.check import check_drift, write_result
+
+    p = _parser("drift")
+    p.add_argument("--label-column", default=None)
+    p.add_argument("--method", default=None)
+    args = p.parse_args(list(argv))
+    root = _opt_ml(env)
+    base = _job_input(root / "processing" / "baseline", "the 'baseline' input",
+                      "the champion's baseline folder (data_quality/, model_quality/)")
+    data = _job_input(root / "processing" / "input" / "data", "the 'data' input",
+                      "the data prefix to check (MonitorDataUri)")
+    labels_dir = root / "processing" / "labels"
+    labels = None
+    if labels_dir.is_dir():
+        files = sorted(f for f in labels_dir.rglob("*") if f.is_file())
+        labels = files[0] if len(files) == 1 else None
+    model_dir = root / "processing" / "model"
+    has_model = model_dir.exists() or (base / "model").exists()
+    # the label column is never a feature; it is scored against only when there is a model
+    result = check_drift(base, data, method=args.method, labels=labels,
+                         label_column=args.label_column if has_model else None,
+                         exclude=[args.label_column] if args.label_column else (),
+                         model=model_dir if model_dir.exists() else None)
+    write_result(result, root / "processing" / "monitor")
+    verdict = "clean" if result.clean else (
+        f"{len(result.violations) + len(result.quality_violations)} violation(s)")
+    print(f"trainguard drift: {result.rows} rows, {verdict}; drifted: "
+          f"{', '.join(result.drifted) or 'none'}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("trainguard.pipelines.cli.lint", "check a pipeline definition against the safeguard policy"),
     "iam-policy": ("trainguard.pipelines.cli.iam", "derive the least-privilege execution role policy"),
     "diff": ("trainguard.pipelines.cli.diff", "compare the deployed pipeline with the local definition"),
+    "monitor": ("trainguard.pipelines.cli.monitor",
+                "baseline a table, or check new data for drift and model quality (Model Monitor formats)"),
     "upsert": ("trainguard.pipelines.cli.upsert",
                "lint, upload the code bundle and create or update the pipeline"),
 }

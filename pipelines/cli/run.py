@@ -40,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--param", dest="params", action="append", default=[], metavar="NAME=VALUE",
                         help="pipeline parameter override (repeatable), e.g. --param MinAuc=0.8")
     parser.add_argument("--no-cache", action="store_true", help="ignore and do not reuse cached steps")
+    parser.add_argument("--monitoring", action="store_true",
+                        help="run the monitoring pipeline instead: check --data against --baseline "
+                             "(exit 0 clean, 1 drift found, 2 bad input)")
+    parser.add_argument("--baseline", metavar="BASELINE",
+                        help="with --monitoring: baseline folder, or GROUP/VERSION (GROUP: its "
+                             "champion) of the local registry")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--param {text!r} has no '='; write it as Name=value, e.g. MinAuc=0.8.")
         name, _, value = text.partition("=")
         params[name.strip()] = value
+    if args.monitoring:
+        return _run_monitoring(args, overrides)
     print(f"trainguard run: building the pipeline and running it locally in {args.workdir}/", file=sys.stderr)
     progress = Progress(sys.stderr)
     try:
@@ -63,4 +71,30 @@ def run(args: argparse.Namespace) -> int:
         print(f"trainguard run: error: {result.message}", file=sys.stderr)
         return result.exit_code
     print(result.summary())
+    return result.exit_code
+
+
+def _run_monitoring(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
+    """``run --local --monitoring``: the monitoring pipeline's definition, executed locally."""
+    from trainguard.pipelines.local.monitoring import run_monitoring_local
+
+    if not args.data or not args.baseline:
+        raise ConfigError("--monitoring needs --data (the file or folder to check) and --baseline "
+                          "(a baseline folder or GROUP/VERSION of the local registry).")
+    workdir = args.workdir if args.workdir != DEFAULT_WORKDIR else "trainguard-monitor"
+    print(f"trainguard run: building the monitoring pipeline and running it locally in {workdir}/",
+          file=sys.stderr)
+    progress = Progress(sys.stderr)
+    try:
+        result = run_monitoring_local(args.config, data=args.data, baseline=args.baseline,
+                                      workdir=workdir, registry=args.registry,
+                                      overrides=overrides, on_event=progress)
+    finally:
+        progress.close()
+    if result.exit_code not in (0, 1):
+        print(f"trainguard run: error: {result.message}", file=sys.stderr)
+        return result.exit_code
+    print(f"monitoring: {result.status.lower()}: {result.message}")
+    if result.report is not None:
+        print(f"report: {result.workdir / 'drift_report.html'}")
     return result.exit_code

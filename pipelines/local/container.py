@@ -19,6 +19,7 @@ from typing import Any
 
 from trainguard.pipelines.local.errors import DefinitionError, UnsupportedStepError
 from trainguard.training.files import open_for_write, write_text
+from trainguard.training.jobs import JOB_KINDS as TRAINING_JOB_KINDS
 
 __all__ = [
     "JOB_KINDS",
@@ -32,7 +33,8 @@ __all__ = [
     "write_input_data_config",
 ]
 
-JOB_KINDS = ("preprocess", "train", "evaluate")
+JOB_KINDS = TRAINING_JOB_KINDS
+"""Every kind of ``trainguard.training.jobs``: the local run emulates any of them."""
 OPT_ML = "/opt/ml"
 
 JobRunner = Callable[..., Any]

@@ -159,6 +159,11 @@ class RegisterModelExecutor(Executor):
         if evaluation:
             lineage["hyperparameters"] = (evaluation.get("model") or {}).get("hyperparameters")
             lineage["cv_scores"] = evaluation.get("cross_validation")
+        baselines = _drift_check_baselines(args, ctx, step.name)
+        if baselines:
+            lineage["drift_check_baselines"] = baselines
+            if model_uri and ctx.store.exists(str(model_uri)):
+                lineage["model_path"] = str(ctx.store.path(str(model_uri)).resolve())
         if ctx.registry is None:
             raise StepFailed(step.name, "no model registry was given to the local run.")
         # one package per execution and step: a rerun after a crash right after registering finds it
@@ -222,6 +227,37 @@ def _fold_events(step: str, folds: int, ctx: RunContext) -> Callable[[str, float
         return False
 
     return on_metric
+
+
+_BASELINE_DOCUMENTS = {("ModelDataQuality", "Statistics"): ("data_quality", "statistics"),
+                       ("ModelDataQuality", "Constraints"): ("data_quality", "constraints"),
+                       ("ModelQuality", "Statistics"): ("model_quality", "statistics"),
+                       ("ModelQuality", "Constraints"): ("model_quality", "constraints")}
+
+
+def _drift_check_baselines(args: Mapping[str, Any], ctx: RunContext, step: str) -> dict[str, Any]:
+    """The package's DriftCheckBaselines documents, read from the store, with their URIs.
+
+    The local registry keeps the documents themselves (the run's work dir may be cleaned), as
+    ``{"data_quality": {"statistics": {...}, "constraints": {...}}, "model_quality": {...},
+    "uris": {"data_quality/statistics": "s3://...", ...}}``.
+    """
+    block = args.get("DriftCheckBaselines") or {}
+    out: dict[str, Any] = {}
+    uris: dict[str, str] = {}
+    for (kind, doc), (folder, name) in _BASELINE_DOCUMENTS.items():
+        uri = ((block.get(kind) or {}).get(doc) or {}).get("S3Uri")
+        if not uri:
+            continue
+        try:
+            document = ctx.store.read_json(str(uri))
+        except DataError as exc:
+            raise StepFailed(step, f"the drift check baseline {folder}/{name}: {exc}") from exc
+        out.setdefault(folder, {})[name] = document
+        uris[f"{folder}/{name}"] = str(uri)
+    if out:
+        out["uris"] = uris
+    return out
 
 
 def _read_json_object(ctx: RunContext, uri: str, step: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ __all__ = [
     "AwsConfig",
     "CVConfig",
     "Config",
+    "CostConfig",
     "DataConfig",
     "ParamRange",
     "RegistryConfig",
@@ -221,6 +222,59 @@ class AwsConfig:
     cache_expire_after: str = "P30D"
 
 
+CURRENCIES = ("USD", "EUR", "GBP", "JPY", "AUD", "CAD", "CHF", "CNY", "DKK", "HKD", "INR", "KRW",
+              "NOK", "NZD", "SEK", "SGD", "ZAR", "BRL")
+"""ISO 4217 codes accepted for budgets; the price table and every estimate are in USD."""
+
+
+@dataclass(frozen=True)
+class CostConfig:
+    """Cost guards: the per-execution limit, the caps lint holds a definition to, spot, budgets.
+
+    The estimate (``trainguard cost``) is in USD from the shipped on-demand price table. Caps apply
+    to any definition; a value of 0 for a cap means "no cap" only where documented below.
+    """
+
+    max_execution_usd: float | None = None
+    """Refuse to start an execution whose worst-case cost exceeds this (None: no limit)."""
+    expected_runtime_fraction: float = 0.25
+    """Share of each job's max runtime the expected figure assumes it runs (0 < f <= 1)."""
+    max_runtime_processing_seconds: int = 14400
+    """Largest MaxRuntimeInSeconds lint accepts on a processing job."""
+    max_runtime_training_seconds: int = 14400
+    """Largest MaxRuntimeInSeconds lint accepts on a training job or tuning trial."""
+    allowed_instance_types: list[str] = field(default_factory=lambda: [
+        "ml.m5.*", "ml.m6i.*", "ml.c5.*", "ml.r5.*", "ml.g4dn.*", "ml.g5.*", "ml.p3.*"])
+    """Instance types jobs may use (fnmatch patterns); GPU types also need allow_gpu."""
+    allow_gpu: bool = False
+    """GPU instance types (g4dn, g5, p3, ...) are refused unless this is true."""
+    max_instance_count: int = 4
+    max_tuning_jobs: int = 50
+    max_parallel_jobs: int = 10
+    spot_tuning: bool = False
+    """Run tuning trials on managed spot capacity (checkpoints under the KMS-encrypted bucket)."""
+    spot_max_wait_seconds: int = 7200
+    """MaxWaitTimeInSeconds for spot trials: waiting plus running; at least the max runtime."""
+    spot_expected_saving: float = 0.5
+    """Saving on spot trials the expected figure assumes (AWS quotes up to 90%)."""
+    trigger: str = "manual"
+    """Value of the trigger cost-allocation tag on every job (manual, schedule, drift, ...)."""
+    budget_usd: float | None = None
+    """Monthly AWS Budget for the pipeline's tagged spend (``trainguard budgets``); None: none."""
+    currency: str = "USD"
+    """Currency of the budget (ISO 4217; the account's billing currency)."""
+    alert_emails: list[str] = field(default_factory=list)
+    """Who the budget and anomaly alerts' SNS topic is subscribed to by email."""
+    anomaly_threshold_usd: float = 50.0
+    """Anomaly alerts fire when an anomaly's total impact reaches this many dollars."""
+    endpoints: list[str] = field(default_factory=list)
+    """Endpoint names to watch for under-use (near-zero invocations over a day, low CPU)."""
+    idle_invocations_per_day: int = 10
+    """An endpoint with fewer invocations than this over 24 hours is flagged as idle."""
+    low_cpu_percent: float = 10.0
+    """An endpoint whose average CPU utilization over a day stays below this is flagged."""
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything trainguard needs, one section per concern; build with ``load_config``."""
@@ -235,6 +289,7 @@ class Config:
     registry: RegistryConfig = field(default_factory=RegistryConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     aws: AwsConfig = field(default_factory=AwsConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON/YAML ready) that ``load_config`` reads back to an equal Config."""
@@ -662,7 +717,49 @@ def _check_consistency(cfg: Config) -> None:
     at_least("aws.processing_instance_count", cfg.aws.processing_instance_count, 1)
     at_least("aws.training_instance_count", cfg.aws.training_instance_count, 1)
     _check_instances(cfg, need)
+    problems.extend(_cost_problems(cfg))
     if problems:
         if len(problems) == 1:
             raise ConfigError(problems[0])
         raise ConfigError(f"{len(problems)} config problems:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _cost_problems(cfg: Config) -> list[str]:
+    """The cost section's range checks: no negative money, known currency, caps a job can meet."""
+    c = cfg.cost
+    out: list[str] = []
+    for key in ("max_execution_usd", "budget_usd"):
+        value = getattr(c, key)
+        if value is not None and value <= 0:
+            out.append(f"cost.{key} must be a positive amount (or null for none); got {value}.")
+    if c.anomaly_threshold_usd < 0:
+        out.append(f"cost.anomaly_threshold_usd must be at least 0; got {c.anomaly_threshold_usd}.")
+    if c.currency not in CURRENCIES:
+        out.append(f"cost.currency must be an ISO 4217 code AWS bills in ({', '.join(CURRENCIES)}); "
+                   f"got {c.currency!r}.")
+    if not 0 < c.expected_runtime_fraction <= 1:
+        out.append(f"cost.expected_runtime_fraction must be in (0, 1]; got {c.expected_runtime_fraction}.")
+    if not 0 <= c.spot_expected_saving < 1:
+        out.append(f"cost.spot_expected_saving must be in [0, 1); got {c.spot_expected_saving}.")
+    runtime = cfg.security.max_runtime_seconds
+    for kind in ("processing", "training"):
+        key = f"cost.max_runtime_{kind}_seconds"
+        cap = getattr(c, f"max_runtime_{kind}_seconds")
+        if cap < runtime:
+            out.append(f"{key} ({cap}) is below security.max_runtime_seconds ({runtime}): every "
+                       f"{kind} job would break the cap; raise the cap or lower the runtime.")
+    tuning = cfg.tuning.enabled
+    for key, value, low in (("max_instance_count", c.max_instance_count,
+                             max(cfg.aws.processing_instance_count, cfg.aws.training_instance_count)),
+                            ("max_tuning_jobs", c.max_tuning_jobs, cfg.tuning.max_jobs if tuning else 1),
+                            ("max_parallel_jobs", c.max_parallel_jobs,
+                             cfg.tuning.max_parallel_jobs if tuning else 1)):
+        if value < low:
+            out.append(f"cost.{key} ({value}) is below what one job of the pipeline needs ({low}); "
+                       f"raise cost.{key} or lower the job's setting.")
+    if c.spot_tuning and c.spot_max_wait_seconds < runtime:
+        out.append(f"cost.spot_max_wait_seconds ({c.spot_max_wait_seconds}) must be at least the "
+                   f"trials' max runtime (security.max_runtime_seconds = {runtime}).")
+    if not c.trigger or not c.trigger.replace("-", "").replace("_", "").isalnum():
+        out.append(f"cost.trigger must be a short word (letters, digits, - or _); got {c.trigger!r}.")
+    return out

@@ -117,11 +117,12 @@ def _load_price_table(path: str) -> PriceTable:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise DefinitionError(f"cannot read the price table {path}: {exc}; pass a JSON file made by "
-                              "scripts/refresh_prices.py.") from None
+                              "python -m trainguard.pipelines.ops.refresh_prices.") from None
     regions = data.get("regions") if isinstance(data, dict) else None
     if not isinstance(regions, dict) or data.get("currency") != "USD":
         raise DefinitionError(f"price table {path} must be a JSON object with currency 'USD' and a "
-                              "'regions' mapping; regenerate it with scripts/refresh_prices.py.")
+                              "'regions' mapping; regenerate it with "
+                              "python -m trainguard.pipelines.ops.refresh_prices.")
     for region, kinds in regions.items():
         for kind, prices in (kinds or {}).items():
             for itype, value in (prices or {}).items():
@@ -458,7 +459,8 @@ def check_execution_cost(definition: Mapping[str, Any] | str, config: Config,
         raise UnknownPrice(
             f"cost.max_execution_usd is set ({limit:g} USD) but the cost of this execution cannot be "
             f"bounded: {lines}. Use an instance type the price table knows ({PRICE_TABLE_PATH.name}, "
-            "refresh it with scripts/refresh_prices.py), give every job a max runtime, or unset "
+            "refresh it with python -m trainguard.pipelines.ops.refresh_prices), give every job a max "
+            "runtime, or unset "
             "cost.max_execution_usd.")
     if est.worst_usd > limit:
         biggest = max(est.jobs, key=lambda j: j.worst_usd or 0.0)
@@ -616,17 +618,19 @@ def _spot_caps(step: str, prefix: str, job: Mapping[str, Any],
                       "a managed spot job needs MaxWaitTimeInSeconds at least its "
                       "MaxRuntimeInSeconds; set cost.spot_max_wait_seconds.")
     checkpoint = _str(get_path(job, "CheckpointConfig.S3Uri"), values)
-    output = _value(get_path(job, "OutputDataConfig.S3OutputPath"), values)
+    output = get_path(job, "OutputDataConfig.S3OutputPath")
     kms = _str(get_path(job, "OutputDataConfig.KmsKeyId"), values)
     bucket = _bucket_of(checkpoint)
-    if not checkpoint or not kms or bucket is None or bucket != _bucket_of(_first_literal(output)):
+    if not checkpoint or not kms or bucket is None or bucket != _bucket_of(_first_literal(output, values)):
         yield Finding("cost-spot", "error", step, f"{prefix}.CheckpointConfig.S3Uri",
                       "a managed spot job's checkpoints must go to the job's own output bucket, "
                       "whose default encryption is the same KMS key as OutputDataConfig.KmsKeyId; "
                       "CheckpointConfig takes no key of its own.")
 
 
-def _first_literal(node: Any) -> str | None:
+def _first_literal(node: Any, values: Mapping[str, Any]) -> str | None:
+    """The literal start of an S3 path: itself, a parameter's value, or a Join's first string."""
+    node = node if isinstance(node, str) or "Std:Join" in (node or {}) else _value(node, values)
     if isinstance(node, str):
         return node
     if isinstance(node, dict) and isinstance(node.get("Std:Join"), dict):

@@ -35,6 +35,7 @@ from trainguard.pipelines.lint import (
     load_definition,
     parse_definition,
 )
+from trainguard.steps.security import COST_TAG_KEYS, cost_allocation_tags
 from trainguard.training.config import Config, CostConfig
 from trainguard.training.errors import TrainguardError
 
@@ -60,8 +61,6 @@ __all__ = [
 PRICE_TABLE_PATH = Path(__file__).with_name("prices.json")
 """The shipped on-demand price table (USD per instance-hour by region and job kind)."""
 
-COST_TAG_KEYS = ("trainguard-pipeline", "trainguard-model-group", "trainguard-trigger")
-"""Cost-allocation tag keys on every job: which pipeline, which model group, what started it."""
 
 GPU_FAMILIES = frozenset({"p2", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "g4dn", "g4ad",
                           "g5", "g5g", "g6", "g6e", "gr6", "trn1", "trn1n", "trn2", "inf1", "inf2"})
@@ -499,13 +498,6 @@ def format_estimate(est: CostEstimate) -> str:
 # cost caps for lint (any definition)
 
 
-def cost_allocation_tags(config: Config) -> dict[str, str]:
-    """The cost-allocation tags every job of ``config``'s pipeline carries."""
-    return {"trainguard-pipeline": config.aws.pipeline_name,
-            "trainguard-model-group": config.registry.model_package_group,
-            "trainguard-trigger": config.cost.trigger}
-
-
 def instance_family(instance_type: str) -> str | None:
     """``ml.g5.xlarge`` -> ``g5`` (None when the name is not an ml.* instance type)."""
     m = _INSTANCE_TYPE.match(instance_type)
@@ -617,7 +609,7 @@ def _spot_caps(step: str, prefix: str, job: Mapping[str, Any],
         yield Finding("cost-spot", "error", step, f"{prefix}.StoppingCondition.MaxWaitTimeInSeconds",
                       "a managed spot job needs MaxWaitTimeInSeconds at least its "
                       "MaxRuntimeInSeconds; set cost.spot_max_wait_seconds.")
-    checkpoint = _str(get_path(job, "CheckpointConfig.S3Uri"), values)
+    checkpoint = _first_literal(get_path(job, "CheckpointConfig.S3Uri"), values)
     output = get_path(job, "OutputDataConfig.S3OutputPath")
     kms = _str(get_path(job, "OutputDataConfig.KmsKeyId"), values)
     bucket = _bucket_of(checkpoint)

@@ -346,3 +346,21 @@ def test_deepcopy_of_golden_is_untouched_by_estimation(definition: dict[str, Any
     estimate(definition, params={"TrainingInstanceCount": "3"})
     cost_findings(definition)
     assert definition == before
+
+
+def test_spot_tuning_builds_a_definition_that_passes_the_caps_and_prices_the_saving() -> None:
+    from trainguard.pipelines.build import definition_json
+
+    cfg = load_config(None, {"cost.spot_tuning": True, "cost.spot_max_wait_seconds": 5400})
+    built = json.loads(definition_json(cfg))
+    job = tuning_job(built)
+    assert job["EnableManagedSpotTraining"] is True
+    assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 5400}
+    checkpoint = job["CheckpointConfig"]["S3Uri"]["Std:Join"]["Values"]
+    assert checkpoint[0] == job["OutputDataConfig"]["S3OutputPath"]["Std:Join"]["Values"][0]
+    assert checkpoint[-1] == "checkpoints"  # per execution, beside the run's other outputs
+    assert cost_findings(built, cfg.cost) == []
+    est = estimate(built, cost=cfg.cost)
+    assert est.spot_saving_usd == pytest.approx(8 * M5 * 0.25 * cfg.cost.spot_expected_saving)
+    tags = {t["Key"]: t["Value"] for t in step(built, "Tune")["Arguments"]["Tags"]}
+    assert tags == {**cost_mod.cost_allocation_tags(cfg), "project": "trainguard"}

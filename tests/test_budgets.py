@@ -293,6 +293,15 @@ def _text(value: Any) -> str:
     return "null" if value is None else value if isinstance(value, str) else json.dumps(value)
 
 
+def test_gpu_endpoints_get_a_low_gpu_alarm_only_where_gpus_are_allowed(plan: b.FinOpsPlan) -> None:
+    names = [a["AlarmName"] for a in b.alarm_specs(plan, "arn:aws:sns:eu-west-1:1:t")]
+    assert names == ["tg-cost-churn-prod-idle", "tg-cost-churn-prod-low-cpu"]
+    gpu = b.plan_finops(load_config(None, {**SETTINGS, "cost.allow_gpu": True, "cost.low_gpu_percent": 20}))
+    alarm = b.alarm_specs(gpu, "arn:aws:sns:eu-west-1:1:t")[-1]
+    assert (alarm["AlarmName"], alarm["MetricName"], alarm["Threshold"]) == \
+        ("tg-cost-churn-prod-low-gpu", "GPUUtilization", 20.0)
+
+
 def test_the_plan_is_within_the_services_limits(plan: b.FinOpsPlan) -> None:
     """Budgets takes at most 5 notifications per budget at creation and one SNS subscriber each."""
     assert len(b.notification_specs()) <= 5

@@ -364,3 +364,10 @@ def test_spot_tuning_builds_a_definition_that_passes_the_caps_and_prices_the_sav
     assert est.spot_saving_usd == pytest.approx(8 * M5 * 0.25 * cfg.cost.spot_expected_saving)
     tags = {t["Key"]: t["Value"] for t in step(built, "Tune")["Arguments"]["Tags"]}
     assert tags == {**cost_mod.cost_allocation_tags(cfg), "project": "trainguard"}
+
+
+def test_cost_command_builds_from_the_config_and_applies_its_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(CostLimitExceeded):
+        cost_mod.run(cost_args("--set", "cost.max_execution_usd=1", "--set", "tuning.max_jobs=20"))
+    out = capsys.readouterr().out
+    assert "20 trials (2 at once)" in out and f"worst {20 * M5:.2f}" in out

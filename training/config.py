@@ -273,6 +273,8 @@ class CostConfig:
     """An endpoint with fewer invocations than this over 24 hours is flagged as idle."""
     low_cpu_percent: float = 10.0
     """An endpoint whose average CPU utilization over a day stays below this is flagged."""
+    low_gpu_percent: float = 10.0
+    """Same for GPU utilization; the GPU alarm is made only when cost.allow_gpu is true."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ CloudWatch publish, each only for this account. On it hang:
 - a Cost Anomaly Detection monitor for the same tag and an IMMEDIATE subscription (SNS takes
   only IMMEDIATE) for anomalies of at least ``cost.anomaly_threshold_usd``;
 - under-use alarms per endpoint in ``cost.endpoints``: invocations near zero over a day, and
-  average CPU utilization below ``cost.low_cpu_percent`` over a day.
+  average CPU (and, where GPUs are allowed, GPU) utilization below a floor over a day.
 
 The cost-allocation tags must be activated (Billing console, or ce UpdateCostAllocationTagsStatus)
 before the budget and the monitor see any spend: ``diff`` and ``deploy`` check ListCostAllocationTags
@@ -57,6 +57,8 @@ class FinOpsPlan:
     """(endpoint name, variant name) pairs to watch for under-use."""
     idle_invocations: int
     low_cpu_percent: float
+    low_gpu_percent: float | None
+    """None: no GPU alarm (GPU instance types are not allowed)."""
     tags: tuple[tuple[str, str], ...]
 
     @property
@@ -108,6 +110,7 @@ def plan_finops(cfg: Config) -> FinOpsPlan:
                       currency=c.currency, kms_key_id=str(key), emails=tuple(c.alert_emails),
                       anomaly_threshold=c.anomaly_threshold_usd, endpoints=tuple(endpoints),
                       idle_invocations=c.idle_invocations_per_day, low_cpu_percent=c.low_cpu_percent,
+                      low_gpu_percent=c.low_gpu_percent if c.allow_gpu else None,
                       tags=tuple(cost_allocation_tags(cfg).items()))
 
 
@@ -191,6 +194,11 @@ def alarm_specs(plan: FinOpsPlan, topic: str) -> list[dict[str, Any]]:
                     "Dimensions": dims, "Statistic": "Average", "Period": 3600, "EvaluationPeriods": 24,
                     "Threshold": float(plan.low_cpu_percent), "ComparisonOperator": "LessThanThreshold",
                     "TreatMissingData": "notBreaching", "AlarmActions": [topic]})
+        if plan.low_gpu_percent is not None:
+            out.append({**out[-1], "AlarmName": f"{plan.pipeline}-{name}-low-gpu",
+                        "AlarmDescription": f"{name}/{variant} averaged under {plan.low_gpu_percent:g}% "
+                                            "GPU for a day: a CPU or smaller GPU instance would do.",
+                        "MetricName": "GPUUtilization", "Threshold": float(plan.low_gpu_percent)})
     return out
 
 

@@ -252,8 +252,9 @@ def test_spot_trials_need_a_max_wait_and_checkpoints_in_the_encrypted_output_buc
     ({"cost.budget_usd": -5}, "cost.budget_usd"),
     ({"cost.max_execution_usd": 0}, "cost.max_execution_usd"),
     ({"cost.currency": "DOGE"}, "cost.currency"),
-    ({"cost.max_runtime_training_seconds": 600}, "cost.max_runtime_training_seconds"),
-    ({"cost.max_tuning_jobs": 3}, "cost.max_tuning_jobs"),
+    ({"cost.max_runtime_training_seconds": 30}, "cost.max_runtime_training_seconds"),
+    ({"cost.max_tuning_jobs": 0}, "cost.max_tuning_jobs"),
+    ({"cost.max_parallel_jobs": 0}, "cost.max_parallel_jobs"),
     ({"cost.max_instance_count": 0}, "cost.max_instance_count"),
     ({"cost.spot_tuning": True, "cost.spot_max_wait_seconds": 60}, "cost.spot_max_wait_seconds"),
     ({"cost.expected_runtime_fraction": 0}, "cost.expected_runtime_fraction"),
@@ -261,6 +262,17 @@ def test_spot_trials_need_a_max_wait_and_checkpoints_in_the_encrypted_output_buc
 def test_bad_cost_settings_are_refused_naming_the_key(override: dict[str, Any], key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(None, override)
+
+
+def test_a_cap_below_the_pipelines_own_setting_is_a_lint_finding_not_a_config_error() -> None:
+    from trainguard.pipelines.build import definition_json
+
+    cfg = load_config(None, {"cost.max_runtime_training_seconds": 1800, "tuning.max_jobs": 60})
+    found = rules(cost_findings(json.loads(definition_json(cfg)), cfg.cost))
+    assert found == {
+        "cost-max-runtime": ["Tune:Arguments.TrainingJobDefinition.StoppingCondition.MaxRuntimeInSeconds"],
+        "cost-tuning-budget": [
+            "Tune:Arguments.HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs"]}
 
 
 # --------------------------------------------------------------------------------------------

@@ -743,22 +743,18 @@ def _cost_problems(cfg: Config) -> list[str]:
         out.append(f"cost.expected_runtime_fraction must be in (0, 1]; got {c.expected_runtime_fraction}.")
     if not 0 <= c.spot_expected_saving < 1:
         out.append(f"cost.spot_expected_saving must be in [0, 1); got {c.spot_expected_saving}.")
-    runtime = cfg.security.max_runtime_seconds
-    for kind in ("processing", "training"):
-        key = f"cost.max_runtime_{kind}_seconds"
-        cap = getattr(c, f"max_runtime_{kind}_seconds")
-        if cap < runtime:
-            out.append(f"{key} ({cap}) is below security.max_runtime_seconds ({runtime}): every "
-                       f"{kind} job would break the cap; raise the cap or lower the runtime.")
-    tuning = cfg.tuning.enabled
-    for key, value, low in (("max_instance_count", c.max_instance_count,
-                             max(cfg.aws.processing_instance_count, cfg.aws.training_instance_count)),
-                            ("max_tuning_jobs", c.max_tuning_jobs, cfg.tuning.max_jobs if tuning else 1),
-                            ("max_parallel_jobs", c.max_parallel_jobs,
-                             cfg.tuning.max_parallel_jobs if tuning else 1)):
+    # A cap below what the smallest job needs can never be met (60 s is the runtime floor
+    # security.max_runtime_seconds accepts). Caps below this pipeline's own settings are lint
+    # findings (cost-max-runtime, cost-instance-count, cost-tuning-budget), as for any definition.
+    for key, value, low in (("max_runtime_processing_seconds", c.max_runtime_processing_seconds, 60),
+                            ("max_runtime_training_seconds", c.max_runtime_training_seconds, 60),
+                            ("max_instance_count", c.max_instance_count, 1),
+                            ("max_tuning_jobs", c.max_tuning_jobs, 1),
+                            ("max_parallel_jobs", c.max_parallel_jobs, 1)):
         if value < low:
-            out.append(f"cost.{key} ({value}) is below what one job of the pipeline needs ({low}); "
-                       f"raise cost.{key} or lower the job's setting.")
+            out.append(f"cost.{key} ({value}) is below what the smallest job needs ({low}); "
+                       f"raise cost.{key}.")
+    runtime = cfg.security.max_runtime_seconds
     if c.spot_tuning and c.spot_max_wait_seconds < runtime:
         out.append(f"cost.spot_max_wait_seconds ({c.spot_max_wait_seconds}) must be at least the "
                    f"trials' max runtime (security.max_runtime_seconds = {runtime}).")

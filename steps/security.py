@@ -11,22 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from trainguard.steps.cost_tags import cost_allocation_tags
 from trainguard.steps.sdk import NetworkConfig, Networking
 from trainguard.training.config import Config
 from trainguard.training.errors import ConfigError
 
-__all__ = ["COST_TAG_KEYS", "JobSecurity", "apply_spot_training", "cost_allocation_tags",
-           "restore_tuning_job_security", "security_from_config"]
-
-COST_TAG_KEYS = ("trainguard-pipeline", "trainguard-model-group", "trainguard-trigger")
-"""Cost-allocation tags on every job (which pipeline, which model group, what started it), so
-budgets and anomaly monitors filtered on them see the pipeline's whole spend."""
-
-
-def cost_allocation_tags(cfg: Config) -> dict[str, str]:
-    """The cost-allocation tag values of ``cfg``'s pipeline, by key."""
-    return dict(zip(COST_TAG_KEYS, (cfg.aws.pipeline_name, cfg.registry.model_package_group,
-                                    cfg.cost.trigger), strict=True))
+__all__ = ["JobSecurity", "apply_spot_training", "restore_tuning_job_security", "security_from_config"]
 
 
 @dataclass(frozen=True)

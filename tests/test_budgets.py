@@ -18,6 +18,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from moto_server import MotoServer
+from trainguard.pipelines.cli import budgets as budgets_cmd
 from trainguard.pipelines.ops import budgets as b
 from trainguard.training.config import load_config
 from trainguard.training.errors import ConfigError
@@ -277,7 +278,7 @@ def test_teardown_deletes_only_what_is_tagged_or_filtered_for_this_pipeline(
 ])
 def test_bad_input_is_refused_before_any_call(override: dict[str, Any], key: str) -> None:
     args = argparse.Namespace(action="deploy", config=None, profile=None, endpoint_url=None,
-                              activate_tags=False,
+                              activate_tags=False, region=None,
                               overrides=[f"{k}={_text(v)}" for k, v in {**SETTINGS, **override}.items()])
 
     class NoCalls:
@@ -285,7 +286,7 @@ def test_bad_input_is_refused_before_any_call(override: dict[str, Any], key: str
             raise AssertionError(f"AWS was called ({name}) before the input was checked")
 
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        b.run(args, clients=NoCalls())  # type: ignore[arg-type]
+        budgets_cmd.run(args, clients=NoCalls())  # type: ignore[arg-type]
 
 
 def _text(value: Any) -> str:

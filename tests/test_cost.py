@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from trainguard.pipelines.lint import DefinitionError
+from trainguard.pipelines.cli import cost as cost_cmd
+from trainguard.pipelines.cli import main
+from trainguard.pipelines.definition import DefinitionError
 from trainguard.pipelines.ops import cost as cost_mod
 from trainguard.pipelines.ops.cost import (
     CostLimitExceeded,
@@ -221,11 +223,13 @@ def test_runtime_counts_and_tuning_budgets_over_their_caps(definition: dict[str,
         "Tune:Arguments.HyperParameterTuningJobConfig.ResourceLimits.MaxParallelTrainingJobs"]
 
 
-def test_a_missing_runtime_is_a_finding(definition: dict[str, Any]) -> None:
+def test_a_runtime_only_known_at_run_time_is_a_finding(definition: dict[str, Any]) -> None:
     tag_everything(definition)
-    del tuning_job(definition)["StoppingCondition"]
+    tuning_job(definition)["StoppingCondition"]["MaxRuntimeInSeconds"] = {"Get": "Steps.X.Y"}
     found = cost_findings(definition)
     assert [f.rule for f in found] == ["cost-max-runtime"] and "unbounded" in found[0].message
+    del tuning_job(definition)["StoppingCondition"]  # a missing one is lint's max-runtime rule
+    assert cost_findings(definition) == []
 
 
 def test_spot_trials_need_a_max_wait_and_checkpoints_in_the_encrypted_output_bucket(
@@ -329,12 +333,12 @@ def test_a_broken_price_table_is_refused(tmp_path: Path) -> None:
 
 def cost_args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    cost_mod.add_arguments(parser)
+    cost_cmd.add_arguments(parser)
     return parser.parse_args(list(argv))
 
 
 def test_cost_command_prints_json_for_any_definition(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cost_mod.run(cost_args("--definition", str(GOLDEN), "--json",
+    assert cost_cmd.run(cost_args("--definition", str(GOLDEN), "--json",
                                   "--param", "TrainingInstanceCount=2")) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["region"] == "us-east-1" and doc["complete"] is True
@@ -343,13 +347,13 @@ def test_cost_command_prints_json_for_any_definition(capsys: pytest.CaptureFixtu
 
 def test_cost_command_prints_then_refuses_over_the_limit(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(CostLimitExceeded):
-        cost_mod.run(cost_args("--definition", str(GOLDEN), "--set", "cost.max_execution_usd=1"))
+        cost_cmd.run(cost_args("--definition", str(GOLDEN), "--set", "cost.max_execution_usd=1"))
     out = capsys.readouterr().out
     assert "worst case 2.30 USD" in out and "Tune" in out
 
 
 def test_cost_command_uses_the_given_region(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cost_mod.run(cost_args("--definition", str(GOLDEN), "--region", "eu-north-1")) == 0
+    assert cost_cmd.run(cost_args("--definition", str(GOLDEN), "--region", "eu-north-1")) == 0
     assert "unknown price" in capsys.readouterr().out
 
 
@@ -380,6 +384,32 @@ def test_spot_tuning_builds_a_definition_that_passes_the_caps_and_prices_the_sav
 
 def test_cost_command_builds_from_the_config_and_applies_its_limit(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(CostLimitExceeded):
-        cost_mod.run(cost_args("--set", "cost.max_execution_usd=1", "--set", "tuning.max_jobs=20"))
+        cost_cmd.run(cost_args("--set", "cost.max_execution_usd=1", "--set", "tuning.max_jobs=20"))
     out = capsys.readouterr().out
     assert "20 trials (2 at once)" in out and f"worst {20 * M5:.2f}" in out
+
+
+def test_the_cli_runs_cost_with_its_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cost", "--definition", str(GOLDEN)]) == 0
+    assert "worst case 2.30 USD" in capsys.readouterr().out
+    assert main(["cost", "--definition", str(GOLDEN), "--set", "cost.max_execution_usd=1"]) == 3
+    err = capsys.readouterr().err
+    assert "cost.max_execution_usd" in err and "Traceback" not in err
+    assert main(["cost", "--definition", str(GOLDEN), "--set", "cost.max_execution_usd=100",
+                 "--param", "TrainingInstanceType=ml.x9.huge"]) == 2
+    assert "ml.x9.huge" in capsys.readouterr().err
+    assert main(["cost", "--definition", str(GOLDEN), "--param", "Nope=1"]) == 2
+    assert "'Nope' is not a parameter" in capsys.readouterr().err
+
+
+def test_lint_applies_the_cost_caps_to_any_definition_with_cost_settings(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", "--definition", str(GOLDEN), "--json"]) == 1  # placeholders, as before
+    before = {f["rule"] for f in json.loads(capsys.readouterr().out)}
+    assert not any(r.startswith("cost-") for r in before)
+    assert main(["lint", "--definition", str(GOLDEN), "--json", "--set", "cost.max_tuning_jobs=4"]) == 1
+    found = json.loads(capsys.readouterr().out)
+    assert [f["setting"] for f in found if f["rule"] == "cost-tuning-budget"] == [
+        "Arguments.HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs"]
+    assert main(["lint", "--definition", str(GOLDEN), "--set", "cv.folds=3"]) == 2
+    assert "only cost.* caps apply" in capsys.readouterr().err

@@ -19,20 +19,19 @@ pipeline's tag (or, for the budget and the monitor, filters on it).
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from trainguard.pipelines.aws import aws_errors, client_config, config_from_args, error_code, make_session
-from trainguard.steps.security import COST_TAG_KEYS, cost_allocation_tags
+from trainguard.pipelines.ci.aws import aws_errors, client_config, error_code
+from trainguard.steps.cost_tags import COST_TAG_KEYS, cost_allocation_tags
 from trainguard.training.config import Config
 from trainguard.training.errors import ConfigError
 
-__all__ = ["Clients", "FinOpsPlan", "add_arguments", "check_cost_allocation_tags", "diff_finops",
-           "make_clients", "plan_finops", "run", "teardown_finops", "topic_policy", "upsert_finops"]
+__all__ = ["Clients", "FinOpsPlan", "check_cost_allocation_tags", "diff_finops", "make_clients",
+           "plan_finops", "teardown_finops", "topic_policy", "upsert_finops"]
 
 Printer = Callable[[str], None]
 PIPELINE_TAG = COST_TAG_KEYS[0]
@@ -562,42 +561,3 @@ def teardown_finops(plan: FinOpsPlan, clients: Clients, out: Printer = print) ->
     for line in done:
         out(line)
     return done
-
-
-# --------------------------------------------------------------------------------------------
-# command line
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``trainguard budgets``."""
-    parser.add_argument("action", choices=("diff", "deploy", "teardown"),
-                        help="diff: what would change; deploy: create or update; teardown: delete ours")
-    parser.add_argument("--config", metavar="FILE", help="config YAML (cost.* and aws.* settings)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override, repeatable (e.g. cost.budget_usd=200)")
-    parser.add_argument("--activate-tags", action="store_true",
-                        help="deploy: activate the cost-allocation tags if they are not active")
-    parser.add_argument("--endpoint-url", help="send every AWS call to this endpoint (tests, proxies)")
-    parser.add_argument("--profile", help="AWS profile to use")
-
-
-def run(args: argparse.Namespace, session: Any = None, clients: Clients | None = None) -> int:
-    """diff exits 1 when something differs; deploy and teardown 0; bad input 2 (before any call)."""
-    cfg = config_from_args(args)
-    plan = plan_finops(cfg)
-    if clients is None:
-        session = session or make_session(cfg.aws.region, args.profile)
-        clients = make_clients(cfg, session, args.endpoint_url)
-    if args.action == "diff":
-        changes = diff_finops(plan, clients)
-        for line in changes:
-            print(line)
-        if not changes:
-            print(f"{plan.pipeline}: budget, anomaly alerts and alarms are in place.")
-        return 1 if changes else 0
-    if args.action == "deploy":
-        if not upsert_finops(plan, clients, activate_tags=args.activate_tags):
-            print(f"{plan.pipeline}: nothing to change.")
-        return 0
-    teardown_finops(plan, clients)
-    return 0

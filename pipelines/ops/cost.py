@@ -10,12 +10,11 @@ does not price is listed as "unknown price", never guessed; under a hard limit i
 
 The same module holds the cost caps lint applies to any definition (runtime per job kind,
 allowed instance types, GPUs, instance counts, tuning budgets, spot settings, cost-allocation
-tags) and the ``trainguard cost`` command.
+tags); ``trainguard.pipelines.ci.lint`` runs them with the other rules.
 """
 
 from __future__ import annotations
 
-import argparse
 import fnmatch
 import json
 import re
@@ -25,17 +24,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from trainguard.pipelines.lint import (
+from trainguard.pipelines.ci.lint import Finding
+from trainguard.pipelines.definition import (
     DefinitionError,
-    Finding,
     arguments,
     get_path,
     iter_steps,
     job_kind,
-    load_definition,
     parse_definition,
 )
-from trainguard.steps.security import COST_TAG_KEYS, cost_allocation_tags
+from trainguard.steps.cost_tags import COST_TAG_KEYS, cost_allocation_tags
 from trainguard.training.config import Config, CostConfig
 from trainguard.training.errors import TrainguardError
 
@@ -48,14 +46,14 @@ __all__ = [
     "JobCost",
     "PriceTable",
     "UnknownPrice",
-    "add_arguments",
     "check_execution_cost",
     "cost_allocation_tags",
     "cost_findings",
     "estimate",
     "format_estimate",
+    "infer_region",
     "load_price_table",
-    "run",
+    "param_pairs",
 ]
 
 PRICE_TABLE_PATH = Path(__file__).with_name("prices.json")
@@ -554,11 +552,11 @@ def _job_caps(step: str, prefix: str, kind: str, job: Mapping[str, Any], values:
         key = f"cost.max_runtime_{kind.lower()}_seconds"
         raw = get_path(job, "StoppingCondition.MaxRuntimeInSeconds")
         runtime = _int(raw, values)
-        if runtime is None:
+        if runtime is None and raw is not None:  # a missing one is lint's max-runtime finding
             yield finding("cost-max-runtime", "StoppingCondition.MaxRuntimeInSeconds",
-                          f"the {kind.lower()} job has no max runtime lint can read, so its cost is "
-                          f"unbounded; set security.max_runtime_seconds (at most {key} = {cap}).")
-        elif runtime > cap:
+                          f"the {kind.lower()} job's max runtime is not known before the run, so its "
+                          f"cost is unbounded; give a literal (at most {key} = {cap}).")
+        elif runtime is not None and runtime > cap:
             yield finding("cost-max-runtime", "StoppingCondition.MaxRuntimeInSeconds",
                           f"max runtime {runtime}s is over {key} ({cap}s); lower "
                           f"security.max_runtime_seconds or raise {key}.")
@@ -659,33 +657,15 @@ def _tag_caps(step: str, args: Mapping[str, Any]) -> Iterator[Finding]:
     tags = args.get("Tags") if isinstance(args.get("Tags"), list) else []
     keys = {t.get("Key") for t in tags if isinstance(t, dict) and t.get("Value")}
     missing = [k for k in COST_TAG_KEYS if k not in keys]
-    if missing:
+    if missing and tags:  # an untagged job is lint's "tags" finding already
         yield Finding("cost-tags", "error", step, "Arguments.Tags",
                       f"job lacks the cost-allocation tag(s) {', '.join(missing)}, so budgets and "
                       "anomaly monitors filtered on them cannot see its spend; build with trainguard "
                       "(it tags every job) or add them.")
 
 
-# --------------------------------------------------------------------------------------------
-# command line
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``trainguard cost``."""
-    src = parser.add_mutually_exclusive_group()
-    src.add_argument("--config", metavar="FILE", help="build the definition from this config YAML")
-    src.add_argument("--definition", metavar="FILE", help="price this definition JSON (any pipeline's)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override, repeatable (cost.* settings apply to --definition too)")
-    parser.add_argument("--param", dest="params", action="append", default=[], metavar="K=V",
-                        help="execution parameter value, as at a start, repeatable")
-    parser.add_argument("--region", help="region whose prices apply (default: aws.region, or the "
-                                         "region the definition's images and keys name)")
-    parser.add_argument("--prices", metavar="FILE", help="price table JSON (default: the shipped one)")
-    parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
-
-
-def _param_pairs(items: list[str]) -> dict[str, str]:
+def param_pairs(items: list[str]) -> dict[str, str]:
+    """``--param NAME=VALUE`` items as a mapping; DefinitionError for a malformed or repeated one."""
     out: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -695,39 +675,3 @@ def _param_pairs(items: list[str]) -> dict[str, str]:
             raise DefinitionError(f"--param {name} is given twice; pass it once.")
         out[name] = value
     return out
-
-
-def run(args: argparse.Namespace) -> int:
-    """Print the estimate; exit 3 when it is over cost.max_execution_usd, 2 when it cannot be bounded."""
-    from trainguard.pipelines.aws import build_definition, config_from_args
-
-    config = config_from_args(args)
-    if args.definition:
-        definition = load_definition(args.definition)
-        region = args.region or (config.aws.region if args.config or any(
-            o.startswith("aws.region=") for o in args.overrides) else None) or infer_region(definition)
-    else:
-        definition = parse_definition(build_definition(config), "the built definition")
-        region = args.region or config.aws.region
-    if region and region != config.aws.region:
-        config = config.replace(**{"aws.region": region})
-    if not region:
-        raise DefinitionError("cannot tell which region the definition runs in; pass --region.")
-    table = load_price_table(args.prices)
-    params = _param_pairs(args.params)
-    try:
-        est = check_execution_cost(definition, config, params, table)
-        refused: TrainguardError | None = None
-    except (CostLimitExceeded, UnknownPrice) as exc:
-        est, refused = estimate(definition, region=region, params=params, cost=config.cost,
-                                table=table), exc
-    if args.json:
-        doc = est.to_dict()
-        doc["limit_usd"] = config.cost.max_execution_usd
-        doc["refused"] = str(refused) if refused else None
-        print(json.dumps(doc, indent=2))
-    else:
-        print(format_estimate(est))
-    if refused is not None:
-        raise refused
-    return 0

@@ -413,3 +413,29 @@ def test_lint_applies_the_cost_caps_to_any_definition_with_cost_settings(
         "Arguments.HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs"]
     assert main(["lint", "--definition", str(GOLDEN), "--set", "cv.folds=3"]) == 2
     assert "only cost.* caps apply" in capsys.readouterr().err
+
+
+def test_the_local_runs_plan_shows_the_same_figures(tmp_path: Path) -> None:
+    import io
+
+    from trainguard.pipelines.local.progress import Progress
+    from trainguard.pipelines.local.run import run_local
+
+    class Seen(Exception):
+        pass
+
+    seen: list[Any] = []
+
+    def on_event(event: str, **data: Any) -> None:
+        if event == "plan_cost":
+            seen.append(data["estimate"])
+            raise Seen  # the plan is all this test needs: stop before the jobs run
+
+    with pytest.raises(Seen):
+        run_local(workdir=tmp_path / "run", registry=tmp_path / "r.db", overrides={"tuning.max_jobs": 3},
+                  on_event=on_event)
+    (est,) = seen
+    assert est.worst_usd == pytest.approx(5 * M5)  # preprocess + 3 trials + evaluate, 1 h each
+    stream = io.StringIO()
+    Progress(stream)("plan_cost", estimate=est)
+    assert f"at most {5 * M5:.2f} USD, about {est.expected_usd:.2f} USD expected" in stream.getvalue()

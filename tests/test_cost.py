@@ -439,3 +439,12 @@ def test_the_local_runs_plan_shows_the_same_figures(tmp_path: Path) -> None:
     stream = io.StringIO()
     Progress(stream)("plan_cost", estimate=est)
     assert f"at most {5 * M5:.2f} USD, about {est.expected_usd:.2f} USD expected" in stream.getvalue()
+
+
+def test_the_python_api_prices_a_definition_file_and_a_config() -> None:
+    import trainguard
+
+    est = trainguard.cost(str(GOLDEN), params={"TrainingInstanceCount": 2})
+    assert est.worst_usd == pytest.approx(18 * M5)
+    built = trainguard.cost(config={"tuning": {"max_jobs": 4}})
+    assert built.region == "us-east-1" and built.worst_usd == pytest.approx(6 * M5)

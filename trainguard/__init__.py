@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "build_context",
     "build_pipeline",
+    "cost",
     "definition_json",
     "diff",
     "lint",
@@ -27,6 +28,7 @@ _LAZY: dict[str, str] = {
     "build_context": "trainguard.pipelines.build",
     "build_pipeline": "trainguard.pipelines.build",
     "definition_json": "trainguard.pipelines.build",
+    "cost": "trainguard.pipelines.api",
     "diff": "trainguard.pipelines.api",
     "lint": "trainguard.pipelines.api",
     "load_config": "trainguard.training.config",

@@ -217,7 +217,9 @@ def test_config_change_shows_in_diff_then_updates(config_file: Path,
     out = capsys.readouterr().out
     assert "MaxNumberOfTrainingJobs: 8 → 4" in out
     assert "Steps[Tune].Arguments.HyperParameterTuningJobConfig.ResourceLimits" in out
-    assert '+ Steps[Tune].Arguments.Tags[1]: {"Key": "team", "Value": "ml"}' in out
+    # tags are sorted by key, so "team" lands before the cost-allocation tags
+    assert 'Steps[Tune].Arguments.Tags[1].Key: "trainguard-model-group" → "team"' in out
+    assert '+ Steps[Tune].Arguments.Tags[4]: {"Key": "trainguard-trigger", "Value": "manual"}' in out
 
     session, calls = _counting_session()
     result = deploy.upsert(load_config(config_file, {"tuning.max_jobs": 4,

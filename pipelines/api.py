@@ -1,4 +1,5 @@
-"""The CLI's verbs as Python calls: ``lint``, ``diff``, ``upsert`` and ``start`` beside ``run_local``.
+"""The CLI's verbs as Python calls: ``lint``, ``cost``, ``diff``, ``upsert`` and ``start`` beside
+``run_local``.
 
 A notebook gets exactly what CI gets: ``upsert`` lints, uploads the code bundle (SSE-KMS), and
 creates or updates the pipeline only when its definition changed; ``start`` does the same and
@@ -16,9 +17,10 @@ from trainguard.pipelines.ci.upsert import UpsertResult
 from trainguard.pipelines.ci.upsert import diff as _diff
 from trainguard.pipelines.ci.upsert import upsert as _upsert
 from trainguard.pipelines.definition import read_definition
+from trainguard.pipelines.ops.cost import CostEstimate, estimate
 from trainguard.training.config import Config, load_config
 
-__all__ = ["diff", "lint", "start", "upsert"]
+__all__ = ["cost", "diff", "lint", "start", "upsert"]
 
 ConfigSource = Config | str | Mapping[str, Any] | None
 
@@ -46,6 +48,21 @@ def lint(definition: Mapping[str, Any] | str | None = None, *, config: ConfigSou
         cfg = _config(config, overrides, None, None)
         definition = definition_json(cfg)
     return lint_definition(read_definition(definition), cfg)
+
+
+def cost(definition: Mapping[str, Any] | str | None = None, *, config: ConfigSource = None,
+         overrides: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None,
+         region: str | None = None) -> CostEstimate:
+    """What one execution costs (worst case and expected, job by job) for a definition (mapping,
+    JSON text or file path) or the one built from ``config``; ``params`` as at a start. It never
+    refuses: ``start`` applies ``cost.max_execution_usd``."""
+    cfg = _config(config, overrides, None, None)
+    if definition is None:
+        from trainguard.pipelines.build import definition_json  # the SDK, only to build
+
+        definition = definition_json(cfg)
+        region = region or cfg.aws.region
+    return estimate(read_definition(definition), region=region, params=params, cost=cfg.cost)
 
 
 def diff(config: ConfigSource = None, *, overrides: Mapping[str, Any] | None = None,

@@ -122,8 +122,10 @@ def service_limit_problems(cfg: Config) -> list[str]:
         bad = [v for v in values if VPC_ID.fullmatch(v) is None]
         need(not bad, f"{key} has ids SageMaker refuses: {', '.join(map(repr, bad))}; give ids "
              "such as subnet-0abc123 / sg-0abc123 (letters, digits, hyphens; at most 32).")
-    need(len(sec.tags) <= MAX_TAGS,
-         f"security.tags has {len(sec.tags)} tags; a job accepts at most {MAX_TAGS}.")
+    room = MAX_TAGS - 3  # the three cost-allocation tags every job carries
+    need(len(sec.tags) <= room,
+         f"security.tags has {len(sec.tags)} tags; a job accepts at most {MAX_TAGS}, and 3 of them "
+         f"are the cost-allocation tags, so give at most {room}.")
     for key, value in sec.tags.items():
         where = f"security.tags.{key}"
         need(1 <= len(key) <= 128 and TAG_TEXT.fullmatch(key) is not None,

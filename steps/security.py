@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from trainguard.steps.cost_tags import cost_allocation_tags
 from trainguard.steps.sdk import NetworkConfig, Networking
 from trainguard.training.config import Config
 from trainguard.training.errors import ConfigError
 
-__all__ = ["JobSecurity", "restore_tuning_job_security", "security_from_config"]
+__all__ = ["JobSecurity", "apply_spot_training", "restore_tuning_job_security", "security_from_config"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class JobSecurity:
     inter_container_encryption: bool
     max_runtime_seconds: int
     tags: tuple[tuple[str, str], ...]
+    """The owner's tags (``security.tags``); empty is a control turned off."""
+    cost_tags: tuple[tuple[str, str], ...] = ()
+    """Cost-allocation tags added to every job whatever ``security.tags`` says (they win a clash)."""
 
     @property
     def has_vpc(self) -> bool:
@@ -53,9 +57,13 @@ class JobSecurity:
             off.append("security.tags")  # untagged jobs escape cost and ownership controls
         return off
 
+    def all_tags(self) -> list[tuple[str, str]]:
+        """The owner's tags and the cost-allocation tags, sorted by key."""
+        return sorted({**dict(self.tags), **dict(self.cost_tags)}.items())
+
     def tag_list(self) -> list[dict[str, str]]:
-        """Tags in the service's ``[{"Key", "Value"}]`` form, sorted by key."""
-        return [{"Key": k, "Value": v} for k, v in self.tags]
+        """Every tag in the service's ``[{"Key", "Value"}]`` form, sorted by key."""
+        return [{"Key": k, "Value": v} for k, v in self.all_tags()]
 
     def network_config(self) -> Any:
         """``NetworkConfig`` for processing jobs."""
@@ -91,6 +99,7 @@ def security_from_config(cfg: Config) -> JobSecurity:
         inter_container_encryption=bool(s.inter_container_encryption),
         max_runtime_seconds=int(s.max_runtime_seconds),
         tags=tuple(sorted((str(k), str(v)) for k, v in s.tags.items())),
+        cost_tags=tuple(cost_allocation_tags(cfg).items()),
     )
     if sec.insecure and not s.allow_insecure:
         raise ConfigError(
@@ -119,4 +128,20 @@ def restore_tuning_job_security(request: dict[str, Any], sec: JobSecurity) -> di
         job["VpcConfig"] = {"SecurityGroupIds": list(sec.security_group_ids),
                             "Subnets": list(sec.subnets)}
     job.setdefault("StoppingCondition", {})["MaxRuntimeInSeconds"] = sec.max_runtime_seconds
+    return request
+
+
+def apply_spot_training(request: dict[str, Any], max_wait_seconds: int, checkpoint_uri: Any) -> dict[str, Any]:
+    """Run a tuning job's trials on managed spot capacity (in place; returns the request).
+
+    Sets ``EnableManagedSpotTraining``, ``StoppingCondition.MaxWaitTimeInSeconds`` (waiting plus
+    running, at least the max runtime) and ``CheckpointConfig.S3Uri``. CheckpointConfig takes no
+    KMS key: the checkpoints go under the job's own bucket, whose default encryption is the
+    pipeline's key, and lint checks that they do.
+    """
+    job = request["TrainingJobDefinition"]
+    job["EnableManagedSpotTraining"] = True
+    stopping = job.setdefault("StoppingCondition", {})
+    stopping["MaxWaitTimeInSeconds"] = max(int(max_wait_seconds), int(stopping.get("MaxRuntimeInSeconds", 0)))
+    job["CheckpointConfig"] = {"S3Uri": checkpoint_uri}
     return request

@@ -78,7 +78,7 @@ def model_trainer(ctx: BuildContext, hyperparameters: dict[str, str]) -> ModelTr
                                             kms_key_id=sec.kms_key_id),
         hyperparameters={**hyperparameters, **SCRIPT_MODE_HYPERPARAMETERS},
         environment=dict(TRAINING_ENVIRONMENT),
-        tags=[{"key": k, "value": v} for k, v in sec.tags] or None,
+        tags=[{"key": k, "value": v} for k, v in sec.all_tags()] or None,
     )
     return trainer.with_metric_definitions(_metric_definitions())
 

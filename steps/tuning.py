@@ -24,7 +24,7 @@ from trainguard.steps.sdk import (
     ParentHyperParameterTuningJob,
     TuningStep,
 )
-from trainguard.steps.security import JobSecurity, restore_tuning_job_security
+from trainguard.steps.security import JobSecurity, apply_spot_training, restore_tuning_job_security
 from trainguard.steps.training import model_trainer, training_inputs
 from trainguard.training.config import ParamRange
 from trainguard.training.jobs import (
@@ -41,12 +41,17 @@ class TuningJobStep(FrozenArguments, TuningStep):
     """A TuningStep whose request is computed once and carries every job safeguard."""
 
     security: JobSecurity | None = None
+    spot: tuple[int, Any] | None = None
+    """(MaxWaitTimeInSeconds, checkpoint S3 URI) when trials run on managed spot capacity."""
 
     def fix_arguments(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Restore the controls the v3 tuner drops from its training job definition."""
+        """Restore the controls the v3 tuner drops from its training job definition; add spot."""
         if self.security is None:
             raise RuntimeError("TuningJobStep.security must be set before its arguments are read")
-        return restore_tuning_job_security(request, self.security)
+        request = restore_tuning_job_security(request, self.security)
+        if self.spot is not None:
+            apply_spot_training(request, *self.spot)
+        return request
 
 
 def hyperparameter_ranges(ranges: dict[str, ParamRange]) -> dict[str, Any]:
@@ -93,6 +98,8 @@ def tune_step(ctx: BuildContext, train_uri: Any) -> tuple[TuningJobStep, Any]:
     step_args = tuner.tune(inputs=training_inputs(ctx, train_uri), wait=False)
     step = TuningJobStep(name="Tune", step_args=step_args)
     step.security = ctx.security
+    if cfg.cost.spot_tuning:
+        step.spot = (cfg.cost.spot_max_wait_seconds, ctx.run_uri("checkpoints"))
     step.freeze()
     best_job = step.properties.BestTrainingJob.TrainingJobName
     model_uri = Join(on="/", values=ctx.run_values("models", best_job, "output", "model.tar.gz"))

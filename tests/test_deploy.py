@@ -217,7 +217,9 @@ def test_config_change_shows_in_diff_then_updates(config_file: Path,
     out = capsys.readouterr().out
     assert "MaxNumberOfTrainingJobs: 8 → 4" in out
     assert "Steps[Tune].Arguments.HyperParameterTuningJobConfig.ResourceLimits" in out
-    assert '+ Steps[Tune].Arguments.Tags[1]: {"Key": "team", "Value": "ml"}' in out
+    # tags are sorted by key, so "team" lands before the cost-allocation tags
+    assert 'Steps[Tune].Arguments.Tags[1].Key: "trainguard-model-group" → "team"' in out
+    assert '+ Steps[Tune].Arguments.Tags[4]: {"Key": "trainguard-trigger", "Value": "manual"}' in out
 
     session, calls = _counting_session()
     result = deploy.upsert(load_config(config_file, {"tuning.max_jobs": 4,
@@ -390,6 +392,47 @@ def test_lint_errors_refuse_the_upsert(config_file: Path, capsys: pytest.Capture
     assert "placeholder subnet" in err and "set security.subnets" in err
     assert _client("sagemaker").list_pipelines()["PipelineSummaries"] == []
     assert _client("s3").list_buckets()["Buckets"] == []
+
+
+@pytest.fixture
+def eu_prices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A price table refreshed for eu-west-1 (the shipped one covers US regions only)."""
+    from trainguard.pipelines.ops import cost
+
+    table = json.loads(cost.PRICE_TABLE_PATH.read_text(encoding="utf-8"))
+    table["regions"][REGION] = {"Training": {"ml.m5.xlarge": 0.25}, "Processing": {"ml.m5.xlarge": 0.25}}
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps(table))
+    monkeypatch.setattr(cost, "PRICE_TABLE_PATH", path)
+
+
+def test_start_over_the_cost_limit_is_rejected_before_anything_is_uploaded(
+        config_file: Path, eu_prices: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE, "--start",
+                 "--set", "cost.max_execution_usd=1"]) == 3
+    err = capsys.readouterr().err
+    assert "worst-case cost of this execution is 2.50 USD" in err and "cost.max_execution_usd (1 USD)" in err
+    assert _client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+    assert _client("s3").list_buckets()["Buckets"] == []
+
+
+def test_start_in_a_region_the_price_table_lacks_under_a_limit_exits_2_naming_it(
+        config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE, "--start",
+                 "--set", "cost.max_execution_usd=500"]) == 2
+    err = capsys.readouterr().err
+    assert "ml.m5.xlarge (training) in eu-west-1 is not in the price table" in err
+    assert "cost.max_execution_usd" in err
+    assert _client("s3").list_buckets()["Buckets"] == []
+
+
+def test_start_within_the_limit_prints_the_estimate(config_file: Path, eu_prices: None) -> None:
+    lines: list[str] = []
+    result = deploy.upsert(load_config(config_file, {"cost.max_execution_usd": 50}), start=True,
+                           out=lines.append)
+    assert result.execution_arn
+    assert any(line.startswith("cost of one execution in eu-west-1") for line in lines)
+    assert any("worst case 2.50 USD" in line for line in lines)
 
 
 def test_endpoint_url_flag_works_without_the_environment(config_file: Path, aws: MotoServer,

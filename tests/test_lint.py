@@ -27,7 +27,10 @@ def _join(*values: Any) -> dict[str, Any]:
 EXEC = {"Get": "Execution.PipelineExecutionId"}
 
 
-TAGS = [{"Key": "project", "Value": "trainguard"}]
+TAGS = [{"Key": "project", "Value": "trainguard"},
+        # the cost-allocation tags the cost rules require on every job
+        {"Key": "trainguard-pipeline", "Value": "p"}, {"Key": "trainguard-model-group", "Value": "g"},
+        {"Key": "trainguard-trigger", "Value": "manual"}]
 
 
 def good_definition() -> dict[str, Any]:

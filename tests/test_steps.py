@@ -23,6 +23,10 @@ from trainguard.training.evaluation import serving_block
 from trainguard.training.jobs import hyperparameters_from_config
 
 KMS = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+COST_TAGS = [{"Key": "trainguard-model-group", "Value": "trainguard-models"},
+             {"Key": "trainguard-pipeline", "Value": "trainguard-pipeline"},
+             {"Key": "trainguard-trigger", "Value": "manual"}]
+TAGS = [{"Key": "project", "Value": "trainguard"}, *COST_TAGS]
 ALT = {"approval.champion_metric": "f1", "security.max_runtime_seconds": 7200,
        "aws.cache_steps": False, "approval.on_reject": "register_rejected"}
 """Several independent settings in one build (each test reads only its own): fewer builds."""
@@ -77,7 +81,7 @@ def test_every_job_is_encrypted_isolated_in_the_vpc_time_limited_and_tagged(over
             assert net["EnableNetworkIsolation"] is True
             assert net["EnableInterContainerTrafficEncryption"] is True
             vpc = net["VpcConfig"]
-            assert job["Tags"] == [{"Key": "project", "Value": "trainguard"}]
+            assert job["Tags"] == TAGS
         else:
             assert job["ResourceConfig"]["VolumeKmsKeyId"] == KMS
             assert job["OutputDataConfig"]["KmsKeyId"] == KMS
@@ -91,8 +95,7 @@ def test_every_job_is_encrypted_isolated_in_the_vpc_time_limited_and_tagged(over
     # Tags sit on each create-job request (a tuner's training jobs inherit the tuning job's).
     launching = [s for s in all_steps(d["Steps"]) if s["Type"] in ("Processing", "Training", "Tuning")]
     assert len(launching) == 4
-    assert all(s["Arguments"]["Tags"] == [{"Key": "project", "Value": "trainguard"}]
-               for s in launching)
+    assert all(s["Arguments"]["Tags"] == TAGS for s in launching)
 
 
 def test_the_tuner_request_gets_back_what_the_sdk_drops() -> None:
@@ -102,7 +105,7 @@ def test_the_tuner_request_gets_back_what_the_sdk_drops() -> None:
     assert (job["EnableNetworkIsolation"], job["EnableInterContainerTrafficEncryption"]) == (True, True)
     assert job["ResourceConfig"]["VolumeKmsKeyId"] == KMS
     assert job["StoppingCondition"]["MaxRuntimeInSeconds"] == 7200
-    assert tune["Tags"] == [{"Key": "project", "Value": "trainguard"}]
+    assert tune["Tags"] == TAGS
 
 
 def test_restore_tuning_job_security_overrides_whatever_the_sdk_emitted() -> None:
@@ -133,9 +136,10 @@ def test_allow_insecure_builds_exactly_what_was_asked_on_every_job() -> None:
     d = definition(**{"security.allow_insecure": True, "security.network_isolation": False,
                       "security.inter_container_encryption": False, "security.kms_key_id": None,
                       "security.tags": {}})
-    assert "Tags" not in by_name(d)["Tune"]["Arguments"]
+    # no owner tags, but the cost-allocation tags stay: spend is always traceable
+    assert by_name(d)["Tune"]["Arguments"]["Tags"] == COST_TAGS
     for kind, job in jobs(d):
-        assert "Tags" not in job
+        assert job.get("Tags", COST_TAGS) == COST_TAGS
         if kind == "processing":
             assert job["NetworkConfig"]["EnableNetworkIsolation"] is False
             assert job["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is False
@@ -271,7 +275,7 @@ def test_without_tuning_a_train_step_with_fixed_hyperparameters() -> None:
     assert {k: v for k, v in hp.items() if not k.startswith("sagemaker_")} == \
         hyperparameters_from_config(load_config())
     assert train["AlgorithmSpecification"]["MetricDefinitions"][0]["Name"].startswith("cv:")
-    assert train["Tags"] == [{"Key": "project", "Value": "trainguard"}]
+    assert train["Tags"] == TAGS
     model = next(i for i in by_name(d)["Evaluate"]["Arguments"]["ProcessingInputs"]
              if i["InputName"] == "model")
     assert model["S3Input"]["S3Uri"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}

@@ -24,6 +24,7 @@ __all__ = [
     "AwsConfig",
     "CVConfig",
     "Config",
+    "CostConfig",
     "DataConfig",
     "MonitorConfig",
     "ParamRange",
@@ -222,6 +223,61 @@ class AwsConfig:
     cache_expire_after: str = "P30D"
 
 
+CURRENCIES = ("USD", "EUR", "GBP", "JPY", "AUD", "CAD", "CHF", "CNY", "DKK", "HKD", "INR", "KRW",
+              "NOK", "NZD", "SEK", "SGD", "ZAR", "BRL")
+"""ISO 4217 codes accepted for budgets; the price table and every estimate are in USD."""
+
+
+@dataclass(frozen=True)
+class CostConfig:
+    """Cost guards: the per-execution limit, the caps lint holds a definition to, spot, budgets.
+
+    The estimate (``trainguard cost``) is in USD from the shipped on-demand price table. Caps apply
+    to any definition; a value of 0 for a cap means "no cap" only where documented below.
+    """
+
+    max_execution_usd: float | None = None
+    """Refuse to start an execution whose worst-case cost exceeds this (None: no limit)."""
+    expected_runtime_fraction: float = 0.25
+    """Share of each job's max runtime the expected figure assumes it runs (0 < f <= 1)."""
+    max_runtime_processing_seconds: int = 14400
+    """Largest MaxRuntimeInSeconds lint accepts on a processing job."""
+    max_runtime_training_seconds: int = 14400
+    """Largest MaxRuntimeInSeconds lint accepts on a training job or tuning trial."""
+    allowed_instance_types: list[str] = field(default_factory=lambda: [
+        "ml.m5.*", "ml.m6i.*", "ml.c5.*", "ml.r5.*", "ml.g4dn.*", "ml.g5.*", "ml.p3.*"])
+    """Instance types jobs may use (fnmatch patterns); GPU types also need allow_gpu."""
+    allow_gpu: bool = False
+    """GPU instance types (g4dn, g5, p3, ...) are refused unless this is true."""
+    max_instance_count: int = 4
+    max_tuning_jobs: int = 50
+    max_parallel_jobs: int = 10
+    spot_tuning: bool = False
+    """Run tuning trials on managed spot capacity (checkpoints under the KMS-encrypted bucket)."""
+    spot_max_wait_seconds: int = 7200
+    """MaxWaitTimeInSeconds for spot trials: waiting plus running; at least the max runtime."""
+    spot_expected_saving: float = 0.5
+    """Saving on spot trials the expected figure assumes (AWS quotes up to 90%)."""
+    trigger: str = "manual"
+    """Value of the trigger cost-allocation tag on every job (manual, schedule, drift, ...)."""
+    budget_usd: float | None = None
+    """Monthly AWS Budget for the pipeline's tagged spend (``trainguard budgets``); None: none."""
+    currency: str = "USD"
+    """Currency of the budget (ISO 4217; the account's billing currency)."""
+    alert_emails: list[str] = field(default_factory=list)
+    """Who the budget and anomaly alerts' SNS topic is subscribed to by email."""
+    anomaly_threshold_usd: float = 50.0
+    """Anomaly alerts fire when an anomaly's total impact reaches this many dollars."""
+    endpoints: list[str] = field(default_factory=list)
+    """Endpoint names to watch for under-use (near-zero invocations over a day, low CPU)."""
+    idle_invocations_per_day: int = 10
+    """An endpoint with fewer invocations than this over 24 hours is flagged as idle."""
+    low_cpu_percent: float = 10.0
+    """An endpoint whose average CPU utilization over a day stays below this is flagged."""
+    low_gpu_percent: float = 10.0
+    """Same for GPU utilization; the GPU alarm is made only when cost.allow_gpu is true."""
+
+
 @dataclass(frozen=True)
 class MonitorConfig:
     """Drift and model-quality checks against the training baselines (docs/drift.md)."""
@@ -265,6 +321,7 @@ class Config:
     security: SecurityConfig = field(default_factory=SecurityConfig)
     aws: AwsConfig = field(default_factory=AwsConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON/YAML ready) that ``load_config`` reads back to an equal Config."""
@@ -701,7 +758,45 @@ def _check_consistency(cfg: Config) -> None:
         within(f"monitor.{name}", getattr(m, name), 0, 1, "[]")
     at_least("monitor.max_categories", m.max_categories, 1)
     at_least("monitor.quality_sigmas", m.quality_sigmas, 0)
+    problems.extend(_cost_problems(cfg))
     if problems:
         if len(problems) == 1:
             raise ConfigError(problems[0])
         raise ConfigError(f"{len(problems)} config problems:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _cost_problems(cfg: Config) -> list[str]:
+    """The cost section's range checks: no negative money, known currency, caps a job can meet."""
+    c = cfg.cost
+    out: list[str] = []
+    for key in ("max_execution_usd", "budget_usd"):
+        value = getattr(c, key)
+        if value is not None and value <= 0:
+            out.append(f"cost.{key} must be a positive amount (or null for none); got {value}.")
+    if c.anomaly_threshold_usd < 0:
+        out.append(f"cost.anomaly_threshold_usd must be at least 0; got {c.anomaly_threshold_usd}.")
+    if c.currency not in CURRENCIES:
+        out.append(f"cost.currency must be an ISO 4217 code AWS bills in ({', '.join(CURRENCIES)}); "
+                   f"got {c.currency!r}.")
+    if not 0 < c.expected_runtime_fraction <= 1:
+        out.append(f"cost.expected_runtime_fraction must be in (0, 1]; got {c.expected_runtime_fraction}.")
+    if not 0 <= c.spot_expected_saving < 1:
+        out.append(f"cost.spot_expected_saving must be in [0, 1); got {c.spot_expected_saving}.")
+    # A cap below what the smallest job needs can never be met (60 s is the runtime floor
+    # security.max_runtime_seconds accepts). Caps below this pipeline's own settings are lint
+    # findings (cost-max-runtime, cost-instance-count, cost-tuning-budget), as for any definition.
+    for key, value, low in (("max_runtime_processing_seconds", c.max_runtime_processing_seconds, 60),
+                            ("max_runtime_training_seconds", c.max_runtime_training_seconds, 60),
+                            ("max_instance_count", c.max_instance_count, 1),
+                            ("max_tuning_jobs", c.max_tuning_jobs, 1),
+                            ("max_parallel_jobs", c.max_parallel_jobs, 1)):
+        if value < low:
+            out.append(f"cost.{key} ({value}) is below what the smallest job needs ({low}); "
+                       f"raise cost.{key}.")
+    runtime = cfg.security.max_runtime_seconds
+    if c.spot_tuning and c.spot_max_wait_seconds < runtime:
+        out.append(f"cost.spot_max_wait_seconds ({c.spot_max_wait_seconds}) must be at least the "
+                   f"trials' max runtime (security.max_runtime_seconds = {runtime}).")
+    if not c.trigger or not c.trigger.replace("-", "").replace("_", "").isalnum():
+        out.append(f"cost.trigger must be a short word (letters, digits, - or _); got {c.trigger!r}.")
+    return out

@@ -4,8 +4,9 @@ Works on the raw definition alone (ours or any other pipeline's), so CI can gate
 encryption at rest, VPC, network isolation, inter-container encryption, a runtime ceiling on every
 job, no plaintext secrets, no unconditional auto-approval, a reject branch, caching only where it
 is deterministic, no placeholder security values, only strings in string-typed fields, no volume
-KMS key on instance-storage types, and one instance for trainguard's train job. Error findings
-exit 1; warnings exit 0.
+KMS key on instance-storage types, and one instance for trainguard's train job; and the cost caps
+of ``trainguard.pipelines.ops.cost`` (runtime per job kind, instance types, GPUs, counts, tuning
+budgets, spot, cost-allocation tags). Error findings exit 1; warnings exit 0.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from trainguard.pipelines.definition import (
     resolve,
 )
 from trainguard.steps.limits import MAX_PROCESSING_RUNTIME_SECONDS
-from trainguard.training.config import Config
+from trainguard.training.config import Config, CostConfig
 
 __all__ = ["Finding", "format_findings", "lint_definition"]
 
@@ -626,13 +627,17 @@ def _is_trainguard_train_job(hp: Any) -> bool:
             and "folds" in hp and "objective_metric" in hp)
 
 
-def lint_definition(definition: Mapping[str, Any] | str, config: Config | None = None) -> list[Finding]:
+def lint_definition(definition: Mapping[str, Any] | str, config: Config | None = None,
+                    cost: CostConfig | None = None) -> list[Finding]:
     """Check a pipeline definition (dict or JSON text) against every safeguard rule, errors first.
 
     ``config`` (when the definition was built from one) only widens what is allowed on purpose:
-    auto-approval when ``approval.approval_status`` is Approved. Raises DefinitionError when the
-    input is not a pipeline definition.
+    auto-approval when ``approval.approval_status`` is Approved. The cost caps come from ``cost``,
+    else ``config.cost``, else the defaults. Raises DefinitionError when the input is not a
+    pipeline definition.
     """
+    from trainguard.pipelines.ops.cost import cost_findings  # it builds on this module's Finding
+
     definition = parse_definition(definition)
     findings: list[Finding] = list(_check_step_lists(definition))
     findings.extend(_check_parameter_secrets(definition))
@@ -654,6 +659,7 @@ def lint_definition(definition: Mapping[str, Any] | str, config: Config | None =
         findings.extend(_check_cache(step))
         findings.extend(_check_placeholders(step))
     findings.extend(_check_reject_branch(definition))
+    findings.extend(cost_findings(definition, cost or (config.cost if config else None)))
     return sorted(findings, key=lambda f: f.severity != "error")  # errors first, stable order
 
 

@@ -26,6 +26,7 @@ from trainguard.pipelines.ci.aws import (
 )
 from trainguard.pipelines.ci.lint import format_findings, lint_definition
 from trainguard.pipelines.definition import parse_definition
+from trainguard.pipelines.ops.cost import check_execution_cost, format_estimate
 from trainguard.pipelines.registry.base import champion_bar_of
 from trainguard.pipelines.registry.sagemaker import SageMakerRegistry
 from trainguard.training.config import Config
@@ -459,6 +460,8 @@ def upsert(cfg: Config, *, start: bool = False, params: list[str] | None = None,
     if any(f.severity == "error" for f in findings):
         raise LintFailed(format_findings(findings, "the built definition"))
     chosen = parse_params(params or [], definition)
+    if start:  # before anything is uploaded: an execution over cost.max_execution_usd never starts
+        out(format_estimate(check_execution_cost(definition, cfg, chosen)))
     bucket, uri = _bucket_and_uri(cfg, bundle)
     if uri not in definition_text:
         raise DeployError(f"the built definition does not reference the code bundle {uri}; "

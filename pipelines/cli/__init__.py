@@ -30,6 +30,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "baseline a table, or check new data for drift and model quality (Model Monitor formats)"),
     "upsert": ("trainguard.pipelines.cli.upsert",
                "lint, upload the code bundle and create or update the pipeline"),
+    "cost": ("trainguard.pipelines.cli.cost", "estimate what one execution costs, worst case and expected"),
+    "budgets": ("trainguard.pipelines.cli.budgets",
+                "deploy the budget, cost anomaly alerts and under-use alarms (diff/deploy/teardown)"),
 }
 
 

@@ -14,7 +14,7 @@ from trainguard.pipelines.ci.aws import build_definition, config_from_args
 from trainguard.pipelines.ci.lint import format_findings, lint_definition
 from trainguard.pipelines.cli.options import add_config_options
 from trainguard.pipelines.definition import DefinitionError, load_definition, parse_definition
-from trainguard.training.config import Config
+from trainguard.training.config import Config, CostConfig
 
 __all__ = ["add_arguments", "run"]
 
@@ -29,17 +29,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Lint and print; 1 when any finding is an error, 0 otherwise (2 via DefinitionError)."""
     config: Config | None = None
+    cost: CostConfig | None = None
     if args.definition:
-        if args.overrides:
-            raise DefinitionError("--set applies to a config; it cannot change a --definition "
-                                  "file. Use --config with --set, or edit the definition.")
+        other = [o for o in args.overrides if not o.startswith("cost.")]
+        if other:
+            raise DefinitionError(f"--set {other[0]}: only cost.* caps apply to a --definition file; "
+                                  "use --config with --set to change the pipeline, or edit the "
+                                  "definition.")
+        cost = config_from_args(args).cost
         definition = load_definition(args.definition)
         source = args.definition
     else:
         config = config_from_args(args)
         definition = parse_definition(build_definition(config), "the built definition")
         source = args.config or "the default config"
-    findings = lint_definition(definition, config)
+    findings = lint_definition(definition, config, cost)
     if args.json:
         print(json.dumps([f.to_dict() for f in findings], indent=2))
     else:

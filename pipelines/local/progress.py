@@ -28,6 +28,12 @@ class Progress:
             self._clear()
             self.stream.write(f"note: {data['message']}\n")
             self.stream.flush()
+        elif event == "plan_cost":
+            est = data["estimate"]
+            gap = f"; {len(est.unknown)} job(s) not priced" if est.unknown else ""
+            self.stream.write(f"  on SageMaker ({est.region}) this execution would cost at most "
+                              f"{est.worst_usd:.2f} USD, about {est.expected_usd:.2f} USD expected{gap}\n")
+            self.stream.flush()
         elif event == "step_end":
             self._clear()
             r = data["record"]

@@ -25,6 +25,7 @@ from trainguard.pipelines.local import RunOutcome, StepRecord, definition_cache,
 from trainguard.pipelines.local.runner import resolve_parameters
 from trainguard.pipelines.local.store import LocalStore
 from trainguard.pipelines.local.workdir import lock_workdir
+from trainguard.pipelines.ops.cost import CostEstimate, estimate
 from trainguard.pipelines.registry import champion_bar_of, open_registry
 from trainguard.pipelines.report import write_report
 from trainguard.training.config import Config, load_config
@@ -67,6 +68,8 @@ class RunResult:
     registered: list[dict[str, Any]] = field(default_factory=list)
     champion_bar: float = 0.0
     message: str | None = None
+    cost: CostEstimate | None = None
+    """What the same execution would cost on SageMaker (``trainguard cost``'s figures)."""
 
     @property
     def steps(self) -> list[StepRecord]:
@@ -161,6 +164,9 @@ def run_local(config: Config | str | Path | Mapping[str, Any] | None = None, *,
     text, key, cached = definition_cache.load_or_build(cfg, definitions)  # a miss imports the SDK
     definition = json.loads(text)
     resolve_parameters(definition, params)  # bad input found here leaves the work dir as it was
+    cost = estimate(definition, region=cfg.aws.region, params=params, cost=cfg.cost)
+    if on_event is not None:  # the plan: what this execution would cost on SageMaker
+        on_event("plan_cost", estimate=cost)
     workdir = _make_workdir(Path(workdir))
     with lock_workdir(workdir):  # one run per work dir; a second is refused naming the holder
         declared = {p["Name"]: p for p in definition.get("Parameters", [])}
@@ -185,7 +191,9 @@ def run_local(config: Config | str | Path | Mapping[str, Any] | None = None, *,
         outcome.failure = user_paths(outcome.failure)
         for record in outcome.steps:
             record.message = user_paths(record.message)
-        return _collect(outcome, cfg, workdir, definition_path, float(bar))
+        result = _collect(outcome, cfg, workdir, definition_path, float(bar))
+        result.cost = cost
+        return result
 
 
 def _data_file(cfg: Config, data: str | Path | None) -> Path | None:

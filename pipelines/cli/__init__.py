@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diff": ("trainguard.pipelines.cli.diff", "compare the deployed pipeline with the local definition"),
     "upsert": ("trainguard.pipelines.cli.upsert",
                "lint, upload the code bundle and create or update the pipeline"),
+    "deploy": ("trainguard.pipelines.cli.deploy",
+               "serve the newest Approved model package on an encrypted, isolated endpoint"),
+    "ops": ("trainguard.pipelines.cli.ops",
+            "alarms, retraining triggers and their metrics: upsert, diff, remove, publish, explain"),
 }
 
 

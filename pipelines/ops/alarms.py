@@ -19,9 +19,21 @@ from trainguard.pipelines.ci.aws import DeployError, aws_errors, error_code
 from trainguard.pipelines.ops.common import MANAGED_TAG, Printer, account_of, managed_tags, tag_list
 from trainguard.training.config import Config
 
-__all__ = ["QUALITY_METRICS", "AlarmSpec", "alarm_specs", "check_topic", "endpoint_alarm_names", "quality_alarm_names",
-           "remove_alarms", "topic_arn", "topic_policy", "upsert_alarms", "upsert_endpoint_alarms",
-           "upsert_topic"]
+__all__ = [
+    "QUALITY_METRICS",
+    "AlarmSpec",
+    "alarm_specs",
+    "check_topic",
+    "endpoint_alarm_names",
+    "package_baselines",
+    "quality_alarm_names",
+    "remove_alarms",
+    "topic_arn",
+    "topic_policy",
+    "upsert_alarms",
+    "upsert_endpoint_alarms",
+    "upsert_topic",
+]
 
 QUALITY_METRICS = ("auc", "precision", "recall")
 DRIFT_METRIC = "drifted_features"
@@ -220,7 +232,7 @@ def _normal(alarm: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def upsert_alarms(cw: Any, cfg: Config, specs: list[AlarmSpec], owner: str,
-                  out: Printer = print) -> list[str]:
+                  out: Printer = print, apply: bool = True) -> list[str]:
     """Create or update the alarms that differ from ``specs``; returns the names put (none on a
     no-op). An alarm of the same name that trainguard did not create is refused, not overwritten."""
     names = [s.name for s in specs]
@@ -235,9 +247,11 @@ def upsert_alarms(cw: Any, cfg: Config, specs: list[AlarmSpec], owner: str,
             if not _managed_alarm(cw, current["AlarmArn"]):
                 raise DeployError(f"alarm {spec.name} exists but was not created by trainguard; "
                                   "rename or delete it.")
+        changed.append(spec.name)
+        if not apply:
+            continue
         with aws_errors("cloudwatch:PutMetricAlarm"):
             cw.put_metric_alarm(**spec.request, Tags=tag_list(managed_tags(cfg, owner)))
-        changed.append(spec.name)
         out(f"alarm {spec.name} {'updated' if current else 'created'}")
     return changed
 
@@ -254,6 +268,43 @@ def upsert_endpoint_alarms(cw: Any, sns: Any, cfg: Config, out: Printer = print)
     topic = upsert_topic(sns, cfg, account, out)
     return upsert_alarms(cw, cfg, alarm_specs(cfg, topic, None, quality=False),
                          cfg.deploy.endpoint_name, out)
+
+
+def package_baselines(s3: Any, sm: Any, cfg: Config) -> tuple[dict[str, float], str | None]:
+    """The newest Approved package's test metrics (auc, precision, recall) from its evaluation
+    report, and its ARN; ({}, None) when the group has no Approved package."""
+    import botocore.exceptions
+
+    with aws_errors("sagemaker:ListModelPackages"):
+        try:
+            listing = sm.list_model_packages(
+                ModelPackageGroupName=cfg.registry.model_package_group, ModelApprovalStatus="Approved",
+                SortBy="CreationTime", SortOrder="Descending", MaxResults=1)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) not in {"ValidationException", "ResourceNotFound"}:
+                raise
+            listing = {}
+    found = listing.get("ModelPackageSummaryList") or []
+    if not found:
+        return {}, None
+    arn = found[0]["ModelPackageArn"]
+    with aws_errors("sagemaker:DescribeModelPackage"):
+        package = sm.describe_model_package(ModelPackageName=arn)
+    uri = str((((package.get("ModelMetrics") or {}).get("ModelQuality") or {})
+               .get("Statistics") or {}).get("S3Uri") or "")
+    if not uri.startswith("s3://"):
+        return {}, arn
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    with aws_errors("s3:GetObject"):
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    block = (_json_or_none(body) or {}).get("binary_classification_metrics") or {}
+    out = {}
+    for metric in QUALITY_METRICS:
+        try:
+            out[metric] = float(block[metric]["value"])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out, arn
 
 
 def remove_alarms(cw: Any, names: list[str], owner: str) -> list[str]:

@@ -10,11 +10,12 @@ import pytest
 from ops_fixtures import ACCOUNT, GROUP, KMS_KEY, REGION, ROLE, add_package, client, config_file, counting_session
 from test_deploy import aws, moto  # noqa: F401 - fixtures: moto server, fresh account, one attempt
 from trainguard.pipelines.ci.aws import DeployError
-from trainguard.pipelines.ci.upsert import champion_bar_from_registry
 from trainguard.pipelines.cli import main
 from trainguard.pipelines.ops.operate import ops_upsert
 from trainguard.pipelines.ops.starter import CONFIG_ENV, handler, reason_of, starter_config
 from trainguard.pipelines.ops.triggers import check_schedule, package_starter
+from trainguard.pipelines.registry.base import champion_bar_of
+from trainguard.pipelines.registry.sagemaker import SageMakerRegistry
 from trainguard.training.config import load_config
 
 STARTER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/tg-starter"
@@ -240,7 +241,7 @@ def test_the_starter_compares_with_the_champion_exactly_as_upsert_start(tmp_path
     monkeypatch.setenv(CONFIG_ENV, json.dumps(starter_config(cfg)))
     _pipeline()
     add_package("Approved", metrics={"auc": 0.91, "precision": 0.8, "recall": 0.7})
-    expected, _ = champion_bar_from_registry(client("s3"), client("sagemaker"), cfg)
+    expected = champion_bar_of(SageMakerRegistry(client("sagemaker"), client("s3")), cfg).value
     result = handler({"reason": "schedule", "id": "0123456789abcdef0123456789abcdef"})
     assert result["Parameters"] == {"ChampionBar": repr(expected), "TriggerReason": "schedule"}
     assert expected == pytest.approx(0.92)

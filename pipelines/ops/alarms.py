@@ -271,40 +271,15 @@ def upsert_endpoint_alarms(cw: Any, sns: Any, cfg: Config, out: Printer = print)
 
 
 def package_baselines(s3: Any, sm: Any, cfg: Config) -> tuple[dict[str, float], str | None]:
-    """The newest Approved package's test metrics (auc, precision, recall) from its evaluation
-    report, and its ARN; ({}, None) when the group has no Approved package."""
-    import botocore.exceptions
+    """The champion's test metrics (auc, precision, recall) and its ARN, read as every starter
+    reads the champion; ({}, None) when the group has no Approved package."""
+    from trainguard.pipelines.registry.sagemaker import SageMakerRegistry
 
-    with aws_errors("sagemaker:ListModelPackages"):
-        try:
-            listing = sm.list_model_packages(
-                ModelPackageGroupName=cfg.registry.model_package_group, ModelApprovalStatus="Approved",
-                SortBy="CreationTime", SortOrder="Descending", MaxResults=1)
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) not in {"ValidationException", "ResourceNotFound"}:
-                raise
-            listing = {}
-    found = listing.get("ModelPackageSummaryList") or []
-    if not found:
+    champion = SageMakerRegistry(sm, s3).champion(cfg.registry.model_package_group)
+    if champion is None:
         return {}, None
-    arn = found[0]["ModelPackageArn"]
-    with aws_errors("sagemaker:DescribeModelPackage"):
-        package = sm.describe_model_package(ModelPackageName=arn)
-    uri = str((((package.get("ModelMetrics") or {}).get("ModelQuality") or {})
-               .get("Statistics") or {}).get("S3Uri") or "")
-    if not uri.startswith("s3://"):
-        return {}, arn
-    bucket, _, key = uri[len("s3://"):].partition("/")
-    with aws_errors("s3:GetObject"):
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    block = (_json_or_none(body) or {}).get("binary_classification_metrics") or {}
-    out = {}
-    for metric in QUALITY_METRICS:
-        try:
-            out[metric] = float(block[metric]["value"])
-        except (KeyError, TypeError, ValueError):
-            continue
-    return out, arn
+    values = {m: champion.metrics.get(m) for m in QUALITY_METRICS}
+    return {m: float(v) for m, v in values.items() if v is not None}, champion.lineage.get("arn")
 
 
 def remove_alarms(cw: Any, names: list[str], owner: str) -> list[str]:

@@ -172,27 +172,19 @@ def plan_deploy(cfg: Config, package: dict[str, Any], role_arn: str, bucket: str
 # AWS
 
 
-def _choose_package(sm: Any, cfg: Config, package: str) -> dict[str, Any]:
-    """DescribeModelPackage of the chosen package (the group's newest Approved for LATEST)."""
-    import botocore.exceptions
+def _choose_package(sm: Any, s3: Any, cfg: Config, package: str) -> dict[str, Any]:
+    """DescribeModelPackage of the chosen package (the group's champion for LATEST)."""
+    from trainguard.pipelines.registry.sagemaker import SageMakerRegistry
 
     group = cfg.registry.model_package_group
     if package == LATEST:
-        with aws_errors("sagemaker:ListModelPackages"):
-            try:
-                listing = sm.list_model_packages(
-                    ModelPackageGroupName=group, ModelApprovalStatus="Approved",
-                    SortBy="CreationTime", SortOrder="Descending", MaxResults=1)
-            except botocore.exceptions.ClientError as exc:
-                if error_code(exc) not in _NOT_FOUND:
-                    raise
-                listing = {}
-        found = listing.get("ModelPackageSummaryList") or []
-        if not found:
+        # the champion, exactly as the starters see it: the most recently approved package
+        champion = SageMakerRegistry(sm, s3).champion(group)
+        if champion is None:
             raise DeployError(f"registry.model_package_group {group!r} has no Approved package in "
                               f"{cfg.aws.region}; approve one (trainguard registry approve, or the "
                               "SageMaker console) before deploying.")
-        package = found[0]["ModelPackageArn"]
+        package = str(champion.lineage["arn"])
     with aws_errors("sagemaker:DescribeModelPackage"):
         return sm.describe_model_package(ModelPackageName=package)
 
@@ -241,8 +233,8 @@ def deploy(cfg: Config, role_arn: str, *, package: str = LATEST, endpoint_url: s
     _check_inputs(cfg, role_arn, package)
     check_topic(cfg)
     session = session or make_session(cfg.aws.region, profile)
-    sm, cw, sns = clients(session, endpoint_url, "sagemaker", "cloudwatch", "sns")
-    described = _choose_package(sm, cfg, package)
+    sm, cw, sns, s3 = clients(session, endpoint_url, "sagemaker", "cloudwatch", "sns", "s3")
+    described = _choose_package(sm, s3, cfg, package)
     plan = plan_deploy(cfg, described, role_arn, _bucket(cfg, role_arn))
     name = plan.endpoint_name
     current = _describe_endpoint(sm, name)
@@ -295,8 +287,8 @@ def deploy_diff(cfg: Config, role_arn: str, *, package: str = LATEST, endpoint_u
     """What ``deploy`` would change ([] when the endpoint already serves the chosen package)."""
     _check_inputs(cfg, role_arn, package)
     session = session or make_session(cfg.aws.region, profile)
-    (sm,) = clients(session, endpoint_url, "sagemaker")
-    plan = plan_deploy(cfg, _choose_package(sm, cfg, package), role_arn, _bucket(cfg, role_arn))
+    sm, s3 = clients(session, endpoint_url, "sagemaker", "s3")
+    plan = plan_deploy(cfg, _choose_package(sm, s3, cfg, package), role_arn, _bucket(cfg, role_arn))
     current = _describe_endpoint(sm, plan.endpoint_name)
     if current is None:
         return [f"+ endpoint {plan.endpoint_name}: config {plan.config_name}, model "

@@ -68,8 +68,9 @@ def ops_policies(cfg: Config, *, model_role: str, starter_role: str, invoke_role
     starter = _doc(
         _allow("StartThisPipeline", ["sagemaker:StartPipelineExecution"], pipeline),
         _allow("ReadChampion", ["sagemaker:DescribeModelPackage"], f"{sm}:model-package/{group}/*"),
-        # a List request names the group as a parameter, not as a resource
-        _allow("ListChampions", ["sagemaker:ListModelPackages"], "*"),
+        # List requests name the group as a parameter, not as a resource; ListModelPackageGroups
+        # tells a missing group (no champion) from a failed call
+        _allow("ListChampions", ["sagemaker:ListModelPackageGroups", "sagemaker:ListModelPackages"], "*"),
         _allow("ReadChampionReport", ["s3:GetObject"], runs),
         _allow("ReportFailedStarts", ["sqs:SendMessage"], queue),
         _allow("UseKey", kms_use, key_arn),
@@ -96,8 +97,8 @@ def ops_policies(cfg: Config, *, model_role: str, starter_role: str, invoke_role
                 "sagemaker:DescribeModel", "sagemaker:ListTags"],
                [f"{sm}:endpoint-config/{ep}-c-*", f"{sm}:model/{ep}-m-*"]),
         _allow("ReadPackages", ["sagemaker:DescribeModelPackage"], f"{sm}:model-package/{group}/*"),
-        _allow("ListPackagesModelsConfigs", ["sagemaker:ListEndpointConfigs", "sagemaker:ListModelPackages",
-                                             "sagemaker:ListModels"], "*"),
+        _allow("ListPackagesModelsConfigs", ["sagemaker:ListEndpointConfigs", "sagemaker:ListModelPackageGroups",
+                                             "sagemaker:ListModelPackages", "sagemaker:ListModels"], "*"),
         _allow("ReadReports", ["s3:GetObject"], runs),
         *[_allow(sid, ["iam:PassRole"], role, {"StringEquals": {"iam:PassedToService": svc}})
           for sid, role, svc in pass_to],

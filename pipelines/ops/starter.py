@@ -2,7 +2,7 @@
 
 EventBridge targets pass only static parameters, but a start must compare against the champion
 of the moment, as ``trainguard upsert --start`` does. So the targets invoke this small function,
-which computes ChampionBar with the very same ``champion_bar_from_registry`` and then starts the
+which computes ChampionBar with the very same ``champion_bar_of`` over the SageMaker registry, then starts the
 pipeline with ``TriggerReason``. When the bar cannot be computed (an unreadable champion report,
 a denied call) it raises: the invocation is retried and then lands in the dead-letter queue; it
 never starts without the bar.
@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainguard.pipelines.ci.aws import DeployError, aws_errors
-from trainguard.pipelines.ci.upsert import champion_bar_from_registry
+from trainguard.pipelines.registry.base import champion_bar_of
+from trainguard.pipelines.registry.sagemaker import SageMakerRegistry
 from trainguard.training.config import Config, load_config
 
 __all__ = ["CONFIG_ENV", "handler", "reason_of", "start", "starter_config"]
@@ -59,8 +60,9 @@ def start(cfg: Config, reason: str, sm: Any, s3: Any, token: str | None = None) 
     execution ARN and parameters. ``token`` makes a retried invocation start at most once."""
     if not _REASON.match(reason):
         raise DeployError(f"TriggerReason {reason!r} must be manual, schedule or alarm:<name>.")
-    bar, champion = champion_bar_from_registry(s3, sm, cfg)
-    params = {"ChampionBar": repr(bar), "TriggerReason": reason}
+    found = champion_bar_of(SageMakerRegistry(sm, s3), cfg)
+    champion = found.champion.lineage.get("arn") if found.champion else None
+    params = {"ChampionBar": repr(found.value), "TriggerReason": reason}
     kwargs: dict[str, Any] = {}
     if token and _TOKEN.match(token):
         kwargs["ClientRequestToken"] = token

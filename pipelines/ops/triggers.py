@@ -196,7 +196,9 @@ def _function(lam: Any, cfg: Config, role: str, dlq: str, apply: bool, ch: Chang
                     lam.update_function_configuration(FunctionName=name, **conf)
     # a start the function gave up on (after Lambda's own two retries) goes to the same queue,
     # with the event and the error
-    invoke = {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": cfg.triggers.max_event_age_seconds,
+    # Lambda keeps an asynchronous event at most 6 hours (EventBridge and Scheduler: 24)
+    invoke = {"MaximumRetryAttempts": 2,
+              "MaximumEventAgeInSeconds": min(cfg.triggers.max_event_age_seconds, 21600),
               "DestinationConfig": {"OnFailure": {"Destination": dlq}}}
     seen_invoke: dict[str, Any] = {}
     if current is not None:

@@ -12,7 +12,7 @@ from test_deploy import aws, moto  # noqa: F401 - fixtures: moto server, fresh a
 from trainguard.pipelines.ci.aws import DeployError
 from trainguard.pipelines.cli import main
 from trainguard.pipelines.ops.operate import ops_upsert
-from trainguard.pipelines.ops.starter import CONFIG_ENV, handler, reason_of, starter_config
+from trainguard.pipelines.ops.starter import CONFIG_ENV, handler, reason_of, request_token, starter_config
 from trainguard.pipelines.ops.triggers import check_schedule, package_starter
 from trainguard.pipelines.registry.base import champion_bar_of
 from trainguard.pipelines.registry.sagemaker import SageMakerRegistry
@@ -116,6 +116,16 @@ def test_starter_reasons_come_only_from_the_schedule_or_an_alarm_in_alarm() -> N
         reason_of({**event, "detail": {"alarmName": "a", "state": {"value": "OK"}}})
     with pytest.raises(DeployError, match="does not know"):
         reason_of({"source": "aws.s3"})
+
+
+def test_a_retried_occurrence_carries_the_same_idempotency_token(tmp_path) -> None:
+    cfg = load_config(config_file(tmp_path))
+    first = request_token(cfg, {"reason": "schedule", "scheduled_time": "2030-01-01T03:00:00Z"})
+    assert first == request_token(cfg, {"reason": "schedule", "scheduled_time": "2030-01-01T03:00:00Z"})
+    assert first != request_token(cfg, {"reason": "schedule", "scheduled_time": "2030-01-08T03:00:00Z"})
+    assert len(str(first)) == 64 and request_token(cfg, {"reason": "schedule"}) is None
+    other = cfg.replace(**{"aws.pipeline_name": "other"})
+    assert request_token(cfg, {"id": "e1"}) != request_token(other, {"id": "e1"})
 
 
 def test_the_starter_package_is_deterministic_and_holds_the_handler() -> None:
@@ -242,7 +252,7 @@ def test_the_starter_compares_with_the_champion_exactly_as_upsert_start(tmp_path
     _pipeline()
     add_package("Approved", metrics={"auc": 0.91, "precision": 0.8, "recall": 0.7})
     expected = champion_bar_of(SageMakerRegistry(client("sagemaker"), client("s3")), cfg).value
-    result = handler({"reason": "schedule", "id": "0123456789abcdef0123456789abcdef"})
+    result = handler({"reason": "schedule", "scheduled_time": "2030-01-01T03:00:00Z"})
     assert result["Parameters"] == {"ChampionBar": repr(expected), "TriggerReason": "schedule"}
     assert expected == pytest.approx(0.92)
     handler({"detail-type": "CloudWatch Alarm State Change", "id": "e" * 36,

@@ -10,6 +10,7 @@ never starts without the bar.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -21,11 +22,11 @@ from trainguard.pipelines.registry.base import champion_bar_of
 from trainguard.pipelines.registry.sagemaker import SageMakerRegistry
 from trainguard.training.config import Config, load_config
 
-__all__ = ["CONFIG_ENV", "handler", "reason_of", "start", "starter_config"]
+__all__ = ["CONFIG_ENV", "handler", "reason_of", "request_token", "start", "starter_config"]
 
 CONFIG_ENV = "TRAINGUARD_CONFIG"
 _REASON = re.compile(r"^(manual|schedule|alarm:[\w.+=@/-]{1,240})$")
-_TOKEN = re.compile(r"^[\w-]{32,128}$")
+_TOKEN = re.compile(r"^[0-9a-f]{64}$")
 
 
 def starter_config(cfg: Config) -> dict[str, Any]:
@@ -80,5 +81,14 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
 
     cfg = load_config(json.loads(os.environ[CONFIG_ENV]))
     session = boto3.Session(region_name=cfg.aws.region)
-    token = str(event.get("id") or "").replace(":", "-")
-    return start(cfg, reason_of(event), session.client("sagemaker"), session.client("s3"), token)
+    return start(cfg, reason_of(event), session.client("sagemaker"), session.client("s3"),
+                 request_token(cfg, event))
+
+
+def request_token(cfg: Config, event: Mapping[str, Any]) -> str | None:
+    """StartPipelineExecution's idempotency token: the same for every retry of one occurrence (an
+    EventBridge event keeps its id; a schedule occurrence keeps its scheduled time)."""
+    occurrence = event.get("id") or event.get("scheduled_time")
+    if not occurrence:
+        return None
+    return hashlib.sha256(f"{cfg.aws.pipeline_name}:{occurrence}".encode()).hexdigest()[:64]

@@ -231,7 +231,8 @@ def schedule_request(cfg: Config, function_arn: str, invoke_role: str, dlq: str)
             "FlexibleTimeWindow": {"Mode": "OFF"}, "KmsKeyArn": str(cfg.security.kms_key_id),
             "Description": f"trainguard: retrain {cfg.aws.pipeline_name} on schedule",
             "Target": {"Arn": function_arn, "RoleArn": invoke_role,
-                       "Input": json.dumps({"reason": "schedule", "id": "<aws.scheduler.execution-id>"}),
+                       "Input": json.dumps({"reason": "schedule",
+                                             "scheduled_time": "<aws.scheduler.scheduled-time>"}),
                        "RetryPolicy": _retry(cfg), "DeadLetterConfig": {"Arn": dlq}}}
 
 

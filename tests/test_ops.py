@@ -161,6 +161,10 @@ def test_ops_upsert_creates_alarms_and_triggers_and_a_rerun_writes_nothing(tmp_p
     add_package("Approved", metrics={"auc": 0.9, "precision": 0.8, "recall": 0.7})
     path = config_file(tmp_path, triggers={"schedule": "cron(0 3 ? * MON *)", "max_retries": 4})
     assert _ops(path, "diff") == 1
+    planned = capsys.readouterr().out
+    assert f"+ topic arn:aws:sns:{REGION}:{ACCOUNT}:trainguard-alarms" in planned
+    assert "+ schedule tg-test-retrain (cron(0 3 ? * MON *))" in planned
+    assert client("cloudwatch").describe_alarms()["MetricAlarms"] == []  # diff wrote nothing
     assert _ops(path, "upsert") == 0
     capsys.readouterr()
     alarms = {a["AlarmName"]: a for a in client("cloudwatch").describe_alarms()["MetricAlarms"]}

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainguard.pipelines.ci.aws import DeployError, make_session
+from trainguard.pipelines.ci.aws import DeployError, aws_errors, error_code, make_session
 from trainguard.pipelines.ops.alarms import (
     AlarmSpec,
     alarm_specs,
@@ -63,6 +63,8 @@ def _run(cfg: Config, session: Any, endpoint_url: str | None, starter_role: str 
     lines: list[str] = []
     if apply:
         upsert_topic(c["sns"], cfg, account, out)
+    elif not _topic_exists(c["sns"], topic):
+        lines.append(f"+ topic {topic} (KMS-encrypted)")
     changed = upsert_alarms(c["cloudwatch"], cfg, specs, OWNER, out, apply=apply)
     lines += [f"alarm {n}" for n in changed]
     retrain = [s.name for s in specs if s.retrain]
@@ -72,6 +74,19 @@ def _run(cfg: Config, session: Any, endpoint_url: str | None, starter_role: str 
                              alarm_arns=arns, apply=apply, out=out)
         lines += ch.lines
     return lines
+
+
+def _topic_exists(sns: Any, arn: str) -> bool:
+    import botocore.exceptions
+
+    with aws_errors("sns:GetTopicAttributes"):
+        try:
+            sns.get_topic_attributes(TopicArn=arn)
+            return True
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) not in {"NotFound", "NotFoundException", "404"}:
+                raise
+            return False
 
 
 def ops_upsert(cfg: Config, *, starter_role: str | None = None, invoke_role: str | None = None,

@@ -31,6 +31,7 @@ class PipelineParameters:
     max_overfit_gap: Any
     champion_bar: Any
     model_approval_status: Any
+    trigger_reason: Any
 
     @property
     def all(self) -> list[Any]:
@@ -47,6 +48,7 @@ class PipelineParameters:
             self.max_overfit_gap,
             self.champion_bar,
             self.model_approval_status,
+            self.trigger_reason,
         ]
 
 
@@ -71,4 +73,6 @@ def pipeline_parameters(cfg: Config, bucket: str) -> PipelineParameters:
         model_approval_status=ParameterString(
             "ModelApprovalStatus", default_value=a.approval_status,
             enum_values=["PendingManualApproval", "Approved"]),
+        # why this execution was started (manual, schedule, alarm:<name>); the package records it
+        trigger_reason=ParameterString("TriggerReason", default_value="manual"),
     )

@@ -74,6 +74,7 @@ def lineage_metadata(ctx: BuildContext, report: PropertyFile, training_job: Any,
         "trainguard:execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
         "trainguard:training_job": training_job,
         "trainguard:seed": str(cfg.seed),
+        "trainguard:trigger_reason": ctx.params.trigger_reason,
     }
     for name, value in sorted(hyperparameters_from_config(cfg).items()):
         out[f"hp:{name}"] = tuned.get(name, value)

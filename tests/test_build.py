@@ -43,7 +43,7 @@ def test_build_returns_a_pipeline_with_the_design_step_names(default_definition:
     names = [p["Name"] for p in default_definition["Parameters"]]
     assert names == ["InputDataUri", "ProcessingInstanceType", "ProcessingInstanceCount",
                      "TrainingInstanceType", "TrainingInstanceCount", "MinAuc", "MinRecall",
-                     "MinPrAuc", "MaxOverfitGap", "ChampionBar", "ModelApprovalStatus"]
+                     "MinPrAuc", "MaxOverfitGap", "ChampionBar", "ModelApprovalStatus", "TriggerReason"]
 
 
 def test_parameter_defaults_come_from_the_config() -> None:

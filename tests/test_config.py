@@ -32,7 +32,7 @@ def test_empty_yaml_file_means_defaults(tmp_path) -> None:
     ("data", "message"),
     [
         ({"cv": {"folds": "five"}}, r"cv\.folds must be an integer; got 'five'"),
-        ({"cvv": {}}, r"unknown config key 'cvv'.*Known keys: approval, aws, cost, cv"),
+        ({"cvv": {}}, r"unknown config key 'cvv'.*Known keys: alarms, approval, aws, cost, cv"),
         ({"cv": {"k": 3}}, r"unknown config key 'cv\.k'. Known keys under cv: folds, shuffle"),
         ({"resampling": {"method": "smoteish"}}, r"resampling\.method must be one of 'smote'"),
         ({"cv": {"folds": 1}}, r"cv\.folds must be at least 2; got 1"),

@@ -582,3 +582,13 @@ def test_definition_commands_load_neither_the_sdk_nor_boto3(tmp_path: Any) -> No
                           timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("kind", ["Lambda", "Callback", "EMR", "NotebookJob"])
+def test_a_step_with_egress_of_its_own_is_an_error(kind: str) -> None:
+    """Only isolated jobs run code: results leave through trainguard ops, never from a step."""
+    defn = good_definition()
+    defn["Steps"].append({"Name": "Publish", "Type": kind, "Arguments": {"FunctionArn": "arn:aws:lambda:x"}})
+    found = [f for f in lint_definition(defn) if f.rule == "egress"]
+    assert [(f.step, f.severity) for f in found] == [("Publish", "error")]
+    assert "outside the isolated jobs" in found[0].message

@@ -20,17 +20,20 @@ from trainguard.training.errors import ConfigError
 
 __all__ = [
     "TUNABLE",
+    "AlarmsConfig",
     "ApprovalConfig",
     "AwsConfig",
     "CVConfig",
     "Config",
     "CostConfig",
     "DataConfig",
+    "DeployConfig",
     "MonitorConfig",
     "ParamRange",
     "RegistryConfig",
     "ResamplingConfig",
     "SecurityConfig",
+    "TriggersConfig",
     "TuningConfig",
     "XGBoostConfig",
     "apply_overrides",
@@ -307,6 +310,70 @@ class MonitorConfig:
 
 
 @dataclass(frozen=True)
+class DeployConfig:
+    """The HTTPS endpoint serving the newest Approved package: size, data capture, blue/green update."""
+
+    endpoint_name: str = "trainguard-endpoint"
+    variant_name: str = "AllTraffic"
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+    capture_uri: str | None = None
+    """S3 prefix for captured requests and responses; None means s3://<bucket>/<prefix>/capture."""
+    capture_percent: int = 100
+    """Share of requests captured (inputs and outputs), 0-100."""
+    traffic: Literal["all_at_once", "canary", "linear"] = "canary"
+    """How blue/green shifts traffic to the new fleet."""
+    step_percent: int = 10
+    """Capacity share of the canary, or of each linear step (1-100)."""
+    wait_seconds: int = 600
+    """Baking period after each traffic shift, watched by the rollback alarms (0-3600)."""
+    termination_wait_seconds: int = 300
+    """How long the old fleet stays after the shift completes (0-3600)."""
+
+
+@dataclass(frozen=True)
+class AlarmsConfig:
+    """CloudWatch alarms on the endpoint and on model quality/drift, notifying one SNS topic."""
+
+    topic_name: str = "trainguard-alarms"
+    """SNS topic created (KMS-encrypted) when topic_arn is not set."""
+    topic_arn: str | None = None
+    """An existing topic to notify instead; must be in aws.region."""
+    namespace: str = "Trainguard"
+    """CloudWatch namespace of the quality and drift metrics trainguard publishes."""
+    period_seconds: int = 300
+    evaluation_periods: int = 3
+    latency_p99_ms: float = 500.0
+    """ModelLatency p99 above this (milliseconds) alarms; CloudWatch holds it in microseconds."""
+    max_5xx_errors: float = 5.0
+    """Invocation5XXErrors summed over a period above this alarms."""
+    auc_drop: float = 0.05
+    """AUC alarm threshold = the package's baseline AUC minus this, unless min_auc is set."""
+    min_auc: float | None = None
+    precision_drop: float = 0.1
+    min_precision: float | None = None
+    recall_drop: float = 0.1
+    min_recall: float | None = None
+    max_drifted_features: int = 0
+    """More features than this failing the drift check alarms."""
+
+
+@dataclass(frozen=True)
+class TriggersConfig:
+    """What starts the training pipeline: a schedule and the degradation alarms, with a dead-letter queue."""
+
+    schedule: str | None = "rate(7 days)"
+    """EventBridge Scheduler expression (rate(...), cron(6 fields) or at(...)); None: no schedule."""
+    timezone: str = "UTC"
+    on_alarms: bool = True
+    """Start retraining when a quality or drift alarm goes to ALARM."""
+    max_retries: int = 3
+    max_event_age_seconds: int = 3600
+    dead_letter_queue: str = "trainguard-triggers-dlq"
+    """SQS queue (KMS-encrypted) receiving starts that failed after the retries."""
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything trainguard needs, one section per concern; build with ``load_config``."""
 
@@ -322,6 +389,9 @@ class Config:
     aws: AwsConfig = field(default_factory=AwsConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     cost: CostConfig = field(default_factory=CostConfig)
+    deploy: DeployConfig = field(default_factory=DeployConfig)
+    alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
+    triggers: TriggersConfig = field(default_factory=TriggersConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON/YAML ready) that ``load_config`` reads back to an equal Config."""
@@ -759,6 +829,7 @@ def _check_consistency(cfg: Config) -> None:
     at_least("monitor.max_categories", m.max_categories, 1)
     at_least("monitor.quality_sigmas", m.quality_sigmas, 0)
     problems.extend(_cost_problems(cfg))
+    _check_ops(cfg, need, at_least, within)
     if problems:
         if len(problems) == 1:
             raise ConfigError(problems[0])
@@ -800,3 +871,25 @@ def _cost_problems(cfg: Config) -> list[str]:
     if not c.trigger or not c.trigger.replace("-", "").replace("_", "").isalnum():
         out.append(f"cost.trigger must be a short word (letters, digits, - or _); got {c.trigger!r}.")
     return out
+def _check_ops(cfg: Config, need: Any, at_least: Any, within: Any) -> None:
+    """Ranges of the deploy, alarms and triggers sections (the service's limits where it has them)."""
+    d, al, t = cfg.deploy, cfg.alarms, cfg.triggers
+    at_least("deploy.instance_count", d.instance_count, 1)
+    within("deploy.capture_percent", d.capture_percent, 0, 100, "[]")
+    within("deploy.step_percent", d.step_percent, 1, 100, "[]")
+    within("deploy.wait_seconds", d.wait_seconds, 0, 3600, "[]")
+    within("deploy.termination_wait_seconds", d.termination_wait_seconds, 0, 3600, "[]")
+    at_least("alarms.period_seconds", al.period_seconds, 60)
+    need(al.period_seconds % 60 == 0, f"alarms.period_seconds must be a multiple of 60; got {al.period_seconds}.")
+    at_least("alarms.evaluation_periods", al.evaluation_periods, 1)
+    need(al.latency_p99_ms > 0, f"alarms.latency_p99_ms must be positive; got {al.latency_p99_ms}.")
+    at_least("alarms.max_5xx_errors", al.max_5xx_errors, 0)
+    at_least("alarms.max_drifted_features", al.max_drifted_features, 0)
+    for name in ("auc_drop", "precision_drop", "recall_drop"):
+        within(f"alarms.{name}", getattr(al, name), 0, 1, "[]")
+    for name in ("min_auc", "min_precision", "min_recall"):
+        value = getattr(al, name)
+        if value is not None:
+            within(f"alarms.{name}", value, 0, 1, "[]")
+    within("triggers.max_retries", t.max_retries, 0, 185, "[]")
+    within("triggers.max_event_age_seconds", t.max_event_age_seconds, 60, 86400, "[]")

@@ -69,6 +69,10 @@ _CONTAINER_TYPES = {"Condition", "ForEach"}
 _CHECKED_TYPES = {"Processing", "Training", "Tuning", "Transform", "QualityCheck", "ClarifyCheck",
                   "Model", "RegisterModel", "Fail", *_CONTAINER_TYPES}
 """Step types whose Arguments lint knows how to check; any other is a finding (not proven safe)."""
+# Step kinds that run code of their own outside a job, with network access: metrics and
+# retraining starts go through trainguard's ops command and starter function instead
+# (docs/operations.md). Any other unchecked kind is already an unknown-step error.
+_EGRESS_TYPES = {"Lambda", "Callback", "EMR", "EMRServerless", "NotebookJob"}
 
 
 @dataclass(frozen=True)
@@ -658,6 +662,12 @@ def lint_definition(definition: Mapping[str, Any] | str, config: Config | None =
             findings.extend(_check_approval(step, definition, config))
         findings.extend(_check_cache(step))
         findings.extend(_check_placeholders(step))
+        if kind in _EGRESS_TYPES:
+            findings.append(Finding("egress", "error", name, "Type",
+                                    f"a {kind} step can reach the network "
+                                    "outside the isolated jobs; publish metrics with trainguard ops "
+                                    "publish and start pipelines through the trainguard starter "
+                                    "(docs/operations.md), or remove the step."))
     findings.extend(_check_reject_branch(definition))
     findings.extend(cost_findings(definition, cost or (config.cost if config else None)))
     return sorted(findings, key=lambda f: f.severity != "error")  # errors first, stable order

@@ -33,6 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cost": ("trainguard.pipelines.cli.cost", "estimate what one execution costs, worst case and expected"),
     "budgets": ("trainguard.pipelines.cli.budgets",
                 "deploy the budget, cost anomaly alerts and under-use alarms (diff/deploy/teardown)"),
+    "deploy": ("trainguard.pipelines.cli.deploy",
+               "serve the newest Approved model package on an encrypted, isolated endpoint"),
+    "ops": ("trainguard.pipelines.cli.ops",
+            "alarms, retraining triggers and their metrics: upsert, diff, remove, publish, explain"),
 }
 
 

@@ -27,6 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deployer", action="store_true",
                         help="the policy of the CI identity that runs diff/upsert instead of the "
                              "pipeline's execution role (needs the config)")
+    parser.add_argument("--ops", action="store_true",
+                        help="the operating side's policies instead: the retraining starter's role, "
+                             "the schedule's role and the operator running deploy/ops (needs the "
+                             "config, --starter-role-arn and --invoke-role-arn; --role-arn is the "
+                             "endpoint model's role)")
+    parser.add_argument("--starter-role-arn", help="with --ops: the starter function's role")
+    parser.add_argument("--invoke-role-arn", help="with --ops: the role the schedule invokes the starter with")
     parser.add_argument("--github-repo", metavar="OWNER/NAME",
                         help="with --deployer: trust policy for GitHub Actions OIDC of this repo")
     parser.add_argument("--github-ref", default="refs/heads/main",
@@ -45,6 +52,16 @@ def run(args: argparse.Namespace) -> int:
         raise IamError("--set applies to a config; it cannot change a --definition file. Use "
                        "--config with --set, or edit the definition.")
     config = None if args.definition else config_from_args(args)
+    if args.ops:
+        if config is None:
+            raise IamError("--ops needs the config (endpoint, pipeline, alarms, triggers); use --config.")
+        from trainguard.pipelines.ops.iam import ops_policies
+
+        if args.region:
+            config = config.replace(**{"aws.region": args.region})
+        return _write(args, ops_policies(config, model_role=args.role_arn or config.aws.role_arn,
+                                         starter_role=args.starter_role_arn or "",
+                                         invoke_role=args.invoke_role_arn or ""))
     if args.definition:
         definition = load_definition(args.definition)
     else:

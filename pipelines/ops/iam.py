@@ -1,0 +1,128 @@
+"""The policies of the operating side: the starter's role, the schedule's role, the operator.
+
+Derived from the config, scoped to this pipeline, endpoint, alarms, function, schedule, rule and
+queue; no wildcard actions. The schedule's role may only invoke the starter (and report to the
+dead-letter queue); the starter's role may only read the champion and start this pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trainguard.pipelines.ci.iam import IamError
+from trainguard.pipelines.ops.alarms import endpoint_alarm_names, quality_alarm_names
+from trainguard.pipelines.ops.deploy import capture_uri
+from trainguard.pipelines.ops.triggers import starter_name
+from trainguard.training.config import Config
+
+__all__ = ["ops_policies"]
+
+
+def _doc(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def _allow(sid: str, actions: list[str], resource: Any, condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    st: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resource}
+    if condition:
+        st["Condition"] = condition
+    return st
+
+
+def _trust(service: str, account: str) -> dict[str, Any]:
+    return _doc({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole",
+                 "Condition": {"StringEquals": {"aws:SourceAccount": account}}})
+
+
+def ops_policies(cfg: Config, *, model_role: str, starter_role: str, invoke_role: str) -> dict[str, Any]:
+    """{"StarterRole", "InvokeRole", "Operator"}: policy (and trust policy) documents."""
+    from trainguard.pipelines.ops.common import account_of
+
+    account = account_of(cfg.aws.role_arn)
+    for flag, role in (("--role-arn", model_role), ("--starter-role-arn", starter_role),
+                       ("--invoke-role-arn", invoke_role)):
+        if not account_of(role):
+            raise IamError(f"{flag} {role!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>).")
+    if not account or not cfg.security.kms_key_id:
+        raise IamError("aws.role_arn and security.kms_key_id must be set to scope the ops policies.")
+    region, key = cfg.aws.region, str(cfg.security.kms_key_id)
+    key_arn = key if key.startswith("arn:") else f"arn:aws:kms:{region}:{account}:key/{key}"
+    sm = f"arn:aws:sagemaker:{region}:{account}"
+    pipeline = f"{sm}:pipeline/{cfg.aws.pipeline_name}"
+    group = cfg.registry.model_package_group
+    bucket = cfg.aws.bucket or f"sagemaker-{region}-{account}"
+    prefix = "/".join(p for p in cfg.aws.prefix.split("/") if p)
+    runs = f"arn:aws:s3:::{bucket}/{prefix + '/' if prefix else ''}runs/*"
+    fn_name = starter_name(cfg)
+    fn = f"arn:aws:lambda:{region}:{account}:function:{fn_name}"
+    queue = f"arn:aws:sqs:{region}:{account}:{cfg.triggers.dead_letter_queue}"
+    schedule = f"arn:aws:scheduler:{region}:{account}:schedule/default/{fn_name}"
+    rule = f"arn:aws:events:{region}:{account}:rule/{fn_name}-on-alarm"
+    ep = cfg.deploy.endpoint_name
+    alarms = [f"arn:aws:cloudwatch:{region}:{account}:alarm:{n}"
+              for n in endpoint_alarm_names(cfg) + quality_alarm_names(cfg)]
+    topic = cfg.alarms.topic_arn or f"arn:aws:sns:{region}:{account}:{cfg.alarms.topic_name}"
+    capture = capture_uri(cfg, bucket)[len("s3://"):]
+    kms_use = ["kms:Decrypt", "kms:GenerateDataKey"]
+
+    starter = _doc(
+        _allow("StartThisPipeline", ["sagemaker:StartPipelineExecution"], pipeline),
+        _allow("ReadChampion", ["sagemaker:DescribeModelPackage"], f"{sm}:model-package/{group}/*"),
+        # List requests name the group as a parameter, not as a resource; ListModelPackageGroups
+        # tells a missing group (no champion) from a failed call
+        _allow("ListChampions", ["sagemaker:ListModelPackageGroups", "sagemaker:ListModelPackages"], "*"),
+        _allow("ReadChampionReport", ["s3:GetObject"], runs),
+        _allow("ReportFailedStarts", ["sqs:SendMessage"], queue),
+        _allow("UseKey", kms_use, key_arn),
+        _allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
+               f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{fn_name}:*"),
+        _allow("CreateOwnLogGroup", ["logs:CreateLogGroup"],
+               f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{fn_name}"))
+    invoke = _doc(
+        _allow("InvokeStarterOnly", ["lambda:InvokeFunction"], [fn, f"{fn}:*"]),
+        _allow("ReportFailedInvocations", ["sqs:SendMessage"], queue),
+        _allow("UseKey", kms_use, key_arn))
+    pass_to = [("PassModelRole", model_role, "sagemaker.amazonaws.com"),
+               ("PassStarterRole", starter_role, "lambda.amazonaws.com"),
+               ("PassScheduleRole", invoke_role, "scheduler.amazonaws.com")]
+    operator = _doc(
+        _allow("DeployEndpoint", ["sagemaker:AddTags", "sagemaker:DeleteEndpoint",
+                                  "sagemaker:DescribeEndpoint", "sagemaker:ListTags"], f"{sm}:endpoint/{ep}"),
+        # Create/UpdateEndpoint are authorized against the endpoint and the config it names
+        _allow("ServeConfig", ["sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint"],
+               [f"{sm}:endpoint/{ep}", f"{sm}:endpoint-config/{ep}-c-*"]),
+        _allow("DeployConfigsAndModels",
+               ["sagemaker:AddTags", "sagemaker:CreateEndpointConfig", "sagemaker:CreateModel",
+                "sagemaker:DeleteEndpointConfig", "sagemaker:DeleteModel", "sagemaker:DescribeEndpointConfig",
+                "sagemaker:DescribeModel", "sagemaker:ListTags"],
+               [f"{sm}:endpoint-config/{ep}-c-*", f"{sm}:model/{ep}-m-*"]),
+        _allow("ReadPackages", ["sagemaker:DescribeModelPackage"], f"{sm}:model-package/{group}/*"),
+        _allow("ListPackagesModelsConfigs", ["sagemaker:ListEndpointConfigs", "sagemaker:ListModelPackageGroups",
+                                             "sagemaker:ListModelPackages", "sagemaker:ListModels"], "*"),
+        _allow("ReadReports", ["s3:GetObject"], runs),
+        *[_allow(sid, ["iam:PassRole"], role, {"StringEquals": {"iam:PassedToService": svc}})
+          for sid, role, svc in pass_to],
+        _allow("UseKeyForEndpointTopicQueue", ["kms:CreateGrant", "kms:DescribeKey", *kms_use], key_arn),
+        _allow("Alarms", ["cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
+                          "cloudwatch:ListTagsForResource", "cloudwatch:PutMetricAlarm",
+                          "cloudwatch:TagResource"], alarms),
+        _allow("PublishCheckMetrics", ["cloudwatch:PutMetricData"], "*",
+               {"StringEquals": {"cloudwatch:namespace": cfg.alarms.namespace}}),
+        _allow("Topic", ["sns:CreateTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
+                         "sns:TagResource"], topic),
+        _allow("DeadLetterQueue", ["sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes",
+                                   "sqs:GetQueueUrl", "sqs:ListQueueTags", "sqs:SetQueueAttributes",
+                                   "sqs:TagQueue"], queue),
+        _allow("Starter", ["lambda:AddPermission", "lambda:CreateFunction", "lambda:DeleteFunction",
+                           "lambda:GetFunction", "lambda:GetFunctionEventInvokeConfig",
+                           "lambda:PutFunctionEventInvokeConfig", "lambda:TagResource",
+                           "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration"], fn),
+        _allow("Schedule", ["scheduler:CreateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule",
+                            "scheduler:UpdateSchedule"], schedule),
+        _allow("AlarmRule", ["events:DeleteRule", "events:DescribeRule", "events:ListTargetsByRule",
+                             "events:PutRule", "events:PutTargets", "events:RemoveTargets",
+                             "events:TagResource"], rule),
+        _allow("ReadCapturedChecks", ["s3:GetObject"], f"arn:aws:s3:::{capture}/*"))
+    return {"StarterRole": {"PolicyDocument": starter, "TrustPolicy": _trust("lambda.amazonaws.com", account)},
+            "InvokeRole": {"PolicyDocument": invoke, "TrustPolicy": _trust("scheduler.amazonaws.com", account)},
+            "Operator": {"PolicyDocument": operator}}

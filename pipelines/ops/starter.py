@@ -1,0 +1,94 @@
+"""The retraining starter: what the schedule and the degradation alarms invoke.
+
+EventBridge targets pass only static parameters, but a start must compare against the champion
+of the moment, as ``trainguard upsert --start`` does. So the targets invoke this small function,
+which computes ChampionBar with the very same ``champion_bar_of`` over the SageMaker registry, then starts the
+pipeline with ``TriggerReason``. When the bar cannot be computed (an unreadable champion report,
+a denied call) it raises: the invocation is retried and then lands in the dead-letter queue; it
+never starts without the bar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from trainguard.pipelines.ci.aws import DeployError, aws_errors
+from trainguard.pipelines.registry.base import champion_bar_of
+from trainguard.pipelines.registry.sagemaker import SageMakerRegistry
+from trainguard.training.config import Config, load_config
+
+__all__ = ["CONFIG_ENV", "handler", "reason_of", "request_token", "start", "starter_config"]
+
+CONFIG_ENV = "TRAINGUARD_CONFIG"
+_REASON = re.compile(r"^(manual|schedule|alarm:[\w.+=@/-]{1,240})$")
+_TOKEN = re.compile(r"^[0-9a-f]{64}$")
+
+
+def starter_config(cfg: Config) -> dict[str, Any]:
+    """The part of the config the starter needs (fits a Lambda environment variable)."""
+    a = cfg.approval
+    return {"aws": {"region": cfg.aws.region, "pipeline_name": cfg.aws.pipeline_name,
+                    "role_arn": cfg.aws.role_arn},
+            "registry": {"model_package_group": cfg.registry.model_package_group},
+            "approval": {"champion_metric": a.champion_metric, "champion_margin": a.champion_margin,
+                         "champion_margin_mode": a.champion_margin_mode}}
+
+
+def reason_of(event: Mapping[str, Any]) -> str:
+    """TriggerReason of an invocation: ``schedule`` (the schedule's input) or ``alarm:<name>``
+    (an alarm state-change event). DeployError for anything else, so it is not started."""
+    if event.get("reason") == "schedule":
+        return "schedule"
+    detail = event.get("detail") if isinstance(event.get("detail"), Mapping) else {}
+    if event.get("detail-type") == "CloudWatch Alarm State Change":
+        state = (detail.get("state") or {}).get("value")
+        if state != "ALARM":
+            raise DeployError(f"alarm event in state {state!r}; only ALARM starts retraining.")
+        reason = f"alarm:{detail.get('alarmName', '')}"
+        if _REASON.match(reason):
+            return reason
+    raise DeployError(f"the starter was invoked with an event it does not know ({sorted(event)}); "
+                      "only the trainguard schedule and alarm rules invoke it.")
+
+
+def start(cfg: Config, reason: str, sm: Any, s3: Any, token: str | None = None) -> dict[str, Any]:
+    """Start the pipeline with ChampionBar from the registry and TriggerReason; returns the
+    execution ARN and parameters. ``token`` makes a retried invocation start at most once."""
+    if not _REASON.match(reason):
+        raise DeployError(f"TriggerReason {reason!r} must be manual, schedule or alarm:<name>.")
+    found = champion_bar_of(SageMakerRegistry(sm, s3), cfg)
+    champion = found.champion.lineage.get("arn") if found.champion else None
+    params = {"ChampionBar": repr(found.value), "TriggerReason": reason}
+    kwargs: dict[str, Any] = {}
+    if token and _TOKEN.match(token):
+        kwargs["ClientRequestToken"] = token
+    with aws_errors("sagemaker:StartPipelineExecution"):
+        resp = sm.start_pipeline_execution(
+            PipelineName=cfg.aws.pipeline_name, PipelineExecutionDescription=f"trainguard: {reason}",
+            PipelineParameters=[{"Name": k, "Value": v} for k, v in sorted(params.items())], **kwargs)
+    return {"PipelineExecutionArn": resp["PipelineExecutionArn"], "Parameters": params,
+            "Champion": champion}
+
+
+def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+    """Lambda entry point: the config comes from TRAINGUARD_CONFIG, credentials from the role."""
+    import boto3
+
+    cfg = load_config(json.loads(os.environ[CONFIG_ENV]))
+    session = boto3.Session(region_name=cfg.aws.region)
+    return start(cfg, reason_of(event), session.client("sagemaker"), session.client("s3"),
+                 request_token(cfg, event))
+
+
+def request_token(cfg: Config, event: Mapping[str, Any]) -> str | None:
+    """StartPipelineExecution's idempotency token: the same for every retry of one occurrence (an
+    EventBridge event keeps its id; a schedule occurrence keeps its scheduled time)."""
+    occurrence = event.get("id") or event.get("scheduled_time")
+    if not occurrence:
+        return None
+    return hashlib.sha256(f"{cfg.aws.pipeline_name}:{occurrence}".encode()).hexdigest()[:64]

@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "baseline a table, or check new data for drift and model quality (Model Monitor formats)"),
     "upsert": ("trainguard.pipelines.cli.upsert",
                "lint, upload the code bundle and create or update the pipeline"),
+    "preflight": ("trainguard.pipelines.cli.preflight",
+                  "check the account: subnets, security groups, S3 endpoint, KMS key, role trust"),
 }
 
 

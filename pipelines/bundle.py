@@ -2,7 +2,9 @@
 
 The tarball holds the installed ``trainguard.training`` package (under a stub ``trainguard``
 package, so the job imports the same names as the user's side), the pure-Python libraries the XGBoost image
-lacks (``imblearn``, ``sklearn_compat``) and ``entry.py`` (script mode's entry point). Entries are
+lacks (``imblearn``, ``sklearn_compat``), ``entry.py`` (script mode's entry point) and a
+``pyproject.toml`` with an in-tree build backend, so script mode's ``pip install .`` needs
+nothing but pip (no setuptools, no wheel, no index: it works offline on any image). Entries are
 sorted, with fixed mtimes, owners and modes and a gzip header without a timestamp, so the same
 code gives the same bytes and the same sha256 (for a given zlib); the S3 key carries that sha, so
 jobs, caching and upserts see a new key exactly when the code changes. Never imports the SDK.
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "BUILD_BACKEND",
     "BUNDLED_PACKAGES",
     "BUNDLE_FILENAME",
     "ENTRY_SCRIPT",
@@ -44,6 +47,64 @@ ENTRY_SOURCE = (
 )
 """``entry.py``. Script mode also passes the hyperparameters as ``--name value`` flags; the train
 job reads them from ``hyperparameters.json`` instead, so the flags are not forwarded."""
+
+BUILD_BACKEND = "_trainguard_build.py"
+BUILD_BACKEND_SOURCE = '''"""PEP 517 build backend of the job bundle: an empty wheel, built with the standard library.
+
+Script mode runs ``pip install .`` on the bundle before it runs entry.py. With this backend pip
+needs no setuptools, no wheel and no index, so the install works offline on any image; the code
+itself runs from the unpacked folder (entry.py's working directory), so the wheel carries only
+its metadata.
+"""
+import base64
+import hashlib
+import os
+import zipfile
+
+NAME = "trainguard_job"
+VERSION = "0"
+DIST_INFO = NAME + "-" + VERSION + ".dist-info"
+FILES = {
+    "METADATA": "Metadata-Version: 2.1\\nName: " + NAME + "\\nVersion: " + VERSION + "\\n",
+    "WHEEL": "Wheel-Version: 1.0\\nGenerator: trainguard\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+}
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    folder = os.path.join(metadata_directory, DIST_INFO)
+    os.makedirs(folder, exist_ok=True)
+    for name, text in FILES.items():
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return DIST_INFO
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    filename = NAME + "-" + VERSION + "-py3-none-any.whl"
+    record = []
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as whl:
+        for name, text in FILES.items():
+            data = text.encode("utf-8")
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            whl.writestr(zipfile.ZipInfo(DIST_INFO + "/" + name, (1980, 1, 1, 0, 0, 0)), data)
+            record.append(DIST_INFO + "/" + name + ",sha256=" + digest + "," + str(len(data)))
+        record.append(DIST_INFO + "/RECORD,,")
+        whl.writestr(zipfile.ZipInfo(DIST_INFO + "/RECORD", (1980, 1, 1, 0, 0, 0)),
+                     "\\n".join(record) + "\\n")
+    return filename
+'''
+"""The bundle's own build backend (``pyproject.toml`` names it with ``backend-path = ["."]``)."""
+PYPROJECT_SOURCE = (
+    "# script mode runs `pip install .` here: the in-tree backend needs nothing from an index\n"
+    "[build-system]\n"
+    "requires = []\n"
+    'build-backend = "_trainguard_build"\n'
+    'backend-path = ["."]\n'
+)
 
 _MTIME = 0
 _SKIP_DIRS = {"__pycache__"}
@@ -126,7 +187,9 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def _build(packages: tuple[str, ...]) -> Bundle:
-    entries: dict[str, bytes] = {ENTRY_SCRIPT: ENTRY_SOURCE.encode()}
+    entries: dict[str, bytes] = {ENTRY_SCRIPT: ENTRY_SOURCE.encode(),
+                                 BUILD_BACKEND: BUILD_BACKEND_SOURCE.encode(),
+                                 "pyproject.toml": PYPROJECT_SOURCE.encode()}
     for package in packages:
         parents = package.split(".")[:-1]
         for depth in range(1, len(parents) + 1):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from packaging.specifiers import SpecifierSet
-from trainguard.pipelines.bundle import BUNDLED_PACKAGES, ENTRY_SOURCE
+from trainguard.pipelines.bundle import BUILD_BACKEND_SOURCE, BUNDLED_PACKAGES, ENTRY_SOURCE
 
 from trainguard import training
 
@@ -129,6 +129,7 @@ def test_training_package_and_entry_script_run_on_the_container_python():
     problems = [p for f in files for p in container_problems(
         f.read_text(encoding="utf-8"), f"training/{f.relative_to(root).as_posix()}", local=local)]
     problems += container_problems(ENTRY_SOURCE, "entry.py", local=local)
+    problems += container_problems(BUILD_BACKEND_SOURCE, "_trainguard_build.py")  # stdlib only
     assert problems == [], "\n".join(problems)
 
 

@@ -271,6 +271,22 @@ def test_train_runs_through_script_mode_with_pip_install_offline(image_run: Imag
     assert "trainguard-metric cv:auc=" in log and "trainguard train: 2 folds" in log
 
 
+def test_pip_install_of_the_bundle_works_offline_with_pip_alone(image_run: ImageRun) -> None:
+    """Any image: pip and nothing else (no setuptools, no wheel), no index, no network, the
+    training job's environment; script mode's ``pip install .`` of the unpacked bundle succeeds."""
+    bare = image_run.bare_python
+    assert image_run.run("bare-probe", [str(bare), "-c", "import setuptools"], image_run.env()) != 0
+    code = image_run.tmp / "bare-code"
+    code.mkdir()
+    with tarfile.open(image_run.bundle) as tar:
+        tar.extractall(code, filter="data")
+    job = image_run.steps["Tune"]["Arguments"]["TrainingJobDefinition"]
+    env = image_run.env(job.get("Environment", {}))
+    status = image_run.run("bare-pip", [str(bare), "-m", "pip", "install", "."], env, cwd=code)
+    assert status == 0, image_run.logs["bare-pip"]
+    assert "Successfully installed trainguard_job" in image_run.logs["bare-pip"].replace("-", "_")
+
+
 def test_model_archive_top_level_is_only_the_booster(image_run: ImageRun) -> None:
     with tarfile.open(image_run.model_tar) as tar:
         names = sorted(m.name for m in tar.getmembers() if m.isfile())

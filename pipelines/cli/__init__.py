@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "serve the newest Approved model package on an encrypted, isolated endpoint"),
     "ops": ("trainguard.pipelines.cli.ops",
             "alarms, retraining triggers and their metrics: upsert, diff, remove, publish, explain"),
+    "preflight": ("trainguard.pipelines.cli.preflight",
+                  "check the account: subnets, security groups, S3 endpoint, KMS key, role trust"),
 }
 
 

@@ -356,15 +356,12 @@ def preprocess(argv: Sequence[str], env: Mapping[str, str]) -> None:
     with phase("screen"):
         schema["leakage_screen"] = screen_features(train_ds.X, train_ds.y, train_ds.feature_names,
                                                    train_ds.categorical_index, seed=cfg.seed)
-    # write everything aside first, then rename: no half-written split is ever left behind
+    # each file appears whole or not at all (training.files); the job's output folders are fresh
     with phase("write"):
-        staged = [write_split(train_ds, _partial(train_path)), write_split(test_ds, _partial(test_path))]
-        finals = [train_path, test_path]
+        write_split(train_ds, train_path)
+        write_split(test_ds, test_path)
         for folder in (train_path.parent, test_path.parent):
-            staged.append(_stage_json(folder / SCHEMA_FILE, schema))
-            finals.append(folder / SCHEMA_FILE)
-        for tmp, final in zip(staged, finals, strict=True):
-            tmp.replace(final)
+            _write_json(folder / SCHEMA_FILE, schema)
     print(f"trainguard preprocess: {n_rows} rows ({positive_rate:.1%} positive) -> "
           f"train {train_ds.n_rows}, test {test_ds.n_rows}")
 
@@ -651,10 +648,6 @@ def _job_input(path: Path, what: str, expected: str) -> Path:
     return path
 
 
-def _partial(path: Path) -> Path:
-    return path.with_name(path.name + ".partial")
-
-
 SCHEMA_FILE = "columns.json"
 """Written by the preprocess job beside each split: the feature columns, which are categorical,
 the roles, and the leakage screen of the training split."""
@@ -665,13 +658,6 @@ def _json_arg(raw: str) -> Any:
         return json.loads(raw)
     except ValueError:
         return raw
-
-
-def _stage_json(path: Path, data: Any) -> Path:
-    tmp = _partial(path)
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(json.dumps(data, indent=1, default=_json_default), encoding="utf-8")
-    return tmp
 
 
 def _read_schema(folder: Path) -> dict[str, Any] | None:

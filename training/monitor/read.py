@@ -27,7 +27,7 @@ __all__ = ["CAPTURE_SUFFIXES", "TABLE_SUFFIXES", "Chunk", "DataSource", "ReadAga
            "iter_capture", "iter_table", "open_source", "read_header"]
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
-CAPTURE_SUFFIXES = (".jsonl", ".json")
+CAPTURE_SUFFIXES = (".jsonl",)
 BATCH_ROWS = 65536
 _BLOCK_BYTES = 8 << 20
 _NULLS = sorted({t for token in MISSING_TOKENS

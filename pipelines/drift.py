@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from trainguard.training.errors import DataError
+from trainguard.training.files import write_text
 from trainguard.training.monitor.check import DriftResult, write_result
 from trainguard.training.monitor.check import check_drift as _check
 
@@ -93,7 +94,7 @@ def resolve_package_baseline(ref: str, registry: str | Path | None, dest: Path) 
         for name, document in (docs.get(folder) or {}).items():
             target = dest / folder / f"{name}.json"
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(document), encoding="utf-8")
+            write_text(target, json.dumps(document))
     model = pkg.lineage.get("model_path")
     model_path: Any = Path(model) if model and Path(model).exists() else None
     return dest, model_path

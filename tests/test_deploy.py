@@ -411,7 +411,7 @@ def test_start_over_the_cost_limit_is_rejected_before_anything_is_uploaded(
     assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE, "--start",
                  "--set", "cost.max_execution_usd=1"]) == 3
     err = capsys.readouterr().err
-    assert "worst-case cost of this execution is 2.50 USD" in err and "cost.max_execution_usd (1 USD)" in err
+    assert "worst-case cost of this execution is 2.75 USD" in err and "cost.max_execution_usd (1 USD)" in err
     assert _client("sagemaker").list_pipelines()["PipelineSummaries"] == []
     assert _client("s3").list_buckets()["Buckets"] == []
 
@@ -432,7 +432,7 @@ def test_start_within_the_limit_prints_the_estimate(config_file: Path, eu_prices
                            out=lines.append)
     assert result.execution_arn
     assert any(line.startswith("cost of one execution in eu-west-1") for line in lines)
-    assert any("worst case 2.50 USD" in line for line in lines)
+    assert any("worst case 2.75 USD" in line for line in lines)
 
 
 def test_endpoint_url_flag_works_without_the_environment(config_file: Path, aws: MotoServer,

@@ -161,7 +161,7 @@ class ImageRun:
         env = self.env({**args.get("Environment", {}), "TRAINGUARD_OPT_ML": str(root)})
         return self.run(step, [*entry, *argv], env)
 
-    def train(self, root: Path, train_csv: Path) -> int:
+    def train(self, root: Path, train_split: Path) -> int:
         """The training job through sagemaker-containers' ``train`` entry, as the image runs it."""
         job = self.steps["Tune"]["Arguments"]["TrainingJobDefinition"]
         tuning = self.steps["Tune"]["Arguments"]["HyperParameterTuningJobConfig"]
@@ -184,7 +184,7 @@ class ImageRun:
         (config / "resourceconfig.json").write_text(json.dumps(
             {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}))
         assert set(channels) == {"train", "code"}
-        for name, source in (("train", train_csv), ("code", self.bundle)):
+        for name, source in (("train", train_split), ("code", self.bundle)):
             (root / "input" / "data" / name).mkdir(parents=True)
             shutil.copy(source, root / "input" / "data" / name / source.name)
         shim = self.tmp / "shim"
@@ -230,18 +230,18 @@ def image_run(tmp_path_factory: pytest.TempPathFactory) -> ImageRun:
         "/opt/ml/processing/input/data": data, "/opt/ml/processing/input/code": run.bundle})
     assert run.pre_status == 0, run.logs["Preprocess"]
     train_root = tmp / "train"
-    run.train_status = run.train(train_root, pre / "processing" / "train" / "train.csv")
+    run.train_status = run.train(train_root, pre / "processing" / "train" / "train.parquet")
     assert run.train_status == 0, run.logs["Train"][-4000:]
     run.model_tar = tmp / "model.tar.gz"
     tar_model(train_root / "model", run.model_tar)  # what SageMaker uploads from SM_MODEL_DIR
     evaluate = tmp / "evaluate"
     run.eval_status = run.processing("Evaluate", evaluate, {
         "/opt/ml/processing/model": run.model_tar,
-        "/opt/ml/processing/test": pre / "processing" / "test" / "test.csv",
+        "/opt/ml/processing/test": pre / "processing" / "test" / "test.parquet",
         "/opt/ml/processing/input/code": run.bundle})
     assert run.eval_status == 0, run.logs["Evaluate"]
     run.evaluation = json.loads((evaluate / "processing" / "evaluation" / "evaluation.json").read_text())
-    run.test_csv = pre / "processing" / "test" / "test.csv"
+    run.test_split = pre / "processing" / "test" / "test.parquet"
     return run
 
 
@@ -307,9 +307,10 @@ def test_the_images_serving_rule_loads_the_model_and_scores_a_test_row(image_run
     served = image_run.tmp / "served"
     with tarfile.open(image_run.model_tar) as tar:
         tar.extractall(served, filter="data")
-    header, first = image_run.test_csv.read_text().splitlines()[:2]
-    label = header.split(",").index("label")
-    payload = ",".join(v for i, v in enumerate(first.split(",")) if i != label)  # text/csv, no label
+    import pyarrow.parquet as pq
+
+    first = pq.read_table(image_run.test_split).slice(0, 1).to_pylist()[0]
+    payload = ",".join(repr(v) for k, v in first.items() if k != "label")  # text/csv, no label
     (image_run.tmp / "serve.py").write_text(_SERVE)
     status = image_run.run("serve", [str(image_run.image_python), str(image_run.tmp / "serve.py"),
                                      str(served), payload], image_run.env())

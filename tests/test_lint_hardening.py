@@ -117,7 +117,7 @@ def test_steps_lint_cannot_check_are_errors_not_passes(step: Any, capsys: pytest
     defn["Steps"].append(step)
     findings = lint_definition(defn)
     assert findings and all(f.severity == "error" for f in findings)
-    assert {f.rule for f in findings} <= {"unknown-step", "malformed-step"}
+    assert {f.rule for f in findings} & {"unknown-step", "malformed-step"}  # beside what other rules see
     path = tmp_path / "d.json"
     path.write_text(json.dumps(defn))
     assert main(["lint", "--definition", str(path)]) == 1

@@ -221,7 +221,7 @@ def test_full_run_approves_registers_and_exposes_trials(workdir: Path) -> None:
                                "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}
     assert "ContentType" not in config["code"]
     assert sorted(p.name for p in (workdir / "jobs" / best["name"] / "input" / "data" / "train").iterdir()) == [
-        "train.parquet"]
+        "columns.json", "train.parquet"]
 
 
 def test_overridden_parameters_take_the_else_branch_register_rejected_and_fail(workdir: Path) -> None:

@@ -69,7 +69,7 @@ def test_cache_hits_only_fresh_entries_with_intact_outputs(tmp_path: Path, monke
     assert key != cache_key("Processing", {"a": 2}, {"s3://b/in": "abc"})
     assert key != cache_key("Processing", {"a": 1}, {"s3://b/in": "abd"})
     assert cache.lookup("S", key, "P1D") is None
-    cache.save("S", key, {"properties": {"p": 1}}, ["s3://b/out"])
+    cache.save("S", key, {"properties": {"p": 1}, "property_files": {}}, ["s3://b/out"])  # as the runner saves
     entry = cache.lookup("S", key, "P1D")
     assert entry is not None and entry["properties"] == {"p": 1}
     assert json.loads((tmp_path / "cache" / "S" / f"{key}.json").read_text())["outputs"]

@@ -23,6 +23,7 @@ from trainguard.pipelines.local.runner import resolve_parameters
 from trainguard.pipelines.local.store import LocalStore
 from trainguard.training.config import load_config
 from trainguard.training.errors import DataError
+from trainguard.training.files import copy_file, write_text
 
 __all__ = ["MonitorRunResult", "run_monitoring_local"]
 
@@ -68,13 +69,13 @@ def run_monitoring_local(config: Any = None, *, data: str | Path, baseline: str 
             raise DataError(f"the baseline {base} is not a folder; pass the baseline folder.")
         _stage(store, str(values["BaselineUri"]), base)
     _stage(store, str(values["MonitorDataUri"]), data_path)
-    (work / "definition.json").write_text(text, encoding="utf-8")
+    write_text(work / "definition.json", text)
     outcome = run_definition(definition, work, code_sha=build_bundle().sha256,
                              pipeline_name=definition.get("PipelineName", "trainguard-monitor"),
                              use_cache=False, on_event=on_event, seed=cfg.seed)
     report = (outcome.property_files.get("CheckDrift") or {}).get("DriftReport")
     if report:
-        (work / "drift_report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+        write_text(work / "drift_report.json", json.dumps(report, indent=1))
         write_drift_report(work / "drift_report.html", report)
     if outcome.status == "Succeeded":
         return MonitorRunResult("Clean", 0, "no violation", work, outcome, report)
@@ -93,4 +94,4 @@ def _stage(store: LocalStore, uri: str, source: Path) -> None:
         shutil.copytree(source, target)
     else:
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target / source.name)
+        copy_file(source, target / source.name)

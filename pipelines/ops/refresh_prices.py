@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from trainguard.pipelines.ops.cost import PRICE_TABLE_PATH, price_table_from_price_list
+from trainguard.training.files import write_text
 
 __all__ = ["fetch_products", "main", "merge_tables", "read_pages", "write_table"]
 
@@ -63,17 +62,8 @@ def merge_tables(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, A
 
 
 def write_table(table: dict[str, Any], out: str | Path) -> None:
-    """Write the table JSON atomically (a temporary file renamed over the target)."""
-    out = Path(out)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(table, fh, indent=1, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the table JSON whole or not at all (``training.files``)."""
+    write_text(out, json.dumps(table, indent=1, sort_keys=True) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from trainguard.pipelines.report.html import ReportError, _css, _e, _num, _section, _table
+from trainguard.training.files import write_text
 
 __all__ = ["render_drift_report", "write_drift_report"]
 
@@ -153,22 +154,12 @@ def _pct(value: Any) -> str:
 
 def write_drift_report(path: str | os.PathLike[str], report: Mapping[str, Any], *,
                        title: str = DEFAULT_TITLE) -> Path:
-    """Render and write the page to ``path`` atomically (temp file and rename)."""
-    import tempfile
-
+    """Render and write the page to ``path``, whole or not at all (``training.files``)."""
     text = render_drift_report(report, title=title)
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text(target, text)
     except OSError as exc:
         raise ReportError(f"cannot write the drift report to {target}: {exc.strerror or exc}; "
                           "choose a writable path.") from None

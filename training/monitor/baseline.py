@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from trainguard.training.errors import DataError
+from trainguard.training.files import write_text
 from trainguard.training.monitor.profile import NumericProfile, TextProfile, scan, source_header
 from trainguard.training.monitor.read import open_source
 
@@ -206,19 +205,11 @@ def _f(x: float) -> float | None:
 
 
 def write_json_atomic(path: str | Path, data: Any) -> Path:
-    """Write strict JSON at ``path`` through a temp file and a rename: never half a file."""
+    """Write strict JSON at ``path``, whole or not at all (``training.files``)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    text = json.dumps(data, indent=1, allow_nan=False) + "\n"  # strict: fails before any write
+    return write_text(target, text)
 
 
 def write_baseline(out: str | Path, statistics: Mapping[str, Any],

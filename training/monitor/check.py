@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from trainguard.training.errors import ConfigError, DataError
+from trainguard.training.evaluation import json_safe
 from trainguard.training.monitor.baseline import CDF_POINTS, load_baseline, regroup, write_json_atomic
 from trainguard.training.monitor.distance import chi_squared, linf, robust, total_variation
 from trainguard.training.monitor.profile import NumericProfile, TextProfile, scan, source_header
@@ -88,7 +89,7 @@ class DriftResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary: the table and the violations."""
-        return _json_safe({
+        return json_safe({
             "clean": self.clean, "data": self.data, "baseline": self.baseline, "rows": self.rows,
             "method": self.method, "alpha": self.alpha, "min_effect": self.min_effect,
             "drifted": self.drifted, "features": [asdict(f) for f in self.features],
@@ -460,7 +461,7 @@ def _current_statistics(rows: int, nums: Mapping[str, NumericProfile],
             "distinct_count": float(len(ordered)),
             "distribution": {"categorical": {"buckets": [
                 {"value": k, "count": v} for k, v in ordered[:1000]]}}}})
-    return _json_safe({"version": 0, "dataset": {"item_count": rows}, "features": feats})
+    return json_safe({"version": 0, "dataset": {"item_count": rows}, "features": feats})
 
 
 def write_result(result: DriftResult, out: str | Path) -> Path:
@@ -473,23 +474,8 @@ def write_result(result: DriftResult, out: str | Path) -> Path:
     write_json_atomic(folder / CURRENT_STATISTICS, result.statistics)
     write_json_atomic(folder / REPORT, result.to_dict())
     viol = {"violations": result.violations + result.quality_violations}
-    write_json_atomic(folder / VIOLATIONS, _json_safe(viol))
+    write_json_atomic(folder / VIOLATIONS, json_safe(viol))
     return folder
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    return obj
 
 
 def _few(names: Sequence[str], k: int = 8) -> str:

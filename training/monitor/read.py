@@ -197,20 +197,8 @@ def _conversion_column(text: str, file: Path) -> str | None:
 
 def _raise_structure(file: Path, text: str) -> None:
     """A CSV pyarrow cannot parse: find the first bad line with the csv module and name it."""
-    header = read_header(file)
-    with file.open("r", encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
-        seen_header = False
-        for row in reader:
-            if not row:
-                continue
-            if not seen_header:
-                seen_header = True
-                continue
-            if len(row) != len(header):
-                raise DataError(f"line {reader.line_num} has {len(row)} fields but the header has "
-                                f"{len(header)}; fix the separators or quoting on that line.",
-                                str(file))
+    for _row in _data_rows(file, read_header(file)):
+        pass  # _data_rows names the first line with the wrong field count
     first = text.strip().splitlines()[0] if text.strip() else "unknown reason"
     raise DataError(f"the file is not readable as CSV: {first}.", str(file))
 
@@ -266,9 +254,21 @@ def _iter_csv_module(file: Path, numeric: set[str],
                      wanted: list[str]) -> Iterator[dict[str, Chunk]]:
     header = read_header(file)
     idx = {n: header.index(n) for n in wanted}
+    rows: list[list[str]] = []
+    for row in _data_rows(file, header):
+        rows.append(row)
+        if len(rows) >= BATCH_ROWS:
+            yield _rows_to_chunks(rows, idx, numeric)
+            rows = []
+    if rows:
+        yield _rows_to_chunks(rows, idx, numeric)
+
+
+def _data_rows(file: Path, header: Sequence[str]) -> Iterator[list[str]]:
+    """The CSV's data rows (blank lines and the header skipped); DataError names the first line
+    whose field count differs from the header's."""
     with file.open("r", encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
-        rows: list[list[str]] = []
         seen_header = False
         for row in reader:
             if not row:
@@ -280,12 +280,7 @@ def _iter_csv_module(file: Path, numeric: set[str],
                 raise DataError(f"line {reader.line_num} has {len(row)} fields but the header has "
                                 f"{len(header)}; fix the separators or quoting on that line.",
                                 str(file))
-            rows.append(row)
-            if len(rows) >= BATCH_ROWS:
-                yield _rows_to_chunks(rows, idx, numeric)
-                rows = []
-        if rows:
-            yield _rows_to_chunks(rows, idx, numeric)
+            yield row
 
 
 def _rows_to_chunks(rows: list[list[str]], idx: Mapping[str, int],

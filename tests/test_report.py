@@ -308,3 +308,7 @@ def test_leakage_screen_table_lists_findings_first_with_scores() -> None:
     assert "0.9912" in section and '<span class="fail">flagged</span>' in section
     assert "approval.max_feature_auc" in section and "leakage screen flagged 1 feature" in section
     assert "No leakage screen recorded" in render_report(evaluation())
+    # the decision table counts flagged features in whole numbers, metrics keep four decimals
+    decision = page[:page.index("<h2>Holdout metrics</h2>")]
+    assert '<td>leakage</td><td class="num">1</td><td class="num">0</td><td>FAIL</td>' in decision
+    assert '<td class="num">1.0000</td>' not in decision

@@ -131,7 +131,7 @@ def _decision_section(decision: Mapping[str, Any], run_info: Mapping[str, Any] |
     if checks:
         rows = "".join(
             f'<tr class="{"pass" if c.get("passed") else "fail"}"><td>{_e(c.get("name"))}</td>'
-            f'<td class="num">{_num(c.get("value"))}</td><td class="num">{_num(c.get("threshold"))}</td>'
+            f'<td class="num">{_check_num(c, "value")}</td><td class="num">{_check_num(c, "threshold")}</td>'
             f'<td>{"pass" if c.get("passed") else "FAIL"}</td></tr>' for c in checks)
         body.append(_table(["check", "value", "threshold", "result"], rows))
     champion = decision.get("champion")
@@ -559,6 +559,18 @@ def _text(value: Any) -> str:
         return json.dumps(value, sort_keys=True, default=str)
     except (TypeError, ValueError):
         return str(value)
+
+
+_COUNT_CHECKS = frozenset({"leakage"})
+"""Checks whose value and threshold are counts (flagged features), printed as whole numbers."""
+
+
+def _check_num(check: Mapping[str, Any], key: str) -> str:
+    """A check's value or threshold: a count as a whole number ("1", not "1.0000"), else a metric."""
+    value = check.get(key)
+    if check.get("name") in _COUNT_CHECKS and _is_number(value) and float(value).is_integer():
+        return str(int(float(value)))
+    return _num(value)
 
 
 def _num(value: Any) -> str:

@@ -209,9 +209,13 @@ def test_ops_upsert_creates_alarms_and_triggers_and_a_rerun_writes_nothing(tmp_p
     assert writes == {}
     assert _ops(path, "diff") == 0
 
-    changed = config_file(tmp_path, triggers={"schedule": "rate(1 day)", "max_retries": 4})
+    changed = config_file(tmp_path, triggers={"schedule": "rate(1 day)", "max_retries": 4},
+                          alarms={"min_auc": 0.8})
     assert _ops(changed, "diff") == 1
-    assert "schedule tg-test-retrain: ScheduleExpression" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "schedule tg-test-retrain: ScheduleExpression" in out
+    assert f"alarm {GROUP}-auc-low: Threshold 0.85 → 0.8, AlarmDescription" in out
+    assert f"unchanged: alarm {GROUP}-precision-low, alarm {GROUP}-recall-low" in out
 
     assert _ops(path, "remove") == 0
     assert client("cloudwatch").describe_alarms()["MetricAlarms"] == []
@@ -232,6 +236,14 @@ def test_bad_ops_input_is_refused_before_any_call(tmp_path, capsys, monkeypatch)
     assert "triggers.schedule 'cron(0 3 * * *)' is refused" in err and "cannot reach" not in err
     assert main(["ops", "upsert", "--config", str(config_file(tmp_path))]) == 2
     assert "--starter-role-arn" in capsys.readouterr().err
+    for sections, message in (
+            ({"triggers": {"timezone": "Mars/Olympus"}}, "triggers.timezone 'Mars/Olympus' is not an IANA"),
+            ({"alarms": {"namespace": "AWS/SageMaker"}}, "alarms.namespace 'AWS/SageMaker' must be"),
+            ({"triggers": {"dead_letter_queue": "dlq.fifo"}}, "triggers.dead_letter_queue 'dlq.fifo' must be"),
+            ({"alarms": {"topic_name": "a" * 257}}, "alarms.topic_name")):
+        assert _ops(config_file(tmp_path, **sections), "upsert") == 2
+        err = capsys.readouterr().err
+        assert message in err and "cannot reach" not in err, sections
 
 
 def _pipeline() -> None:

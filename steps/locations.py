@@ -9,7 +9,7 @@ from __future__ import annotations
 from trainguard.training.config import Config
 from trainguard.training.errors import ConfigError
 
-__all__ = ["MONITOR_OUTPUT", "default_bucket", "default_data_uri", "monitor_output_uri",
+__all__ = ["MONITOR_OUTPUT", "baseline_folder", "default_bucket", "default_data_uri", "monitor_output_uri",
            "monitoring_pipeline_name", "s3_join"]
 
 MONITOR_OUTPUT = "monitor"
@@ -56,3 +56,11 @@ def monitor_output_uri(cfg: Config, execution_id: str) -> str:
     """Where the monitoring execution ``execution_id`` writes its check: the run prefix that
     ``BuildContext.run_uri(MONITOR_OUTPUT)`` resolves to (no trailing slash)."""
     return s3_join(default_bucket(cfg), cfg.aws.prefix, "runs", execution_id, MONITOR_OUTPUT)
+
+
+def baseline_folder(uri: str) -> str:
+    """The baseline folder of a package's DriftCheckBaselines document URI (…/data_quality/x.json)."""
+    for part in ("/data_quality/", "/model_quality/"):
+        if part in uri:
+            return uri.split(part, 1)[0] + "/"
+    return uri if uri.endswith("/") else uri.rsplit("/", 1)[0] + "/"

@@ -40,8 +40,9 @@ def test_the_schedule_may_only_invoke_the_starter_which_may_only_start_this_pipe
     (inv,) = [s for s in invoke["Statement"] if s["Sid"] == "InvokeStarterOnly"]
     assert inv["Resource"][0] == f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:trainguard-pipeline-retrain"
     starter = {s["Sid"]: s for s in docs["StarterRole"]["PolicyDocument"]["Statement"]}
-    assert starter["StartThisPipeline"]["Resource"] == \
-        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/trainguard-pipeline"
+    assert starter["StartThisPipeline"]["Resource"] == [
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/trainguard-pipeline",
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/trainguard-pipeline-monitor"]
     assert "sagemaker:StartPipelineExecution" not in _actions(invoke)
     assert docs["InvokeRole"]["TrustPolicy"]["Statement"][0]["Principal"] == {"Service": "scheduler.amazonaws.com"}
     operator = {s["Sid"]: s for s in docs["Operator"]["PolicyDocument"]["Statement"]}

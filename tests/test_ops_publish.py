@@ -89,9 +89,11 @@ def _ops(path: Path, action: str) -> int:
 def test_ops_upsert_wires_the_monitoring_rule_to_the_function_and_removes_it(tmp_path, capsys) -> None:
     _roles()
     add_package("Approved")
-    path = config_file(tmp_path, triggers={"schedule": None, "on_alarms": False})
+    path = config_file(tmp_path, triggers={"schedule": None, "on_alarms": False, "monitor_schedule": "rate(1 day)"})
     assert _ops(path, "diff") == 1
-    assert "+ rule tg-test-retrain-on-monitor (monitoring ends → publish)" in capsys.readouterr().out
+    planned = capsys.readouterr().out
+    assert "+ rule tg-test-retrain-on-monitor (monitoring ends → publish)" in planned
+    assert "+ schedule tg-test-retrain-monitor (rate(1 day))" in planned
     assert _ops(path, "upsert") == 0
     events, lam = client("events"), client("lambda")
     rule = events.describe_rule(Name="tg-test-retrain-on-monitor")
@@ -112,6 +114,10 @@ def test_ops_upsert_wires_the_monitoring_rule_to_the_function_and_removes_it(tmp
     assert events.describe_rule(Name="tg-test-retrain-on-monitor")["State"] == "ENABLED"
     assert {"Key": "trainguard:managed-by", "Value": "triggers"} in \
         events.list_tags_for_resource(ResourceARN=rule["Arn"])["Tags"]
+    schedule = client("scheduler").get_schedule(Name="tg-test-retrain-monitor")
+    assert schedule["Target"]["Arn"] == fn["FunctionArn"] and schedule["Target"]["RoleArn"] == INVOKE_ROLE
+    assert json.loads(schedule["Target"]["Input"]) == {"reason": "monitor",
+                                                       "scheduled_time": "<aws.scheduler.scheduled-time>"}
     env = json.loads(fn["Environment"]["Variables"][CONFIG_ENV])
     assert env["alarms"] == {"namespace": "Trainguard"} and env["aws"]["prefix"] == "trainguard"
 
@@ -135,6 +141,7 @@ def test_ops_upsert_wires_the_monitoring_rule_to_the_function_and_removes_it(tmp
     assert _ops(path, "remove") == 0
     assert "deleted rule tg-test-retrain-on-monitor" in capsys.readouterr().err
     assert events.list_rules()["Rules"] == []
+    assert client("scheduler").list_schedules()["Schedules"] == []
 
 
 @pytest.mark.usefixtures("aws")

@@ -369,6 +369,8 @@ class TriggersConfig:
     """Start retraining when a quality or drift alarm goes to ALARM."""
     on_monitor: bool = True
     """Publish each monitoring execution's check as the alarms' metrics when it ends (the function)."""
+    monitor_schedule: str | None = None
+    """Scheduler expression starting the monitoring pipeline against the champion's baselines."""
     max_retries: int = 3
     max_event_age_seconds: int = 3600
     dead_letter_queue: str = "trainguard-triggers-dlq"

@@ -13,8 +13,8 @@ from typing import Any
 from trainguard.pipelines.ci.iam import IamError
 from trainguard.pipelines.ops.alarms import endpoint_alarm_names, quality_alarm_names
 from trainguard.pipelines.ops.deploy import capture_uri
-from trainguard.pipelines.ops.triggers import ALARM_RULE, MONITOR_RULE, rule_name, starter_name
-from trainguard.steps.locations import MONITOR_OUTPUT
+from trainguard.pipelines.ops.triggers import ALARM_RULE, MONITOR_RULE, MONITOR_SCHEDULE, rule_name, starter_name
+from trainguard.steps.locations import MONITOR_OUTPUT, monitoring_pipeline_name
 from trainguard.training.config import Config
 
 __all__ = ["ops_policies"]
@@ -58,7 +58,9 @@ def ops_policies(cfg: Config, *, model_role: str, starter_role: str, invoke_role
     fn_name = starter_name(cfg)
     fn = f"arn:aws:lambda:{region}:{account}:function:{fn_name}"
     queue = f"arn:aws:sqs:{region}:{account}:{cfg.triggers.dead_letter_queue}"
-    schedule = f"arn:aws:scheduler:{region}:{account}:schedule/default/{fn_name}"
+    schedules = [f"arn:aws:scheduler:{region}:{account}:schedule/default/{n}"
+                 for n in (fn_name, rule_name(cfg, MONITOR_SCHEDULE))]
+    monitoring = f"{sm}:pipeline/{monitoring_pipeline_name(cfg.aws.pipeline_name)}"
     rules = [f"arn:aws:events:{region}:{account}:rule/{rule_name(cfg, r)}" for r in (ALARM_RULE, MONITOR_RULE)]
     checks = [f"arn:aws:s3:::{bucket}/{prefix + '/' if prefix else ''}runs/*/{MONITOR_OUTPUT}/{name}"
               for name in ("constraint_violations.json", "drift_report.json")]
@@ -71,7 +73,8 @@ def ops_policies(cfg: Config, *, model_role: str, starter_role: str, invoke_role
     kms_use = ["kms:Decrypt", "kms:GenerateDataKey"]
 
     starter = _doc(
-        _allow("StartThisPipeline", ["sagemaker:StartPipelineExecution"], pipeline),
+        # this pipeline (retraining) and its monitoring pipeline (on the champion's baselines)
+        _allow("StartThisPipeline", ["sagemaker:StartPipelineExecution"], [pipeline, monitoring]),
         _allow("ReadChampion", ["sagemaker:DescribeModelPackage"], f"{sm}:model-package/{group}/*"),
         # List requests name the group as a parameter, not as a resource; ListModelPackageGroups
         # tells a missing group (no champion) from a failed call
@@ -127,7 +130,7 @@ def ops_policies(cfg: Config, *, model_role: str, starter_role: str, invoke_role
                            "lambda:TagResource",
                            "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration"], fn),
         _allow("Schedule", ["scheduler:CreateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule",
-                            "scheduler:UpdateSchedule"], schedule),
+                            "scheduler:UpdateSchedule"], schedules),
         _allow("Rules", ["events:DeleteRule", "events:DescribeRule", "events:ListTagsForResource",
                          "events:ListTargetsByRule", "events:PutRule", "events:PutTargets",
                          "events:RemoveTargets", "events:TagResource"], rules),

@@ -48,6 +48,9 @@ def _precheck(cfg: Config, starter_role: str | None, invoke_role: str | None) ->
     check_topic(cfg)
     if cfg.triggers.schedule is not None:
         check_schedule(cfg.triggers.schedule)
+    if cfg.triggers.monitor_schedule is not None:
+        check_schedule(cfg.triggers.monitor_schedule, "triggers.monitor_schedule")
+    if cfg.triggers.schedule is not None or cfg.triggers.monitor_schedule is not None:
         check_timezone(cfg.triggers.timezone)
     if _function_needed(cfg) and not (starter_role and invoke_role):
         raise DeployError("triggers need --starter-role-arn (the function's role) and "
@@ -64,7 +67,7 @@ def _precheck(cfg: Config, starter_role: str | None, invoke_role: str | None) ->
 
 def _function_needed(cfg: Config) -> bool:
     t = cfg.triggers
-    return t.schedule is not None or t.on_alarms or t.on_monitor
+    return t.schedule is not None or t.on_alarms or t.on_monitor or t.monitor_schedule is not None
 
 
 def _run(cfg: Config, session: Any, endpoint_url: str | None, starter_role: str | None,

@@ -6,7 +6,9 @@ which computes ChampionBar with the very same ``champion_bar_of`` over the SageM
 pipeline with ``TriggerReason``. When the bar cannot be computed (an unreadable champion report,
 a denied call) it raises: the invocation is retried and then lands in the dead-letter queue; it
 never starts without the bar. The same function also takes the monitoring pipeline's end
-(``metrics.publish_execution``): it publishes that execution's check as the alarms' metrics.
+(``metrics.publish_execution``: it publishes that execution's check as the alarms' metrics) and
+the monitoring schedule (``monitor_start``: it starts the monitoring pipeline on the champion's
+baselines).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from trainguard.pipelines.ci.aws import DeployError, aws_errors
 from trainguard.pipelines.ops.metrics import PIPELINE_EVENT, publish_execution
+from trainguard.pipelines.ops.monitor_start import MONITOR_REASON, monitor_token, start_monitoring
 from trainguard.pipelines.registry.base import champion_bar_of
 from trainguard.pipelines.registry.sagemaker import SageMakerRegistry
 from trainguard.training.config import Config, load_config
@@ -87,6 +90,9 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
     session = boto3.Session(region_name=cfg.aws.region)
     if event.get("detail-type") == PIPELINE_EVENT:  # a monitoring execution ended: publish its check
         return publish_execution(cfg, event, session.client("s3"), session.client("cloudwatch"))
+    if event.get("reason") == MONITOR_REASON:  # the monitoring schedule: check against the champion
+        return start_monitoring(cfg, session.client("sagemaker"), session.client("s3"),
+                                monitor_token(cfg, event))
     return start(cfg, reason_of(event), session.client("sagemaker"), session.client("s3"),
                  request_token(cfg, event))
 

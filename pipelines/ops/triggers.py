@@ -25,17 +25,19 @@ from typing import Any
 from trainguard.pipelines.ci.aws import DeployError, aws_errors, error_code
 from trainguard.pipelines.ops.common import MANAGED_TAG, Printer, managed_tags
 from trainguard.pipelines.ops.metrics import ENDED, PIPELINE_EVENT
+from trainguard.pipelines.ops.monitor_start import MONITOR_REASON
 from trainguard.pipelines.ops.starter import CONFIG_ENV, starter_config
 from trainguard.steps.locations import monitoring_pipeline_name
 from trainguard.training.config import Config
 
-__all__ = ["ALARM_RULE", "MONITOR_RULE", "Changes", "alarm_rule", "check_schedule", "check_timezone",
-           "monitor_rule", "package_starter", "remove_triggers", "rule_name", "starter_name",
-           "upsert_triggers"]
+__all__ = ["ALARM_RULE", "MONITOR_RULE", "MONITOR_SCHEDULE", "Changes", "alarm_rule", "check_schedule",
+           "check_timezone", "monitor_rule", "monitor_schedule_request", "package_starter",
+           "remove_triggers", "rule_name", "starter_name", "upsert_triggers"]
 
 OWNER = "triggers"
 ALARM_RULE = "-on-alarm"
 MONITOR_RULE = "-on-monitor"
+MONITOR_SCHEDULE = "-monitor"
 _STATEMENT = {ALARM_RULE: "alarm-rule", MONITOR_RULE: "monitor-rule"}
 """The function's resource-policy statement that lets each rule invoke it."""
 RUNTIME = "python3.12"
@@ -62,8 +64,15 @@ def _bad(expr: str, why: str) -> DeployError:
                        "Use rate(7 days), cron(0 3 ? * MON *) (six fields) or at(2030-01-31T03:00:00).")
 
 
-def check_schedule(expr: str) -> None:
-    """DeployError naming triggers.schedule unless EventBridge Scheduler accepts the expression."""
+def check_schedule(expr: str, key: str = "triggers.schedule") -> None:
+    """DeployError naming ``key`` unless EventBridge Scheduler accepts the expression."""
+    try:
+        _check_expression(expr)
+    except DeployError as exc:
+        raise DeployError(str(exc).replace("triggers.schedule ", f"{key} ", 1)) from None
+
+
+def _check_expression(expr: str) -> None:
     m = _RATE.match(expr)
     if m:
         if int(m.group(1)) < 1:
@@ -253,6 +262,18 @@ def schedule_request(cfg: Config, function_arn: str, invoke_role: str, dlq: str)
                        "RetryPolicy": _retry(cfg), "DeadLetterConfig": {"Arn": dlq}}}
 
 
+def monitor_schedule_request(cfg: Config, function_arn: str, invoke_role: str, dlq: str) -> dict[str, Any]:
+    """CreateSchedule's request for the monitoring pipeline: the function as target (it reads the
+    champion's baselines, then starts the check), same retries, key and DLQ as the training one."""
+    request = schedule_request(cfg, function_arn, invoke_role, dlq)
+    request.update({"Name": rule_name(cfg, MONITOR_SCHEDULE),
+                    "ScheduleExpression": str(cfg.triggers.monitor_schedule),
+                    "Description": f"trainguard: check {cfg.aws.pipeline_name}'s data against the champion"})
+    request["Target"] = {**request["Target"], "Input": json.dumps(
+        {"reason": MONITOR_REASON, "scheduled_time": "<aws.scheduler.scheduled-time>"})}
+    return request
+
+
 def alarm_rule(cfg: Config, alarm_arns: list[str]) -> dict[str, Any]:
     """PutRule's request: the degradation alarms going to ALARM."""
     return {"Name": rule_name(cfg, ALARM_RULE), "State": "ENABLED",
@@ -390,12 +411,17 @@ def upsert_triggers(cfg: Config, clients: dict[str, Any], *, starter_role: str, 
     t = cfg.triggers
     if t.schedule is not None:
         check_schedule(t.schedule)
+    if t.monitor_schedule is not None:
+        check_schedule(t.monitor_schedule, "triggers.monitor_schedule")
+    if t.schedule is not None or t.monitor_schedule is not None:
         check_timezone(t.timezone)
     ch = Changes()
     dlq = _dlq(clients["sqs"], cfg, apply, ch)
     fn = _function(clients["lambda"], cfg, starter_role, dlq, apply, ch)
     if t.schedule is not None:
         _schedule(clients["scheduler"], cfg, schedule_request(cfg, fn, invoke_role, dlq), apply, ch)
+    if t.monitor_schedule is not None:
+        _schedule(clients["scheduler"], cfg, monitor_schedule_request(cfg, fn, invoke_role, dlq), apply, ch)
     if t.on_alarms and alarm_arns:
         _rule(clients["events"], clients["lambda"], cfg, alarm_rule(cfg, alarm_arns), fn, dlq, apply, ch,
               "alarms → starter")
@@ -432,6 +458,24 @@ def _remove_rule(ev: Any, rule: str, out: Printer) -> bool:
     return True
 
 
+def _remove_schedule(sch: Any, name: str, fn_arn: str) -> bool:
+    """Delete the schedule ``name`` when it targets trainguard's function; True if deleted."""
+    import botocore.exceptions
+
+    with aws_errors("scheduler:GetSchedule"):
+        try:
+            schedule = sch.get_schedule(Name=name)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            return False
+    if schedule.get("Target", {}).get("Arn") != fn_arn:
+        return False
+    with aws_errors("scheduler:DeleteSchedule"):
+        sch.delete_schedule(Name=name)
+    return True
+
+
 def remove_triggers(cfg: Config, clients: dict[str, Any], out: Printer = print) -> list[str]:
     """Delete the rules, the schedule, the function and the DLQ, only those trainguard created:
     rules, function and queue by their tag; the schedule (Scheduler schedules take no tags) only
@@ -453,17 +497,9 @@ def remove_triggers(cfg: Config, clients: dict[str, Any], out: Printer = print) 
     ours = fn is not None and (fn.get("Tags") or {}).get(MANAGED_TAG) == OWNER
     if ours:
         fn_arn = fn["Configuration"]["FunctionArn"]
-        with aws_errors("scheduler:GetSchedule"):
-            try:
-                schedule = sch.get_schedule(Name=name)
-            except botocore.exceptions.ClientError as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
-                schedule = None
-        if schedule is not None and schedule.get("Target", {}).get("Arn") == fn_arn:
-            with aws_errors("scheduler:DeleteSchedule"):
-                sch.delete_schedule(Name=name)
-            gone.append(f"schedule {name}")
+        for schedule_name in (name, rule_name(cfg, MONITOR_SCHEDULE)):
+            if _remove_schedule(sch, schedule_name, fn_arn):
+                gone.append(f"schedule {schedule_name}")
         with aws_errors("lambda:DeleteFunction"):
             lam.delete_function(FunctionName=name)
         gone.append(f"function {name}")

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainguard.pipelines.build import ConfigSource, build_context
+from trainguard.steps.locations import baseline_folder, monitoring_pipeline_name
 from trainguard.steps.monitor import drift_condition_step, drift_step
 from trainguard.steps.sdk import ParameterString, Pipeline
 from trainguard.steps.session import offline_sdk
@@ -23,19 +24,6 @@ from trainguard.training.errors import ConfigError
 
 __all__ = ["MonitoringPipeline", "baseline_folder", "build_monitoring_pipeline", "monitoring_definition_json",
            "monitoring_pipeline_name"]
-
-
-def monitoring_pipeline_name(pipeline_name: str) -> str:
-    """``<aws.pipeline_name>-monitor``, within SageMaker's 256-character pipeline name limit."""
-    return f"{pipeline_name[:248]}-monitor"
-
-
-def baseline_folder(uri: str) -> str:
-    """The baseline folder of a package's DriftCheckBaselines document URI (…/data_quality/x.json)."""
-    for part in ("/data_quality/", "/model_quality/"):
-        if part in uri:
-            return uri.split(part, 1)[0] + "/"
-    return uri if uri.endswith("/") else uri.rsplit("/", 1)[0] + "/"
 
 
 def build_monitoring_pipeline(config: ConfigSource = None, overrides: Mapping[str, Any] | None = None,

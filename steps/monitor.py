@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from trainguard.steps.context import BuildContext
+from trainguard.steps.locations import MONITOR_OUTPUT
 from trainguard.steps.processing import (
     CODE_INPUT_DIR,
     PROCESSING_ROOT,
@@ -100,7 +101,7 @@ def drift_step(ctx: BuildContext, data_uri: Any, baseline_uri: Any
     inputs = [_input("data", data_uri, f"{PROCESSING_ROOT}/input/data"),
               _input("baseline", baseline_uri, f"{PROCESSING_ROOT}/baseline"),
               _input("code", ctx.code_uri, CODE_INPUT_DIR)]
-    outputs = [_output("monitor", f"{PROCESSING_ROOT}/monitor", ctx.run_uri("monitor"))]
+    outputs = [_output("monitor", f"{PROCESSING_ROOT}/monitor", ctx.run_uri(MONITOR_OUTPUT))]
     step_args = _processor(ctx, "drift").run(inputs=inputs, outputs=outputs,
                                               arguments=drift_arguments(ctx.cfg))
     # never cached: the same data prefix holds new objects from one execution to the next

@@ -49,6 +49,21 @@ def test_check_drift_job_has_every_control_and_lint_passes(definition):
     assert lint_definition(definition) == []
 
 
+def test_the_check_lands_where_the_publishing_function_reads_it(definition):
+    """The function finds an execution's check from its id alone: the definition's output must
+    resolve to monitor_output_uri for every execution."""
+    from trainguard.steps.locations import monitor_output_uri
+    from trainguard.training.config import load_config
+
+    job = next(s for s in definition["Steps"] if s["Name"] == "CheckDrift")["Arguments"]
+    (out,) = job["ProcessingOutputConfig"]["Outputs"]
+    join = out["S3Output"]["S3Uri"]["Std:Join"]
+    resolved = join["On"].join("p4jn9xou8a8s" if v == {"Get": "Execution.PipelineExecutionId"} else v
+                               for v in join["Values"])
+    assert resolved == monitor_output_uri(load_config(None, REAL), "p4jn9xou8a8s") == \
+        "s3://my-bucket/trainguard/runs/p4jn9xou8a8s/monitor"
+
+
 def test_monitoring_definition_is_deterministic_and_not_deployed_offline():
     from trainguard.training.errors import ConfigError
 

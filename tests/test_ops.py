@@ -7,7 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ops_fixtures import ACCOUNT, GROUP, KMS_KEY, REGION, ROLE, add_package, client, config_file, counting_session
+from ops_fixtures import (
+    ACCOUNT,
+    BUCKET,
+    GROUP,
+    IMAGE,
+    KMS_KEY,
+    REGION,
+    ROLE,
+    add_package,
+    client,
+    config_file,
+    counting_session,
+)
 from test_deploy import aws, moto  # noqa: F401 - fixtures: moto server, fresh account, one attempt
 from trainguard.pipelines.ci.aws import DeployError
 from trainguard.pipelines.cli import main
@@ -209,9 +221,13 @@ def test_ops_upsert_creates_alarms_and_triggers_and_a_rerun_writes_nothing(tmp_p
     assert writes == {}
     assert _ops(path, "diff") == 0
 
-    changed = config_file(tmp_path, triggers={"schedule": "rate(1 day)", "max_retries": 4})
+    changed = config_file(tmp_path, triggers={"schedule": "rate(1 day)", "max_retries": 4},
+                          alarms={"min_auc": 0.8})
     assert _ops(changed, "diff") == 1
-    assert "schedule tg-test-retrain: ScheduleExpression" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "schedule tg-test-retrain: ScheduleExpression" in out
+    assert f"alarm {GROUP}-auc-low: Threshold 0.85 → 0.8, AlarmDescription" in out
+    assert f"unchanged: alarm {GROUP}-precision-low, alarm {GROUP}-recall-low" in out
 
     assert _ops(path, "remove") == 0
     assert client("cloudwatch").describe_alarms()["MetricAlarms"] == []
@@ -232,6 +248,16 @@ def test_bad_ops_input_is_refused_before_any_call(tmp_path, capsys, monkeypatch)
     assert "triggers.schedule 'cron(0 3 * * *)' is refused" in err and "cannot reach" not in err
     assert main(["ops", "upsert", "--config", str(config_file(tmp_path))]) == 2
     assert "--starter-role-arn" in capsys.readouterr().err
+    for sections, message in (
+            ({"triggers": {"timezone": "Mars/Olympus"}}, "triggers.timezone 'Mars/Olympus' is not an IANA"),
+            ({"alarms": {"namespace": "AWS/SageMaker"}}, "alarms.namespace 'AWS/SageMaker' must be"),
+            ({"triggers": {"dead_letter_queue": "dlq.fifo"}}, "triggers.dead_letter_queue 'dlq.fifo' must be"),
+            ({"alarms": {"topic_name": "a" * 257}}, "alarms.topic_name"),
+            ({"triggers": {"monitor_schedule": "cron(0 3 * * *)"}},
+             "triggers.monitor_schedule 'cron(0 3 * * *)' is refused")):
+        assert _ops(config_file(tmp_path, **sections), "upsert") == 2
+        err = capsys.readouterr().err
+        assert message in err and "cannot reach" not in err, sections
 
 
 def _pipeline() -> None:
@@ -287,3 +313,38 @@ def test_publish_puts_the_checks_metrics_under_trainguards_namespace(tmp_path, c
     names = sorted((m["MetricName"], tuple(sorted(d["Value"] for d in m["Dimensions"]))) for m in metrics)
     assert names == [("auc", (GROUP,)), ("drifted_features", (GROUP,)), ("feature_drift", (GROUP, "x1")),
                      ("feature_drift", (GROUP, "x2")), ("feature_drift", (GROUP, "x3"))]
+
+
+@pytest.mark.usefixtures("aws")
+def test_the_monitoring_schedule_checks_against_the_champions_baselines(tmp_path, monkeypatch) -> None:
+    """The monitoring pipeline's BaselineUri is the champion's baseline folder at start time, read
+    from its DriftCheckBaselines; with no champion, or one without baselines, nothing starts."""
+    cfg = load_config(config_file(tmp_path))
+    monkeypatch.setenv(CONFIG_ENV, json.dumps(starter_config(cfg)))
+    definition = {"Version": "2020-12-01", "Steps": [], "Parameters": [
+        {"Name": "MonitorDataUri", "Type": "String", "DefaultValue": "s3://b/monitor/data/"},
+        {"Name": "BaselineUri", "Type": "String", "DefaultValue": "s3://b/monitor/baseline/"}]}
+    sm = client("sagemaker")
+    sm.create_pipeline(PipelineName="tg-test-monitor", RoleArn=ROLE, PipelineDefinition=json.dumps(definition))
+    event = {"reason": "monitor", "scheduled_time": "2030-01-01T03:00:00Z"}
+    with pytest.raises(DeployError, match="has no Approved package: there is no baseline"):
+        handler(event)
+    add_package("Approved")
+    with pytest.raises(DeployError, match=r"has no DriftCheckBaselines\.ModelDataQuality"):
+        handler(event)
+    folder = f"s3://{BUCKET}/trainguard/runs/exec-2/baseline"
+    doc = {"ContentType": "application/json"}
+    arn = sm.create_model_package(
+        ModelPackageGroupName=GROUP, ModelApprovalStatus="Approved",
+        InferenceSpecification={"Containers": [{"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/m.tar.gz"}],
+                                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+        ModelMetrics={"ModelQuality": {"Statistics": {**doc, "S3Uri": f"s3://{BUCKET}/trainguard/runs/model-1/"
+                                                                      "evaluation.json"}}},
+        DriftCheckBaselines={"ModelDataQuality": {
+            "Statistics": {**doc, "S3Uri": f"{folder}/data_quality/statistics.json"},
+            "Constraints": {**doc, "S3Uri": f"{folder}/data_quality/constraints.json"}}})["ModelPackageArn"]
+    result = handler(event)
+    assert result["Champion"] == arn and result["Parameters"] == {"BaselineUri": f"{folder}/"}
+    (run,) = sm.list_pipeline_executions(PipelineName="tg-test-monitor")["PipelineExecutionSummaries"]
+    params = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=run["PipelineExecutionArn"])
+    assert {p["Name"]: p["Value"] for p in params["PipelineParameters"]}["BaselineUri"] == f"{folder}/"

@@ -147,3 +147,28 @@ def test_remove_deletes_only_what_deploy_created(tmp_path, capsys) -> None:
     assert sm.list_endpoint_configs()["EndpointConfigs"] == []
     assert [m["ModelName"] for m in sm.list_models()["Models"]] == [f"{EP}-m-someone-elses"]
     assert client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+
+
+def test_deploy_diff_shows_alarm_changes_field_by_field_and_a_no_op_shows_nothing(tmp_path, capsys) -> None:
+    add_package("Approved")
+    path = config_file(tmp_path)
+    assert _deploy(path, "--diff") == 1
+    out = capsys.readouterr().out
+    assert f"+ alarm {EP}-model-latency-p99 (AWS/SageMaker ModelLatency GreaterThan 500000)" in out
+    assert f"+ topic arn:aws:sns:{REGION}:{ACCOUNT}:trainguard-alarms (KMS-encrypted)" in out
+    assert _deploy(path) == 0
+    capsys.readouterr()
+    assert _deploy(path, "--diff") == 0
+    out = capsys.readouterr().out
+    assert "nothing to change" in out
+    assert f"unchanged: alarm {EP}-model-latency-p99, alarm {EP}-invocation-5xx" in out
+    faster = config_file(tmp_path, alarms={"latency_p99_ms": 300, "evaluation_periods": 2})
+    assert _deploy(faster, "--diff") == 1
+    out = capsys.readouterr().out
+    assert f"alarm {EP}-model-latency-p99: EvaluationPeriods 3 → 2, DatapointsToAlarm 3 → 2, " \
+           "Threshold 500000 → 300000, AlarmDescription" in out
+    assert f"alarm {EP}-invocation-5xx: EvaluationPeriods 3 → 2, DatapointsToAlarm 3 → 2" in out
+    assert not [line for line in out.splitlines() if line.startswith(("endpoint ", "+ endpoint "))]
+    client("cloudwatch").delete_alarms(AlarmNames=[f"{EP}-invocation-5xx"])
+    assert _deploy(path, "--diff") == 1
+    assert f"+ alarm {EP}-invocation-5xx" in capsys.readouterr().out

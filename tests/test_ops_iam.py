@@ -40,8 +40,9 @@ def test_the_schedule_may_only_invoke_the_starter_which_may_only_start_this_pipe
     (inv,) = [s for s in invoke["Statement"] if s["Sid"] == "InvokeStarterOnly"]
     assert inv["Resource"][0] == f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:trainguard-pipeline-retrain"
     starter = {s["Sid"]: s for s in docs["StarterRole"]["PolicyDocument"]["Statement"]}
-    assert starter["StartThisPipeline"]["Resource"] == \
-        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/trainguard-pipeline"
+    assert starter["StartThisPipeline"]["Resource"] == [
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/trainguard-pipeline",
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/trainguard-pipeline-monitor"]
     assert "sagemaker:StartPipelineExecution" not in _actions(invoke)
     assert docs["InvokeRole"]["TrustPolicy"]["Statement"][0]["Principal"] == {"Service": "scheduler.amazonaws.com"}
     operator = {s["Sid"]: s for s in docs["Operator"]["PolicyDocument"]["Statement"]}
@@ -52,3 +53,25 @@ def test_the_schedule_may_only_invoke_the_starter_which_may_only_start_this_pipe
 def test_ops_policies_need_the_roles(capsys) -> None:
     assert main(ARGS[:-4]) == 2
     assert "--starter-role-arn '' is not an IAM role ARN" in capsys.readouterr().err
+
+
+def test_the_function_may_read_only_the_checks_and_publish_only_in_trainguards_namespace(capsys) -> None:
+    """What a monitoring execution's end needs: the two check files under any execution's run
+    prefix, PutMetricData conditioned on the namespace; no SageMaker call (the prefix is known)."""
+    docs = _policies(capsys)
+    starter = {s["Sid"]: s for s in docs["StarterRole"]["PolicyDocument"]["Statement"]}
+    bucket = f"arn:aws:s3:::sagemaker-us-east-1-{ACCOUNT}/trainguard/runs/*/monitor"
+    assert starter["ReadMonitoringChecks"]["Action"] == ["s3:GetObject"]
+    assert starter["ReadMonitoringChecks"]["Resource"] == [f"{bucket}/constraint_violations.json",
+                                                           f"{bucket}/drift_report.json"]
+    assert starter["PublishCheckMetrics"]["Action"] == ["cloudwatch:PutMetricData"]
+    assert starter["PublishCheckMetrics"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Trainguard"}}
+    actions = _actions(docs["StarterRole"]["PolicyDocument"])
+    assert not {a for a in actions if a.startswith("sagemaker:") and "Pipeline" in a} - {
+        "sagemaker:StartPipelineExecution"}
+    operator = {s["Sid"]: s for s in docs["Operator"]["PolicyDocument"]["Statement"]}
+    assert operator["Rules"]["Resource"] == [
+        f"arn:aws:events:us-east-1:{ACCOUNT}:rule/trainguard-pipeline-retrain-on-alarm",
+        f"arn:aws:events:us-east-1:{ACCOUNT}:rule/trainguard-pipeline-retrain-on-monitor"]
+    assert {"events:ListTagsForResource", "lambda:GetPolicy", "sns:ListTagsForResource"} <= \
+        _actions(docs["Operator"]["PolicyDocument"])

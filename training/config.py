@@ -367,6 +367,10 @@ class TriggersConfig:
     timezone: str = "UTC"
     on_alarms: bool = True
     """Start retraining when a quality or drift alarm goes to ALARM."""
+    on_monitor: bool = True
+    """Publish each monitoring execution's check as the alarms' metrics when it ends (the function)."""
+    monitor_schedule: str | None = None
+    """Scheduler expression starting the monitoring pipeline against the champion's baselines."""
     max_retries: int = 3
     max_event_age_seconds: int = 3600
     dead_letter_queue: str = "trainguard-triggers-dlq"
@@ -893,3 +897,12 @@ def _check_ops(cfg: Config, need: Any, at_least: Any, within: Any) -> None:
             within(f"alarms.{name}", value, 0, 1, "[]")
     within("triggers.max_retries", t.max_retries, 0, 185, "[]")
     within("triggers.max_event_age_seconds", t.max_event_age_seconds, 60, 86400, "[]")
+    # names the services take (botocore's service models: PutMetricData Namespace, CreateTopic
+    # Name, CreateQueue QueueName), refused before any call rather than after the first writes
+    need(0 < len(al.namespace) <= 255 and not al.namespace.startswith((":", "AWS/")),
+         f"alarms.namespace {al.namespace!r} must be 1-255 characters, not starting with ':' or "
+         "'AWS/' (AWS's own namespaces); e.g. Trainguard.")
+    for key, value, most in (("alarms.topic_name", al.topic_name, 256),
+                             ("triggers.dead_letter_queue", t.dead_letter_queue, 80)):
+        need(0 < len(value) <= most and value.replace("-", "").replace("_", "").isalnum() and value.isascii(),
+             f"{key} {value!r} must be 1-{most} ASCII letters, digits, '-' or '_'.")

@@ -69,9 +69,12 @@ _CONTAINER_TYPES = {"Condition", "ForEach"}
 _CHECKED_TYPES = {"Processing", "Training", "Tuning", "Transform", "QualityCheck", "ClarifyCheck",
                   "Model", "RegisterModel", "Fail", *_CONTAINER_TYPES}
 """Step types whose Arguments lint knows how to check; any other is a finding (not proven safe)."""
-# Step kinds that run code of their own outside a job, with network access: metrics and
-# retraining starts go through trainguard's ops command and starter function instead
-# (docs/operations.md). Any other unchecked kind is already an unknown-step error.
+# Step kinds that run code of their own outside a job, with network access. Egress belongs to
+# one component outside the pipelines: trainguard's function (invoked by EventBridge when the
+# monitoring pipeline ends, it reads the check from S3 and puts the metrics in alarms.namespace;
+# invoked by the schedule and the alarms, it reads the champion and starts this pipeline), plus
+# `trainguard ops publish` run by hand (docs/operations.md). Jobs have none (network isolation).
+# Any other unchecked kind is already an unknown-step error.
 _EGRESS_TYPES = {"Lambda", "Callback", "EMR", "EMRServerless", "NotebookJob"}
 
 
@@ -665,9 +668,10 @@ def lint_definition(definition: Mapping[str, Any] | str, config: Config | None =
         if kind in _EGRESS_TYPES:
             findings.append(Finding("egress", "error", name, "Type",
                                     f"a {kind} step can reach the network "
-                                    "outside the isolated jobs; publish metrics with trainguard ops "
-                                    "publish and start pipelines through the trainguard starter "
-                                    "(docs/operations.md), or remove the step."))
+                                    "outside the isolated jobs; check results reach CloudWatch "
+                                    "through trainguard's function when the monitoring pipeline "
+                                    "ends (trainguard ops upsert) and retraining starts through "
+                                    "it too (docs/operations.md); remove the step."))
     findings.extend(_check_reject_branch(definition))
     findings.extend(cost_findings(definition, cost or (config.cost if config else None)))
     return sorted(findings, key=lambda f: f.severity != "error")  # errors first, stable order

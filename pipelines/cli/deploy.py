@@ -37,11 +37,15 @@ def run(args: argparse.Namespace) -> int:
         remove_deploy(cfg, out=out, **kwargs)
         return 0
     if args.diff:
-        lines = deploy_diff(cfg, args.role_arn, package=args.package, **kwargs)
+        same: list[str] = []
+        lines = deploy_diff(cfg, args.role_arn, package=args.package, unchanged=same, **kwargs)
         for line in lines:
             print(line)
+        if same:
+            print(f"unchanged: {', '.join(same)}")
         if not lines:
-            print(f"endpoint {cfg.deploy.endpoint_name}: serves the chosen package already")
+            print(f"endpoint {cfg.deploy.endpoint_name}: serves the chosen package already; "
+                  "nothing to change")
         return 1 if lines else 0
     result = deploy(cfg, args.role_arn, package=args.package, out=out, **kwargs)
     print(result.endpoint_name)

@@ -64,11 +64,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     roles = {"starter_role": args.starter_role_arn, "invoke_role": args.invoke_role_arn}
     if args.action == "diff":
-        lines = ops_diff(cfg, **roles, **kwargs)
+        same: list[str] = []
+        lines = ops_diff(cfg, **roles, unchanged=same, **kwargs)
         for line in lines:
             print(line)
+        if same:
+            print(f"unchanged: {', '.join(same)}")
         if not lines:
-            print("alarms and triggers: deployed state equals the config")
+            print("alarms and triggers: deployed state equals the config; nothing to change")
         return 1 if lines else 0
     lines = ops_upsert(cfg, out=_out, **roles, **kwargs)
     print(f"{len(lines)} change(s)")

@@ -24,11 +24,13 @@ __all__ = [
     "AlarmSpec",
     "alarm_specs",
     "check_topic",
+    "diff_alarms",
     "endpoint_alarm_names",
     "package_baselines",
     "quality_alarm_names",
     "remove_alarms",
     "topic_arn",
+    "topic_changes",
     "topic_policy",
     "upsert_alarms",
     "upsert_endpoint_alarms",
@@ -104,36 +106,76 @@ def topic_policy(arn: str, account: str) -> dict[str, Any]:
          "Condition": {"StringEquals": {"aws:SourceAccount": account}}}]}
 
 
-def upsert_topic(sns: Any, cfg: Config, account: str, out: Printer = print) -> str:
-    """The alarm topic's ARN; creates it (KMS-encrypted, with ``topic_policy``) when missing and
-    sets its attributes only when they differ."""
+def _topic_attributes(sns: Any, arn: str) -> dict[str, Any] | None:
     import botocore.exceptions
 
+    with aws_errors("sns:GetTopicAttributes"):
+        try:
+            return dict(sns.get_topic_attributes(TopicArn=arn)["Attributes"])
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) not in {"NotFound", "NotFoundException", "404"}:
+                raise
+            return None
+
+
+def _topic_wanted(cfg: Config, arn: str, account: str) -> dict[str, str]:
+    return {"KmsMasterKeyId": str(cfg.security.kms_key_id),
+            "Policy": json.dumps(topic_policy(arn, account), sort_keys=True)}
+
+
+def _topic_differs(attrs: Mapping[str, Any], key: str, value: str) -> bool:
+    if key == "Policy":
+        return _json_or_none(attrs.get(key)) != json.loads(value)
+    return attrs.get(key) != value
+
+
+def _refuse_foreign_topic(sns: Any, arn: str) -> None:
+    with aws_errors("sns:ListTagsForResource"):
+        tags = sns.list_tags_for_resource(ResourceArn=arn).get("Tags") or []
+    if not any(t.get("Key") == MANAGED_TAG for t in tags):
+        raise DeployError(f"topic {arn} exists but was not created by trainguard; set "
+                          "alarms.topic_arn to use it as it is, or choose another alarms.topic_name.")
+
+
+def topic_changes(sns: Any, cfg: Config, account: str) -> list[str]:
+    """What ``upsert_topic`` would change, one line each ([] when nothing); an existing
+    ``alarms.topic_arn`` is only read, never changed."""
+    check_topic(cfg)
+    arn = topic_arn(cfg, account)
+    if cfg.alarms.topic_arn:
+        with aws_errors("sns:GetTopicAttributes"):
+            sns.get_topic_attributes(TopicArn=arn)
+        return []
+    attrs = _topic_attributes(sns, arn)
+    if attrs is None:
+        return [f"+ topic {arn} (KMS-encrypted)"]
+    differ = [k for k, v in _topic_wanted(cfg, arn, account).items() if _topic_differs(attrs, k, v)]
+    if differ:
+        _refuse_foreign_topic(sns, arn)
+    return [f"topic {arn}: {', '.join(differ)}"] if differ else []
+
+
+def upsert_topic(sns: Any, cfg: Config, account: str, out: Printer = print) -> str:
+    """The alarm topic's ARN; creates it (KMS-encrypted, with ``topic_policy``) when missing and
+    sets its attributes only when they differ (and only on a topic trainguard created)."""
     check_topic(cfg)
     arn = topic_arn(cfg, account)
     if cfg.alarms.topic_arn:
         with aws_errors("sns:GetTopicAttributes"):
             sns.get_topic_attributes(TopicArn=arn)
         return arn
-    wanted = {"KmsMasterKeyId": str(cfg.security.kms_key_id),
-              "Policy": json.dumps(topic_policy(arn, account), sort_keys=True)}
-    with aws_errors("sns:GetTopicAttributes"):
-        try:
-            attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) not in {"NotFound", "NotFoundException", "404"}:
-                raise
-            attrs = None
+    wanted = _topic_wanted(cfg, arn, account)
+    attrs = _topic_attributes(sns, arn)
     if attrs is None:
         with aws_errors("sns:CreateTopic"):
             sns.create_topic(Name=cfg.alarms.topic_name, Attributes=wanted,
                              Tags=tag_list(managed_tags(cfg, "alarms")))
         out(f"created topic {arn} (KMS-encrypted)")
         return arn
+    if any(_topic_differs(attrs, k, v) for k, v in wanted.items()):
+        _refuse_foreign_topic(sns, arn)
     for key, value in wanted.items():
-        same = attrs.get(key) == value if key != "Policy" else \
-            _json_or_none(attrs.get(key)) == json.loads(value)
-        if not same:
+        if _topic_differs(attrs, key, value):
             with aws_errors("sns:SetTopicAttributes"):
                 sns.set_topic_attributes(TopicArn=arn, AttributeName=key, AttributeValue=value)
             out(f"topic {arn}: {key} updated")
@@ -229,6 +271,42 @@ def _normal(alarm: Mapping[str, Any]) -> dict[str, Any]:
     out["Dimensions"] = sorted((d["Name"], d["Value"]) for d in alarm.get("Dimensions") or [])
     out["Threshold"] = float(out["Threshold"]) if out["Threshold"] is not None else None
     return out
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(("=".join(v) if isinstance(v, tuple) else str(v)) for v in value) + "]"
+    return "none" if value is None else str(value)
+
+
+def diff_alarms(cw: Any, specs: list[AlarmSpec]) -> tuple[list[str], list[str]]:
+    """(change lines, names unchanged): ``+ alarm NAME (...)`` for one to create, ``alarm NAME:
+    Field old → new`` for each field that differs. An alarm of the same name that trainguard did
+    not create is refused (DeployError), as the upsert would refuse it."""
+    names = [s.name for s in specs]
+    with aws_errors("cloudwatch:DescribeAlarms"):
+        found = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNames=names).get("MetricAlarms") or []}
+    lines, same = [], []
+    for spec in specs:
+        r = spec.request
+        current = found.get(spec.name)
+        if current is None:
+            lines.append(f"+ alarm {spec.name} ({r['Namespace']} {r['MetricName']} "
+                         f"{r['ComparisonOperator'].replace('Threshold', '')} {float(r['Threshold']):g})")
+            continue
+        seen, wanted = _normal(current), _normal(r)
+        fields = [k for k in wanted if seen.get(k) != wanted[k]]
+        if not fields:
+            same.append(spec.name)
+            continue
+        if not _managed_alarm(cw, current["AlarmArn"]):
+            raise DeployError(f"alarm {spec.name} exists but was not created by trainguard; "
+                              "rename or delete it.")
+        lines.append(f"alarm {spec.name}: " + ", ".join(
+            f"{k} {_shown(seen.get(k))} → {_shown(wanted[k])}" for k in fields))
+    return lines, same
 
 
 def upsert_alarms(cw: Any, cfg: Config, specs: list[AlarmSpec], owner: str,

@@ -283,20 +283,34 @@ def deploy(cfg: Config, role_arn: str, *, package: str = LATEST, endpoint_url: s
 
 
 def deploy_diff(cfg: Config, role_arn: str, *, package: str = LATEST, endpoint_url: str | None = None,
-                profile: str | None = None, session: Any = None) -> list[str]:
-    """What ``deploy`` would change ([] when the endpoint already serves the chosen package)."""
+                profile: str | None = None, session: Any = None,
+                unchanged: list[str] | None = None) -> list[str]:
+    """What ``deploy`` would change, one line each: the endpoint, the topic and the endpoint's
+    alarms (created, or which fields change). [] when everything is as the config asks; the
+    alarms left as they are are appended to ``unchanged`` when given."""
+    from trainguard.pipelines.ops.alarms import alarm_specs, diff_alarms, topic_arn, topic_changes
+    from trainguard.pipelines.ops.common import account_of
+
     _check_inputs(cfg, role_arn, package)
+    check_topic(cfg)
     session = session or make_session(cfg.aws.region, profile)
-    sm, s3 = clients(session, endpoint_url, "sagemaker", "s3")
+    sm, s3, cw, sns = clients(session, endpoint_url, "sagemaker", "s3", "cloudwatch", "sns")
     plan = plan_deploy(cfg, _choose_package(sm, s3, cfg, package), role_arn, _bucket(cfg, role_arn))
     current = _describe_endpoint(sm, plan.endpoint_name)
+    lines: list[str] = []
     if current is None:
-        return [f"+ endpoint {plan.endpoint_name}: config {plan.config_name}, model "
-                f"{plan.model_name} ({plan.package_arn})"]
-    if current.get("EndpointConfigName") == plan.config_name:
-        return []
-    return [f"endpoint {plan.endpoint_name}: config {current.get('EndpointConfigName')} → "
-            f"{plan.config_name} (blue/green; model {plan.model_name}, {plan.package_arn})"]
+        lines.append(f"+ endpoint {plan.endpoint_name}: config {plan.config_name}, model "
+                     f"{plan.model_name} ({plan.package_arn})")
+    elif current.get("EndpointConfigName") != plan.config_name:
+        lines.append(f"endpoint {plan.endpoint_name}: config {current.get('EndpointConfigName')} → "
+                     f"{plan.config_name} (blue/green; model {plan.model_name}, {plan.package_arn})")
+    account = account_of(cfg.aws.role_arn)
+    lines += topic_changes(sns, cfg, account)
+    specs = alarm_specs(cfg, topic_arn(cfg, account), None, quality=False)
+    alarm_lines, same = diff_alarms(cw, specs)
+    if unchanged is not None:
+        unchanged += [f"alarm {n}" for n in same]
+    return lines + alarm_lines
 
 
 def remove_deploy(cfg: Config, *, endpoint_url: str | None = None, profile: str | None = None,

@@ -2,7 +2,8 @@
 
 Derived from the config, scoped to this pipeline, endpoint, alarms, function, schedule, rule and
 queue; no wildcard actions. The schedule's role may only invoke the starter (and report to the
-dead-letter queue); the starter's role may only read the champion and start this pipeline.
+dead-letter queue); the starter's role may only read the champion and start this pipeline, and
+read the monitoring pipeline's check results and put them as metrics in alarms.namespace.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any
 from trainguard.pipelines.ci.iam import IamError
 from trainguard.pipelines.ops.alarms import endpoint_alarm_names, quality_alarm_names
 from trainguard.pipelines.ops.deploy import capture_uri
-from trainguard.pipelines.ops.triggers import starter_name
+from trainguard.pipelines.ops.triggers import ALARM_RULE, MONITOR_RULE, MONITOR_SCHEDULE, rule_name, starter_name
+from trainguard.steps.locations import MONITOR_OUTPUT, monitoring_pipeline_name
 from trainguard.training.config import Config
 
 __all__ = ["ops_policies"]
@@ -56,8 +58,13 @@ def ops_policies(cfg: Config, *, model_role: str, starter_role: str, invoke_role
     fn_name = starter_name(cfg)
     fn = f"arn:aws:lambda:{region}:{account}:function:{fn_name}"
     queue = f"arn:aws:sqs:{region}:{account}:{cfg.triggers.dead_letter_queue}"
-    schedule = f"arn:aws:scheduler:{region}:{account}:schedule/default/{fn_name}"
-    rule = f"arn:aws:events:{region}:{account}:rule/{fn_name}-on-alarm"
+    schedules = [f"arn:aws:scheduler:{region}:{account}:schedule/default/{n}"
+                 for n in (fn_name, rule_name(cfg, MONITOR_SCHEDULE))]
+    monitoring = f"{sm}:pipeline/{monitoring_pipeline_name(cfg.aws.pipeline_name)}"
+    rules = [f"arn:aws:events:{region}:{account}:rule/{rule_name(cfg, r)}" for r in (ALARM_RULE, MONITOR_RULE)]
+    checks = [f"arn:aws:s3:::{bucket}/{prefix + '/' if prefix else ''}runs/*/{MONITOR_OUTPUT}/{name}"
+              for name in ("constraint_violations.json", "drift_report.json")]
+    put_metrics = {"StringEquals": {"cloudwatch:namespace": cfg.alarms.namespace}}
     ep = cfg.deploy.endpoint_name
     alarms = [f"arn:aws:cloudwatch:{region}:{account}:alarm:{n}"
               for n in endpoint_alarm_names(cfg) + quality_alarm_names(cfg)]
@@ -66,12 +73,17 @@ def ops_policies(cfg: Config, *, model_role: str, starter_role: str, invoke_role
     kms_use = ["kms:Decrypt", "kms:GenerateDataKey"]
 
     starter = _doc(
-        _allow("StartThisPipeline", ["sagemaker:StartPipelineExecution"], pipeline),
+        # this pipeline (retraining) and its monitoring pipeline (on the champion's baselines)
+        _allow("StartThisPipeline", ["sagemaker:StartPipelineExecution"], [pipeline, monitoring]),
         _allow("ReadChampion", ["sagemaker:DescribeModelPackage"], f"{sm}:model-package/{group}/*"),
         # List requests name the group as a parameter, not as a resource; ListModelPackageGroups
         # tells a missing group (no champion) from a failed call
         _allow("ListChampions", ["sagemaker:ListModelPackageGroups", "sagemaker:ListModelPackages"], "*"),
         _allow("ReadChampionReport", ["s3:GetObject"], runs),
+        # a monitoring execution's end: its check, found at runs/<execution id>/monitor (no
+        # SageMaker call), published in trainguard's namespace only
+        _allow("ReadMonitoringChecks", ["s3:GetObject"], checks),
+        _allow("PublishCheckMetrics", ["cloudwatch:PutMetricData"], "*", put_metrics),
         _allow("ReportFailedStarts", ["sqs:SendMessage"], queue),
         _allow("UseKey", kms_use, key_arn),
         _allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -106,22 +118,22 @@ def ops_policies(cfg: Config, *, model_role: str, starter_role: str, invoke_role
         _allow("Alarms", ["cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
                           "cloudwatch:ListTagsForResource", "cloudwatch:PutMetricAlarm",
                           "cloudwatch:TagResource"], alarms),
-        _allow("PublishCheckMetrics", ["cloudwatch:PutMetricData"], "*",
-               {"StringEquals": {"cloudwatch:namespace": cfg.alarms.namespace}}),
-        _allow("Topic", ["sns:CreateTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
-                         "sns:TagResource"], topic),
+        _allow("PublishCheckMetrics", ["cloudwatch:PutMetricData"], "*", put_metrics),
+        _allow("Topic", ["sns:CreateTopic", "sns:GetTopicAttributes", "sns:ListTagsForResource",
+                         "sns:SetTopicAttributes", "sns:TagResource"], topic),
         _allow("DeadLetterQueue", ["sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes",
                                    "sqs:GetQueueUrl", "sqs:ListQueueTags", "sqs:SetQueueAttributes",
                                    "sqs:TagQueue"], queue),
         _allow("Starter", ["lambda:AddPermission", "lambda:CreateFunction", "lambda:DeleteFunction",
-                           "lambda:GetFunction", "lambda:GetFunctionEventInvokeConfig",
-                           "lambda:PutFunctionEventInvokeConfig", "lambda:TagResource",
+                           "lambda:GetFunction", "lambda:GetFunctionEventInvokeConfig", "lambda:GetPolicy",
+                           "lambda:PutFunctionEventInvokeConfig", "lambda:RemovePermission",
+                           "lambda:TagResource",
                            "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration"], fn),
         _allow("Schedule", ["scheduler:CreateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule",
-                            "scheduler:UpdateSchedule"], schedule),
-        _allow("AlarmRule", ["events:DeleteRule", "events:DescribeRule", "events:ListTargetsByRule",
-                             "events:PutRule", "events:PutTargets", "events:RemoveTargets",
-                             "events:TagResource"], rule),
+                            "scheduler:UpdateSchedule"], schedules),
+        _allow("Rules", ["events:DeleteRule", "events:DescribeRule", "events:ListTagsForResource",
+                         "events:ListTargetsByRule", "events:PutRule", "events:PutTargets",
+                         "events:RemoveTargets", "events:TagResource"], rules),
         _allow("ReadCapturedChecks", ["s3:GetObject"], f"arn:aws:s3:::{capture}/*"))
     return {"StarterRole": {"PolicyDocument": starter, "TrustPolicy": _trust("lambda.amazonaws.com", account)},
             "InvokeRole": {"PolicyDocument": invoke, "TrustPolicy": _trust("scheduler.amazonaws.com", account)},

@@ -7,24 +7,39 @@ on a schedule), reads those files, and puts: ``drifted_features`` (features with
 baseline_drift_check violation), ``feature_drift`` per feature (its distance), and the quality
 metrics (auc, precision, recall) measured on labelled production data; all under
 ``alarms.namespace`` with the package group (and feature) as dimensions.
+
+``publish_execution`` does the same, automatically, for the function an EventBridge rule invokes
+when a monitoring execution ends: the check of execution ``<id>`` is at the run prefix the
+definition gives it (``runs/<id>/monitor``), so no SageMaker call is needed to find it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from trainguard.pipelines.ci.aws import DeployError, aws_errors
 from trainguard.pipelines.ops.alarms import DRIFT_METRIC, FEATURE_METRIC, GROUP_DIMENSION, QUALITY_METRICS
+from trainguard.steps.locations import monitor_output_uri, monitoring_pipeline_name
 from trainguard.training.config import Config
 
-__all__ = ["REPORT", "VIOLATIONS", "CheckResult", "check_metrics", "publish", "read_check"]
+__all__ = ["ENDED", "PIPELINE_EVENT", "REPORT", "VIOLATIONS", "CheckResult", "check_metrics",
+           "monitored_execution", "publish", "publish_execution", "read_check"]
 
 VIOLATIONS = "constraint_violations.json"
 REPORT = "drift_report.json"
+PIPELINE_EVENT = "SageMaker Model Building Pipeline Execution Status Change"
+"""``detail-type`` of SageMaker's pipeline execution events (SageMaker developer guide, "Events
+that SageMaker sends to EventBridge", pipeline execution state change)."""
+ENDED = ("Succeeded", "Failed")
+"""The end states that carry a check: ``Failed`` is how DriftCondition reports drift."""
+_EXECUTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:([a-z0-9-]+):(\d{12}):pipeline/([^/]{1,256})/execution/([A-Za-z0-9]{1,64})$")
 
 
 class CheckResult(dict[str, Any]):
@@ -105,10 +120,57 @@ def check_metrics(cfg: Config, check: Mapping[str, Any]) -> list[dict[str, Any]]
     return data
 
 
-def publish(cw: Any, cfg: Config, check: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Put the check's metrics under alarms.namespace (in batches CloudWatch accepts); returns them."""
+def publish(cw: Any, cfg: Config, check: Mapping[str, Any], at: dt.datetime | None = None
+            ) -> list[dict[str, Any]]:
+    """Put the check's metrics under alarms.namespace (in batches CloudWatch accepts); returns them.
+    ``at`` stamps every value (a retried publication then repeats the same data points)."""
     data = check_metrics(cfg, check)
+    if at is not None:
+        data = [{**d, "Timestamp": at} for d in data]
     for i in range(0, len(data), 500):  # PutMetricData takes at most 1000 values per call
         with aws_errors("cloudwatch:PutMetricData"):
             cw.put_metric_data(Namespace=cfg.alarms.namespace, MetricData=data[i:i + 500])
     return data
+
+
+def monitored_execution(cfg: Config, event: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(execution ARN, execution id, status) of the monitoring pipeline's end event; DeployError
+    for any other event: another pipeline or region, a status other than Succeeded or Failed."""
+    detail = event.get("detail") if isinstance(event.get("detail"), Mapping) else {}
+    arn = str(detail.get("pipelineExecutionArn") or "")
+    status = str(detail.get("currentPipelineExecutionStatus") or "")
+    wanted = monitoring_pipeline_name(cfg.aws.pipeline_name)
+    m = _EXECUTION_ARN.match(arn)
+    if event.get("detail-type") != PIPELINE_EVENT or not m:
+        raise DeployError(f"not a pipeline execution event with a pipelineExecutionArn ({arn!r}); "
+                          "only the trainguard monitoring rule invokes this path.")
+    # SageMaker may report the pipeline name in another case than it was created with
+    if m.group(3).lower() != wanted.lower() or m.group(1) != cfg.aws.region:
+        raise DeployError(f"execution {arn} is not of the monitoring pipeline {wanted} in "
+                          f"{cfg.aws.region}; nothing is published for it.")
+    if status not in ENDED:
+        raise DeployError(f"execution {arn} is {status or 'without a status'}; only an execution "
+                          f"that ended ({' or '.join(ENDED)}) has a check to publish.")
+    return arn, m.group(4), status
+
+
+def _end_time(detail: Mapping[str, Any]) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(str(detail.get("executionEndTime")).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def publish_execution(cfg: Config, event: Mapping[str, Any], s3: Any, cw: Any) -> dict[str, Any]:
+    """Publish the check of the monitoring execution that ``event`` reports as ended. Raises
+    DeployError when there is no readable check (the invocation is retried, then dead-lettered):
+    a monitoring run that leaves no result must not pass as a quiet one."""
+    arn, execution_id, status = monitored_execution(cfg, event)
+    source = monitor_output_uri(cfg, execution_id)
+    try:
+        check = read_check(source, s3)
+    except DeployError as exc:
+        raise DeployError(f"monitoring execution {arn} ended {status} without a readable check at "
+                          f"{source}: {exc}") from None
+    data = publish(cw, cfg, check, _end_time(event.get("detail") or {}))
+    return {"PipelineExecutionArn": arn, "Check": source, "Published": len(data)}

@@ -12,21 +12,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainguard.pipelines.ci.aws import DeployError, aws_errors, error_code, make_session
+from trainguard.pipelines.ci.aws import DeployError, make_session
 from trainguard.pipelines.ops.alarms import (
     AlarmSpec,
     alarm_specs,
     check_topic,
+    diff_alarms,
     package_baselines,
     quality_alarm_names,
     remove_alarms,
     topic_arn,
+    topic_changes,
     upsert_alarms,
     upsert_topic,
 )
 from trainguard.pipelines.ops.common import Printer, account_of, clients
 from trainguard.pipelines.ops.metrics import check_metrics
-from trainguard.pipelines.ops.triggers import check_schedule, remove_triggers, starter_name, upsert_triggers
+from trainguard.pipelines.ops.triggers import (
+    check_schedule,
+    check_timezone,
+    remove_triggers,
+    starter_name,
+    upsert_triggers,
+)
 from trainguard.training.config import Config
 
 __all__ = ["Firing", "explain", "ops_diff", "ops_remove", "ops_upsert"]
@@ -40,10 +48,15 @@ def _precheck(cfg: Config, starter_role: str | None, invoke_role: str | None) ->
     check_topic(cfg)
     if cfg.triggers.schedule is not None:
         check_schedule(cfg.triggers.schedule)
-    if (cfg.triggers.schedule is not None or cfg.triggers.on_alarms) and not (starter_role and invoke_role):
-        raise DeployError("triggers need --starter-role-arn (the starter function's role) and "
+    if cfg.triggers.monitor_schedule is not None:
+        check_schedule(cfg.triggers.monitor_schedule, "triggers.monitor_schedule")
+    if cfg.triggers.schedule is not None or cfg.triggers.monitor_schedule is not None:
+        check_timezone(cfg.triggers.timezone)
+    if _function_needed(cfg) and not (starter_role and invoke_role):
+        raise DeployError("triggers need --starter-role-arn (the function's role) and "
                           "--invoke-role-arn (the role the schedule invokes it with); see trainguard "
-                          "iam-policy --ops. Or set triggers.schedule=null and triggers.on_alarms=false.")
+                          "iam-policy --ops. Or set triggers.schedule=null, triggers.on_alarms=false "
+                          "and triggers.on_monitor=false.")
     for role, flag in ((starter_role, "--starter-role-arn"), (invoke_role, "--invoke-role-arn")):
         if role and not account_of(role):
             raise DeployError(f"{flag} {role!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>).")
@@ -52,41 +65,36 @@ def _precheck(cfg: Config, starter_role: str | None, invoke_role: str | None) ->
                           "the schedule are encrypted with it.")
 
 
+def _function_needed(cfg: Config) -> bool:
+    t = cfg.triggers
+    return t.schedule is not None or t.on_alarms or t.on_monitor or t.monitor_schedule is not None
+
+
 def _run(cfg: Config, session: Any, endpoint_url: str | None, starter_role: str | None,
-         invoke_role: str | None, apply: bool, out: Printer) -> list[str]:
+         invoke_role: str | None, apply: bool, out: Printer, unchanged: list[str] | None = None
+         ) -> list[str]:
     _precheck(cfg, starter_role, invoke_role)
     c = dict(zip(_SERVICES, clients(session, endpoint_url, *_SERVICES), strict=True))
     account = account_of(cfg.aws.role_arn)
     baselines, _arn = package_baselines(c["s3"], c["sagemaker"], cfg)
     topic = topic_arn(cfg, account)
     specs = alarm_specs(cfg, topic, baselines, endpoint=False)  # threshold errors: before writes
-    lines: list[str] = []
+    lines = topic_changes(c["sns"], cfg, account)
     if apply:
         upsert_topic(c["sns"], cfg, account, out)
-    elif not _topic_exists(c["sns"], topic):
-        lines.append(f"+ topic {topic} (KMS-encrypted)")
-    changed = upsert_alarms(c["cloudwatch"], cfg, specs, OWNER, out, apply=apply)
-    lines += [f"alarm {n}" for n in changed]
+    alarm_lines, same = diff_alarms(c["cloudwatch"], specs)  # created / changed, with the fields
+    lines += alarm_lines
+    if unchanged is not None:
+        unchanged += [f"alarm {n}" for n in same]
+    if apply:
+        upsert_alarms(c["cloudwatch"], cfg, specs, OWNER, out)
     retrain = [s.name for s in specs if s.retrain]
     arns = [f"arn:aws:cloudwatch:{cfg.aws.region}:{account}:alarm:{n}" for n in retrain]
-    if cfg.triggers.schedule is not None or cfg.triggers.on_alarms:
+    if _function_needed(cfg):
         ch = upsert_triggers(cfg, c, starter_role=str(starter_role), invoke_role=str(invoke_role),
-                             alarm_arns=arns, apply=apply, out=out)
+                             alarm_arns=arns, account=account, apply=apply, out=out)
         lines += ch.lines
     return lines
-
-
-def _topic_exists(sns: Any, arn: str) -> bool:
-    import botocore.exceptions
-
-    with aws_errors("sns:GetTopicAttributes"):
-        try:
-            sns.get_topic_attributes(TopicArn=arn)
-            return True
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) not in {"NotFound", "NotFoundException", "404"}:
-                raise
-            return False
 
 
 def ops_upsert(cfg: Config, *, starter_role: str | None = None, invoke_role: str | None = None,
@@ -99,11 +107,13 @@ def ops_upsert(cfg: Config, *, starter_role: str | None = None, invoke_role: str
 
 
 def ops_diff(cfg: Config, *, starter_role: str | None = None, invoke_role: str | None = None,
-             endpoint_url: str | None = None, profile: str | None = None, session: Any = None) -> list[str]:
-    """What ``ops_upsert`` would change, without writing anything."""
+             endpoint_url: str | None = None, profile: str | None = None, session: Any = None,
+             unchanged: list[str] | None = None) -> list[str]:
+    """What ``ops_upsert`` would change, without writing anything; the alarms left as they are
+    are appended to ``unchanged`` when given."""
     _precheck(cfg, starter_role, invoke_role)
     session = session or make_session(cfg.aws.region, profile)
-    return _run(cfg, session, endpoint_url, starter_role, invoke_role, False, lambda _l: None)
+    return _run(cfg, session, endpoint_url, starter_role, invoke_role, False, lambda _l: None, unchanged)
 
 
 def ops_remove(cfg: Config, *, endpoint_url: str | None = None, profile: str | None = None,

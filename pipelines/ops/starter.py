@@ -5,7 +5,10 @@ of the moment, as ``trainguard upsert --start`` does. So the targets invoke this
 which computes ChampionBar with the very same ``champion_bar_of`` over the SageMaker registry, then starts the
 pipeline with ``TriggerReason``. When the bar cannot be computed (an unreadable champion report,
 a denied call) it raises: the invocation is retried and then lands in the dead-letter queue; it
-never starts without the bar.
+never starts without the bar. The same function also takes the monitoring pipeline's end
+(``metrics.publish_execution``: it publishes that execution's check as the alarms' metrics) and
+the monitoring schedule (``monitor_start``: it starts the monitoring pipeline on the champion's
+baselines).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainguard.pipelines.ci.aws import DeployError, aws_errors
+from trainguard.pipelines.ops.metrics import PIPELINE_EVENT, publish_execution
+from trainguard.pipelines.ops.monitor_start import MONITOR_REASON, monitor_token, start_monitoring
 from trainguard.pipelines.registry.base import champion_bar_of
 from trainguard.pipelines.registry.sagemaker import SageMakerRegistry
 from trainguard.training.config import Config, load_config
@@ -33,8 +38,9 @@ def starter_config(cfg: Config) -> dict[str, Any]:
     """The part of the config the starter needs (fits a Lambda environment variable)."""
     a = cfg.approval
     return {"aws": {"region": cfg.aws.region, "pipeline_name": cfg.aws.pipeline_name,
-                    "role_arn": cfg.aws.role_arn},
+                    "role_arn": cfg.aws.role_arn, "bucket": cfg.aws.bucket, "prefix": cfg.aws.prefix},
             "registry": {"model_package_group": cfg.registry.model_package_group},
+            "alarms": {"namespace": cfg.alarms.namespace},
             "approval": {"champion_metric": a.champion_metric, "champion_margin": a.champion_margin,
                          "champion_margin_mode": a.champion_margin_mode}}
 
@@ -76,11 +82,17 @@ def start(cfg: Config, reason: str, sm: Any, s3: Any, token: str | None = None) 
 
 
 def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
-    """Lambda entry point: the config comes from TRAINGUARD_CONFIG, credentials from the role."""
+    """Lambda entry point: the config comes from TRAINGUARD_CONFIG, credentials from the role. A
+    monitoring execution's end publishes its check; the schedule and the alarms start retraining."""
     import boto3
 
     cfg = load_config(json.loads(os.environ[CONFIG_ENV]))
     session = boto3.Session(region_name=cfg.aws.region)
+    if event.get("detail-type") == PIPELINE_EVENT:  # a monitoring execution ended: publish its check
+        return publish_execution(cfg, event, session.client("s3"), session.client("cloudwatch"))
+    if event.get("reason") == MONITOR_REASON:  # the monitoring schedule: check against the champion
+        return start_monitoring(cfg, session.client("sagemaker"), session.client("s3"),
+                                monitor_token(cfg, event))
     return start(cfg, reason_of(event), session.client("sagemaker"), session.client("s3"),
                  request_token(cfg, event))
 

@@ -1,10 +1,13 @@
-"""Retraining triggers: an EventBridge Scheduler schedule and a rule per degradation alarm.
+"""Retraining triggers: an EventBridge Scheduler schedule and a rule on the degradation alarms;
+and the rule that publishes each monitoring execution's check.
 
-Both invoke the starter function (``starter.py``), which computes ChampionBar from the registry
-and starts the pipeline with ``TriggerReason``. Delivery is retried (``triggers.max_retries``,
-``triggers.max_event_age_seconds``); what still fails lands in an encrypted SQS dead-letter queue,
-as do starts the function itself gave up on. Every piece is compared before it is written, so an
-unchanged config writes nothing.
+The first two invoke the starter function (``starter.py``), which computes ChampionBar from the
+registry and starts the pipeline with ``TriggerReason``. The third invokes the same function when
+the monitoring pipeline ends, which publishes that execution's check as the alarms' metrics.
+Delivery is retried (``triggers.max_retries``, ``triggers.max_event_age_seconds``); what still
+fails lands in an encrypted SQS dead-letter queue, as do invocations the function itself gave up
+on (a start without a ChampionBar, a check it could not read). Every piece is compared before it
+is written, so an unchanged config writes nothing.
 """
 
 from __future__ import annotations
@@ -21,13 +24,22 @@ from typing import Any
 
 from trainguard.pipelines.ci.aws import DeployError, aws_errors, error_code
 from trainguard.pipelines.ops.common import MANAGED_TAG, Printer, managed_tags
+from trainguard.pipelines.ops.metrics import ENDED, PIPELINE_EVENT
+from trainguard.pipelines.ops.monitor_start import MONITOR_REASON
 from trainguard.pipelines.ops.starter import CONFIG_ENV, starter_config
+from trainguard.steps.locations import monitoring_pipeline_name
 from trainguard.training.config import Config
 
-__all__ = ["Changes", "check_schedule", "package_starter", "remove_triggers", "starter_name",
-           "upsert_triggers"]
+__all__ = ["ALARM_RULE", "MONITOR_RULE", "MONITOR_SCHEDULE", "Changes", "alarm_rule", "check_schedule",
+           "check_timezone", "monitor_rule", "monitor_schedule_request", "package_starter",
+           "remove_triggers", "rule_name", "starter_name", "upsert_triggers"]
 
 OWNER = "triggers"
+ALARM_RULE = "-on-alarm"
+MONITOR_RULE = "-on-monitor"
+MONITOR_SCHEDULE = "-monitor"
+_STATEMENT = {ALARM_RULE: "alarm-rule", MONITOR_RULE: "monitor-rule"}
+"""The function's resource-policy statement that lets each rule invoke it."""
 RUNTIME = "python3.12"
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _AT = re.compile(r"^at\((\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\)$")
@@ -52,8 +64,15 @@ def _bad(expr: str, why: str) -> DeployError:
                        "Use rate(7 days), cron(0 3 ? * MON *) (six fields) or at(2030-01-31T03:00:00).")
 
 
-def check_schedule(expr: str) -> None:
-    """DeployError naming triggers.schedule unless EventBridge Scheduler accepts the expression."""
+def check_schedule(expr: str, key: str = "triggers.schedule") -> None:
+    """DeployError naming ``key`` unless EventBridge Scheduler accepts the expression."""
+    try:
+        _check_expression(expr)
+    except DeployError as exc:
+        raise DeployError(str(exc).replace("triggers.schedule ", f"{key} ", 1)) from None
+
+
+def _check_expression(expr: str) -> None:
     m = _RATE.match(expr)
     if m:
         if int(m.group(1)) < 1:
@@ -87,7 +106,8 @@ def check_schedule(expr: str) -> None:
         raise _bad(expr, "exactly one of day-of-month and day-of-week must be '?'")
 
 
-def _check_timezone(tz: str) -> None:
+def check_timezone(tz: str) -> None:
+    """DeployError naming triggers.timezone unless it is an IANA time zone."""
     import zoneinfo
 
     try:
@@ -100,6 +120,12 @@ def _check_timezone(tz: str) -> None:
 def starter_name(cfg: Config) -> str:
     """The starter function's name (also the schedule's and the rules' name stem)."""
     return f"{cfg.aws.pipeline_name}-retrain"[:64]
+
+
+def rule_name(cfg: Config, suffix: str) -> str:
+    """The name of the function's rule ``suffix`` (ALARM_RULE, MONITOR_RULE), within EventBridge's
+    64 characters."""
+    return starter_name(cfg)[:64 - len(suffix)] + suffix
 
 
 def package_starter() -> bytes:
@@ -236,14 +262,41 @@ def schedule_request(cfg: Config, function_arn: str, invoke_role: str, dlq: str)
                        "RetryPolicy": _retry(cfg), "DeadLetterConfig": {"Arn": dlq}}}
 
 
+def monitor_schedule_request(cfg: Config, function_arn: str, invoke_role: str, dlq: str) -> dict[str, Any]:
+    """CreateSchedule's request for the monitoring pipeline: the function as target (it reads the
+    champion's baselines, then starts the check), same retries, key and DLQ as the training one."""
+    request = schedule_request(cfg, function_arn, invoke_role, dlq)
+    request.update({"Name": rule_name(cfg, MONITOR_SCHEDULE),
+                    "ScheduleExpression": str(cfg.triggers.monitor_schedule),
+                    "Description": f"trainguard: check {cfg.aws.pipeline_name}'s data against the champion"})
+    request["Target"] = {**request["Target"], "Input": json.dumps(
+        {"reason": MONITOR_REASON, "scheduled_time": "<aws.scheduler.scheduled-time>"})}
+    return request
+
+
 def alarm_rule(cfg: Config, alarm_arns: list[str]) -> dict[str, Any]:
     """PutRule's request: the degradation alarms going to ALARM."""
-    return {"Name": starter_name(cfg) + "-on-alarm", "State": "ENABLED",
+    return {"Name": rule_name(cfg, ALARM_RULE), "State": "ENABLED",
             "Description": f"trainguard: retrain {cfg.aws.pipeline_name} when a degradation alarm fires",
             "EventPattern": json.dumps({"source": ["aws.cloudwatch"],
                                         "detail-type": ["CloudWatch Alarm State Change"],
                                         "resources": sorted(alarm_arns),
                                         "detail": {"state": {"value": ["ALARM"]}}}, sort_keys=True)}
+
+
+def monitor_rule(cfg: Config, account: str) -> dict[str, Any]:
+    """PutRule's request: the monitoring pipeline's executions ending (Succeeded, or Failed as
+    DriftDetected fails it), for this pipeline only; matched without regard to case because
+    SageMaker may report the pipeline's name in another case than it was created with."""
+    pipeline = (f"arn:aws:sagemaker:{cfg.aws.region}:{account}:pipeline/"
+                f"{monitoring_pipeline_name(cfg.aws.pipeline_name)}")
+    return {"Name": rule_name(cfg, MONITOR_RULE), "State": "ENABLED",
+            "Description": f"trainguard: publish each {monitoring_pipeline_name(cfg.aws.pipeline_name)} "
+                           "check as the alarms' metrics",
+            "EventPattern": json.dumps({"source": ["aws.sagemaker"], "detail-type": [PIPELINE_EVENT],
+                                        "detail": {"currentPipelineExecutionStatus": list(ENDED),
+                                                   "pipelineArn": [{"equals-ignore-case": pipeline}]}},
+                                       sort_keys=True)}
 
 
 def _schedule(sch: Any, cfg: Config, request: dict[str, Any], apply: bool, ch: Changes) -> None:
@@ -273,11 +326,30 @@ def _schedule(sch: Any, cfg: Config, request: dict[str, Any], apply: bool, ch: C
                 sch.update_schedule(**request)
 
 
+def _permitted(lam: Any, cfg: Config, sid: str, rule_arn: str) -> bool:
+    """Whether the function's resource policy lets the rule ``rule_arn`` invoke it (statement ``sid``)."""
+    import botocore.exceptions
+
+    with aws_errors("lambda:GetPolicy"):
+        try:
+            policy = json.loads(lam.get_policy(FunctionName=starter_name(cfg))["Policy"])
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            return False
+    return any(st.get("Sid") == sid and rule_arn in json.dumps(st.get("Condition") or {})
+               for st in policy.get("Statement") or [])
+
+
 def _rule(ev: Any, lam: Any, cfg: Config, rule: dict[str, Any], function_arn: str, dlq: str,
-          apply: bool, ch: Changes) -> None:
+          apply: bool, ch: Changes, what: str) -> None:
+    """The rule, its one target (the function, with retries and the DLQ) and the function's
+    permission for it; each written only when it differs. A rule of that name that trainguard did
+    not create is refused, not overwritten."""
     import botocore.exceptions
 
     name = rule["Name"]
+    sid = next(v for k, v in _STATEMENT.items() if name.endswith(k))
     with aws_errors("events:DescribeRule"):
         try:
             current = ev.describe_rule(Name=name)
@@ -287,28 +359,42 @@ def _rule(ev: Any, lam: Any, cfg: Config, rule: dict[str, Any], function_arn: st
             current = None
     target = {"Id": "starter", "Arn": function_arn, "RetryPolicy": _retry(cfg),
               "DeadLetterConfig": {"Arn": dlq}}
-    if current is None or json.loads(current.get("EventPattern") or "{}") != json.loads(rule["EventPattern"]) \
-            or current.get("State") != rule["State"]:
-        ch.lines.append(f"{'+ ' if current is None else ''}rule {name} (alarms → starter)")
+    arn = current.get("Arn") if current is not None else None
+    targets: list[dict[str, Any]] = []
+    if current is not None:
+        with aws_errors("events:ListTargetsByRule"):
+            targets = ev.list_targets_by_rule(Rule=name).get("Targets") or []
+    put = current is None or current.get("State") != rule["State"] or \
+        json.loads(current.get("EventPattern") or "{}") != json.loads(rule["EventPattern"])
+    # the rule invokes the function only through its statement (check it also when the function
+    # was recreated while the rule stayed)
+    permit = arn is None or not _permitted(lam, cfg, sid, str(arn))
+    if current is not None and (put or permit or targets != [target]):
+        with aws_errors("events:ListTagsForResource"):
+            tags = ev.list_tags_for_resource(ResourceARN=arn).get("Tags") or []
+        if {"Key": MANAGED_TAG, "Value": OWNER} not in tags:
+            raise DeployError(f"EventBridge rule {name} exists but was not created by trainguard; "
+                              "delete or rename it, or set the trigger off in the triggers section.")
+    if put:
+        ch.lines.append(f"+ rule {name} ({what})" if current is None else f"rule {name}: EventPattern")
         if apply:
             with aws_errors("events:PutRule"):
                 arn = ev.put_rule(Tags=[{"Key": k, "Value": v} for k, v in
                                         sorted(managed_tags(cfg, OWNER).items())], **rule)["RuleArn"]
-            with aws_errors("lambda:AddPermission"):
-                try:
-                    lam.add_permission(FunctionName=starter_name(cfg), StatementId="alarm-rule",
-                                       Action="lambda:InvokeFunction", Principal="events.amazonaws.com",
-                                       SourceArn=arn)
-                except botocore.exceptions.ClientError as exc:
-                    if error_code(exc) != "ResourceConflictException":
-                        raise
-    with aws_errors("events:ListTargetsByRule"):
-        try:
-            targets = ev.list_targets_by_rule(Rule=name).get("Targets") or []
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
-            targets = []
+    if permit and current is not None:
+        ch.lines.append(f"function {starter_name(cfg)}: permission for rule {name}")
+    if permit and apply:
+        grant = {"FunctionName": starter_name(cfg), "StatementId": sid, "Action": "lambda:InvokeFunction",
+                 "Principal": "events.amazonaws.com", "SourceArn": arn}
+        with aws_errors("lambda:AddPermission"):
+            try:
+                lam.add_permission(**grant)
+            except botocore.exceptions.ClientError as exc:
+                if error_code(exc) != "ResourceConflictException":
+                    raise
+                # a statement of that id for another source: replace it
+                lam.remove_permission(FunctionName=starter_name(cfg), StatementId=sid)
+                lam.add_permission(**grant)
     if targets != [target]:
         if current is not None:
             ch.lines.append(f"rule {name}: target")
@@ -318,32 +404,89 @@ def _rule(ev: Any, lam: Any, cfg: Config, rule: dict[str, Any], function_arn: st
 
 
 def upsert_triggers(cfg: Config, clients: dict[str, Any], *, starter_role: str, invoke_role: str,
-                    alarm_arns: list[str], apply: bool = True, out: Printer = print) -> Changes:
-    """Create or update the DLQ, the starter, the schedule and the alarm rule; with
-    ``apply=False`` only list what would change (the diff). Bad schedule input is refused first."""
+                    alarm_arns: list[str], account: str, apply: bool = True, out: Printer = print) -> Changes:
+    """Create or update the DLQ, the function, the schedule, the alarm rule and the monitoring
+    rule; with ``apply=False`` only list what would change (the diff). Bad schedule input is
+    refused first."""
     t = cfg.triggers
     if t.schedule is not None:
         check_schedule(t.schedule)
-    _check_timezone(t.timezone)
+    if t.monitor_schedule is not None:
+        check_schedule(t.monitor_schedule, "triggers.monitor_schedule")
+    if t.schedule is not None or t.monitor_schedule is not None:
+        check_timezone(t.timezone)
     ch = Changes()
     dlq = _dlq(clients["sqs"], cfg, apply, ch)
     fn = _function(clients["lambda"], cfg, starter_role, dlq, apply, ch)
     if t.schedule is not None:
         _schedule(clients["scheduler"], cfg, schedule_request(cfg, fn, invoke_role, dlq), apply, ch)
+    if t.monitor_schedule is not None:
+        _schedule(clients["scheduler"], cfg, monitor_schedule_request(cfg, fn, invoke_role, dlq), apply, ch)
     if t.on_alarms and alarm_arns:
-        _rule(clients["events"], clients["lambda"], cfg, alarm_rule(cfg, alarm_arns), fn, dlq, apply, ch)
+        _rule(clients["events"], clients["lambda"], cfg, alarm_rule(cfg, alarm_arns), fn, dlq, apply, ch,
+              "alarms → starter")
+    if t.on_monitor:
+        _rule(clients["events"], clients["lambda"], cfg, monitor_rule(cfg, account), fn, dlq, apply, ch,
+              "monitoring ends → publish")
     if apply:
         for line in ch.lines:
             out(line)
     return ch
 
 
+def _remove_rule(ev: Any, rule: str, out: Printer) -> bool:
+    """Delete the rule ``rule`` (targets first) when it carries trainguard's tag; True if deleted."""
+    import botocore.exceptions
+
+    with aws_errors("events:DescribeRule"):
+        try:
+            arn = ev.describe_rule(Name=rule)["Arn"]
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            return False
+    with aws_errors("events:ListTagsForResource"):
+        tags = ev.list_tags_for_resource(ResourceARN=arn).get("Tags") or []
+    if {"Key": MANAGED_TAG, "Value": OWNER} not in tags:
+        out(f"rule {rule} was not created by trainguard; left in place")
+        return False
+    with aws_errors("events:DeleteRule"):
+        targets = ev.list_targets_by_rule(Rule=rule).get("Targets") or []
+        if targets:
+            ev.remove_targets(Rule=rule, Ids=[t["Id"] for t in targets])
+        ev.delete_rule(Name=rule)
+    return True
+
+
+def _remove_schedule(sch: Any, name: str, fn_arn: str) -> bool:
+    """Delete the schedule ``name`` when it targets trainguard's function; True if deleted."""
+    import botocore.exceptions
+
+    with aws_errors("scheduler:GetSchedule"):
+        try:
+            schedule = sch.get_schedule(Name=name)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            return False
+    if schedule.get("Target", {}).get("Arn") != fn_arn:
+        return False
+    with aws_errors("scheduler:DeleteSchedule"):
+        sch.delete_schedule(Name=name)
+    return True
+
+
 def remove_triggers(cfg: Config, clients: dict[str, Any], out: Printer = print) -> list[str]:
-    """Delete the schedule, the rule, the starter and the DLQ, only those trainguard created."""
+    """Delete the rules, the schedule, the function and the DLQ, only those trainguard created:
+    rules, function and queue by their tag; the schedule (Scheduler schedules take no tags) only
+    while its target is trainguard's function."""
     import botocore.exceptions
 
     name, gone = starter_name(cfg), []
     lam, ev, sch, sqs = clients["lambda"], clients["events"], clients["scheduler"], clients["sqs"]
+    for rule in (rule_name(cfg, ALARM_RULE), rule_name(cfg, MONITOR_RULE)):
+        if _remove_rule(ev, rule, out):
+            gone.append(f"rule {rule}")
     with aws_errors("lambda:GetFunction"):
         try:
             fn = lam.get_function(FunctionName=name)
@@ -354,40 +497,20 @@ def remove_triggers(cfg: Config, clients: dict[str, Any], out: Printer = print) 
     ours = fn is not None and (fn.get("Tags") or {}).get(MANAGED_TAG) == OWNER
     if ours:
         fn_arn = fn["Configuration"]["FunctionArn"]
-        with aws_errors("scheduler:GetSchedule"):
-            try:
-                schedule = sch.get_schedule(Name=name)
-            except botocore.exceptions.ClientError as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
-                schedule = None
-        if schedule is not None and schedule.get("Target", {}).get("Arn") == fn_arn:
-            with aws_errors("scheduler:DeleteSchedule"):
-                sch.delete_schedule(Name=name)
-            gone.append(f"schedule {name}")
-        rule = name + "-on-alarm"
-        with aws_errors("events:ListTargetsByRule"):
-            try:
-                targets = ev.list_targets_by_rule(Rule=rule).get("Targets") or []
-            except botocore.exceptions.ClientError as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
-                targets = None
-        if targets is not None and all(t["Arn"] == fn_arn for t in targets):
-            with aws_errors("events:DeleteRule"):
-                if targets:
-                    ev.remove_targets(Rule=rule, Ids=[t["Id"] for t in targets])
-                ev.delete_rule(Name=rule)
-            gone.append(f"rule {rule}")
+        for schedule_name in (name, rule_name(cfg, MONITOR_SCHEDULE)):
+            if _remove_schedule(sch, schedule_name, fn_arn):
+                gone.append(f"schedule {schedule_name}")
         with aws_errors("lambda:DeleteFunction"):
             lam.delete_function(FunctionName=name)
         gone.append(f"function {name}")
     elif fn is not None:
-        out(f"function {name} was not created by trainguard; left in place with what invokes it")
+        out(f"function {name} was not created by trainguard; left in place with its schedule")
     with aws_errors("sqs:GetQueueUrl"):
         try:
             url = sqs.get_queue_url(QueueName=cfg.triggers.dead_letter_queue)["QueueUrl"]
-        except botocore.exceptions.ClientError:
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) not in {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}:
+                raise
             url = None
     if url is not None:
         with aws_errors("sqs:ListQueueTags"):

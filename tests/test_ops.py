@@ -187,6 +187,11 @@ def test_ops_upsert_creates_alarms_and_triggers_and_a_rerun_writes_nothing(tmp_p
     assert auc["Dimensions"] == [{"Name": "ModelPackageGroup", "Value": GROUP}]
     assert alarms[f"{GROUP}-recall-low"]["Threshold"] == pytest.approx(0.6)
     assert alarms[f"{GROUP}-drifted-features"]["Threshold"] == 0.0
+    dead = alarms["trainguard-triggers-dlq-not-empty"]  # a start or publication that gave up
+    assert (dead["Namespace"], dead["MetricName"], dead["Dimensions"], dead["Threshold"]) == (
+        "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+        [{"Name": "QueueName", "Value": "trainguard-triggers-dlq"}], 0.0)
+    assert dead["ComparisonOperator"] == "GreaterThanThreshold" and dead["AlarmActions"] == auc["AlarmActions"]
     topic = auc["AlarmActions"][0]
     assert topic == f"arn:aws:sns:{REGION}:{ACCOUNT}:trainguard-alarms"
     sqs = client("sqs")

@@ -24,6 +24,8 @@ __all__ = [
     "AlarmSpec",
     "alarm_specs",
     "check_topic",
+    "dead_letter_alarm",
+    "dead_letter_alarm_name",
     "diff_alarms",
     "endpoint_alarm_names",
     "package_baselines",
@@ -70,6 +72,28 @@ def quality_alarm_names(cfg: Config) -> list[str]:
     """The degradation alarms on the published quality and drift metrics (these start retraining)."""
     g = cfg.registry.model_package_group
     return [f"{g}-{m}-low" for m in QUALITY_METRICS] + [f"{g}-drifted-features"]
+
+
+def dead_letter_alarm_name(cfg: Config) -> str:
+    """The alarm on the triggers' dead-letter queue: a start or a publication that gave up."""
+    return f"{cfg.triggers.dead_letter_queue}-not-empty"
+
+
+def dead_letter_alarm(cfg: Config, topic: str) -> AlarmSpec:
+    """ALARM as soon as the dead-letter queue holds a message: a retraining start, a monitoring start
+    or a metric publication failed after its retries, so the on-call hears of it instead of the
+    degradation alarms silently sleeping. SQS publishes ``ApproximateNumberOfMessagesVisible``
+    under ``AWS/SQS`` with the ``QueueName`` dimension; it never starts retraining itself."""
+    queue = cfg.triggers.dead_letter_queue
+    return AlarmSpec({
+        **_base(cfg, dead_letter_alarm_name(cfg), topic,
+                f"the dead-letter queue {queue} holds a failed start or publication: read the message "
+                "(it names the error), fix the cause, then delete it"),
+        "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [{"Name": "QueueName", "Value": queue}], "Statistic": "Maximum",
+        "Period": 300, "EvaluationPeriods": 1, "DatapointsToAlarm": 1, "Threshold": 0.0,
+        "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching"},
+        retrain=False)
 
 
 def topic_arn(cfg: Config, account: str) -> str:

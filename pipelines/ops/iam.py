@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from trainguard.pipelines.ci.iam import IamError
-from trainguard.pipelines.ops.alarms import endpoint_alarm_names, quality_alarm_names
+from trainguard.pipelines.ops.alarms import dead_letter_alarm_name, endpoint_alarm_names, quality_alarm_names
 from trainguard.pipelines.ops.deploy import capture_uri
 from trainguard.pipelines.ops.triggers import ALARM_RULE, MONITOR_RULE, MONITOR_SCHEDULE, rule_name, starter_name
 from trainguard.steps.locations import MONITOR_OUTPUT, monitoring_pipeline_name
@@ -67,7 +67,7 @@ def ops_policies(cfg: Config, *, model_role: str, starter_role: str, invoke_role
     put_metrics = {"StringEquals": {"cloudwatch:namespace": cfg.alarms.namespace}}
     ep = cfg.deploy.endpoint_name
     alarms = [f"arn:aws:cloudwatch:{region}:{account}:alarm:{n}"
-              for n in endpoint_alarm_names(cfg) + quality_alarm_names(cfg)]
+              for n in [*endpoint_alarm_names(cfg), *quality_alarm_names(cfg), dead_letter_alarm_name(cfg)]]
     topic = cfg.alarms.topic_arn or f"arn:aws:sns:{region}:{account}:{cfg.alarms.topic_name}"
     capture = capture_uri(cfg, bucket)[len("s3://"):]
     kms_use = ["kms:Decrypt", "kms:GenerateDataKey"]

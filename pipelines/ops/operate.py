@@ -17,6 +17,8 @@ from trainguard.pipelines.ops.alarms import (
     AlarmSpec,
     alarm_specs,
     check_topic,
+    dead_letter_alarm,
+    dead_letter_alarm_name,
     diff_alarms,
     package_baselines,
     quality_alarm_names,
@@ -79,6 +81,8 @@ def _run(cfg: Config, session: Any, endpoint_url: str | None, starter_role: str 
     baselines, _arn = package_baselines(c["s3"], c["sagemaker"], cfg)
     topic = topic_arn(cfg, account)
     specs = alarm_specs(cfg, topic, baselines, endpoint=False)  # threshold errors: before writes
+    if _function_needed(cfg):
+        specs.append(dead_letter_alarm(cfg, topic))
     lines = topic_changes(c["sns"], cfg, account)
     if apply:
         upsert_topic(c["sns"], cfg, account, out)
@@ -123,7 +127,7 @@ def ops_remove(cfg: Config, *, endpoint_url: str | None = None, profile: str | N
     session = session or make_session(cfg.aws.region, profile)
     c = dict(zip(_SERVICES, clients(session, endpoint_url, *_SERVICES), strict=True))
     gone = remove_triggers(cfg, c, out)
-    alarms = remove_alarms(c["cloudwatch"], quality_alarm_names(cfg), OWNER)
+    alarms = remove_alarms(c["cloudwatch"], [*quality_alarm_names(cfg), dead_letter_alarm_name(cfg)], OWNER)
     for name in alarms:
         out(f"deleted alarm {name}")
     return gone + [f"alarm {n}" for n in alarms]

@@ -42,6 +42,8 @@ def test_the_schedule_may_only_invoke_the_starter_which_may_only_start_this_pipe
     starter = {s["Sid"]: s for s in docs["StarterRole"]["PolicyDocument"]["Statement"]}
     assert starter["StartThisPipeline"]["Resource"] == \
         f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/trainguard-pipeline"
+    assert starter["StartThisPipeline"]["Action"] == ["sagemaker:DescribePipeline",
+                                                      "sagemaker:StartPipelineExecution"]
     assert "sagemaker:StartPipelineExecution" not in _actions(invoke)
     assert docs["InvokeRole"]["TrustPolicy"]["Statement"][0]["Principal"] == {"Service": "scheduler.amazonaws.com"}
     operator = {s["Sid"]: s for s in docs["Operator"]["PolicyDocument"]["Statement"]}

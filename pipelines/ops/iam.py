@@ -2,7 +2,8 @@
 
 Derived from the config, scoped to this pipeline, endpoint, alarms, function, schedule, rule and
 queue; no wildcard actions. The schedule's role may only invoke the starter (and report to the
-dead-letter queue); the starter's role may only read the champion and start this pipeline.
+dead-letter queue); the starter's role may only read the champion and this pipeline's definition,
+and start it.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def ops_policies(cfg: Config, *, model_role: str, starter_role: str, invoke_role
     kms_use = ["kms:Decrypt", "kms:GenerateDataKey"]
 
     starter = _doc(
-        _allow("StartThisPipeline", ["sagemaker:StartPipelineExecution"], pipeline),
+        # DescribePipeline: the deployed definition, priced under cost.max_execution_usd
+        _allow("StartThisPipeline", ["sagemaker:DescribePipeline", "sagemaker:StartPipelineExecution"], pipeline),
         _allow("ReadChampion", ["sagemaker:DescribeModelPackage"], f"{sm}:model-package/{group}/*"),
         # List requests name the group as a parameter, not as a resource; ListModelPackageGroups
         # tells a missing group (no champion) from a failed call

@@ -107,6 +107,22 @@ def test_without_a_limit_the_starter_does_not_read_the_definition(tmp_path, monk
     assert "DescribePipeline" not in calls and "StartPipelineExecution" in calls
 
 
+@pytest.mark.usefixtures("aws")
+def test_ops_upsert_refuses_triggers_whose_every_start_the_limit_would_refuse(tmp_path, capsys) -> None:
+    """Deploying a schedule the starter would always refuse is caught at deploy, before any write."""
+    from trainguard.pipelines.cli import main
+
+    _deploy("eu-west-1")  # a region the shipped table lacks: no start could be priced
+    path = config_file(tmp_path, cost={"max_execution_usd": 500}, triggers={"schedule": "rate(7 days)"})
+    roles = ["--starter-role-arn", f"arn:aws:iam::{ACCOUNT}:role/s", "--invoke-role-arn",
+             f"arn:aws:iam::{ACCOUNT}:role/i"]
+    assert main(["ops", "upsert", "--config", str(path), *roles]) == 2
+    err = capsys.readouterr().err
+    assert "cost.max_execution_usd is set (500 USD)" in err and "eu-west-1 is not in the price table" in err
+    assert boto3.Session().client("lambda", region_name="eu-west-1").list_functions()["Functions"] == []
+    assert boto3.Session().client("sns", region_name="eu-west-1").list_topics()["Topics"] == []
+
+
 def _boto3_only(folder: Path) -> Path:
     """A folder holding boto3 and its dependencies alone (what the Lambda runtime provides)."""
     folder.mkdir()

@@ -99,6 +99,8 @@ def ops_policies(cfg: Config, *, model_role: str, starter_role: str, invoke_role
                 "sagemaker:DescribeModel", "sagemaker:ListTags"],
                [f"{sm}:endpoint-config/{ep}-c-*", f"{sm}:model/{ep}-m-*"]),
         _allow("ReadPackages", ["sagemaker:DescribeModelPackage"], f"{sm}:model-package/{group}/*"),
+        # ops upsert prices the deployed definition under cost.max_execution_usd, as the starter will
+        _allow("PriceThePipeline", ["sagemaker:DescribePipeline"], pipeline),
         _allow("ListPackagesModelsConfigs", ["sagemaker:ListEndpointConfigs", "sagemaker:ListModelPackageGroups",
                                              "sagemaker:ListModelPackages", "sagemaker:ListModels"], "*"),
         _allow("ReadReports", ["s3:GetObject"], runs),

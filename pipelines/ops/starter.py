@@ -101,7 +101,7 @@ def request_token(cfg: Config, event: Mapping[str, Any]) -> str | None:
     return hashlib.sha256(f"{cfg.aws.pipeline_name}:{occurrence}".encode()).hexdigest()[:64]
 
 
-def check_cost(cfg: Config, sm: Any, params: Mapping[str, str]) -> float | None:
+def check_cost(cfg: Config, sm: Any, params: Mapping[str, str], out: Any = print) -> float | None:
     """The deployed definition's worst-case cost with ``params``, under ``cost.max_execution_usd``
     (None without a limit). Raises CostLimitExceeded or UnknownPrice, naming the key, rather than
     let a scheduled or alarm-driven start exceed the limit (retried, then the dead-letter queue)."""
@@ -110,5 +110,5 @@ def check_cost(cfg: Config, sm: Any, params: Mapping[str, str]) -> float | None:
     with aws_errors("sagemaker:DescribePipeline"):
         definition = sm.describe_pipeline(PipelineName=cfg.aws.pipeline_name)["PipelineDefinition"]
     est = check_execution_cost(definition, cfg, params)
-    print(format_estimate(est))  # the function's log: the figures upsert --start prints
+    out(format_estimate(est))  # the function's log: the figures upsert --start prints
     return est.worst_usd

@@ -303,6 +303,26 @@ def test_gpu_endpoints_get_a_low_gpu_alarm_only_where_gpus_are_allowed(plan: b.F
         ("tg-cost-churn-prod-low-gpu", "GPUUtilization", 20.0)
 
 
+def test_cpu_thresholds_scale_with_the_watched_instances_vcpus(aws: MotoServer, plan: b.FinOpsPlan) -> None:
+    """CloudWatch sums CPUUtilization over an instance's vCPUs (0-400% on 4 vCPUs), so an existing
+    endpoint's low-CPU threshold is low_cpu_percent times its vCPUs (moto: sagemaker and ec2)."""
+    real = b.make_clients(load_config(None, SETTINGS), boto3.Session(region_name=REGION), aws.url)
+    topic = "arn:aws:sns:eu-west-1:1:t"
+    assert b.endpoint_capacity(plan, real) == {}  # no endpoint yet: the threshold stays as set
+    sm = real.sagemaker
+    sm.create_model(ModelName="m", ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/r",
+                    PrimaryContainer={"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/x:1"})
+    sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.m5.xlarge", "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName="churn-prod", EndpointConfigName="c")
+    capacity = b.endpoint_capacity(plan, real)
+    assert capacity == {("churn-prod", "AllTraffic"): (4, 1)}  # m5.xlarge: 4 vCPUs, no GPU
+    cpu = next(a for a in b.alarm_specs(plan, topic, capacity) if a["AlarmName"].endswith("-low-cpu"))
+    assert cpu["Threshold"] == 4 * plan.low_cpu_percent and "x 4 vCPUs" in cpu["AlarmDescription"]
+    assert next(a for a in b.alarm_specs(plan, topic) if a["AlarmName"].endswith("-low-cpu"))["Threshold"] \
+        == plan.low_cpu_percent
+
+
 def test_the_plan_is_within_the_services_limits(plan: b.FinOpsPlan) -> None:
     """Budgets takes at most 5 notifications per budget at creation and one SNS subscriber each."""
     assert len(b.notification_specs()) <= 5

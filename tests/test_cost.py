@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from trainguard.pipelines.cli import cost as cost_cmd
 from trainguard.pipelines.cli import main
 from trainguard.pipelines.definition import DefinitionError
+from trainguard.pipelines.local.progress import Progress
 from trainguard.pipelines.ops import cost as cost_mod
 from trainguard.pipelines.ops.cost import (
     CostLimitExceeded,
@@ -97,9 +99,14 @@ def test_an_instance_type_the_table_lacks_is_an_unknown_price_not_a_guess(
     assert "incomplete: 1 job(s) not priced" in cost_mod.format_estimate(est)
 
 
-def test_a_region_the_table_lacks_prices_nothing(definition: dict[str, Any]) -> None:
+def test_a_region_the_table_lacks_prices_nothing_and_says_how_to_add_it(definition: dict[str, Any]) -> None:
     est = estimate(definition, region="ap-southeast-3")
     assert len(est.unknown) == 4 and est.worst_usd == 0
+    note = est.unknown[0].note
+    assert "unknown price: ml.m5.xlarge (processing) in ap-southeast-3 is not in the price table" in note
+    assert "only us-east-1, us-east-2, us-west-2" in note and "--fetch ap-southeast-3" in note
+    # a region the table has, lacking only the type, does not claim the region is missing
+    assert "no prices for" not in estimate(definition, params={"TrainingInstanceType": "ml.x9.huge"}).unknown[0].note
 
 
 def test_missing_runtime_is_unbounded_for_processing_and_a_day_for_training(
@@ -122,6 +129,31 @@ def test_spot_trials_keep_the_worst_case_and_lower_the_expected_figure(
     assert tune.spot and tune.expected_usd == pytest.approx(8 * M5 * 0.25 * 0.4)
     assert spot.spot_saving_usd == pytest.approx(8 * M5 * 0.25 * 0.6)
     assert "spot saves about" in cost_mod.format_estimate(spot)
+
+
+def test_step_retry_policies_multiply_the_worst_case_not_the_expected_figure(
+        definition: dict[str, Any]) -> None:
+    before = estimate(definition)
+    step(definition, "Preprocess")["RetryPolicies"] = [
+        {"ExceptionType": ["SageMaker.JOB_INTERNAL_ERROR", "SageMaker.CAPACITY_ERROR"],
+         "IntervalSeconds": 1, "BackoffRate": 2, "MaxAttempts": 5}]
+    step(definition, "Tune")["RetryPolicies"] = [  # neither starts a new tuning job
+        {"ExceptionType": ["SageMaker.JOB_INTERNAL_ERROR"], "MaxAttempts": 3},
+        {"ExceptionType": ["Step.THROTTLING"], "MaxAttempts": 9}]
+    est = estimate(definition)
+    by_step = {j.step: j for j in est.jobs}
+    assert by_step["Preprocess"].attempts == 6 and by_step["Preprocess"].worst_usd == pytest.approx(6 * M5)
+    assert by_step["Tune"].attempts == 1
+    assert est.worst_usd == pytest.approx(16 * M5)
+    assert est.expected_usd == pytest.approx(before.expected_usd)  # retries are the exception
+    assert "up to 6 attempts" in cost_mod.format_estimate(est)
+    step(definition, "Evaluate")["RetryPolicies"] = [
+        {"ExceptionType": ["SageMaker.RESOURCE_LIMIT"], "ExpireAfterMin": 60}]
+    (unbounded,) = estimate(definition).unknown
+    assert unbounded.step == "Evaluate" and "no MaxAttempts: the worst case is unbounded" in unbounded.note
+    with pytest.raises(UnknownPrice, match="no MaxAttempts"):
+        check_execution_cost(definition, load_config(None, {"cost.max_execution_usd": 100.0}))
+    assert rules(cost_findings(definition)).get("cost-retries") == ["Evaluate:RetryPolicies"]
 
 
 def test_region_inference_needs_one_region() -> None:
@@ -157,6 +189,8 @@ def test_an_unknown_price_under_a_hard_limit_is_refused_naming_type_and_key(
     with pytest.raises(UnknownPrice, match=r"cost\.max_execution_usd.*ml\.x9\.huge") as exc:
         check_execution_cost(definition, cfg, {"TrainingInstanceType": "ml.x9.huge"})
     assert exc.value.exit_code == 2
+    # the message names where the type comes from: the parameter and the config key behind it
+    assert "(set by aws.training_instance_type or --param TrainingInstanceType)" in str(exc.value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,6 +356,43 @@ def test_refresh_writes_the_table_and_keeps_other_regions(tmp_path: Path,
     assert out.read_text() == before  # nothing half-written
 
 
+PAGE = Path(__file__).parent / "golden" / "get_products_sagemaker.json"
+
+
+def test_a_saved_get_products_page_refreshes_the_table(tmp_path: Path, definition: dict[str, Any]) -> None:
+    """The page has GetProducts' shape (botocore's pricing examples-1.json: FormatVersion,
+    NextToken, PriceList of JSON strings with product.attributes and terms.OnDemand); its prices
+    are made up. Hosting, storage and non-hourly dimensions are left out."""
+    out = tmp_path / "prices.json"
+    assert refresh_main([str(PAGE), "--as-of", "2026-11-30", "--out", str(out)]) == 0
+    table = load_price_table(out)
+    assert dict(table.regions) == {"eu-west-1": {"Processing": {"ml.m5.xlarge": 0.6},
+                                                 "Training": {"ml.c5.xlarge": 0.25, "ml.m5.xlarge": 0.5}}}
+    est = estimate(definition, region="eu-west-1", table=table)
+    assert not est.unknown and est.worst_usd == pytest.approx(3 * 0.6 + 8 * 0.5)
+
+
+def test_fetch_pages_through_get_products_per_region() -> None:
+    """moto has no Price List API: the requests are checked against botocore's pricing model
+    (Stubber), including the NextToken of the second page."""
+    import boto3
+    from botocore.stub import Stubber
+    from trainguard.pipelines.ops.refresh_prices import fetch_products
+
+    client = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x").client(
+        "pricing", region_name="us-east-1")
+    page = json.loads(PAGE.read_text(encoding="utf-8"))
+    filters = [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": "eu-west-1"}]
+    with Stubber(client) as stub:
+        stub.add_response("get_products", page, {"ServiceCode": "AmazonSageMaker", "Filters": filters})
+        stub.add_response("get_products", {"FormatVersion": "aws_v1", "PriceList": page["PriceList"][:1]},
+                          {"ServiceCode": "AmazonSageMaker", "Filters": filters,
+                           "NextToken": page["NextToken"]})
+        items = fetch_products(["eu-west-1"], session=type("S", (), {"client": lambda *_a, **_k: client})())
+        stub.assert_no_pending_responses()
+    assert len(items) == len(page["PriceList"]) + 1
+
+
 def test_a_broken_price_table_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "p.json"
     bad.write_text(json.dumps({"currency": "USD", "regions": {"us-east-1": {"Training": {"ml.m5.xlarge": -1}}}}))
@@ -380,6 +451,11 @@ def test_spot_tuning_builds_a_definition_that_passes_the_caps_and_prices_the_sav
     assert cost_findings(built, cfg.cost) == []
     est = estimate(built, cost=cfg.cost)
     assert est.spot_saving_usd == pytest.approx(8 * M5 * 0.25 * cfg.cost.spot_expected_saving)
+    saving = f"spot saves about {est.spot_saving_usd:.2f} USD"
+    assert saving in cost_mod.format_estimate(est)  # what trainguard cost and upsert --start print
+    stream = io.StringIO()
+    Progress(stream)("plan_cost", estimate=est)  # the local run's plan line
+    assert saving in stream.getvalue()
     tags = {t["Key"]: t["Value"] for t in step(built, "Tune")["Arguments"]["Tags"]}
     assert tags == {**cost_mod.cost_allocation_tags(cfg), "project": "trainguard"}
 
@@ -418,9 +494,6 @@ def test_lint_applies_the_cost_caps_to_any_definition_with_cost_settings(
 
 
 def test_the_local_runs_plan_shows_the_same_figures(tmp_path: Path) -> None:
-    import io
-
-    from trainguard.pipelines.local.progress import Progress
     from trainguard.pipelines.local.run import run_local
 
     class Seen(Exception):

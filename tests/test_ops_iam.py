@@ -43,6 +43,9 @@ def test_the_schedule_may_only_invoke_the_starter_which_may_only_start_this_pipe
     assert starter["StartThisPipeline"]["Resource"] == [
         f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/trainguard-pipeline",
         f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/trainguard-pipeline-monitor"]
+    assert starter["ReadThisPipeline"] == {
+        "Sid": "ReadThisPipeline", "Effect": "Allow", "Action": ["sagemaker:DescribePipeline"],
+        "Resource": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/trainguard-pipeline"}
     assert "sagemaker:StartPipelineExecution" not in _actions(invoke)
     assert docs["InvokeRole"]["TrustPolicy"]["Statement"][0]["Principal"] == {"Service": "scheduler.amazonaws.com"}
     operator = {s["Sid"]: s for s in docs["Operator"]["PolicyDocument"]["Statement"]}
@@ -57,7 +60,7 @@ def test_ops_policies_need_the_roles(capsys) -> None:
 
 def test_the_function_may_read_only_the_checks_and_publish_only_in_trainguards_namespace(capsys) -> None:
     """What a monitoring execution's end needs: the two check files under any execution's run
-    prefix, PutMetricData conditioned on the namespace; no SageMaker call (the prefix is known)."""
+    prefix, PutMetricData conditioned on the namespace; no SageMaker call for it (the prefix is known)."""
     docs = _policies(capsys)
     starter = {s["Sid"]: s for s in docs["StarterRole"]["PolicyDocument"]["Statement"]}
     bucket = f"arn:aws:s3:::sagemaker-us-east-1-{ACCOUNT}/trainguard/runs/*/monitor"
@@ -68,7 +71,7 @@ def test_the_function_may_read_only_the_checks_and_publish_only_in_trainguards_n
     assert starter["PublishCheckMetrics"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Trainguard"}}
     actions = _actions(docs["StarterRole"]["PolicyDocument"])
     assert not {a for a in actions if a.startswith("sagemaker:") and "Pipeline" in a} - {
-        "sagemaker:StartPipelineExecution"}
+        "sagemaker:StartPipelineExecution", "sagemaker:DescribePipeline"}  # the latter: the cost check
     operator = {s["Sid"]: s for s in docs["Operator"]["PolicyDocument"]["Statement"]}
     assert operator["Rules"]["Resource"] == [
         f"arn:aws:events:us-east-1:{ACCOUNT}:rule/trainguard-pipeline-retrain-on-alarm",

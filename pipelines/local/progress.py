@@ -31,6 +31,8 @@ class Progress:
         elif event == "plan_cost":
             est = data["estimate"]
             gap = f"; {len(est.unknown)} job(s) not priced" if est.unknown else ""
+            if est.spot_saving_usd:
+                gap = f"; spot saves about {est.spot_saving_usd:.2f} USD{gap}"
             self.stream.write(f"  on SageMaker ({est.region}) this execution would cost at most "
                               f"{est.worst_usd:.2f} USD, about {est.expected_usd:.2f} USD expected{gap}\n")
             self.stream.flush()

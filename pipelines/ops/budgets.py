@@ -30,8 +30,9 @@ from trainguard.steps.cost_tags import COST_TAG_KEYS, cost_allocation_tags
 from trainguard.training.config import Config
 from trainguard.training.errors import ConfigError
 
-__all__ = ["Clients", "FinOpsPlan", "check_cost_allocation_tags", "diff_finops", "make_clients",
-           "plan_finops", "teardown_finops", "topic_policy", "upsert_finops"]
+__all__ = ["Capacity", "Clients", "FinOpsPlan", "check_cost_allocation_tags", "diff_finops",
+           "endpoint_capacity", "make_clients", "plan_finops", "teardown_finops", "topic_policy",
+           "upsert_finops"]
 
 Printer = Callable[[str], None]
 PIPELINE_TAG = COST_TAG_KEYS[0]
@@ -174,10 +175,20 @@ def subscription_spec(plan: FinOpsPlan, monitor_arn: str, topic: str) -> dict[st
                 "MatchOptions": ["GREATER_THAN_OR_EQUAL"]}}}
 
 
-def alarm_specs(plan: FinOpsPlan, topic: str) -> list[dict[str, Any]]:
-    """Per endpoint: near-zero invocations over a day, and low average CPU over a day."""
+Capacity = dict[tuple[str, str], tuple[int, int]]
+"""(endpoint, variant) -> (vCPUs, GPUs) of one of its instances."""
+
+
+def alarm_specs(plan: FinOpsPlan, topic: str, capacity: Capacity | None = None) -> list[dict[str, Any]]:
+    """Per endpoint: near-zero invocations over a day, and low average CPU over a day.
+
+    CloudWatch sums CPUUtilization (GPUUtilization) over an instance's vCPUs (GPUs), so where the
+    variant's instance is known (``capacity``) the threshold is the percentage times their number:
+    ``low_cpu_percent`` then means a share of the whole instance.
+    """
     out = []
     for name, variant in plan.endpoints:
+        vcpus, gpus = (capacity or {}).get((name, variant), (1, 1))
         dims = [{"Name": "EndpointName", "Value": name}, {"Name": "VariantName", "Value": variant}]
         out.append({"AlarmName": f"{plan.pipeline}-{name}-idle",
                     "AlarmDescription": f"{name}/{variant} served fewer than {plan.idle_invocations} "
@@ -188,16 +199,17 @@ def alarm_specs(plan: FinOpsPlan, topic: str) -> list[dict[str, Any]]:
                     "TreatMissingData": "breaching", "AlarmActions": [topic]})
         out.append({"AlarmName": f"{plan.pipeline}-{name}-low-cpu",
                     "AlarmDescription": f"{name}/{variant} averaged under {plan.low_cpu_percent:g}% CPU "
-                                        "for a day: a smaller instance type would do.",
+                                        f"(x {vcpus} vCPUs) for a day: a smaller instance type would do.",
                     "Namespace": "/aws/sagemaker/Endpoints", "MetricName": "CPUUtilization",
                     "Dimensions": dims, "Statistic": "Average", "Period": 3600, "EvaluationPeriods": 24,
-                    "Threshold": float(plan.low_cpu_percent), "ComparisonOperator": "LessThanThreshold",
+                    "Threshold": float(plan.low_cpu_percent * vcpus), "ComparisonOperator": "LessThanThreshold",
                     "TreatMissingData": "notBreaching", "AlarmActions": [topic]})
         if plan.low_gpu_percent is not None:
             out.append({**out[-1], "AlarmName": f"{plan.pipeline}-{name}-low-gpu",
                         "AlarmDescription": f"{name}/{variant} averaged under {plan.low_gpu_percent:g}% "
-                                            "GPU for a day: a CPU or smaller GPU instance would do.",
-                        "MetricName": "GPUUtilization", "Threshold": float(plan.low_gpu_percent)})
+                                            f"GPU (x {gpus} GPUs) for a day: a CPU or smaller GPU instance "
+                                            "would do.",
+                        "MetricName": "GPUUtilization", "Threshold": float(plan.low_gpu_percent * gpus)})
     return out
 
 
@@ -218,6 +230,10 @@ class Clients:
     budgets: Any
     cloudwatch: Any
     ce: Any
+    sagemaker: Any = None
+    """Reads the watched endpoints' instance types (None: thresholds stay per vCPU)."""
+    ec2: Any = None
+    """DescribeInstanceTypes: vCPUs and GPUs of those instance types."""
 
 
 def make_clients(cfg: Config, session: Any, endpoint_url: str | None = None) -> Clients:
@@ -229,12 +245,47 @@ def make_clients(cfg: Config, session: Any, endpoint_url: str | None = None) -> 
                        sns=session.client("sns", config=conf, **kw),
                        budgets=session.client("budgets", region_name="us-east-1", config=conf, **kw),
                        cloudwatch=session.client("cloudwatch", config=conf, **kw),
-                       ce=session.client("ce", region_name="us-east-1", config=conf, **kw))
+                       ce=session.client("ce", region_name="us-east-1", config=conf, **kw),
+                       sagemaker=session.client("sagemaker", config=conf, **kw),
+                       ec2=session.client("ec2", config=conf, **kw))
 
 
 def _account(clients: Clients) -> str:
     with aws_errors("sts:GetCallerIdentity"):
         return str(clients.sts.get_caller_identity()["Account"])
+
+
+def endpoint_capacity(plan: FinOpsPlan, clients: Clients) -> Capacity:
+    """vCPUs and GPUs of one instance of each watched variant that exists (DescribeEndpoint,
+    DescribeEndpointConfig, ec2:DescribeInstanceTypes); a missing endpoint is left out."""
+    import botocore.exceptions
+    from trainguard.pipelines.ops.deploy import describe_endpoint
+
+    out: Capacity = {}
+    if clients.sagemaker is None or clients.ec2 is None:
+        return out
+    for name, variant in plan.endpoints:
+        endpoint = describe_endpoint(clients.sagemaker, name)
+        if endpoint is None:
+            continue
+        with aws_errors("sagemaker:DescribeEndpointConfig"):
+            conf = clients.sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+        itype = next((str(v.get("InstanceType") or "") for v in conf.get("ProductionVariants") or []
+                      if v.get("VariantName") == variant), "")
+        if not itype.startswith("ml."):  # serverless variants have no instance type
+            continue
+        with aws_errors("ec2:DescribeInstanceTypes"):
+            try:
+                found = clients.ec2.describe_instance_types(InstanceTypes=[itype[3:]]).get("InstanceTypes") or []
+            except botocore.exceptions.ClientError as exc:
+                if error_code(exc) != "InvalidInstanceType":  # a SageMaker-only type: per vCPU
+                    raise
+                found = []
+        if found:
+            info = found[0]
+            gpus = sum(int(g.get("Count") or 0) for g in (info.get("GpuInfo") or {}).get("Gpus") or [])
+            out[(name, variant)] = (int((info.get("VCpuInfo") or {}).get("DefaultVCpus") or 1), max(gpus, 1))
+    return out
 
 
 def check_cost_allocation_tags(ce: Any, keys: tuple[str, ...] = COST_TAG_KEYS) -> list[str]:
@@ -380,7 +431,7 @@ def diff_finops(plan: FinOpsPlan, clients: Clients) -> list[str]:
     elif monitor is not None and not _same_subscription(
             sub, subscription_spec(plan, monitor["MonitorArn"], arn)):
         out.append(f"anomaly subscription {plan.subscription_name}: to update")
-    want = alarm_specs(plan, arn)
+    want = alarm_specs(plan, arn, endpoint_capacity(plan, clients))
     have_alarms = _alarms(clients, [a["AlarmName"] for a in want])
     for a in want:
         if a["AlarmName"] not in have_alarms:
@@ -471,7 +522,7 @@ def upsert_finops(plan: FinOpsPlan, clients: Clients, *, activate_tags: bool = F
                 ThresholdExpression=want_sub["ThresholdExpression"])
         done.append(f"anomaly subscription {plan.subscription_name} updated")
 
-    want = alarm_specs(plan, arn)
+    want = alarm_specs(plan, arn, endpoint_capacity(plan, clients))
     have_alarms = _alarms(clients, [a["AlarmName"] for a in want])
     for a in want:
         current = have_alarms.get(a["AlarmName"])

@@ -104,14 +104,22 @@ class PriceTable:
 
 def load_price_table(path: str | Path | None = None) -> PriceTable:
     """Read a price table JSON (the shipped one by default); DefinitionError names a bad file."""
-    p = Path(path) if path else PRICE_TABLE_PATH
-    return _load_price_table(str(p))
+    return _load_price_table(str(path or PRICE_TABLE_PATH))
+
+
+def _table_text(path: Path) -> str:
+    shipped = Path(__file__).with_name("prices.json")
+    if path == shipped and not path.is_file():  # the package is imported from a zip
+        from importlib.resources import files
+
+        return files(__package__ or "trainguard.pipelines.ops").joinpath(path.name).read_text(encoding="utf-8")
+    return path.read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=4)
 def _load_price_table(path: str) -> PriceTable:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(_table_text(Path(path)))
     except (OSError, ValueError) as exc:
         raise DefinitionError(f"cannot read the price table {path}: {exc}; pass a JSON file made by "
                               "python -m trainguard.pipelines.ops.refresh_prices.") from None
@@ -136,9 +144,10 @@ def price_table_from_price_list(products: list[str | Mapping[str, Any]], *, as_o
     """Turn AWS Price List GetProducts items for AmazonSageMaker into a price table mapping.
 
     Each item (a JSON string, as GetProducts returns them, or a parsed dict) has
-    ``product.attributes`` with ``regionCode``, ``instanceName`` and the job kind in ``component``
-    (or ``platoinstancetype``), and ``terms.OnDemand.*.priceDimensions.*.pricePerUnit.USD``.
-    Items for hosting, notebooks, storage or other kinds are skipped.
+    ``product.attributes`` with ``regionCode``, the instance in ``instanceName`` (or
+    ``instanceType``, possibly suffixed ``-Training``) and the job kind in ``component``, and
+    ``terms.OnDemand.*.priceDimensions.*`` with an hourly ``unit`` and ``pricePerUnit.USD``.
+    Items for hosting, notebooks, storage, other kinds or other units are skipped.
     """
     kinds = {"training": "Training", "processing": "Processing", "transform": "Transform",
              "batch transform": "Transform"}
@@ -146,15 +155,20 @@ def price_table_from_price_list(products: list[str | Mapping[str, Any]], *, as_o
     for raw in products:
         item = json.loads(raw) if isinstance(raw, str) else raw
         attrs = (item.get("product") or {}).get("attributes") or {}
-        region, itype = attrs.get("regionCode"), attrs.get("instanceName")
-        kind = kinds.get(str(attrs.get("component") or attrs.get("platoinstancetype") or "").lower())
-        if not region or not itype or not kind or not _INSTANCE_TYPE.match(str(itype)):
+        region = attrs.get("regionCode")
+        component = str(attrs.get("component") or attrs.get("platoinstancetype") or "")
+        itype = str(attrs.get("instanceName") or attrs.get("instanceType") or "")
+        if component and itype.lower().endswith("-" + component.lower()):
+            itype = itype[:-len(component) - 1]
+        kind = kinds.get(component.lower())
+        if not region or not kind or not _INSTANCE_TYPE.match(itype):
             continue
         for term in ((item.get("terms") or {}).get("OnDemand") or {}).values():
             for dim in (term.get("priceDimensions") or {}).values():
                 usd = (dim.get("pricePerUnit") or {}).get("USD")
-                if usd is not None and float(usd) > 0:
-                    regions.setdefault(region, {}).setdefault(kind, {})[str(itype)] = float(usd)
+                hourly = str(dim.get("unit") or "").lower().startswith(("hr", "hour"))
+                if hourly and usd is not None and float(usd) > 0:
+                    regions.setdefault(region, {}).setdefault(kind, {})[itype] = float(usd)
     return {"currency": "USD", "unit": "per instance-hour, on-demand, Linux", "as_of": as_of,
             "source": source,
             "regions": {r: {k: dict(sorted(v.items())) for k, v in sorted(ks.items())}
@@ -184,6 +198,10 @@ class JobCost:
     expected_usd: float | None = None
     spot: bool = False
     note: str = ""
+    type_parameter: str | None = None
+    """The pipeline parameter the instance type comes from (None: a literal)."""
+    attempts: int = 1
+    """Jobs the step may launch for this one: 1 + its retry policies' MaxAttempts on job errors."""
 
     @property
     def known(self) -> bool:
@@ -217,8 +235,8 @@ class CostEstimate:
         """The expected figure were every job on-demand (shows what spot saves)."""
         total = 0.0
         for j in self.jobs:
-            if j.worst_usd is not None:
-                total += j.worst_usd * self.expected_fraction
+            if j.worst_usd is not None:  # one attempt: the expected figure assumes no retries
+                total += j.worst_usd / j.attempts * self.expected_fraction
         return round(total, 4)
 
     @property
@@ -340,13 +358,20 @@ def _price_job(step: str, kind: str, job: Mapping[str, Any], params: Mapping[str
     else:
         itype = _str(itype_node, params)
         hourly = table.price(region, kind, itype) if itype else None
-    base = JobCost(step, kind, itype, count, runtime, jobs, parallel, hourly, spot=spot, note=note)
+    ref = itype_node.get("Get") if isinstance(itype_node, dict) else None
+    param = ref.split(".", 1)[1] if isinstance(ref, str) and ref.startswith("Parameters.") else None
+    base = JobCost(step, kind, itype, count, runtime, jobs, parallel, hourly, spot=spot, note=note,
+                   type_parameter=param)
     if itype is None:
         return _with(base, note="instance type not known before the run (a run-time expression "
                                 "or a parameter without a default)")
     if hourly is None:
-        return _with(base, note=f"unknown price: {itype} ({_KIND_PRICE.get(kind, kind).lower()}) in "
-                                f"{region} is not in the price table")
+        note = f"unknown price: {itype} ({_KIND_PRICE.get(kind, kind).lower()}) in {region} is not in " \
+               "the price table"
+        if region not in table.regions:
+            note += (f" (it has no prices for {region}, only {', '.join(sorted(table.regions))}; add them "
+                     f"with python -m trainguard.pipelines.ops.refresh_prices --fetch {region})")
+        return _with(base, note=note)
     if count is None:
         return _with(base, note="instance count not known before the run")
     if runtime is None:
@@ -363,6 +388,35 @@ def _price_job(step: str, kind: str, job: Mapping[str, Any], params: Mapping[str
 
 def _with(job: JobCost, **changes: Any) -> JobCost:
     return JobCost(**{**asdict(job), **changes})
+
+
+def _attempts(step: Mapping[str, Any], kind: str, params: Mapping[str, Any]) -> int | None:
+    """How many jobs a step may launch for each job it describes: a retry policy on a SageMaker.*
+    job error starts a new job (billed again up to its max runtime) at most MaxAttempts times.
+    A tuning step does not retry SageMaker.JOB_INTERNAL_ERROR (its trials retry internally).
+    None when such a policy has no MaxAttempts (only ExpireAfterMin): the count is not bounded."""
+    most = 0
+    for policy in step.get("RetryPolicies") or []:
+        types = [t for t in (policy.get("ExceptionType") or []) if isinstance(t, str)
+                 and t.startswith("SageMaker.") and not (kind == "Tuning" and t == "SageMaker.JOB_INTERNAL_ERROR")]
+        if not types:
+            continue
+        tries = _int(policy.get("MaxAttempts"), params)
+        if tries is None:
+            return None
+        most = max(most, tries)
+    return 1 + most
+
+
+def _retried(job: JobCost, attempts: int | None) -> JobCost:
+    """The job's worst case over every attempt its step's retry policies allow."""
+    if attempts is None:
+        note = "a retry policy on job errors has no MaxAttempts: the worst case is unbounded"
+        return _with(job, worst_usd=None, note=f"{job.note}; {note}" if job.note else note)
+    if attempts == 1 or job.worst_usd is None:
+        return _with(job, attempts=attempts)
+    return _with(job, attempts=attempts, worst_usd=round(job.worst_usd * attempts, 4),
+                 instance_hours=round((job.instance_hours or 0.0) * attempts, 4))
 
 
 def estimate(definition: Mapping[str, Any] | str, *, region: str | None = None,
@@ -402,9 +456,11 @@ def estimate(definition: Mapping[str, Any] | str, *, region: str | None = None,
             priced = [_price_job(name, kind, d, values, table, region, fraction, saving,
                                  jobs=n, parallel=par, tuning_runtime=overall) for d in defs]
             # several definitions share the budget: the dearest one bounds the worst case
-            out.append(max(priced, key=lambda j: (not j.known, j.worst_usd or 0.0)))
+            dearest = max(priced, key=lambda j: (not j.known, j.worst_usd or 0.0))
+            out.append(_retried(dearest, _attempts(step, kind, values)))
         elif kind in ("Processing", "Training", "Transform"):
-            out.append(_price_job(name, kind, args, values, table, region, fraction, saving))
+            out.append(_retried(_price_job(name, kind, args, values, table, region, fraction, saving),
+                                _attempts(step, kind, values)))
         elif step.get("Type") in ("EMR", "AutoML", "EMRServerless"):
             out.append(JobCost(name, str(step.get("Type")), None, None, None,
                                note=f"{step.get('Type')} steps are not priced by this estimate"))
@@ -452,7 +508,7 @@ def check_execution_cost(definition: Mapping[str, Any] | str, config: Config,
     if limit is None:
         return est
     if est.unknown:
-        lines = "; ".join(f"{j.step}: {j.note}" for j in est.unknown)
+        lines = "; ".join(f"{j.step}: {j.note}{_set_by(j, config)}" for j in est.unknown)
         raise UnknownPrice(
             f"cost.max_execution_usd is set ({limit:g} USD) but the cost of this execution cannot be "
             f"bounded: {lines}. Use an instance type the price table knows ({PRICE_TABLE_PATH.name}, "
@@ -469,6 +525,15 @@ def check_execution_cost(definition: Mapping[str, Any] | str, config: Config,
     return est
 
 
+def _set_by(job: JobCost, config: Config) -> str:
+    """Where a job's instance type is set: its parameter and the config key that defaults it."""
+    if not job.type_parameter or not job.note.startswith("unknown price"):
+        return ""
+    key = re.sub(r"(?<!^)(?=[A-Z])", "_", job.type_parameter).lower()
+    where = f"aws.{key} or " if hasattr(config.aws, key) else ""
+    return f" (set by {where}--param {job.type_parameter})"
+
+
 def format_estimate(est: CostEstimate) -> str:
     """Human output: one line per job, the totals, how the expected figure is made, what is unknown."""
     lines = [f"cost of one execution in {est.region} (on-demand prices as of {est.price_as_of}, USD):"]
@@ -476,6 +541,8 @@ def format_estimate(est: CostEstimate) -> str:
         what = f"{j.instance_count or '?'} x {j.instance_type or '?'}"
         if j.kind == "Tuning":
             what += f", {j.jobs} trials ({j.parallel} at once)"
+        if j.attempts > 1:
+            what += f", up to {j.attempts} attempts"
         runtime = f"{j.max_runtime_seconds}s" if j.max_runtime_seconds else "?"
         if j.known:
             spot = " (spot)" if j.spot else ""
@@ -524,7 +591,8 @@ _RESOURCE_PATHS = {"Processing": ("ProcessingResources.ClusterConfig.InstanceTyp
 def cost_findings(definition: Mapping[str, Any] | str, cost: CostConfig | None = None,
                   params: Mapping[str, Any] | None = None) -> list[Finding]:
     """Cost caps on any definition: runtime per job kind, instance types, GPUs, counts, tuning
-    budgets, spot settings and cost-allocation tags. What cannot be resolved is a finding."""
+    budgets, spot settings, bounded retries and cost-allocation tags. What cannot be resolved is a
+    finding."""
     definition = parse_definition(definition)
     cost = cost or CostConfig()
     values = _parameters(definition, params)
@@ -538,6 +606,10 @@ def cost_findings(definition: Mapping[str, Any] | str, cost: CostConfig | None =
             out.extend(_tuning_caps(name, arguments(step), values, cost))
         if jobs:
             out.extend(_tag_caps(name, arguments(step)))
+        if jobs and _attempts(step, job_kind(step), values) is None:
+            out.append(Finding("cost-retries", "error", name, "RetryPolicies",
+                               "a retry policy on SageMaker.* job errors has no MaxAttempts, so the "
+                               "retries (each a new billed job) are not bounded; set MaxAttempts."))
     return out
 
 

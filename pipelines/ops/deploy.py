@@ -21,7 +21,7 @@ from trainguard.pipelines.ops.common import MANAGED_TAG, Printer, clients, manag
 from trainguard.training.config import Config
 
 __all__ = ["LATEST", "DeployPlan", "DeployResult", "deploy", "deploy_diff", "deployment_config",
-           "plan_deploy", "remove_deploy"]
+           "describe_endpoint", "plan_deploy", "remove_deploy"]
 
 LATEST = "latest-approved"
 _PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:([a-z0-9-]+):(\d{12}):model-package/[\w-]+/\d+$")
@@ -189,7 +189,8 @@ def _choose_package(sm: Any, s3: Any, cfg: Config, package: str) -> dict[str, An
         return sm.describe_model_package(ModelPackageName=package)
 
 
-def _describe_endpoint(sm: Any, name: str) -> dict[str, Any] | None:
+def describe_endpoint(sm: Any, name: str) -> dict[str, Any] | None:
+    """DescribeEndpoint's answer, or None when there is no such endpoint."""
     import botocore.exceptions
 
     with aws_errors("sagemaker:DescribeEndpoint"):
@@ -237,7 +238,7 @@ def deploy(cfg: Config, role_arn: str, *, package: str = LATEST, endpoint_url: s
     described = _choose_package(sm, s3, cfg, package)
     plan = plan_deploy(cfg, described, role_arn, _bucket(cfg, role_arn))
     name = plan.endpoint_name
-    current = _describe_endpoint(sm, name)
+    current = describe_endpoint(sm, name)
     if current is not None:
         if not _managed(sm, current["EndpointArn"], name):
             raise DeployError(f"endpoint {name} exists but was not created by trainguard (no "
@@ -296,7 +297,7 @@ def deploy_diff(cfg: Config, role_arn: str, *, package: str = LATEST, endpoint_u
     session = session or make_session(cfg.aws.region, profile)
     sm, s3, cw, sns = clients(session, endpoint_url, "sagemaker", "s3", "cloudwatch", "sns")
     plan = plan_deploy(cfg, _choose_package(sm, s3, cfg, package), role_arn, _bucket(cfg, role_arn))
-    current = _describe_endpoint(sm, plan.endpoint_name)
+    current = describe_endpoint(sm, plan.endpoint_name)
     lines: list[str] = []
     if current is None:
         lines.append(f"+ endpoint {plan.endpoint_name}: config {plan.config_name}, model "
@@ -323,7 +324,7 @@ def remove_deploy(cfg: Config, *, endpoint_url: str | None = None, profile: str 
     session = session or make_session(cfg.aws.region, profile)
     sm, cw = clients(session, endpoint_url, "sagemaker", "cloudwatch")
     deleted: list[str] = []
-    current = _describe_endpoint(sm, name)
+    current = describe_endpoint(sm, name)
     if current is not None and _managed(sm, current["EndpointArn"], name):
         with aws_errors("sagemaker:DeleteEndpoint"):
             sm.delete_endpoint(EndpointName=name)

@@ -2,8 +2,9 @@
 
 Derived from the config, scoped to this pipeline, endpoint, alarms, function, schedule, rule and
 queue; no wildcard actions. The schedule's role may only invoke the starter (and report to the
-dead-letter queue); the starter's role may only read the champion and start this pipeline, and
-read the monitoring pipeline's check results and put them as metrics in alarms.namespace.
+dead-letter queue); the starter's role may only read the champion and this pipeline's definition,
+start this pipeline and its monitoring pipeline, and read the monitoring pipeline's check results
+and put them as metrics in alarms.namespace.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def ops_policies(cfg: Config, *, model_role: str, starter_role: str, invoke_role
     starter = _doc(
         # this pipeline (retraining) and its monitoring pipeline (on the champion's baselines)
         _allow("StartThisPipeline", ["sagemaker:StartPipelineExecution"], [pipeline, monitoring]),
+        # the deployed definition, priced under cost.max_execution_usd
+        _allow("ReadThisPipeline", ["sagemaker:DescribePipeline"], pipeline),
         _allow("ReadChampion", ["sagemaker:DescribeModelPackage"], f"{sm}:model-package/{group}/*"),
         # List requests name the group as a parameter, not as a resource; ListModelPackageGroups
         # tells a missing group (no champion) from a failed call
@@ -109,6 +112,8 @@ def ops_policies(cfg: Config, *, model_role: str, starter_role: str, invoke_role
                 "sagemaker:DescribeModel", "sagemaker:ListTags"],
                [f"{sm}:endpoint-config/{ep}-c-*", f"{sm}:model/{ep}-m-*"]),
         _allow("ReadPackages", ["sagemaker:DescribeModelPackage"], f"{sm}:model-package/{group}/*"),
+        # ops upsert prices the deployed definition under cost.max_execution_usd, as the starter will
+        _allow("PriceThePipeline", ["sagemaker:DescribePipeline"], pipeline),
         _allow("ListPackagesModelsConfigs", ["sagemaker:ListEndpointConfigs", "sagemaker:ListModelPackageGroups",
                                              "sagemaker:ListModelPackages", "sagemaker:ListModels"], "*"),
         _allow("ReadReports", ["s3:GetObject"], runs),

@@ -30,6 +30,7 @@ from trainguard.pipelines.ops.alarms import (
 )
 from trainguard.pipelines.ops.common import Printer, account_of, clients
 from trainguard.pipelines.ops.metrics import check_metrics
+from trainguard.pipelines.ops.starter import check_cost
 from trainguard.pipelines.ops.triggers import (
     check_schedule,
     check_timezone,
@@ -77,6 +78,9 @@ def _run(cfg: Config, session: Any, endpoint_url: str | None, starter_role: str 
          ) -> list[str]:
     _precheck(cfg, starter_role, invoke_role)
     c = dict(zip(_SERVICES, clients(session, endpoint_url, *_SERVICES), strict=True))
+    if cfg.cost.max_execution_usd is not None and (cfg.triggers.schedule is not None or cfg.triggers.on_alarms):
+        # the starter refuses every start the limit refuses: say so now, not in the dead-letter queue
+        check_cost(cfg, c["sagemaker"], {"TriggerReason": "schedule"}, out)
     account = account_of(cfg.aws.role_arn)
     baselines, _arn = package_baselines(c["s3"], c["sagemaker"], cfg)
     topic = topic_arn(cfg, account)

@@ -38,7 +38,7 @@ def read_pages(paths: Iterable[str | Path]) -> list[Any]:
     return items
 
 
-def fetch_products(regions: Sequence[str], session: Any = None) -> list[Any]:  # pragma: no cover - network
+def fetch_products(regions: Sequence[str], session: Any = None) -> list[Any]:
     """Call pricing:GetProducts for SageMaker in each region (all pages)."""
     import boto3
 

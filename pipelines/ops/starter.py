@@ -5,10 +5,12 @@ of the moment, as ``trainguard upsert --start`` does. So the targets invoke this
 which computes ChampionBar with the very same ``champion_bar_of`` over the SageMaker registry, then starts the
 pipeline with ``TriggerReason``. When the bar cannot be computed (an unreadable champion report,
 a denied call) it raises: the invocation is retried and then lands in the dead-letter queue; it
-never starts without the bar. The same function also takes the monitoring pipeline's end
-(``metrics.publish_execution``: it publishes that execution's check as the alarms' metrics) and
-the monitoring schedule (``monitor_start``: it starts the monitoring pipeline on the champion's
-baselines).
+never starts without the bar. Under ``cost.max_execution_usd`` it prices the deployed definition
+with ``check_execution_cost``, as ``upsert --start`` does, and raises instead of starting an
+execution whose worst case is over the limit or cannot be known. The same function also takes the
+monitoring pipeline's end (``metrics.publish_execution``: it publishes that execution's check as
+the alarms' metrics) and the monitoring schedule (``monitor_start``: it starts the monitoring
+pipeline on the champion's baselines).
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainguard.pipelines.ci.aws import DeployError, aws_errors
+from trainguard.pipelines.ops.cost import check_execution_cost, format_estimate
 from trainguard.pipelines.ops.metrics import PIPELINE_EVENT, publish_execution
 from trainguard.pipelines.ops.monitor_start import MONITOR_REASON, monitor_token, start_monitoring
 from trainguard.pipelines.registry.base import champion_bar_of
 from trainguard.pipelines.registry.sagemaker import SageMakerRegistry
 from trainguard.training.config import Config, load_config
 
-__all__ = ["CONFIG_ENV", "handler", "reason_of", "request_token", "start", "starter_config"]
+__all__ = ["CONFIG_ENV", "check_cost", "handler", "reason_of", "request_token", "start", "starter_config"]
 
 CONFIG_ENV = "TRAINGUARD_CONFIG"
 _REASON = re.compile(r"^(manual|schedule|alarm:[\w.+=@/-]{1,240})$")
@@ -42,7 +45,10 @@ def starter_config(cfg: Config) -> dict[str, Any]:
             "registry": {"model_package_group": cfg.registry.model_package_group},
             "alarms": {"namespace": cfg.alarms.namespace},
             "approval": {"champion_metric": a.champion_metric, "champion_margin": a.champion_margin,
-                         "champion_margin_mode": a.champion_margin_mode}}
+                         "champion_margin_mode": a.champion_margin_mode},
+            "cost": {"max_execution_usd": cfg.cost.max_execution_usd,
+                     "expected_runtime_fraction": cfg.cost.expected_runtime_fraction,
+                     "spot_expected_saving": cfg.cost.spot_expected_saving}}
 
 
 def reason_of(event: Mapping[str, Any]) -> str:
@@ -70,6 +76,7 @@ def start(cfg: Config, reason: str, sm: Any, s3: Any, token: str | None = None) 
     found = champion_bar_of(SageMakerRegistry(sm, s3), cfg)
     champion = found.champion.lineage.get("arn") if found.champion else None
     params = {"ChampionBar": repr(found.value), "TriggerReason": reason}
+    worst = check_cost(cfg, sm, params)
     kwargs: dict[str, Any] = {}
     if token and _TOKEN.match(token):
         kwargs["ClientRequestToken"] = token
@@ -78,7 +85,7 @@ def start(cfg: Config, reason: str, sm: Any, s3: Any, token: str | None = None) 
             PipelineName=cfg.aws.pipeline_name, PipelineExecutionDescription=f"trainguard: {reason}",
             PipelineParameters=[{"Name": k, "Value": v} for k, v in sorted(params.items())], **kwargs)
     return {"PipelineExecutionArn": resp["PipelineExecutionArn"], "Parameters": params,
-            "Champion": champion}
+            "Champion": champion, "WorstCaseUsd": worst}
 
 
 def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
@@ -104,3 +111,16 @@ def request_token(cfg: Config, event: Mapping[str, Any]) -> str | None:
     if not occurrence:
         return None
     return hashlib.sha256(f"{cfg.aws.pipeline_name}:{occurrence}".encode()).hexdigest()[:64]
+
+
+def check_cost(cfg: Config, sm: Any, params: Mapping[str, str], out: Any = print) -> float | None:
+    """The deployed definition's worst-case cost with ``params``, under ``cost.max_execution_usd``
+    (None without a limit). Raises CostLimitExceeded or UnknownPrice, naming the key, rather than
+    let a scheduled or alarm-driven start exceed the limit (retried, then the dead-letter queue)."""
+    if cfg.cost.max_execution_usd is None:
+        return None
+    with aws_errors("sagemaker:DescribePipeline"):
+        definition = sm.describe_pipeline(PipelineName=cfg.aws.pipeline_name)["PipelineDefinition"]
+    est = check_execution_cost(definition, cfg, params)
+    out(format_estimate(est))  # the function's log: the figures upsert --start prints
+    return est.worst_usd

@@ -130,7 +130,8 @@ def rule_name(cfg: Config, suffix: str) -> str:
 
 def package_starter() -> bytes:
     """A deterministic zip of the trainguard package for the starter function (the Lambda
-    runtime provides boto3; the starter imports nothing else outside the standard library)."""
+    runtime provides boto3; the starter imports nothing else outside the standard library),
+    with the price table its cost guard reads (``ops/prices.json``)."""
     import trainguard
 
     root = Path(trainguard.__file__).resolve().parent
@@ -141,7 +142,10 @@ def package_starter() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for prefix, folder in sorted(dirs.items()):
-            for path in sorted(folder.rglob("*.py") if prefix != "trainguard" else folder.glob("*.py")):
+            paths = sorted(folder.rglob("*.py") if prefix != "trainguard" else folder.glob("*.py"))
+            if prefix == "trainguard/pipelines":
+                paths.append(folder / "ops" / "prices.json")
+            for path in paths:
                 info = zipfile.ZipInfo(f"{prefix}/{path.relative_to(folder).as_posix()}", (1980, 1, 1, 0, 0, 0))
                 info.external_attr = 0o644 << 16
                 zf.writestr(info, path.read_bytes())

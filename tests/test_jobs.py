@@ -66,7 +66,9 @@ class Container:
         split = self.root / "processing" / "train" / SPLIT_FILES["train"]
         channel = self.root / "input" / "data" / "train"
         channel.mkdir(parents=True, exist_ok=True)
-        (channel / split.name).write_bytes(split.read_bytes())
+        for part in (split, split.parent / "columns.json"):  # the channel is the whole output prefix
+            if part.is_file():
+                (channel / part.name).write_bytes(part.read_bytes())
         config = self.root / "input" / "config"
         config.mkdir(parents=True, exist_ok=True)
         (config / "hyperparameters.json").write_text(json.dumps(hyperparameters_from_config(cfg)))

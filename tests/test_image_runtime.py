@@ -147,7 +147,7 @@ class ImageRun:
         self.logs[name] = done.stdout + done.stderr
         return done.returncode
 
-    def processing(self, step: str, root: Path, inputs: dict[str, Path]) -> int:
+    def processing(self, step: str, root: Path, inputs: dict[str, Path | list[Path]]) -> int:
         """Run a processing step's ContainerEntrypoint + ContainerArguments with /opt/ml at ``root``."""
         args = self.steps[step]["Arguments"]
         app = args["AppSpecification"]
@@ -157,7 +157,8 @@ class ImageRun:
         for local, source in inputs.items():
             dest = root / local.removeprefix("/opt/ml/")
             dest.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, dest / source.name)
+            for one in source if isinstance(source, list) else [source]:
+                shutil.copy(one, dest / one.name)
         entry = [_at(root, part) for part in app["ContainerEntrypoint"]]
         env = self.env({**args.get("Environment", {}), "TRAINGUARD_OPT_ML": str(root)})
         return self.run(step, [*entry, *argv], env)
@@ -185,8 +186,10 @@ class ImageRun:
         (config / "resourceconfig.json").write_text(json.dumps(
             {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}))
         assert set(channels) == {"train", "code"}
-        for name, source in (("train", train_split), ("code", self.bundle)):
-            (root / "input" / "data" / name).mkdir(parents=True)
+        # the train channel is the preprocess job's whole train output: the split and its columns.json
+        sources = [("train", train_split), ("train", train_split.parent / "columns.json"), ("code", self.bundle)]
+        for name, source in sources:
+            (root / "input" / "data" / name).mkdir(parents=True, exist_ok=True)
             shutil.copy(source, root / "input" / "data" / name / source.name)
         shim = self.tmp / "shim"
         shim.mkdir(exist_ok=True)
@@ -243,7 +246,8 @@ def image_run(tmp_path_factory: pytest.TempPathFactory) -> ImageRun:
     evaluate = tmp / "evaluate"
     run.eval_status = run.processing("Evaluate", evaluate, {
         "/opt/ml/processing/model": run.model_tar,
-        "/opt/ml/processing/test": pre / "processing" / "test" / "test.parquet",
+        "/opt/ml/processing/test": [pre / "processing" / "test" / "test.parquet",
+                                    pre / "processing" / "test" / "columns.json"],
         "/opt/ml/processing/input/code": run.bundle})
     assert run.eval_status == 0, run.logs["Evaluate"]
     run.evaluation = json.loads((evaluate / "processing" / "evaluation" / "evaluation.json").read_text())

@@ -279,7 +279,8 @@ def test_bad_values_are_refused_by_the_first_job_before_any_training(tmp_path: P
     when = tmp_path / "t.csv"
     when.write_text(_customers(tmp_path / "c.csv").read_text().replace("2024-01-05", "last tuesday"))
     cases = [(big, {"data.categorical": ["account"]}, "categorical column 'account' has 100000 distinct values"),
-             (when, {"data.id": "customer_id", "data.timestamp": "signup"}, "'last tuesday' (+2 more); write them as ISO 8601")]
+             (when, {"data.id": "customer_id", "data.timestamp": "signup"},
+              "'last tuesday' (+2 more); write them as ISO 8601")]
     for data, roles, words in cases:
         result = run_local(data=data, target="churned", workdir=tmp_path / "w", registry=tmp_path / "r.db",
                            overrides={**_RUN_FAST, **roles})

@@ -234,3 +234,57 @@ def test_role_flags_reach_the_preprocess_job_only_when_set() -> None:
                                         "data.timestamp": "signup"}))
     assert args[args.index("--exclude") + 1] == '["notes"]'
     assert args[args.index("--split") + 1] == '"time"'
+
+
+# ---- bad input through the local run: one message each, exit 2, nothing trained or registered ----
+
+
+_RUN_FAST = {"cv.folds": 2, "tuning.max_jobs": 1, "xgboost.num_round": 10, "xgboost.nthread": 1}
+
+
+def _run(tmp_path: Path, data: Path, capsys: pytest.CaptureFixture[str], **over: object) -> tuple[int, str]:
+    from trainguard.pipelines.cli import main
+
+    sets = [w for k, v in {**_RUN_FAST, **over}.items()
+            for w in ("--set", f"{k}={v if not isinstance(v, list) else '[' + ','.join(v) + ']'}")]
+    code = main(["run", "--local", "--data", str(data), "--target", "churned", "--workdir", str(tmp_path / "w"),
+                 "--registry", str(tmp_path / "r.db"), *sets])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err
+
+
+def test_names_missing_from_the_table_and_an_id_as_feature_are_refused_before_the_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found from the config and the header alone: the pipeline is never built, no work dir made."""
+    data = _customers(tmp_path / "c.csv")
+    code, err = _run(tmp_path, data, capsys, **{"data.exclude": ["notes"], "data.id": "customer_id",
+                                               "data.timestamp": "signed_up"})
+    assert code == 2 and "data.exclude names 'notes', data.timestamp names 'signed_up'" in err
+    assert "'customer_id', 'signup', 'plan'" in err  # the columns the table has
+    code, err = _run(tmp_path, data, capsys, **{"data.id": "customer_id", "data.features": ["customer_id", "plan"]})
+    assert code == 2 and "data.id 'customer_id' is also listed as a feature" in err
+    assert not (tmp_path / "w").exists()
+
+
+def test_bad_values_are_refused_by_the_first_job_before_any_training(tmp_path: Path) -> None:
+    """A categorical column with 100,000 values, a time that does not parse: the Preprocess job (the
+    pipeline's first) says so, exit 2, no other step runs and nothing is registered."""
+    from trainguard.pipelines.local.run import run_local
+    from trainguard.pipelines.registry import open_registry
+
+    big = tmp_path / "big.csv"
+    big.write_text("account,tenure,churned\n" + "".join(f"A{i},{i % 7},{'yes' if i % 2 else 'no'}\n"
+                                                       for i in range(100_000)))
+    when = tmp_path / "t.csv"
+    when.write_text(_customers(tmp_path / "c.csv").read_text().replace("2024-01-05", "last tuesday"))
+    cases = [(big, {"data.categorical": ["account"]}, "categorical column 'account' has 100000 distinct values"),
+             (when, {"data.id": "customer_id", "data.timestamp": "signup"},
+              "'last tuesday' (+2 more); write them as ISO 8601")]
+    for data, roles, words in cases:
+        result = run_local(data=data, target="churned", workdir=tmp_path / "w", registry=tmp_path / "r.db",
+                           overrides={**_RUN_FAST, **roles})
+        assert result.exit_code == 2 and words in (result.message or ""), result.message
+        ran = {s.name: s.status for s in result.steps if s.status not in ("NotRun", "Skipped")}
+        assert ran == {"Preprocess": "Failed"}, ran
+    assert open_registry(tmp_path / "r.db").list() == []

@@ -37,14 +37,15 @@ from trainguard.pipelines.bundle import build_bundle
 from trainguard.pipelines.local.container import tar_model
 from trainguard.pipelines.local.expressions import Expressions
 from trainguard.training.config import load_config
+from trainguard.training.encoding import FeatureEncoding
 from trainguard.training.jobs import CV_RECORD, MODEL_FILE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from image_runtime.setup_env import ensure
 
-CONFIG = {"data.target": "label", "cv.folds": 2, "tuning.max_jobs": 1, "xgboost.num_round": 30,
+CONFIG = {"data.target": "label", "data.id": "cust", "cv.folds": 2, "tuning.max_jobs": 1, "xgboost.num_round": 30,
           "xgboost.early_stopping_rounds": 5, "xgboost.nthread": 1, "seed": 3}
-"""Small and fast: 2 folds, 1 trial, 30 rounds."""
+"""Small and fast: 2 folds, 1 trial, 30 rounds; a customer ID and a categorical plan column."""
 
 _SCRIPT_MODE = '''\
 import sys
@@ -146,7 +147,7 @@ class ImageRun:
         self.logs[name] = done.stdout + done.stderr
         return done.returncode
 
-    def processing(self, step: str, root: Path, inputs: dict[str, Path]) -> int:
+    def processing(self, step: str, root: Path, inputs: dict[str, Path | list[Path]]) -> int:
         """Run a processing step's ContainerEntrypoint + ContainerArguments with /opt/ml at ``root``."""
         args = self.steps[step]["Arguments"]
         app = args["AppSpecification"]
@@ -156,7 +157,8 @@ class ImageRun:
         for local, source in inputs.items():
             dest = root / local.removeprefix("/opt/ml/")
             dest.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, dest / source.name)
+            for one in source if isinstance(source, list) else [source]:
+                shutil.copy(one, dest / one.name)
         entry = [_at(root, part) for part in app["ContainerEntrypoint"]]
         env = self.env({**args.get("Environment", {}), "TRAINGUARD_OPT_ML": str(root)})
         return self.run(step, [*entry, *argv], env)
@@ -184,8 +186,10 @@ class ImageRun:
         (config / "resourceconfig.json").write_text(json.dumps(
             {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}))
         assert set(channels) == {"train", "code"}
-        for name, source in (("train", train_split), ("code", self.bundle)):
-            (root / "input" / "data" / name).mkdir(parents=True)
+        # the train channel is the preprocess job's whole train output: the split and its columns.json
+        sources = [("train", train_split), ("train", train_split.parent / "columns.json"), ("code", self.bundle)]
+        for name, source in sources:
+            (root / "input" / "data" / name).mkdir(parents=True, exist_ok=True)
             shutil.copy(source, root / "input" / "data" / name / source.name)
         shim = self.tmp / "shim"
         shim.mkdir(exist_ok=True)
@@ -211,11 +215,16 @@ def _all_steps(steps: list[dict]) -> list[dict]:
     return out
 
 
+PLANS = ("basic", "plus", "pro")
+
+
 def _data(path: Path, n: int = 240, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 4))
-    y = (rng.random(n) < 1 / (1 + np.exp(-(2.5 * X[:, 0] - 1.5 * X[:, 1] - 1.0)))).astype(int)
-    lines = ["f0,f1,f2,f3,label"] + [",".join(f"{v:.5f}" for v in row) + f",{t}" for row, t in zip(X, y, strict=True)]
+    plan = rng.integers(0, 3, n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(2.5 * X[:, 0] - 1.5 * X[:, 1] + 1.2 * (plan == 2) - 1.0)))).astype(int)
+    lines = ["cust,f0,f1,f2,f3,plan,label"] + [f"C{i:04d}," + ",".join(f"{v:.5f}" for v in row) + f",{PLANS[p]},{t}"
+                                              for i, (row, p, t) in enumerate(zip(X, plan, y, strict=True))]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -237,10 +246,12 @@ def image_run(tmp_path_factory: pytest.TempPathFactory) -> ImageRun:
     evaluate = tmp / "evaluate"
     run.eval_status = run.processing("Evaluate", evaluate, {
         "/opt/ml/processing/model": run.model_tar,
-        "/opt/ml/processing/test": pre / "processing" / "test" / "test.parquet",
+        "/opt/ml/processing/test": [pre / "processing" / "test" / "test.parquet",
+                                    pre / "processing" / "test" / "columns.json"],
         "/opt/ml/processing/input/code": run.bundle})
     assert run.eval_status == 0, run.logs["Evaluate"]
     run.evaluation = json.loads((evaluate / "processing" / "evaluation" / "evaluation.json").read_text())
+    run.predictions = evaluate / "processing" / "evaluation" / "predictions.csv"
     run.test_split = pre / "processing" / "test" / "test.parquet"
     return run
 
@@ -298,7 +309,11 @@ def test_evaluate_reads_the_archive_and_decides(image_run: ImageRun) -> None:
     ev = image_run.evaluation
     assert ev["cross_validation"]["folds"] == 2
     assert 0.5 < ev["binary_classification_metrics"]["auc"]["value"] <= 1.0
-    assert ev["model"]["serving"]["feature_order"] == "f0 f1 f2 f3"
+    assert ev["model"]["serving"]["feature_order"] == "f0 f1 f2 f3 plan"  # the ID is never a feature
+    assert list(ev["model"]["encoding"]["categorical"]) == ["plan"]
+    lines = image_run.predictions.read_text().splitlines()
+    assert lines[0] == "cust,label,probability,prediction" and len(lines) == ev["model"]["n_test"] + 1
+    assert all(line.startswith("C") for line in lines[1:])  # each holdout prediction with its customer
     thresholds = {c["name"]: c["threshold"] for c in ev["decision"]["checks"]}
     assert thresholds["min_auc"] == image_run.cfg.approval.min_auc  # the Float parameter arrived
 
@@ -310,14 +325,34 @@ def test_the_images_serving_rule_loads_the_model_and_scores_a_test_row(image_run
     import pyarrow.parquet as pq
 
     first = pq.read_table(image_run.test_split).slice(0, 1).to_pylist()[0]
-    payload = ",".join(repr(v) for k, v in first.items() if k != "label")  # text/csv, no label
-    (image_run.tmp / "serve.py").write_text(_SERVE)
-    status = image_run.run("serve", [str(image_run.image_python), str(image_run.tmp / "serve.py"),
-                                     str(served), payload], image_run.env())
-    assert status == 0, image_run.logs["serve"]
-    out = json.loads(image_run.logs["serve"].strip().splitlines()[-1])
+    plan = FeatureEncoding.from_dict(image_run.evaluation["model"]["encoding"]).columns[4]
+    # text/csv as the serving contract says: features in order, the category as the model's code
+    payload = ",".join([*(repr(first[f"f{i}"]) for i in range(4)), repr(float(plan.codes_of([first["plan"]])[0]))])
+    out = _serve(image_run, served, payload, "serve")
     assert out["loaded"] == [MODEL_FILE]
     assert 0.0 <= out["score"] <= 1.0
+
+
+def test_the_served_model_scores_unseen_and_missing_categories(image_run: ImageRun) -> None:
+    """A plan launched after training (its code per the contract: ``other`` or an empty cell), a raw
+    code the model never had, an empty cell: each scored by the image's serving rule, none refused."""
+    served = image_run.tmp / "served-unseen"
+    with tarfile.open(image_run.model_tar) as tar:
+        tar.extractall(served, filter="data")
+    plan = FeatureEncoding.from_dict(image_run.evaluation["model"]["encoding"]).columns[4]
+    code = plan.codes_of(["enterprise"])[0]
+    scores = {}
+    for name, cell in (("unseen", "" if np.isnan(code) else repr(float(code))), ("raw", "99.0"), ("missing", "")):
+        scores[name] = _serve(image_run, served, f"0.1,-0.2,0.3,0.0,{cell}", f"serve-{name}")["score"]
+    assert all(0.0 < s < 1.0 for s in scores.values()), scores
+
+
+def _serve(image_run: ImageRun, served: Path, payload: str, name: str) -> dict[str, Any]:
+    (image_run.tmp / "serve.py").write_text(_SERVE)
+    status = image_run.run(name, [str(image_run.image_python), str(image_run.tmp / "serve.py"),
+                                  str(served), payload], image_run.env())
+    assert status == 0, image_run.logs[name]
+    return json.loads(image_run.logs[name].strip().splitlines()[-1])
 
 
 def test_serving_rule_fails_on_a_report_beside_the_model(image_run: ImageRun) -> None:
@@ -328,5 +363,5 @@ def test_serving_rule_fails_on_a_report_beside_the_model(image_run: ImageRun) ->
     shutil.copy(served / CV_RECORD, served / "cv.json")
     (image_run.tmp / "serve.py").write_text(_SERVE)
     status = image_run.run("serve-bad", [str(image_run.image_python), str(image_run.tmp / "serve.py"),
-                                         str(served), "0,0,0,0"], image_run.env())
+                                         str(served), "0,0,0,0,0"], image_run.env())
     assert status != 0

@@ -66,7 +66,9 @@ class Container:
         split = self.root / "processing" / "train" / SPLIT_FILES["train"]
         channel = self.root / "input" / "data" / "train"
         channel.mkdir(parents=True, exist_ok=True)
-        (channel / split.name).write_bytes(split.read_bytes())
+        for part in (split, split.parent / "columns.json"):  # the channel is the whole output prefix
+            if part.is_file():
+                (channel / part.name).write_bytes(part.read_bytes())
         config = self.root / "input" / "config"
         config.mkdir(parents=True, exist_ok=True)
         (config / "hyperparameters.json").write_text(json.dumps(hyperparameters_from_config(cfg)))
@@ -524,8 +526,9 @@ def test_trials_in_one_process_share_parse_and_folds_with_bit_identical_models(t
     first.preprocess(cfg)
     second = Container(tmp_path / "b")
     (second.root / "processing" / "train").mkdir(parents=True)
-    (second.root / "processing" / "train" / SPLIT_FILES["train"]).write_bytes(
-        (first.root / "processing" / "train" / SPLIT_FILES["train"]).read_bytes())
+    for name in (SPLIT_FILES["train"], "columns.json"):  # the preprocess job's whole train output
+        (second.root / "processing" / "train" / name).write_bytes(
+            (first.root / "processing" / "train" / name).read_bytes())
     prepared = []
     real_prepare = cv.FoldPlan._prepare
     monkeypatch.setattr(cv.FoldPlan, "_prepare",

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ColumnPlan", "category_text", "is_missing_text", "parse_categorical", "parse_timestamps", "plan_columns",
-           "unusable_message"]
+__all__ = ["ColumnPlan", "category_text", "id_texts", "is_missing_text", "parse_categorical", "parse_timestamps",
+           "plan_columns", "unusable_message"]
 
 _MISSING = frozenset({"", "na", "n/a", "nan", "null", "none"})
 _SHOW = 3
@@ -95,6 +95,16 @@ def category_text(v: Any) -> str | None:
         f = float(v)
         return str(int(f)) if f.is_integer() else repr(f)
     return str(v).strip()
+
+
+def id_texts(values: Any) -> np.ndarray:
+    """The ID column as its cell texts (object array; None when missing), as ``category_text``
+    spells them: the key that joins a row's prediction to its ground truth."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        values = values.tolist()
+    out = np.empty(len(values), dtype=object)
+    out[:] = [category_text(v) for v in values]
+    return out
 
 
 def parse_categorical(values: Any) -> tuple[np.ndarray, tuple[str, ...]]:

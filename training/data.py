@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from trainguard.training.columns import (
+    id_texts,
     parse_categorical,
     parse_timestamps,
     plan_columns,
@@ -70,6 +71,13 @@ class Dataset:
     for missing (``trainguard.training.columns``). Empty for an all-numeric table."""
     timestamps: np.ndarray | None = None
     """Seconds since the epoch per row from ``data.timestamp`` (never a feature), else None."""
+    ids: np.ndarray | None = None
+    """Each row's ``data.id`` text (object array, None = missing; never a feature), else None:
+    the key that joins a holdout prediction to its row's ground truth."""
+    id_name: str | None = None
+    """The ID column's name (``data.id``)."""
+    timestamp_name: str | None = None
+    """The time column's name (``data.timestamp``)."""
 
     @property
     def categorical_index(self) -> dict[int, tuple[str, ...]]:
@@ -90,7 +98,8 @@ class Dataset:
         """The same table restricted to ``rows`` (indices or a boolean mask)."""
         return Dataset(self.X[rows], self.y[rows], list(self.feature_names), self.target,
                        self.classes, source or self.source, dict(self.categories),
-                       None if self.timestamps is None else self.timestamps[rows])
+                       None if self.timestamps is None else self.timestamps[rows],
+                       None if self.ids is None else self.ids[rows], self.id_name, self.timestamp_name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,8 +166,9 @@ def load_table(path: str | Path, target: str, positive_label: Any = None, *,
             _loaded.move_to_end(key)
             return replace(hit, feature_names=list(hit.feature_names), source=source)
     ds = _load(file, target, positive_label, source, roles)
-    ds.X.flags.writeable = False
-    ds.y.flags.writeable = False
+    for array in (ds.X, ds.y, ds.timestamps, ds.ids):
+        if array is not None:
+            array.flags.writeable = False
     with _loaded_lock:
         _loaded[key] = ds
         while len(_loaded) > _REUSE_SIZE:
@@ -361,7 +371,8 @@ def _build_dataset(header: list[str], columns: list[Any], lines: list[int] | Non
 
     n_rows = len(columns[0]) if columns else 0
     categories: dict[str, tuple[str, ...]] = {}
-    timestamps = None
+    timestamps = ids = None
+    id_name = timestamp_name = None
     if roles is None:
         feature_idx = [i for i, h in enumerate(header) if h != target]
         X = np.empty((n_rows, len(feature_idx)), dtype=np.float64)
@@ -379,8 +390,11 @@ def _build_dataset(header: list[str], columns: list[Any], lines: list[int] | Non
         if unusable:
             problems.append(unusable_message(unusable, roles.max_categories))
         if plan.timestamp is not None:
-            timestamps = parse_timestamps(header[plan.timestamp], columns[plan.timestamp], lines,
+            timestamp_name = header[plan.timestamp]
+            timestamps = parse_timestamps(timestamp_name, columns[plan.timestamp], lines,
                                           problems, required=roles.split == "time")
+        if plan.id is not None:
+            id_name, ids = header[plan.id], id_texts(columns[plan.id])
 
     classes: tuple[Any, Any] = (0, 1)
     y = np.zeros(n_rows, dtype=np.int64)
@@ -392,7 +406,7 @@ def _build_dataset(header: list[str], columns: list[Any], lines: list[int] | Non
     if problems:
         raise DataError(problems, source)
     return Dataset(X, y, [header[i] for i in feature_idx], target, classes, source, categories,
-                   timestamps)
+                   timestamps, ids, id_name, timestamp_name)
 
 
 def _parse_role_feature(name: str, values: Any, lines: list[int] | None, problems: list[str],

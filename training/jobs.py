@@ -27,6 +27,7 @@ from trainguard.training.errors import ConfigError, DataError, TrainguardError
 from trainguard.training.files import write_bytes, write_text
 from trainguard.training.leakage import annotate, screen_features
 from trainguard.training.metrics import METRIC_NAMES as HOLDOUT_METRICS
+from trainguard.training.predictions import PREDICTIONS_FILE, write_predictions
 from trainguard.training.tables import SPLIT_FILES, write_split
 from trainguard.training.timing import phase, track
 
@@ -351,7 +352,8 @@ def preprocess(argv: Sequence[str], env: Mapping[str, str]) -> None:
     schema = {"format": 1, "target": cfg.data.target, "features": list(ds.feature_names),
               "categorical": [n for n in ds.feature_names if n in ds.categories],
               "min_category_count": cfg.data.min_category_count, "id": cfg.data.id,
-              "timestamp": cfg.data.timestamp, "split": cfg.data.split}
+              "timestamp": cfg.data.timestamp, "split": cfg.data.split,
+              "unused": _unused_columns(ds, cfg.data)}
     del ds  # the splits are the copies kept from here on
     with phase("screen"):
         schema["leakage_screen"] = screen_features(train_ds.X, train_ds.y, train_ds.feature_names,
@@ -473,7 +475,7 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
     schema = _read_schema(test_dir)
     with phase("parse"):
         test = load_table(test_dir, args.target, args.positive_label,
-                          roles=_split_roles(load_config({"data": {"target": args.target}}), schema))
+                          roles=_split_roles(load_config({"data": {"target": args.target}}), schema, keys=True))
     features = list(cv_data.get("features") or test.feature_names)
     if features != test.feature_names:
         missing = [f for f in features if f not in test.feature_names]
@@ -506,6 +508,7 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
         report = build_evaluation(test.y, proba, cv, decision, model_info, seed=trained_with.seed,
                                   leakage=annotate(leakage, thresholds.max_feature_auc, thresholds.on_leakage))
     write_evaluation(root / "processing" / "evaluation" / "evaluation.json", report)
+    write_predictions(root / "processing" / "evaluation" / PREDICTIONS_FILE, test, proba)
     verdict = "approved" if decision.approved else "rejected"
     print(f"trainguard evaluate: holdout auc {metrics['auc']:.4f}, {verdict}: "
           + "; ".join(decision.reasons[: len(decision.failed) or 1]))
@@ -513,7 +516,13 @@ def evaluate(argv: Sequence[str], env: Mapping[str, str]) -> None:
 
 def baseline(argv: Sequence[str], env: Mapping[str, str]) -> None:
     """Data-quality baseline of the train split, model-quality constraints from evaluation.json."""
-    from trainguard.training.monitor.baseline import BaselineSettings, build_baseline, write_baseline, write_json_atomic
+    from trainguard.training.monitor.baseline import (
+        BaselineSettings,
+        build_baseline,
+        record_roles,
+        write_baseline,
+        write_json_atomic,
+    )
     from trainguard.training.monitor.quality import quality_constraints
 
     p = _parser("baseline")
@@ -528,18 +537,22 @@ def baseline(argv: Sequence[str], env: Mapping[str, str]) -> None:
     root = _opt_ml(env)
     train_dir = _job_input(root / "processing" / "train", "the 'train' input",
                            "the preprocess job's train split")
-    exclude = [args.target, *(c for c in args.exclude.split(",") if c)]
+    schema = _read_schema(train_dir) or {}
+    # the ID and time columns travel with the split but are never features: never baselined
+    keys = [str(schema[k]) for k in ("id", "timestamp") if schema.get(k)]
+    exclude = [args.target, *keys, *(c for c in args.exclude.split(",") if c)]
     split_file = train_dir / SPLIT_FILES["train"]  # not the folder: columns.json sits beside it
     stats, cons = build_baseline(split_file if split_file.is_file() else train_dir, exclude=exclude,
                                  settings=settings)
     out = root / "processing" / "baseline"
     ev_path = root / "processing" / "evaluation" / "evaluation.json"
-    quality = None
+    quality = evaluation = None
     if ev_path.is_file():
         evaluation = _read_json(ev_path, "the evaluate job's evaluation.json")
         quality = quality_constraints(evaluation, args.quality_sigmas)
         mq_stats = {"version": 0, "dataset": {"item_count": (evaluation.get("model") or {}).get("n_test")},
                     "binary_classification_metrics": evaluation.get("binary_classification_metrics")}
+    record_roles(cons, schema, evaluation)
     write_baseline(out / "data_quality", stats, cons)
     if quality is not None:
         write_json_atomic(out / "model_quality" / "statistics.json", mq_stats)
@@ -671,12 +684,26 @@ def _read_schema(folder: Path) -> dict[str, Any] | None:
     return data
 
 
-def _split_roles(cfg: Config, schema: Mapping[str, Any] | None) -> DataConfig | None:
-    """Roles for reading a split the preprocess job wrote: its categorical columns, nothing inferred."""
+def _unused_columns(ds: Any, data: DataConfig) -> list[str]:
+    """The input table's columns that are neither features, the target, the ID nor the time (as
+    data.exclude or a data.features list left them): the monitor knows them, never as extra."""
+    from trainguard.training.monitor.read import read_header
+
+    keep = {*ds.feature_names, ds.target, data.id, data.timestamp}
+    return [h for h in read_header(Path(ds.source)) if h not in keep]
+
+
+def _split_roles(cfg: Config, schema: Mapping[str, Any] | None, *, keys: bool = False) -> DataConfig | None:
+    """Roles for reading a split the preprocess job wrote: its categorical columns, nothing inferred.
+
+    The ID and time columns the split carries are never features: ``keys`` reads them into the
+    Dataset (the evaluate job writes them beside each prediction), else they are left unread.
+    """
     if schema is None:
         return None
+    roles = {k: str(schema[k]) for k in ("id", "timestamp") if schema.get(k)}
     return DataConfig(target=cfg.data.target, categorical=[str(c) for c in schema.get("categorical", [])],
-                      max_categories=10**9)
+                      max_categories=10**9, **(roles if keys else {"exclude": list(roles.values())}))
 
 
 def _flag_pairs(argv: Sequence[str]) -> dict[str, str]:

@@ -45,8 +45,9 @@ def read_bulk(file: Path, target: str, positive_label: Any, source: str) -> Data
 
 
 def write_split(ds: Dataset, path: str | Path) -> Path:
-    """Write ``ds`` as Parquet (float64 features, categorical ones as their text, then the target
-    as the labels' text).
+    """Write ``ds`` as Parquet: the ID as text and the time as float64 epoch seconds when the
+    table has them (never features: the readers give them their roles back from columns.json),
+    float64 features, categorical ones as their text, then the target as the labels' text.
 
     The labels are written as ``str(label)``, the text a CSV split held, so reading the file back
     gives the same classes and 0/1 labels as before. Written in row groups from the matrix (no
@@ -59,7 +60,10 @@ def write_split(ds: Dataset, path: str | Path) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     label_type = pa.dictionary(pa.int32(), pa.string())
     cats = getattr(ds, "categories", None) or {}
-    schema = pa.schema([*(pa.field(n, pa.string() if n in cats else pa.float64()) for n in ds.feature_names),
+    roles = [(ds.id_name, ds.ids, pa.string()), (ds.timestamp_name, ds.timestamps, pa.float64())]
+    roles = [r for r in roles if r[0] is not None and r[1] is not None]
+    schema = pa.schema([*(pa.field(n, t) for n, _, t in roles),
+                        *(pa.field(n, pa.string() if n in cats else pa.float64()) for n in ds.feature_names),
                         pa.field(ds.target, label_type)])
     labels = pa.array([str(c) for c in ds.classes], type=pa.string())
     # no dictionary for the features: building one for float columns is most of a write's time
@@ -67,8 +71,10 @@ def write_split(ds: Dataset, path: str | Path) -> Path:
                                                           use_dictionary=[ds.target]) as writer:
         for start in range(0, max(ds.n_rows, 1), _ROW_GROUP):
             block = ds.X[start:start + _ROW_GROUP]
-            columns = [_category_text(block[:, j], cats[n]) if n in cats else
-                       pa.array(np.ascontiguousarray(block[:, j])) for j, n in enumerate(ds.feature_names)]
+            columns = [pa.array(values[start:start + _ROW_GROUP], type=t, from_pandas=True)
+                       for _, values, t in roles]
+            columns += [_category_text(block[:, j], cats[n]) if n in cats else
+                        pa.array(np.ascontiguousarray(block[:, j])) for j, n in enumerate(ds.feature_names)]
             codes = pa.array(ds.y[start:start + _ROW_GROUP].astype(np.int32))
             columns.append(pa.DictionaryArray.from_arrays(codes, labels))
             writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))

@@ -4,7 +4,8 @@ The definition is built with ``build_pipeline()`` (the only part that imports th
 with the same config and code reads it from ``<workdir>/cache/.definitions/`` instead), written to
 ``<workdir>/definition.json`` and executed by ``trainguard.pipelines.local.run_definition`` against a local
 object store, the local registry and the in-process jobs. The champion's bar is read from the
-registry first. The work dir receives evaluation.json, the model artifact and report.html.
+registry first. The work dir receives evaluation.json, the holdout's predictions.csv, the model
+artifact and report.html.
 Exit status: 0 passed the safeguards, 3 rejected by a safeguard, 2 bad input or config, 1 a job failed.
 """
 
@@ -33,6 +34,7 @@ from trainguard.training.data import embedded_dataset, write_csv
 from trainguard.training.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_REJECTED, ConfigError, DataError
 from trainguard.training.files import copy_file, write_bytes, write_text
 from trainguard.training.metrics import METRIC_NAMES
+from trainguard.training.predictions import PREDICTIONS_FILE
 
 __all__ = ["DEFAULT_WORKDIR", "EXIT_APPROVED", "EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_REJECTED",
            "RunResult", "run_local"]
@@ -44,7 +46,7 @@ EXIT_APPROVED = EXIT_OK
 _OUTCOME_WORDS = {"Approved": "passed the safeguards", "Rejected": "rejected by the safeguards",
                   "Failed": "failed"}
 """How a run's outcome is printed: never the registry's word "Approved"."""
-_OUTPUTS = ("evaluation.json", "report.html", "model.tar.gz", "model.json")
+_OUTPUTS = ("evaluation.json", "report.html", "model.tar.gz", "model.json", PREDICTIONS_FILE)
 STAGED_RECORD = ".staged.json"
 """Under the work dir: the store paths the data staging wrote, the only ones it may remove."""
 EMBEDDED_TARGET = "is_eight"
@@ -65,6 +67,8 @@ class RunResult:
     evaluation_path: Path | None = None
     report_path: Path | None = None
     model_path: Path | None = None
+    predictions_path: Path | None = None
+    """The holdout's predictions (predictions.csv: the ID and time columns, label, probability)."""
     registered: list[dict[str, Any]] = field(default_factory=list)
     champion_bar: float = 0.0
     message: str | None = None
@@ -152,6 +156,8 @@ def run_local(config: Config | str | Path | Mapping[str, Any] | None = None, *,
         merged["data.target"] = target
     cfg = load_config(config, merged)
     data_file = _data_file(cfg, data)
+    if data_file is not None:
+        _check_roles(data_file, cfg)
     reg = open_registry(registry if registry is not None else cfg.registry.local_path)
     params = dict(parameters or {})
     bar = params.get("ChampionBar")
@@ -194,6 +200,21 @@ def run_local(config: Config | str | Path | Mapping[str, Any] | None = None, *,
         result = _collect(outcome, cfg, workdir, definition_path, float(bar))
         result.cost = cost
         return result
+
+
+def _check_roles(data_file: Path, cfg: Config) -> None:
+    """The config's column roles against the table's header, before anything runs: a DataError
+    naming every column the config names that the table does not have (only the header is read)."""
+    from trainguard.training.columns import plan_columns
+    from trainguard.training.monitor.read import read_header
+
+    d = cfg.data
+    if not (d.features or d.exclude or d.id or d.timestamp or d.categorical):
+        return
+    problems: list[str] = []
+    plan_columns(read_header(data_file), d, problems)
+    if problems:
+        raise DataError(problems, str(data_file))
 
 
 def _data_file(cfg: Config, data: str | Path | None) -> Path | None:
@@ -341,6 +362,7 @@ def _collect(outcome: RunOutcome, cfg: Config, workdir: Path, definition_path: P
         result.evaluation_path = workdir / "evaluation.json"
         write_text(result.evaluation_path, json.dumps(evaluation, indent=2, sort_keys=True) + "\n")
         result.model_path = _copy_model(outcome, workdir)
+        result.predictions_path = _copy_predictions(outcome, workdir)
         result.report_path = write_report(workdir / "report.html", evaluation, _report_trials(outcome.trials),
                                           run_info={"registry_status": result.registry_status,
                                                     "pipeline": cfg.aws.pipeline_name,
@@ -382,6 +404,19 @@ def _copy_model(outcome: RunOutcome, workdir: Path) -> Path | None:
             fh = tar.extractfile(member)
             if fh is not None:
                 write_bytes(workdir / "model.json", fh.read())
+    return dest
+
+
+def _copy_predictions(outcome: RunOutcome, workdir: Path) -> Path | None:
+    """The evaluate job's predictions.csv (beside its evaluation.json) into the work dir."""
+    step = next((name for name, files in outcome.property_files.items() if "EvaluationReport" in files), None)
+    outputs = ((outcome.properties.get(step) or {}).get("ProcessingOutputConfig") or {}).get("Outputs") or []
+    uri = next(((o.get("S3Output") or {}).get("S3Uri") for o in outputs if o.get("OutputName") == "evaluation"), None)
+    src = LocalStore(workdir / "s3").path(f"{str(uri).rstrip('/')}/{PREDICTIONS_FILE}") if uri else None
+    if src is None or not src.is_file():
+        return None
+    dest = workdir / PREDICTIONS_FILE
+    copy_file(src, dest)
     return dest
 
 

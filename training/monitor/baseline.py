@@ -23,8 +23,8 @@ from trainguard.training.files import write_text
 from trainguard.training.monitor.profile import NumericProfile, TextProfile, scan, source_header
 from trainguard.training.monitor.read import open_source
 
-__all__ = ["BaselineSettings", "build_baseline", "load_baseline", "regroup", "settings_from_config",
-           "write_baseline", "write_json_atomic"]
+__all__ = ["BaselineSettings", "build_baseline", "load_baseline", "record_roles", "regroup",
+           "settings_from_config", "write_baseline", "write_json_atomic"]
 
 STATISTICS = "statistics.json"
 CONSTRAINTS = "constraints.json"
@@ -103,6 +103,22 @@ def build_baseline(data: str | Path, *, exclude: Sequence[str] = (),
     left_out = [c for c in header if c not in columns]
     constraints["monitoring_config"]["trainguard_drift"]["excluded"] = left_out
     return statistics, constraints
+
+
+def record_roles(constraints: dict[str, Any], schema: Mapping[str, Any],
+                 evaluation: Mapping[str, Any] | None) -> None:
+    """Note in ``trainguard_drift`` what a check needs beyond the features, from the split's
+    columns.json and the evaluation: the table's other columns (the ID, the time, what the config
+    left out: known, never an extra column), the ID column (labels keyed by it join on it), and
+    the model's categories (captured rows carry a categorical feature as its code)."""
+    td = constraints["monitoring_config"]["trainguard_drift"]
+    known = [str(schema[k]) for k in ("id", "timestamp") if schema.get(k)] + list(schema.get("unused") or [])
+    td["excluded"] = list(dict.fromkeys([*td.get("excluded", []), *known]))
+    if schema.get("id"):
+        td["id_column"] = str(schema["id"])
+    encoding = ((evaluation or {}).get("model") or {}).get("encoding")
+    if encoding:
+        td["encoding"] = encoding
 
 
 def _cut_points(p: NumericProfile, bins: int) -> dict[str, np.ndarray]:

@@ -135,7 +135,7 @@ def check_drift(baseline: str | Path, data: str | Path, *, method: str | None = 
                         f"of the data (columns: {_few(header)}): the baseline is from another "
                         "schema. Check against the baseline of the model that serves this data.",
                         source.label)
-    if label_column and label_column not in header and source.kind == "table":
+    if label_column and labels is None and label_column not in header and source.kind == "table":
         raise DataError(f"the label column {label_column!r} is not in the data (columns: "
                         f"{_few(header)}).", source.label)
     kinds = {str(f["name"]): str(f.get("inferred_type", "Unknown")) for f in features}
@@ -146,6 +146,8 @@ def check_drift(baseline: str | Path, data: str | Path, *, method: str | None = 
                             integral=[n for n in numeric if kinds[n] == "Integral"])
     if rows == 0:
         raise DataError("the data has a header but no rows to check.", source.label)
+    if source.kind == "capture" and td.get("encoding"):
+        stat_by, features = _captured_categories(td["encoding"], txts, stat_by, features)
 
     alpha = float(td.get("alpha", 0.01))
     min_effect = float(td.get("min_effect", 0.05))
@@ -188,7 +190,7 @@ def check_drift(baseline: str | Path, data: str | Path, *, method: str | None = 
     result.statistics = _current_statistics(rows, nums, txts, kinds, stat_by)
     if labels is not None or (label_column and quality_constraints is not None):
         _check_model_quality(result, source, names, header, label_column, labels, model,
-                             quality_constraints)
+                             quality_constraints, td.get("id_column"))
     return result
 
 
@@ -390,6 +392,65 @@ def _domain_check(name: str, cons: Mapping[str, Any], p: TextProfile,
             f"(threshold {threshold:.1%}): {listed}.")]
 
 
+OTHER_CATEGORIES = "(other categories)"
+"""The bucket of the model's ``other`` code: the categories pooled at fit time, and unseen ones."""
+
+
+def _captured_categories(encoding: Mapping[str, Any], txts: dict[str, TextProfile],
+                         stat_by: Mapping[str, Any], features: list[Any]) -> tuple[dict[str, Any], list[Any]]:
+    """Captured rows carry each categorical feature as the model's code (the serving contract):
+    count each code as its category, the ``other`` code as one bucket, into which the baseline's
+    pooled categories are merged too; a code the model never had stays as written (a new value)."""
+    from trainguard.training.encoding import FeatureEncoding
+
+    cmaps = {c.name: c for c in FeatureEncoding.from_dict(encoding).columns.values()}
+    stat_by = dict(stat_by)
+    for name, cmap in cmaps.items():
+        p = txts.get(name)
+        if p is None:
+            continue
+        counts: dict[str, int] = {}
+        for key, n in p.counts.items():
+            label = _category_of(key, cmap)
+            counts[label] = counts.get(label, 0) + n
+        p.counts = counts
+        if cmap.pooled:
+            stat_by[name] = _pool_statistics(stat_by[name], set(cmap.pooled))
+    features = [_pool_domain(f, set(cmaps[f["name"]].pooled)) if f.get("name") in cmaps and cmaps[f["name"]].pooled
+                else f for f in features]
+    return stat_by, features
+
+
+def _category_of(code: str, cmap: Any) -> str:
+    try:
+        value = float(code)
+    except ValueError:
+        return code
+    if value.is_integer() and 0 <= value < len(cmap.categories):
+        return str(cmap.categories[int(value)])
+    return OTHER_CATEGORIES if cmap.other is not None and value == cmap.other else code
+
+
+def _pool_statistics(st: Mapping[str, Any], pooled: set[str]) -> dict[str, Any]:
+    ss = st.get("string_statistics") or {}
+    dist = ss.get("distribution") or {}
+    cat = dist.get("categorical") or {}
+    buckets = cat.get("buckets") or []
+    merged = [b for b in buckets if str(b["value"]) not in pooled]
+    n = sum(int(b["count"]) for b in buckets if str(b["value"]) in pooled)
+    if n:
+        merged.append({"value": OTHER_CATEGORIES, "count": n})
+    return {**st, "string_statistics": {**ss, "distribution": {**dist, "categorical": {**cat, "buckets": merged}}}}
+
+
+def _pool_domain(f: Mapping[str, Any], pooled: set[str]) -> dict[str, Any]:
+    sc = f.get("string_constraints") or {}
+    if not sc.get("domains"):
+        return dict(f)
+    domains = [d for d in sc["domains"] if str(d) not in pooled] + [OTHER_CATEGORIES]
+    return {**f, "string_constraints": {**sc, "domains": domains}}
+
+
 # ------------------------------------------------------------------------------------------------
 # completeness
 
@@ -490,9 +551,11 @@ def _few(names: Sequence[str], k: int = 8) -> str:
 def _check_model_quality(result: DriftResult, source: DataSource, names: Sequence[str],
                          header: Sequence[str], label_column: str | None,
                          labels: str | Path | None, model: str | Path | None,
-                         constraints: Mapping[str, Any] | None) -> None:
+                         constraints: Mapping[str, Any] | None, id_column: str | None = None) -> None:
+    """Score the rows with the model and check the metrics against labels: a label column, labels
+    in row order, or labels keyed by inference id (data capture) or by the table's ID column."""
     from trainguard.training.monitor.quality import check_quality, read_labels, to_binary
-    from trainguard.training.monitor.scoring import load_model, score_source
+    from trainguard.training.monitor.scoring import load_model, read_column, score_source
 
     if constraints is None:
         raise DataError("labels were given but the baseline has no model-quality constraints "
@@ -503,14 +566,12 @@ def _check_model_quality(result: DriftResult, source: DataSource, names: Sequenc
     booster, features, classes = load_model(model)
     proba = score_source(source, features, names if source.kind == "capture" else header, booster)
     if labels is None:
-        from trainguard.training.monitor.scoring import read_column
-
         texts = read_column(source, str(label_column))
         keep = np.asarray([t is not None for t in texts])
         y = to_binary([t for t in texts if t is not None], classes, f"column {label_column!r}")
         proba = proba[keep]
     else:
-        by_id, in_order = read_labels(labels)
+        by_id, in_order = read_labels(labels, key=id_column)
         if in_order is not None:
             if source.kind == "capture" or len(in_order) != proba.size:
                 raise DataError(f"the labels do not join: {len(in_order)} labels in row order for "
@@ -519,17 +580,19 @@ def _check_model_quality(result: DriftResult, source: DataSource, names: Sequenc
             y = to_binary(in_order, classes, str(labels))
         else:
             ids = source.event_ids
+            if source.kind == "table" and id_column and id_column in header:
+                ids = [t or "" for t in read_column(source, id_column)]
             if not ids:
                 raise DataError("the labels are keyed by inference id but the data is a table "
-                                "without ids; label a data-capture prefix, or give one label per "
-                                "row.", str(labels))
+                                "without ids; label a data-capture prefix, give one label per "
+                                "row, or train with data.id naming the table's ID column.", str(labels))
             assert by_id is not None
             hits = [i for i, k in enumerate(ids) if k in by_id]
             if not hits:
                 sample = ", ".join(list(by_id)[:3])
-                raise DataError(f"the labels do not join: none of their {len(by_id)} event ids "
-                                f"(e.g. {sample}) matches an inference id of the {len(ids)} "
-                                "captured rows.", str(labels))
+                rows = "captured rows' inference ids" if source.kind == "capture" else f"rows' {id_column!r}"
+                raise DataError(f"the labels do not join: none of their {len(by_id)} ids "
+                                f"(e.g. {sample}) matches one of the {len(ids)} {rows}.", str(labels))
             y = to_binary([by_id[ids[i]] for i in hits], classes, str(labels))
             proba = proba[np.asarray(hits)]
     rows, violations = check_quality(constraints, y, proba)

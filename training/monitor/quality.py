@@ -105,11 +105,11 @@ def to_binary(labels: Sequence[Any], classes: Sequence[Any] | None, where: str) 
     return out
 
 
-def read_labels(path: str | Path) -> tuple[dict[str, str] | None, list[str] | None]:
+def read_labels(path: str | Path, key: str | None = None) -> tuple[dict[str, str] | None, list[str] | None]:
     """Labels from Model Monitor ground-truth JSONL (id -> label) or a CSV.
 
-    A CSV with an ``inference_id`` (or ``eventId``) column and one other column gives id ->
-    label; a CSV of one column gives labels in row order.
+    A CSV with an ``inference_id`` (or ``eventId``, or ``key``: the table's ID column) column and
+    one other column gives id -> label; a CSV of one column gives labels in row order.
     """
     p = Path(path)
     if not p.is_file() or p.stat().st_size == 0:
@@ -136,11 +136,12 @@ def read_labels(path: str | Path) -> tuple[dict[str, str] | None, list[str] | No
         raise DataError(f"{p}: a labels CSV needs a header and at least one row.")
     header = [h.strip() for h in rows[0]]
     ids = [i for i, h in enumerate(header) if h.lower() in ("inference_id", "inferenceid", "eventid",
-                                                              "event_id")]
+                                                              "event_id") or (key and h == key)]
     if ids and len(header) == 2:
         k, v = ids[0], 1 - ids[0]
         return {r[k].strip(): r[v].strip() for r in rows[1:]}, None
     if len(header) == 1:
         return None, [r[0].strip() for r in rows[1:]]
-    raise DataError(f"{p}: a labels CSV holds one label column, or inference_id and one label "
+    keyed = f"inference_id (or {key})" if key else "inference_id"
+    raise DataError(f"{p}: a labels CSV holds one label column, or {keyed} and one label "
                     f"column; got {', '.join(header)}.")

@@ -112,8 +112,12 @@ def read_header(file: Path) -> list[str]:
 
 
 def iter_table(file: Path, numeric: Sequence[str], texts: Sequence[str],
-               as_text: Sequence[str] = (), *, discover: bool = False) -> Iterator[dict[str, Chunk]]:
+               as_text: Sequence[str] = (), *, discover: bool = False,
+               keep_texts: bool = False) -> Iterator[dict[str, Chunk]]:
     """Batches of the columns ``numeric`` (read as numbers) and ``texts`` of one table file.
+
+    Text columns come as value counts, or with ``keep_texts`` (scoring: a categorical feature's
+    category per row) as each row's cell text, None for missing.
 
     A numeric column holding text deep in a CSV raises ReadAgain naming it: read the file again
     with that column in ``as_text`` (its cells are then parsed one by one and the text counted).
@@ -124,22 +128,22 @@ def iter_table(file: Path, numeric: Sequence[str], texts: Sequence[str],
     if not wanted:
         return
     if _is_parquet(file):
-        yield from _iter_parquet(file, set(numeric), wanted)
+        yield from _iter_parquet(file, set(numeric), wanted, keep_texts)
         return
     try:
         import pyarrow  # noqa: F401
     except ImportError:
-        yield from _iter_csv_module(file, set(numeric), wanted)
+        yield from _iter_csv_module(file, set(numeric), wanted, keep_texts)
         return
-    yield from _iter_csv_arrow(file, set(numeric), wanted, set(as_text), discover)
+    yield from _iter_csv_arrow(file, set(numeric), wanted, set(as_text), discover, keep_texts)
 
 
 # ------------------------------------------------------------------------------------------------
 # CSV
 
 
-def _iter_csv_arrow(file: Path, numeric: set[str], wanted: list[str],
-                    as_text: set[str], discover: bool = False) -> Iterator[dict[str, Chunk]]:
+def _iter_csv_arrow(file: Path, numeric: set[str], wanted: list[str], as_text: set[str],
+                    discover: bool = False, keep_texts: bool = False) -> Iterator[dict[str, Chunk]]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -157,7 +161,7 @@ def _iter_csv_arrow(file: Path, numeric: set[str], wanted: list[str],
             for batch in reader:
                 out = {}
                 for name, col in zip(batch.schema.names, batch.columns, strict=True):
-                    out[name] = _arrow_chunk(col, name in numeric)
+                    out[name] = _arrow_chunk(col, name in numeric, keep_texts)
                 rows_seen += batch.num_rows
                 yield out
             return
@@ -203,7 +207,7 @@ def _raise_structure(file: Path, text: str) -> None:
     raise DataError(f"the file is not readable as CSV: {first}.", str(file))
 
 
-def _arrow_chunk(col: Any, numeric: bool) -> Chunk:
+def _arrow_chunk(col: Any, numeric: bool, keep_texts: bool = False) -> Chunk:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -212,6 +216,8 @@ def _arrow_chunk(col: Any, numeric: bool) -> Chunk:
         return Chunk(numbers=float64_values(col), n_missing=n_missing)
     if numeric:  # a numeric column read as text: parse each cell
         return _parse_numbers(col.to_pylist())
+    if keep_texts:
+        return _text_chunk(col.to_pylist(), keep_texts)
     counts = {str(d["values"]): int(d["counts"]) for d in pc.value_counts(col.drop_null()).to_pylist()}
     return Chunk(counts=counts, n_missing=n_missing)
 
@@ -250,18 +256,18 @@ def _parse_numbers(cells: Sequence[Any]) -> Chunk:
     return Chunk(numbers=values, n_missing=n_missing, n_bad=n_bad, bad_example=example)
 
 
-def _iter_csv_module(file: Path, numeric: set[str],
-                     wanted: list[str]) -> Iterator[dict[str, Chunk]]:
+def _iter_csv_module(file: Path, numeric: set[str], wanted: list[str],
+                     keep_texts: bool = False) -> Iterator[dict[str, Chunk]]:
     header = read_header(file)
     idx = {n: header.index(n) for n in wanted}
     rows: list[list[str]] = []
     for row in _data_rows(file, header):
         rows.append(row)
         if len(rows) >= BATCH_ROWS:
-            yield _rows_to_chunks(rows, idx, numeric)
+            yield _rows_to_chunks(rows, idx, numeric, keep_texts)
             rows = []
     if rows:
-        yield _rows_to_chunks(rows, idx, numeric)
+        yield _rows_to_chunks(rows, idx, numeric, keep_texts)
 
 
 def _data_rows(file: Path, header: Sequence[str]) -> Iterator[list[str]]:
@@ -284,31 +290,37 @@ def _data_rows(file: Path, header: Sequence[str]) -> Iterator[list[str]]:
 
 
 def _rows_to_chunks(rows: list[list[str]], idx: Mapping[str, int],
-                    numeric: set[str]) -> dict[str, Chunk]:
+                    numeric: set[str], keep_texts: bool = False) -> dict[str, Chunk]:
     out = {}
     for name, i in idx.items():
         cells = [r[i] for r in rows]
-        out[name] = _parse_numbers(cells) if name in numeric else _text_chunk(cells)
+        out[name] = _parse_numbers(cells) if name in numeric else _text_chunk(cells, keep_texts)
     return out
 
 
-def _text_chunk(cells: Sequence[Any]) -> Chunk:
+def _text_chunk(cells: Sequence[Any], keep_texts: bool = False) -> Chunk:
+    """Value counts of text cells (stripped), or with ``keep_texts`` each cell as read (None = missing)."""
     counts: dict[str, int] = {}
+    texts: list[Any] = []
     n_missing = 0
     for cell in cells:
         if cell is None or str(cell).strip().lower() in MISSING_TOKENS:
             n_missing += 1
+            texts.append(None)
+        elif keep_texts:
+            texts.append(cell)
         else:
             key = str(cell).strip()
             counts[key] = counts.get(key, 0) + 1
-    return Chunk(counts=counts, n_missing=n_missing)
+    return Chunk(texts=texts, n_missing=n_missing) if keep_texts else Chunk(counts=counts, n_missing=n_missing)
 
 
 # ------------------------------------------------------------------------------------------------
 # Parquet
 
 
-def _iter_parquet(file: Path, numeric: set[str], wanted: list[str]) -> Iterator[dict[str, Chunk]]:
+def _iter_parquet(file: Path, numeric: set[str], wanted: list[str],
+                  keep_texts: bool = False) -> Iterator[dict[str, Chunk]]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -327,7 +339,7 @@ def _iter_parquet(file: Path, numeric: set[str], wanted: list[str]) -> Iterator[
                     else:
                         out[name] = _parse_numbers(col.to_pylist())
                 else:
-                    out[name] = _text_chunk(col.to_pylist())
+                    out[name] = _text_chunk(col.to_pylist(), keep_texts)
             yield out
     except DataError:
         raise

@@ -42,12 +42,20 @@ def score_source(source: DataSource, features: Sequence[str], header: Sequence[s
     """The model's positive-class probability for every row of ``source``, in row order.
 
     ``header`` is the data's column order (for data capture: the baseline's feature order, which
-    is how the captured CSV rows are laid out).
+    is how the captured CSV rows are laid out). A table's categorical features hold category
+    text: each is given the model's own code (``model.json``'s encoding), a category the model
+    did not keep its ``other`` code or missing, as the evaluate job scored the holdout. Captured
+    rows already carry the codes (the serving contract) and are scored as they are.
     """
+    from trainguard.training.encoding import FeatureEncoding
+
     missing = [f for f in features if f not in header]
     if missing:
         raise DataError(f"the data lacks the model's feature(s) {', '.join(missing[:8])}; it cannot "
                         "be scored.", source.label)
+    encoding = FeatureEncoding.from_booster(booster) if source.kind == "table" else None
+    cats = {encoding.features[j]: c for j, c in encoding.columns.items()} if encoding else {}
+    numeric = [f for f in features if f not in cats]
     as_text: list[str] = []
     while True:
         out = []
@@ -56,15 +64,23 @@ def score_source(source: DataSource, features: Sequence[str], header: Sequence[s
             batches = iter_capture(source, list(header), set(features))
         else:
             batches = (b for f in source.files
-                       for b in iter_table(Path(f), list(features), [], as_text=as_text))
+                       for b in iter_table(Path(f), numeric, list(cats), as_text=as_text, keep_texts=True))
         try:
             for batch in batches:
-                X = np.column_stack([batch[f].numbers for f in features]).astype(np.float64)
+                X = np.column_stack([_codes(cats[f], batch[f].texts or []) if f in cats else batch[f].numbers
+                                     for f in features]).astype(np.float64)
                 out.append(np.asarray(booster.inplace_predict(X), dtype=np.float64))
         except ReadAgain as again:
             as_text.append(again.column)
             continue
         return np.concatenate(out) if out else np.empty(0)
+
+
+def _codes(cmap: Any, texts: Sequence[Any]) -> np.ndarray:
+    """The model's codes for a batch of category cells, each distinct text looked up once."""
+    index: dict[Any, int] = {}
+    rows = np.fromiter((index.setdefault(t, len(index)) for t in texts), dtype=np.intp, count=len(texts))
+    return cmap.codes_of(list(index))[rows] if len(texts) else np.empty(0)
 
 
 def read_column(source: DataSource, name: str) -> list[str | None]:

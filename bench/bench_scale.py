@@ -8,7 +8,8 @@ thread count. Each run is its own process, timed from start to exit; peak memory
 own maximum resident set (``wait4``), children included. The runs are interleaved so they share
 the machine's load alike; the load average is printed beside the figures.
 Then, for trainguard, where the time went: each step's wall time and its jobs' phases (parse,
-split, write, resample, matrix, train, score) from the jobs' ``trainguard-timing`` lines.
+split, screen, write, resample, matrix, train, score) from the jobs' ``trainguard-timing`` lines,
+in wall seconds and, below them, in CPU seconds (CPU over wall: the cores a phase kept busy).
 Usage: python bench/bench_scale.py [--size 1m|200k|both] [--repeat 1] [--rows N --trials T --folds F]
 """
 
@@ -81,7 +82,8 @@ def step_split(stderr: str, workdir: Path) -> list[tuple[str, float, dict[str, f
     for step, seconds in steps:
         jobs = per_job.get(kinds.get(step, ""), [])
         if jobs:
-            total: dict = {k: sum(float(j.get(k, 0.0)) for j in jobs) for k in (*PHASES, "other", "total")}
+            keys = (*PHASES, "other", "total")
+            total: dict = {k: sum(float(j.get(k, 0.0)) for j in jobs) for k in (*keys, *(f"cpu_{k}" for k in keys))}
             top = max(jobs, key=lambda j: float(j.get("peak_mb", 0.0)))
             total["peak"] = (float(top.get("peak_mb", 0.0)), top.get("peak_in", "?"))
             rows.append((step, seconds, total, len(jobs)))
@@ -137,6 +139,8 @@ def run_size(rows: int, trials: int, folds: int, repeat: int, goals: tuple) -> N
         peak_mb, peak_in = total["peak"]
         print(f"   {name:<22}{seconds:>8.1f}" + "".join(f"{total[p]:>9.1f}" for p in (*PHASES, "other"))
               + f"   {peak_mb:>6.0f} ({peak_in})")
+        print(f"   {'  CPU s':<22}{total['cpu_total']:>8.1f}"
+              + "".join(f"{total['cpu_' + p]:>9.1f}" for p in (*PHASES, "other")))
     print(f"   {'outside the steps':<22}{outside:>8.1f}   (interpreter start, SDK import and build, "
           "staging the data, report)\n")
 

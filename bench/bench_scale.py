@@ -90,12 +90,33 @@ def step_split(stderr: str, workdir: Path) -> list[tuple[str, float, dict[str, f
     return rows
 
 
+def trials_trained(workdir: Path) -> list[str]:
+    """Each trainguard trial's tuned hyperparameters and its boosting rounds (CV folds, final fit)."""
+    from bench_runner import SPACE
+
+    out = []
+    for record in sorted(workdir.glob("jobs/*/model/trainguard/cv.json")):
+        cv = json.loads(record.read_text())
+        hp = {k: v for k, v in (cv.get("hyperparameters") or {}).items() if k in SPACE}
+        out.append(f"{hp}, rounds per fold {cv.get('best_iterations')}, final fit {cv.get('best_num_round')}")
+    return out
+
+
+def floor_trials(trials: int) -> list[dict]:
+    """The hyperparameters floor.py draws (its ParameterSampler at random_state 7)."""
+    from bench_runner import SPACE
+    from sklearn.model_selection import ParameterSampler
+
+    return list(ParameterSampler(SPACE, n_iter=trials, random_state=7))
+
+
 def run_size(rows: int, trials: int, folds: int, repeat: int, goals: tuple) -> None:
     """Measure one size: floor.py and trainguard interleaved, then trainguard's step split."""
     csv = data_file(rows)
     load_before = os.getloadavg()
     runs: dict[str, list[dict]] = {"floor": [], "trainguard": []}
-    last_split = []
+    last_split: list = []
+    last_trials: list[str] = []
     with tempfile.TemporaryDirectory(prefix="trainguard-bench-scale-") as tmp:
         t = Path(tmp)
         cfg = t / "bench.yaml"
@@ -109,6 +130,7 @@ def run_size(rows: int, trials: int, folds: int, repeat: int, goals: tuple) -> N
                    "--no-cache"]
             runs["trainguard"].append(measure(cli))
             last_split = step_split(runs["trainguard"][-1]["stderr"], work)
+            last_trials = trials_trained(work)
             outside = runs["trainguard"][-1]["wall"] - sum(s for _, s, _, _ in last_split)
     load_after = os.getloadavg()
     med = {name: {k: statistics.median(x[k] for x in rs) for k in ("wall", "cpu", "rss_mb")}
@@ -142,7 +164,14 @@ def run_size(rows: int, trials: int, folds: int, repeat: int, goals: tuple) -> N
         print(f"   {'  CPU s':<22}{total['cpu_total']:>8.1f}"
               + "".join(f"{total['cpu_' + p]:>9.1f}" for p in (*PHASES, "other")))
     print(f"   {'outside the steps':<22}{outside:>8.1f}   (interpreter start, SDK import and build, "
-          "staging the data, report)\n")
+          "staging the data, report)")
+    # the searches draw different points from the same space, so the boosting work differs
+    print("   trials (the same space; each side's search draws its own points):")
+    for i, hp in enumerate(floor_trials(trials), 1):
+        print(f"     floor.py {i}: {hp}")
+    for i, line in enumerate(last_trials, 1):
+        print(f"     trainguard {i}: {line}")
+    print()
 
 
 def main(argv: list[str] | None = None) -> int:

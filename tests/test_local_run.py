@@ -233,6 +233,8 @@ def test_staging_links_the_users_file_and_never_writes_to_it(tmp_path: Path,
     _stage_data(w, _plan_staging(w, "s3://b/data/", data), data)
     staged = w / "s3" / "b" / "data" / "mine.csv"
     assert staged.stat().st_ino == data.stat().st_ino
+    _stage_data(w, _plan_staging(w, "s3://b/data/", data), data)  # a second run, the same file
+    assert [p.name for p in staged.parent.iterdir()] == ["mine.csv"]
     LocalStore(w / "s3").upload_file(_csv(tmp_path / "other.csv", rows=50), "s3://b/data/mine.csv")
     _stage_data(w, _plan_staging(w, "s3://b/data/", data), data)  # staged again over the link
     assert (data.read_bytes(), data.stat().st_mode, data.stat().st_mtime_ns) == before
@@ -241,9 +243,11 @@ def test_staging_links_the_users_file_and_never_writes_to_it(tmp_path: Path,
         raise PermissionError(1, "Operation not permitted")  # as fs.protected_hardlinks refuses
 
     monkeypatch.setattr(os, "link", no_links)
-    _stage_data(w, _plan_staging(w, "s3://b/data/", data), data)
-    assert staged.stat().st_ino != data.stat().st_ino and staged.read_bytes() == before[0]
-    assert sorted(p.name for p in staged.parent.iterdir()) == ["mine.csv"]
+    w2 = tmp_path / "w2"
+    _stage_data(w2, _plan_staging(w2, "s3://b/data/", data), data)
+    copied = w2 / "s3" / "b" / "data" / "mine.csv"
+    assert copied.stat().st_ino != data.stat().st_ino and copied.read_bytes() == before[0]
+    assert sorted(p.name for p in copied.parent.iterdir()) == ["mine.csv"]
 
 
 def test_a_second_run_on_one_workdir_is_refused_naming_the_holder(tmp_path: Path,

@@ -126,6 +126,8 @@ def link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> bo
         info: os.stat_result | None = os.stat(target)
     except FileNotFoundError:
         info = None
+    if info is not None and stat.S_ISREG(info.st_mode) and os.path.samestat(info, os.stat(src)):
+        return True  # already a link to it (renaming a link over its twin would do nothing)
     if info is None or stat.S_ISREG(info.st_mode):
         tmp = target.parent / f".{target.name}.{os.urandom(6).hex()}.tmp"
         try:
@@ -135,10 +137,9 @@ def link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> bo
         else:
             try:
                 os.replace(tmp, target)
-            except BaseException:
+            finally:  # gone after a rename; left when the rename failed or was a no-op
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
-                raise
             return True
     copy_file(src, dst)
     return False

@@ -8,7 +8,8 @@ thread count. Each run is its own process, timed from start to exit; peak memory
 own maximum resident set (``wait4``), children included. The runs are interleaved so they share
 the machine's load alike; the load average is printed beside the figures.
 Then, for trainguard, where the time went: each step's wall time and its jobs' phases (parse,
-split, write, resample, matrix, train, score) from the jobs' ``trainguard-timing`` lines.
+split, screen, write, resample, matrix, train, score) from the jobs' ``trainguard-timing`` lines,
+in wall seconds and, below them, in CPU seconds (CPU over wall: the cores a phase kept busy).
 Usage: python bench/bench_scale.py [--size 1m|200k|both] [--repeat 1] [--rows N --trials T --folds F]
 """
 
@@ -81,11 +82,32 @@ def step_split(stderr: str, workdir: Path) -> list[tuple[str, float, dict[str, f
     for step, seconds in steps:
         jobs = per_job.get(kinds.get(step, ""), [])
         if jobs:
-            total: dict = {k: sum(float(j.get(k, 0.0)) for j in jobs) for k in (*PHASES, "other", "total")}
+            keys = (*PHASES, "other", "total")
+            total: dict = {k: sum(float(j.get(k, 0.0)) for j in jobs) for k in (*keys, *(f"cpu_{k}" for k in keys))}
             top = max(jobs, key=lambda j: float(j.get("peak_mb", 0.0)))
             total["peak"] = (float(top.get("peak_mb", 0.0)), top.get("peak_in", "?"))
             rows.append((step, seconds, total, len(jobs)))
     return rows
+
+
+def trials_trained(workdir: Path) -> list[str]:
+    """Each trainguard trial's tuned hyperparameters and its boosting rounds (CV folds, final fit)."""
+    from bench_runner import SPACE
+
+    out = []
+    for record in sorted(workdir.glob("jobs/*/model/trainguard/cv.json")):
+        cv = json.loads(record.read_text())
+        hp = {k: v for k, v in (cv.get("hyperparameters") or {}).items() if k in SPACE}
+        out.append(f"{hp}, rounds per fold {cv.get('best_iterations')}, final fit {cv.get('best_num_round')}")
+    return out
+
+
+def floor_trials(trials: int) -> list[dict]:
+    """The hyperparameters floor.py draws (its ParameterSampler at random_state 7)."""
+    from bench_runner import SPACE
+    from sklearn.model_selection import ParameterSampler
+
+    return list(ParameterSampler(SPACE, n_iter=trials, random_state=7))
 
 
 def run_size(rows: int, trials: int, folds: int, repeat: int, goals: tuple) -> None:
@@ -93,7 +115,8 @@ def run_size(rows: int, trials: int, folds: int, repeat: int, goals: tuple) -> N
     csv = data_file(rows)
     load_before = os.getloadavg()
     runs: dict[str, list[dict]] = {"floor": [], "trainguard": []}
-    last_split = []
+    last_split: list = []
+    last_trials: list[str] = []
     with tempfile.TemporaryDirectory(prefix="trainguard-bench-scale-") as tmp:
         t = Path(tmp)
         cfg = t / "bench.yaml"
@@ -107,6 +130,7 @@ def run_size(rows: int, trials: int, folds: int, repeat: int, goals: tuple) -> N
                    "--no-cache"]
             runs["trainguard"].append(measure(cli))
             last_split = step_split(runs["trainguard"][-1]["stderr"], work)
+            last_trials = trials_trained(work)
             outside = runs["trainguard"][-1]["wall"] - sum(s for _, s, _, _ in last_split)
     load_after = os.getloadavg()
     med = {name: {k: statistics.median(x[k] for x in rs) for k in ("wall", "cpu", "rss_mb")}
@@ -137,8 +161,17 @@ def run_size(rows: int, trials: int, folds: int, repeat: int, goals: tuple) -> N
         peak_mb, peak_in = total["peak"]
         print(f"   {name:<22}{seconds:>8.1f}" + "".join(f"{total[p]:>9.1f}" for p in (*PHASES, "other"))
               + f"   {peak_mb:>6.0f} ({peak_in})")
+        print(f"   {'  CPU s':<22}{total['cpu_total']:>8.1f}"
+              + "".join(f"{total['cpu_' + p]:>9.1f}" for p in (*PHASES, "other")))
     print(f"   {'outside the steps':<22}{outside:>8.1f}   (interpreter start, SDK import and build, "
-          "staging the data, report)\n")
+          "staging the data, report)")
+    # the searches draw different points from the same space, so the boosting work differs
+    print("   trials (the same space; each side's search draws its own points):")
+    for i, hp in enumerate(floor_trials(trials), 1):
+        print(f"     floor.py {i}: {hp}")
+    for i, line in enumerate(last_trials, 1):
+        print(f"     trainguard {i}: {line}")
+    print()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -263,11 +263,15 @@ def test_the_train_job_prints_its_phases_and_they_add_up(trained):
     assert len(lines) == 1 and lines[0] == stdout.strip().splitlines()[-1]
     pairs = dict(w.split("=") for w in TIMING_PATTERN.search(lines[0])["pairs"].split())
     assert TIMING_PATTERN.search(lines[0])["job"] == "train"
-    assert list(pairs) == [*PHASES, "other", "total", "peak_mb", "peak_in"]
+    cpu_words = [f"cpu_{k}" for k in (*PHASES, "other", "total")]
+    assert list(pairs) == [*PHASES, "other", "total", *cpu_words, "peak_mb", "peak_in"]
     seconds = {k: float(pairs[k]) for k in (*PHASES, "other")}
     assert seconds["parse"] > 0 and seconds["train"] > 0 and seconds["score"] > 0
     assert seconds["write"] == 0.0  # the train job writes no split
     assert abs(sum(seconds.values()) - float(pairs["total"])) < 0.01
+    cpu = {k: float(pairs[k]) for k in cpu_words}
+    assert cpu["cpu_train"] > 0
+    assert abs(sum(cpu.values()) - 2 * cpu["cpu_total"]) < 0.01  # the phases add up to the total
     assert float(pairs["peak_mb"]) > 0 and pairs["peak_in"] in (*PHASES, "other", "before")
 
 

@@ -217,6 +217,39 @@ def test_staging_replaces_only_its_own_earlier_file(tmp_path: Path) -> None:
         _plan_staging(w, "s3://b/data/", first)
 
 
+def test_staging_links_the_users_file_and_never_writes_to_it(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The staged object is a hard link (no copy of a big table); writes to the store replace it
+    by rename, so the user's file keeps its bytes, mode and time. Without links it is a copy."""
+    import os
+
+    from trainguard.pipelines.local.run import _plan_staging, _stage_data
+    from trainguard.pipelines.local.store import LocalStore
+
+    w = tmp_path / "w"
+    data = _csv(tmp_path / "mine.csv")
+    data.chmod(0o444)
+    before = (data.read_bytes(), data.stat().st_mode, data.stat().st_mtime_ns)
+    _stage_data(w, _plan_staging(w, "s3://b/data/", data), data)
+    staged = w / "s3" / "b" / "data" / "mine.csv"
+    assert staged.stat().st_ino == data.stat().st_ino
+    _stage_data(w, _plan_staging(w, "s3://b/data/", data), data)  # a second run, the same file
+    assert [p.name for p in staged.parent.iterdir()] == ["mine.csv"]
+    LocalStore(w / "s3").upload_file(_csv(tmp_path / "other.csv", rows=50), "s3://b/data/mine.csv")
+    _stage_data(w, _plan_staging(w, "s3://b/data/", data), data)  # staged again over the link
+    assert (data.read_bytes(), data.stat().st_mode, data.stat().st_mtime_ns) == before
+
+    def no_links(*args: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")  # as fs.protected_hardlinks refuses
+
+    monkeypatch.setattr(os, "link", no_links)
+    w2 = tmp_path / "w2"
+    _stage_data(w2, _plan_staging(w2, "s3://b/data/", data), data)
+    copied = w2 / "s3" / "b" / "data" / "mine.csv"
+    assert copied.stat().st_ino != data.stat().st_ino and copied.read_bytes() == before[0]
+    assert sorted(p.name for p in copied.parent.iterdir()) == ["mine.csv"]
+
+
 def test_a_second_run_on_one_workdir_is_refused_naming_the_holder(tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     import os

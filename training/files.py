@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["copy_file", "open_for_write", "resolve_target", "write_bytes", "write_text"]
+__all__ = ["copy_file", "link_or_copy", "open_for_write", "resolve_target", "write_bytes", "write_text"]
 
 _MAX_LINKS = 40  # as the kernel's own limit on symbolic links followed in one lookup
 
@@ -110,6 +110,39 @@ def copy_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Path:
     with open(src, "rb") as source, open_for_write(dst, "wb") as fh:
         shutil.copyfileobj(source, fh, 1 << 20)
     return Path(dst)
+
+
+def link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> bool:
+    """Give ``dst`` the content of the file ``src`` without copying it where the filesystem allows:
+    a hard link (same filesystem), else a copy through ``copy_file``. True when linked.
+
+    For inputs trainguard only reads (the data staged into the local store): ``src`` is never
+    written to, here or later, because every trainguard write replaces a file by renaming a new
+    one over it, which leaves the other name's content alone. A hard link, like the copy, is
+    renamed over ``dst``, so a reader sees the old file or the new one.
+    """
+    target = resolve_target(dst)
+    try:
+        info: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        info = None
+    if info is not None and stat.S_ISREG(info.st_mode) and os.path.samestat(info, os.stat(src)):
+        return True  # already a link to it (renaming a link over its twin would do nothing)
+    if info is None or stat.S_ISREG(info.st_mode):
+        tmp = target.parent / f".{target.name}.{os.urandom(6).hex()}.tmp"
+        try:
+            os.link(src, tmp)
+        except OSError:  # another filesystem, links not allowed (fs.protected_hardlinks), no support
+            pass
+        else:
+            try:
+                os.replace(tmp, target)
+            finally:  # gone after a rename; left when the rename failed or was a no-op
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            return True
+    copy_file(src, dst)
+    return False
 
 
 def _read_umask() -> int:

@@ -37,22 +37,25 @@ def screen_features(X: Any, y: Any, feature_names: Sequence[str],
     y = np.asarray(y).astype(np.int64).reshape(-1)
     categorical = categorical or {}
     fold = np.random.default_rng(seed).permutation(y.size) % _FOLDS
+    prior = float(y.mean()) if y.size else 0.5
     rows = []
     for j, name in enumerate(feature_names):
         col = X[:, j]
         missing = np.isnan(col)
         n_missing = int(missing.sum())
-        bins = _bins(col, missing, j in categorical)
         present = col[~missing]
+        ordered = None if j in categorical else np.sort(present)
+        bins = _bins(present, ordered, missing)
         unique = (present.size == y.size and y.size >= _MIN_ROWS_FOR_ID
                   and (j in categorical or bool(np.all(present == np.round(present))))
-                  and np.unique(present).size == y.size)
+                  and _distinct(np.sort(present) if ordered is None else ordered) == y.size)
         rows.append({
             "feature": name,
             "kind": "categorical" if j in categorical else "numeric",
-            "auc": _oof_auc(bins, y, fold),
+            "auc": _oof_auc(bins, y, fold, prior),
             "missing_share": n_missing / y.size if y.size else 0.0,
-            "missing_auc": _two_sided(_auc(missing.astype(np.float64), y)) if 0 < n_missing < y.size else None,
+            "missing_auc": (_two_sided(_grouped_auc(missing.astype(np.int64), np.array([0.0, 1.0]), y))
+                            if 0 < n_missing < y.size else None),
             "unique_per_row": bool(unique),
         })
     return {"method": f"one-feature target rate, out-of-fold ({_FOLDS} folds, numbers in up to {_BINS} "
@@ -86,42 +89,59 @@ def annotate(screen: Mapping[str, Any] | None, max_auc: float, on_leakage: str) 
             "flagged": [f["feature"] for f in findings(screen, max_auc)]}
 
 
-def _bins(col: Any, missing: Any, categorical: bool) -> Any:
-    """Integer bin per row: the category or value (or quantile bin), with missing as the last bin."""
+def _bins(present: Any, ordered: Any, missing: Any) -> Any:
+    """Integer bin per row: the category (``ordered`` None) or value (or quantile bin), with
+    missing as the last bin. ``ordered`` is ``present`` sorted, for a numeric column."""
     import numpy as np
 
-    present = col[~missing]
-    out = np.empty(col.size, dtype=np.int64)
-    if categorical:
+    out = np.empty(missing.size, dtype=np.int64)
+    if ordered is None:
         codes = present.astype(np.int64)
+    elif _distinct(ordered) <= _BINS:
+        codes = np.searchsorted(_distinct_values(ordered), present)
     else:
-        values = np.unique(present)
-        if values.size <= _BINS:
-            codes = np.searchsorted(values, present)
-        else:
-            edges = np.unique(np.quantile(present, np.linspace(0, 1, _BINS + 1)[1:-1]))
-            codes = np.searchsorted(edges, present, side="right")
+        edges = np.unique(np.quantile(ordered, np.linspace(0, 1, _BINS + 1)[1:-1]))
+        codes = np.searchsorted(edges, present, side="right")
     out[~missing] = codes
     out[missing] = (int(codes.max()) + 1) if codes.size else 0
     return out
 
 
-def _oof_auc(bins: Any, y: Any, fold: Any) -> float:
-    """AUC of the target rate per bin, each fold scored with rates learned on the other folds."""
+def _distinct_values(ordered: Any) -> Any:
+    """The distinct values of a sorted array (``np.unique`` without its sort)."""
+    import numpy as np
+
+    if ordered.size == 0:
+        return ordered
+    keep = np.empty(ordered.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+def _distinct(ordered: Any) -> int:
+    """How many distinct values a sorted array holds."""
+    import numpy as np
+
+    return int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1 if ordered.size else 0
+
+
+def _oof_auc(bins: Any, y: Any, fold: Any, prior: float) -> float:
+    """AUC of the target rate per bin, each fold scored with rates learned on the other folds.
+
+    A row's score depends only on its (fold, bin) pair, so the rows are counted per pair
+    (two passes of ``bincount``) and the AUC is taken over the pairs: the same figure as ranking
+    every row, in linear time.
+    """
     import numpy as np
 
     n_bins = int(bins.max()) + 1 if bins.size else 1
-    prior = float(y.mean()) if y.size else 0.5
-    pos_all = np.bincount(bins, weights=y, minlength=n_bins)
-    cnt_all = np.bincount(bins, minlength=n_bins).astype(np.float64)
-    score = np.empty(y.size, dtype=np.float64)
-    for k in range(_FOLDS):
-        mask = fold == k
-        pos = pos_all - np.bincount(bins[mask], weights=y[mask], minlength=n_bins)
-        cnt = cnt_all - np.bincount(bins[mask], minlength=n_bins)
-        rate = (pos + prior) / (cnt + 1.0)  # one pseudo-row at the prior: unseen values score the prior
-        score[mask] = rate[bins[mask]]
-    return _auc(score, y)
+    pair = fold * n_bins + bins
+    cnt = np.bincount(pair, minlength=_FOLDS * n_bins).reshape(_FOLDS, n_bins).astype(np.float64)
+    pos = np.bincount(pair, weights=y, minlength=_FOLDS * n_bins).reshape(_FOLDS, n_bins)
+    # rates from the other folds; one pseudo-row at the prior: unseen values score the prior
+    rate = (pos.sum(axis=0) - pos + prior) / (cnt.sum(axis=0) - cnt + 1.0)
+    return _grouped_auc(pair, rate.reshape(-1), y)
 
 
 def _two_sided(auc: float | None) -> float | None:
@@ -129,13 +149,20 @@ def _two_sided(auc: float | None) -> float | None:
     return None if auc is None else max(auc, 1.0 - auc)
 
 
-def _auc(score: Any, y: Any) -> float | None:
-    """ROC AUC of ``score`` for 0/1 ``y`` (ties count half); None when a class is absent."""
-    from scipy.stats import rankdata
+def _grouped_auc(group: Any, score: Any, y: Any) -> float | None:
+    """ROC AUC for 0/1 ``y`` when row i scores ``score[group[i]]`` (ties count half); None when a
+    class is absent. Exactly the rank-sum figure: the counts are whole numbers, summed exactly."""
+    import numpy as np
 
     n_pos = int(y.sum())
     n_neg = y.size - n_pos
     if n_pos == 0 or n_neg == 0:
         return None
-    ranks = rankdata(score)
-    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    pos = np.bincount(group, weights=y, minlength=score.size).astype(np.int64)
+    neg = np.bincount(group, minlength=score.size) - pos
+    levels, level = np.unique(score, return_inverse=True)  # equal scores are one tie
+    pos = np.bincount(level, weights=pos, minlength=levels.size).astype(np.int64)
+    neg = np.bincount(level, weights=neg, minlength=levels.size).astype(np.int64)
+    below = np.cumsum(neg) - neg  # negatives scoring strictly lower
+    twice = int(np.sum(pos * (2 * below + neg)))  # twice the count of (pos, neg) pairs ranked right
+    return float((twice / 2) / (n_pos * n_neg))

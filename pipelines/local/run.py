@@ -32,7 +32,7 @@ from trainguard.pipelines.report import write_report
 from trainguard.training.config import Config, load_config
 from trainguard.training.data import embedded_dataset, write_csv
 from trainguard.training.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_REJECTED, ConfigError, DataError
-from trainguard.training.files import copy_file, write_bytes, write_text
+from trainguard.training.files import copy_file, link_or_copy, write_bytes, write_text
 from trainguard.training.metrics import METRIC_NAMES
 from trainguard.training.predictions import PREDICTIONS_FILE
 
@@ -345,7 +345,7 @@ def _stage_data(workdir: Path, staging: _Staging, data_file: Path | None) -> Non
     ours.add(staging.target.relative_to(root).as_posix())
     write_text(workdir / STAGED_RECORD, json.dumps(sorted(ours), indent=1) + "\n")  # before the file
     if data_file is not None:
-        copy_file(data_file, staging.target)
+        link_or_copy(data_file, staging.target)  # the user's file is only ever read
     else:
         write_csv(embedded_dataset(), staging.target)
 

@@ -304,6 +304,23 @@ def test_bad_params_exit_2(config_file: Path, capsys: pytest.CaptureFixture[str]
     assert _client("sagemaker").list_pipelines()["PipelineSummaries"] == []  # refused before AWS
 
 
+@pytest.mark.parametrize("bad", [["--param", "Nope=1"], ["--param", "MinAuc=high"],
+                                 ["--param", "ModelApprovalStatus=Rejected"], ["--param", "MinAuc"],
+                                 ["--param", "MinAuc=0.8", "--param", "MinAuc=0.9"]])
+def test_a_bad_param_reads_the_same_in_upsert_and_the_local_run(
+        config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: list[str]) -> None:
+    """One check of --param values (pipelines.definition) serves both paths, so one wording."""
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE, "--start", *bad]) == 2
+    upsert_err = capsys.readouterr().err
+    assert main(["run", "--local", "--config", str(config_file), "--workdir", str(tmp_path / "w"),
+                 "--registry", str(tmp_path / "r.db"), *bad]) == 2
+    local_err = capsys.readouterr().err
+    [upsert_msg] = [line.split("error: ", 1)[1] for line in upsert_err.splitlines() if "error: " in line]
+    [local_msg] = [line.split("error: ", 1)[1] for line in local_err.splitlines() if "error: " in line]
+    assert upsert_msg == local_msg and "--param" in upsert_msg
+    assert "Traceback" not in upsert_err + local_err
+
+
 def test_bad_role_arn_exits_2_before_any_aws_call(config_file: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["upsert", "--config", str(config_file), "--role-arn", "trainguard-exec"]) == 2

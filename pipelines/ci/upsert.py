@@ -11,7 +11,6 @@ Create/UpdatePipeline. boto3 is used directly; failures become DeployError (exit
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +24,7 @@ from trainguard.pipelines.ci.aws import (
     make_session,
 )
 from trainguard.pipelines.ci.lint import format_findings, lint_definition
-from trainguard.pipelines.definition import parse_definition
+from trainguard.pipelines.definition import param_pairs, parse_definition, resolve_parameters
 from trainguard.pipelines.ops.cost import check_execution_cost, format_estimate
 from trainguard.pipelines.registry.base import champion_bar_of
 from trainguard.pipelines.registry.sagemaker import SageMakerRegistry
@@ -36,7 +35,6 @@ __all__ = [
     "UpsertResult",
     "diff",
     "diff_definitions",
-    "parse_params",
     "upsert",
 ]
 
@@ -46,14 +44,6 @@ __all__ = [
 _NOT_FOUND = {"ResourceNotFound", "ResourceNotFoundException", "ValidationException"}
 _MISSING_OBJECT = {"404", "NoSuchKey", "NotFound"}
 _MISSING_BUCKET = {"404", "NoSuchBucket", "NotFound"}
-
-_PARAM_CHECKS: dict[str, Callable[[str], bool]] = {
-    "Integer": lambda v: int(v) is not None,
-    "Float": lambda v: math.isfinite(float(v)),
-    "Boolean": lambda v: v.lower() in ("true", "false"),
-}
-_PARAM_EXAMPLES = {"Integer": "a whole number such as 2", "Float": "a number such as 0.8",
-                   "Boolean": "true or false"}
 
 Printer = Callable[[str], None]
 _CACHE: dict[str, Any] = {}
@@ -378,48 +368,6 @@ def _tags(cfg: Config) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in sorted(cfg.security.tags.items())]
 
 
-def parse_params(items: list[str], definition: Mapping[str, Any]) -> dict[str, str]:
-    """``--param K=V`` pairs checked against the definition's parameters before anything is sent.
-
-    Each name must be declared, given once, and its value must be of the parameter's type
-    (Integer, Float, Boolean) and among its EnumValues, so a typo fails here rather than in the
-    execution. Values are passed on as typed.
-    """
-    declared = {p.get("Name"): p for p in definition.get("Parameters") or [] if isinstance(p, dict)}
-    out: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise DeployError(f"--param {item!r} is not NAME=VALUE; e.g. --param MinAuc=0.8.")
-        if name not in declared:
-            raise DeployError(f"--param {name!r} is not a parameter of the pipeline; known: "
-                              f"{', '.join(sorted(str(k) for k in declared))}.")
-        if name in out:
-            raise DeployError(f"--param {name} is given twice ({out[name]!r} and {value!r}); "
-                              "pass it once.")
-        _check_param_value(declared[name], value)
-        out[name] = value
-    return out
-
-
-def _check_param_value(param: Mapping[str, Any], value: str) -> None:
-    """DeployError unless ``value`` is a valid value of the declared pipeline parameter."""
-    name, kind = param.get("Name"), str(param.get("Type", "String"))
-    check = _PARAM_CHECKS.get(kind)
-    if check is not None:
-        try:
-            ok = check(value)
-        except ValueError:
-            ok = False
-        if not ok:
-            raise DeployError(f"--param {name}={value!r}: {name} is of type {kind}; give "
-                              f"{_PARAM_EXAMPLES[kind]}.")
-    allowed = param.get("EnumValues")
-    if allowed and value not in [str(a) for a in allowed]:
-        raise DeployError(f"--param {name}={value!r}: {name} must be one of "
-                          f"{', '.join(map(str, allowed))}.")
-
-
 # --------------------------------------------------------------------------------------------
 # the two operations
 
@@ -459,7 +407,8 @@ def upsert(cfg: Config, *, start: bool = False, params: list[str] | None = None,
     findings = lint_definition(definition, cfg)
     if any(f.severity == "error" for f in findings):
         raise LintFailed(format_findings(findings, "the built definition"))
-    chosen = parse_params(params or [], definition)
+    chosen = param_pairs(params or [])  # checked before anything is sent; passed on as typed
+    resolve_parameters(definition, chosen, defaults=False)
     if start:  # before anything is uploaded: an execution over cost.max_execution_usd never starts
         out(format_estimate(check_execution_cost(definition, cfg, chosen)))
     bucket, uri = _bucket_and_uri(cfg, bundle)

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from trainguard.pipelines.bundle import build_bundle
+from trainguard.pipelines.definition import resolve_parameters
 from trainguard.pipelines.local import RunOutcome, StepRecord, definition_cache, run_definition
-from trainguard.pipelines.local.runner import resolve_parameters
 from trainguard.pipelines.local.store import LocalStore
 from trainguard.pipelines.local.workdir import lock_workdir
 from trainguard.pipelines.ops.cost import CostEstimate, estimate

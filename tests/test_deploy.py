@@ -14,7 +14,9 @@ import yaml
 from botocore.exceptions import ClientError
 from moto_server import MotoServer
 from trainguard.pipelines.ci import upsert as deploy
-from trainguard.pipelines.ci.aws import DeployError, aws_errors, client_config
+from trainguard.pipelines.ci.aws import DeployError, aws_errors, client_config, pipeline_clients
+from trainguard.pipelines.ci.diff import diff_definitions
+from trainguard.pipelines.ci.staging import local_data
 from trainguard.pipelines.cli import main
 from trainguard.training.config import load_config
 
@@ -187,7 +189,7 @@ def test_objects_found_unencrypted_at_our_keys_are_replaced_with_sse_kms(
     code_key = bundle.s3_uri("tg-plain", "trainguard").split("/", 3)[3]
     s3.put_object(Bucket="tg-plain", Key=code_key, Body=bundle.data, ServerSideEncryption="AES256")
     cfg = load_config(config_file, {"aws.bucket": "tg-plain"})
-    _name, data = deploy._local_data(cfg)
+    _name, data = local_data(cfg)
     s3.put_object(Bucket="tg-plain", Key="trainguard/data/data.csv", Body=data, ServerSideEncryption="AES256",
                   Metadata={"sha256": hashlib.sha256(data).hexdigest()})
     assert s3.head_object(Bucket="tg-plain", Key=code_key).get("ServerSideEncryption") != "aws:kms"
@@ -511,7 +513,7 @@ def test_retries_use_standard_mode_with_bounded_attempts(monkeypatch: pytest.Mon
 def test_structural_diff_matches_steps_by_name() -> None:
     old = {"Steps": [{"Name": "A", "X": 1}, {"Name": "B", "X": 2}]}
     new = {"Steps": [{"Name": "A", "X": 1}, {"Name": "N", "X": 0}, {"Name": "B", "X": 3}]}
-    assert list(deploy.diff_definitions(old, new)) == [
+    assert list(diff_definitions(old, new)) == [
         "Steps[B].X: 2 → 3", '+ Steps[N]: {"Name": "N", "X": 0}']
 
 
@@ -630,7 +632,7 @@ def test_a_region_mismatch_is_noted_and_region_flag_wins(config_file: Path,
 def test_deploy_clients_retry_in_standard_mode(aws: MotoServer, config_file: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
-    s3, sm = deploy._clients(load_config(config_file), boto3.Session(region_name=REGION), None)
+    s3, sm = pipeline_clients(load_config(config_file), boto3.Session(region_name=REGION), None)
     for client in (s3, sm):
         assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
         assert client.meta.endpoint_url == aws.url

@@ -10,10 +10,9 @@ from trainguard.pipelines.ci.lint.findings import Finding
 from trainguard.pipelines.ci.lint.walk import named_lists, named_maps
 from trainguard.pipelines.definition import arguments, iter_steps
 
-__all__ = ["STRING_LISTS", "STRING_MAPS", "check_string_fields"]
+__all__ = ["STRING_LISTS", "check_string_fields"]
 
 STRING_LISTS = ("ContainerArguments", "ContainerEntrypoint")
-STRING_MAPS = ("Environment", "HyperParameters", "StaticHyperParameters")
 _STRING_EXECUTION_VARIABLES = {"PipelineExecutionId", "PipelineExecutionArn", "PipelineName",
                                "PipelineArn"}
 _DESCRIBE_OUTPUT = {"Processing": "DescribeProcessingJob", "Training": "DescribeTrainingJob",

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["leaves", "named_lists", "named_maps"]
+__all__ = ["STRING_MAPS", "leaves", "named_lists", "named_maps"]
+
+STRING_MAPS = ("Environment", "HyperParameters", "StaticHyperParameters")
+"""The string-to-string maps of a job request (environment and hyperparameters)."""
 
 
 def leaves(node: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -22,11 +25,10 @@ def leaves(node: Any, path: str) -> Iterator[tuple[str, Any]]:
 
 def named_maps(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """(JSON path, mapping) of every Environment / HyperParameters map, however nested."""
-    names = {"Environment", "HyperParameters", "StaticHyperParameters"}
     if isinstance(node, dict):
         for k, v in node.items():
             sub = f"{path}.{k}"
-            if k in names and isinstance(v, dict):
+            if k in STRING_MAPS and isinstance(v, dict):
                 yield sub, v
             else:
                 yield from named_maps(v, sub)

@@ -93,7 +93,7 @@ def _quality_section(rows: Sequence[Mapping[str, Any]], labelled: Any) -> str:
         f"<td>{num(r.get('threshold'))}</td><td>{'below threshold' if r.get('violated') else 'ok'}</td></tr>"
         for r in rows)
     return html_section(f"Model quality ({num(labelled)} labelled rows)",
-                    html_table(["metric", "holdout", "current", "threshold", "verdict"], body))
+                        html_table(["metric", "holdout", "current", "threshold", "verdict"], body))
 
 
 def _charts_section(drifted: Sequence[Mapping[str, Any]]) -> str:

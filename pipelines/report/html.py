@@ -124,7 +124,7 @@ def _registry_status(run_info: Mapping[str, Any]) -> str:
 def _decision_section(decision: Mapping[str, Any], run_info: Mapping[str, Any] | None = None) -> str:
     if not decision:
         return html_section("Decision", '<p class="missing">No decision recorded in the evaluation.</p>',
-                        "decision")
+                            "decision")
     approved = bool(decision.get("approved"))
     # The safeguards' verdict in its own words: "Approved" is the registry status that deploys.
     verdict = "PASSED THE SAFEGUARDS" if approved else "REJECTED BY THE SAFEGUARDS"
@@ -163,7 +163,7 @@ def _metrics_section(bcm: Mapping[str, Any]) -> str:
                     f'<td class="num">{num(entry.get("value"))}</td>'
                     f'<td class="num">{num(std) if std else "&ndash;"}</td></tr>')
     return html_section("Holdout metrics", html_table(["metric", "value", "std"], "".join(rows)) +
-                    '<p class="muted">Measured once on the untouched holdout set.</p>')
+                        '<p class="muted">Measured once on the untouched holdout set.</p>')
 
 
 def _curves_section(bcm: Mapping[str, Any]) -> str:
@@ -213,7 +213,7 @@ def _confusion_section(matrix: Any) -> str:
             f'{cell(tp, positives, "TPR (recall)", True)}</tr>')
     table = html_table(["", "predicted 0", "predicted 1"], rows, css="confusion")
     return html_section("Confusion matrix", table + '<p class="muted">Holdout set; rates are shares '
-                    "of each actual class. Keyed actual → predicted, as Model Monitor writes it.</p>")
+                        "of each actual class. Keyed actual → predicted, as Model Monitor writes it.</p>")
 
 
 def _cv_section(cv: Mapping[str, Any]) -> str:
@@ -234,7 +234,7 @@ def _cv_section(cv: Mapping[str, Any]) -> str:
     scores = floats(per_metric[focus].get("per_fold"))
     label = _METRIC_LABELS.get(focus, focus)
     chart = Chart(f"CV {label} per fold", "Fold", label, (0.5, len(scores) + 0.5),
-                   padded_range(scores), x_ticks=[(i + 1, str(i + 1)) for i in range(len(scores))])
+                  padded_range(scores), x_ticks=[(i + 1, str(i + 1)) for i in range(len(scores))])
     chart.dots([(i + 1, s) for i, s in enumerate(scores)], f"{label} per fold", values=True)
     mean = per_metric[focus].get("mean")
     if is_number(mean):
@@ -274,8 +274,8 @@ def _overfitting_section(over: Mapping[str, Any], decision: Mapping[str, Any]) -
         limit = float(cv_auc) + float(ceiling) if is_number(ceiling) and is_number(cv_auc) else None
         drawn = limit if limit is not None and limit <= 1 else None  # an AUC above 1 cannot happen
         chart = Chart("AUC: train, CV, test", "", "AUC", (0.5, len(aucs) + 0.5),
-                       padded_range(values + ([drawn] if drawn is not None else [])),
-                       x_ticks=[(i + 1, label) for i, (label, _) in enumerate(aucs)])
+                      padded_range(values + ([drawn] if drawn is not None else [])),
+                      x_ticks=[(i + 1, label) for i, (label, _) in enumerate(aucs)])
         chart.dots([(i + 1, v) for i, v in enumerate(values)], "AUC", values=True)
         if drawn is not None:
             chart.reference([(0.5, drawn), (len(aucs) + 0.5, drawn)],
@@ -317,8 +317,8 @@ def _leakage_section(screen: Mapping[str, Any], decision: Mapping[str, Any]) -> 
         css = "pass" if check.get("passed") else "fail"
         verdict = f'<p><span class="{css}">{esc(str(check.get("reason", "")))}</span></p>'
     note = esc(f"{screen.get('method', '')}. Flagged: AUC alone or missingness AUC at or above "
-              f"{as_text(screen.get('max_feature_auc', '?'))} (approval.max_feature_auc), or unique per row; "
-              f"approval.on_leakage={as_text(screen.get('on_leakage', '?'))}.")
+               f"{as_text(screen.get('max_feature_auc', '?'))} (approval.max_feature_auc), or unique per row; "
+               f"approval.on_leakage={as_text(screen.get('on_leakage', '?'))}.")
     return html_section("Leakage screen", verdict + html_table(
         ["feature", "kind", "AUC alone", "missing share", "missingness AUC", "unique per row", ""], rows)
         + f'<p class="muted">{note}</p>')
@@ -328,8 +328,8 @@ def _trials_section(trials: Sequence[Mapping[str, Any]] | None, run_info: Mappin
     rows_in = [t for t in trials or [] if isinstance(t, Mapping)]
     if not rows_in:
         return html_section("Hyperparameter search", '<p class="missing">No search trials recorded '
-                        "(tuning disabled or not run; a registered package keeps only the chosen "
-                        "hyperparameters, listed under Model and lineage).</p>")
+                            "(tuning disabled or not run; a registered package keeps only the chosen "
+                            "hyperparameters, listed under Model and lineage).</p>")
     objective = str(run_info.get("objective") or "score")
     lower = objective.split(":")[-1] in _LOWER_IS_BETTER
     scored = [t for t in rows_in if is_number(t.get("score"))]
@@ -351,8 +351,8 @@ def _trials_section(trials: Sequence[Mapping[str, Any]] | None, run_info: Mappin
     best_x = next((x for x, _, is_best, _ in points if is_best), None)
     if points:
         chart = Chart("Score by trial", "Trial", objective, (0.5, len(rows_in) + 0.5),
-                       padded_range([p[1] for p in points]),
-                       x_ticks=sparse_ticks(len(rows_in)))
+                      padded_range([p[1] for p in points]),
+                      x_ticks=sparse_ticks(len(rows_in)))
         running: list[tuple[float, float]] = []
         for x, y, _, _ in points:
             prev = running[-1][1] if running else y
@@ -362,7 +362,7 @@ def _trials_section(trials: Sequence[Mapping[str, Any]] | None, run_info: Mappin
                    hollow=[stopped for _, _, _, stopped in points])
         body += f'<div class="charts">{chart.svg()}</div>'
     return html_section("Hyperparameter search", body + '<p class="muted">Hollow dots: trials stopped '
-                    "early; the best trial is highlighted.</p>")
+                        "early; the best trial is highlighted.</p>")
 
 
 def _lineage_section(model: Mapping[str, Any], run_info: Mapping[str, Any]) -> str:

@@ -20,7 +20,7 @@ def _approval_status(step: Mapping[str, Any], definition: Mapping[str, Any]) -> 
 
 
 def check_approval(step: Mapping[str, Any], definition: Mapping[str, Any],
-                    config: Config | None) -> Iterator[Finding]:
+                   config: Config | None) -> Iterator[Finding]:
     """A registration that approves models without review, unless the config asks for it."""
     status = _approval_status(step, definition)
     raw = arguments(step).get("ModelApprovalStatus")

@@ -168,7 +168,7 @@ _INSTANCE_PATHS = {"Processing": "ProcessingResources.ClusterConfig",
 
 
 def check_instances(step_name: str, kind: str, prefix: str, job: dict[str, Any],
-                     definition: Mapping[str, Any]) -> Iterator[Finding]:
+                    definition: Mapping[str, Any]) -> Iterator[Finding]:
     """A volume KMS key on an instance-storage type; several instances for trainguard's train job."""
     from trainguard.training.instances import (
         TRAINING_INSTANCE_COUNT_MESSAGE,

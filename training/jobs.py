@@ -22,7 +22,7 @@ from typing import Any
 
 from trainguard.training.approval import Thresholds, decide
 from trainguard.training.config import ApprovalConfig, Config, DataConfig, load_config
-from trainguard.training.data import check_trainable, holdout_split, load_table
+from trainguard.training.data import load_table
 from trainguard.training.errors import ConfigError, DataError, TrainguardError
 from trainguard.training.files import write_bytes, write_text
 from trainguard.training.leakage import annotate, screen_features
@@ -30,6 +30,7 @@ from trainguard.training.metrics import METRIC_NAMES as HOLDOUT_METRICS
 from trainguard.training.predictions import PREDICTIONS_FILE, write_predictions
 from trainguard.training.tables import SPLIT_FILES, write_split
 from trainguard.training.timing import phase, track
+from trainguard.training.trainable import check_trainable, holdout_split
 
 __all__ = [
     "CV_RECORD",

@@ -416,13 +416,13 @@ def test_lint_errors_refuse_the_upsert(config_file: Path, capsys: pytest.Capture
 @pytest.fixture
 def eu_prices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A price table refreshed for eu-west-1 (the shipped one covers US regions only)."""
-    from trainguard.pipelines.ops import cost
+    from trainguard.pipelines.ops import prices
 
-    table = json.loads(cost.PRICE_TABLE_PATH.read_text(encoding="utf-8"))
+    table = json.loads(prices.PRICE_TABLE_PATH.read_text(encoding="utf-8"))
     table["regions"][REGION] = {"Training": {"ml.m5.xlarge": 0.25}, "Processing": {"ml.m5.xlarge": 0.25}}
     path = tmp_path / "prices.json"
     path.write_text(json.dumps(table))
-    monkeypatch.setattr(cost, "PRICE_TABLE_PATH", path)
+    monkeypatch.setattr(prices, "PRICE_TABLE_PATH", path)
 
 
 def test_start_over_the_cost_limit_is_rejected_before_anything_is_uploaded(

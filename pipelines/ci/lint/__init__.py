@@ -39,7 +39,7 @@ def lint_definition(definition: Mapping[str, Any] | str, config: Config | None =
     else ``config.cost``, else the defaults. Raises DefinitionError when the input is not a
     pipeline definition.
     """
-    from trainguard.pipelines.ops.cost import cost_findings  # it builds on lint's Finding
+    from trainguard.pipelines.ops.cost_caps import cost_findings  # it builds on lint's Finding
 
     definition = parse_definition(definition)
     findings: list[Finding] = list(check_step_lists(definition))

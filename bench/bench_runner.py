@@ -92,7 +92,7 @@ def _other_final_fits(ds, cfg, res) -> float:
     shared resampled matrix, as the runner's trials share it.
     """
     from trainguard.training.cv import FoldPlan, fit_final
-    from trainguard.training.data import holdout_split
+    from trainguard.training.trainable import holdout_split
 
     if res.search is None:
         return 0.0

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from trainguard.pipelines.ci.diff import diff as _diff
 from trainguard.pipelines.ci.lint import Finding, lint_definition
 from trainguard.pipelines.ci.upsert import UpsertResult
-from trainguard.pipelines.ci.upsert import diff as _diff
 from trainguard.pipelines.ci.upsert import upsert as _upsert
 from trainguard.pipelines.definition import read_definition
 from trainguard.pipelines.ops.cost import CostEstimate, estimate

@@ -7,11 +7,12 @@ other pipeline's); this module is how. Nothing here imports the SDK.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from trainguard.training.errors import TrainguardError
+from trainguard.training.errors import ConfigError, TrainguardError
 
 __all__ = [
     "JOB_KINDS",
@@ -28,9 +29,12 @@ __all__ = [
     "job_kind",
     "load_definition",
     "nested_step_lists",
+    "param_pairs",
+    "parameter_value",
     "parse_definition",
     "read_definition",
     "resolve",
+    "resolve_parameters",
 ]
 
 JOB_KINDS = {"Processing": "Processing", "QualityCheck": "Processing",
@@ -305,3 +309,97 @@ def read_definition(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     if isinstance(source, Path) or not text.lstrip().startswith("{"):
         return load_definition(source)
     return parse_definition(text)
+
+
+# --------------------------------------------------------------------------------------------
+# pipeline parameters: the one check of values given for them (upsert --start, run --local, API)
+
+_PARAM_EXAMPLES = {"String": "any text", "Integer": "a whole number such as 2",
+                   "Float": "a number such as 0.8", "Boolean": "true or false"}
+
+
+def param_pairs(items: Iterable[str]) -> dict[str, str]:
+    """``--param NAME=VALUE`` items as a mapping; ConfigError for a malformed or repeated one."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ConfigError(f"--param {item!r} is not NAME=VALUE; e.g. --param MinAuc=0.8.")
+        if name in out:
+            raise ConfigError(f"--param {name} is given twice ({out[name]!r} and {value!r}); pass it once.")
+        out[name] = value
+    return out
+
+
+def resolve_parameters(definition: Mapping[str, Any], overrides: Mapping[str, Any] | None = None,
+                       *, defaults: bool = True) -> dict[str, Any]:
+    """Typed values of the pipeline's parameters, each checked against its declaration.
+
+    Every override must name a declared parameter and fit its Type and EnumValues (ConfigError).
+    With ``defaults`` every declared parameter gets a value (the override, else its
+    DefaultValue; ConfigError when it has neither); without, only the overrides are returned.
+    """
+    declared = {p.get("Name"): p for p in definition.get("Parameters") or [] if isinstance(p, dict)}
+    overrides = dict(overrides or {})
+    unknown = sorted(str(n) for n in set(overrides) - set(declared))
+    if unknown:
+        raise ConfigError(f"--param {unknown[0]!r} is not a parameter of the pipeline; known: "
+                          f"{', '.join(sorted(str(k) for k in declared)) or 'none'}.")
+    values: dict[str, Any] = {}
+    for name, p in declared.items():
+        if name in overrides:
+            values[name] = parameter_value(p, overrides[name])
+        elif not defaults:
+            continue
+        elif "DefaultValue" in p:
+            values[name] = parameter_value(p, p["DefaultValue"], given="DefaultValue")
+        else:
+            raise ConfigError(f"parameter {name!r} has no default; give it a value (--param {name}=...).")
+    return values
+
+
+def parameter_value(param: Mapping[str, Any], value: Any, *, given: str = "--param") -> Any:
+    """``value`` as the declared parameter's type, if it is one of its values; ConfigError if not.
+
+    Text is parsed (``"0.8"`` for a Float, ``"true"`` for a Boolean); a Float must be finite.
+    ``given`` names where the value came from in the message (``--param`` or ``DefaultValue``).
+    """
+    name, kind = param.get("Name"), str(param.get("Type", "String"))
+    if kind not in _PARAM_EXAMPLES:
+        raise DefinitionError(f"parameter {name} has unknown type {kind!r}; pipeline parameters are "
+                              f"{', '.join(_PARAM_EXAMPLES)}.")
+    try:
+        typed = _typed(kind, value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{given} {name}={value!r}: {name} is of type {kind}; give "
+                          f"{_PARAM_EXAMPLES[kind]}.") from None
+    allowed = param.get("EnumValues")
+    if allowed and typed not in allowed and str(value) not in [str(a) for a in allowed]:
+        raise ConfigError(f"{given} {name}={value!r}: {name} must be one of "
+                          f"{', '.join(map(str, allowed))}.")
+    return typed
+
+
+def _typed(kind: str, value: Any) -> Any:
+    """``value`` converted to a parameter type; ValueError when it is not of that type."""
+    if kind == "String":
+        return str(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if kind == "Boolean":
+            if text.lower() not in ("true", "false"):
+                raise ValueError(value)
+            return text.lower() == "true"
+        value = int(text) if kind == "Integer" else float(text)
+    if not isinstance(value, (int, float, bool)):
+        raise ValueError(value)
+    if kind == "Boolean":
+        return bool(value)
+    if kind == "Integer":
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    if not math.isfinite(float(value)):
+        raise ValueError(value)
+    return float(value)

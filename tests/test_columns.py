@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 import xgboost as xgb
 from trainguard.training.config import load_config
-from trainguard.training.cv import FoldPlan, cross_validate, fit_final, resample
-from trainguard.training.data import Dataset, check_trainable, holdout_split, load_table, write_csv
+from trainguard.training.cv import FoldPlan, cross_validate, fit_final
+from trainguard.training.data import Dataset, load_table, write_csv
 from trainguard.training.encoding import FeatureEncoding
 from trainguard.training.errors import ConfigError, DataError
 from trainguard.training.jobs import preprocess_arguments
 from trainguard.training.leakage import findings, screen_features
+from trainguard.training.resampling import resample
+from trainguard.training.trainable import check_trainable, holdout_split
 
 
 def _table(path: Path, header: list[str], rows: list[list[object]]) -> Path:

@@ -15,6 +15,7 @@ from trainguard.pipelines.cli import main
 from trainguard.pipelines.definition import DefinitionError
 from trainguard.pipelines.local.progress import Progress
 from trainguard.pipelines.ops import cost as cost_mod
+from trainguard.pipelines.ops import prices as prices_mod
 from trainguard.pipelines.ops.cost import (
     CostLimitExceeded,
     UnknownPrice,
@@ -76,9 +77,9 @@ def test_params_override_defaults_as_at_a_start(definition: dict[str, Any]) -> N
 
 
 def test_an_unknown_param_or_a_non_number_is_refused(definition: dict[str, Any]) -> None:
-    with pytest.raises(DefinitionError, match="'TrainingInstanceTyp' is not a parameter"):
+    with pytest.raises(ConfigError, match="'TrainingInstanceTyp' is not a parameter"):
         estimate(definition, params={"TrainingInstanceTyp": "ml.m5.large"})
-    with pytest.raises(DefinitionError, match=r"TrainingInstanceCount='two'.*Integer"):
+    with pytest.raises(ConfigError, match=r"TrainingInstanceCount='two'.*Integer"):
         estimate(definition, params={"TrainingInstanceCount": "two"})
 
 
@@ -341,7 +342,7 @@ def test_price_list_output_becomes_a_table_and_skips_other_kinds() -> None:
 def test_refresh_writes_the_table_and_keeps_other_regions(tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "prices.json"
-    out.write_text(cost_mod.PRICE_TABLE_PATH.read_text(encoding="utf-8"))
+    out.write_text(prices_mod.PRICE_TABLE_PATH.read_text(encoding="utf-8"))
     page = tmp_path / "page.json"
     page.write_text(json.dumps({"PriceList": [price_item("eu-west-1", "ml.c5.xlarge", "Training", "0.23")]}))
     assert refresh_main([str(page), "--as-of", "2026-01-15", "--out", str(out)]) == 0
@@ -523,3 +524,11 @@ def test_the_python_api_prices_a_definition_file_and_a_config() -> None:
     assert est.worst_usd == pytest.approx(19 * M5)
     built = trainguard.cost(config={"tuning": {"max_jobs": 4}})
     assert built.region == "us-east-1" and built.worst_usd == pytest.approx(7 * M5)
+
+
+def test_a_bad_param_reads_as_in_upsert_and_the_local_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """The cost command checks --param values with the same function (pipelines.definition)."""
+    assert main(["cost", "--definition", str(GOLDEN), "--param", "MinAuc=high"]) == 2
+    assert "--param MinAuc='high': MinAuc is of type Float; give a number such as 0.8." in capsys.readouterr().err
+    assert main(["cost", "--definition", str(GOLDEN), "--param", "MinAuc=1", "--param", "MinAuc=2"]) == 2
+    assert "--param MinAuc is given twice ('1' and '2'); pass it once." in capsys.readouterr().err

@@ -7,9 +7,9 @@ import pytest
 import xgboost as xgb
 from imblearn.over_sampling import ADASYN, SMOTE, BorderlineSMOTE, RandomOverSampler
 from sklearn.datasets import make_classification
-from trainguard.training import cv
+from trainguard.training import cv, resampling
 from trainguard.training.config import Config, ResamplingConfig, load_config
-from trainguard.training.cv import CVResult, FoldPlan, cross_validate, fit_final, make_resampler, xgb_params
+from trainguard.training.cv import CVResult, FoldPlan, cross_validate, fit_final, xgb_params
 from trainguard.training.errors import ConfigError, DataError
 from trainguard.training.metrics import METRIC_NAMES
 
@@ -54,7 +54,7 @@ def test_resampler_sees_only_fit_rows(monkeypatch, signal) -> None:
     ids = np.arange(y.size, dtype=float)
     X_ids = np.column_stack([ids, X])  # column 0 identifies the original row
     seen: list[np.ndarray] = []
-    real = cv.make_resampler
+    real = resampling.make_resampler
 
     class Spy:
         def __init__(self, inner) -> None:
@@ -64,7 +64,7 @@ def test_resampler_sees_only_fit_rows(monkeypatch, signal) -> None:
             seen.append(Xf[:, 0].copy())
             return self.inner.fit_resample(Xf, yf)
 
-    monkeypatch.setattr(cv, "make_resampler", lambda *a, **k: Spy(real(*a, **k)))
+    monkeypatch.setattr(resampling, "make_resampler", lambda *a, **k: Spy(real(*a, **k)))
     cfg = fast_cfg()
     plan = FoldPlan(X_ids, y, cfg)
     cross_validate(X_ids, y, cfg, plan=plan)
@@ -195,19 +195,19 @@ def test_xgb_params_overrides_and_errors() -> None:
     ("borderline_smote", BorderlineSMOTE)])
 def test_make_resampler_builds_imblearn_samplers(method: str, kind: type) -> None:
     r = ResamplingConfig(method=method, sampling_strategy=0.5, k_neighbors=4)
-    sampler = make_resampler(r, seed=3)
+    sampler = resampling.make_resampler(r, seed=3)
     assert isinstance(sampler, kind)
     assert sampler.sampling_strategy == 0.5 and sampler.random_state == 3
 
 
 def test_resampler_adapts_to_small_folds_and_says_when_it_cannot() -> None:
     r = ResamplingConfig(method="smote", k_neighbors=5)
-    assert make_resampler(r, 0, n_minority=3).k_neighbors == 2
+    assert resampling.make_resampler(r, 0, n_minority=3).k_neighbors == 2
     with pytest.raises(DataError, match=r"needs at least 2 positive rows.*cv\.folds"):
-        make_resampler(r, 0, n_minority=1)
+        resampling.make_resampler(r, 0, n_minority=1)
     X = np.arange(20.0).reshape(10, 2)
     y = np.array([0] * 8 + [1] * 2)
-    assert make_resampler(ResamplingConfig(method="none"), 0).fit_resample(X, y)[0] is X
+    assert resampling.make_resampler(ResamplingConfig(method="none"), 0).fit_resample(X, y)[0] is X
 
 
 def test_bad_inputs_are_named() -> None:
@@ -224,10 +224,10 @@ def test_resample_respects_a_ratio_and_passes_balanced_rows_through() -> None:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 3))
     y = np.r_[np.zeros(180, int), np.ones(20, int)]
-    Xr, yr = cv.resample(X, y, ResamplingConfig(method="smote", sampling_strategy=0.5), seed=1)
+    Xr, yr = resampling.resample(X, y, ResamplingConfig(method="smote", sampling_strategy=0.5), seed=1)
     assert int(yr.sum()) == 90 and int((yr == 0).sum()) == 180  # minority raised to half
     assert np.array_equal(Xr[:200], X)  # originals first and unchanged, synthetic after
-    same_X, same_y = cv.resample(X, y, ResamplingConfig(method="smote", sampling_strategy=0.1), 1)
+    same_X, same_y = resampling.resample(X, y, ResamplingConfig(method="smote", sampling_strategy=0.1), 1)
     assert same_X is X and same_y is y  # already more balanced than asked: nothing added
 
 
@@ -236,10 +236,10 @@ def test_a_resampler_failure_becomes_a_data_error(monkeypatch) -> None:
         def fit_resample(self, X, y):
             raise RuntimeError("Not any neighbours belong to the majority class")
 
-    monkeypatch.setattr(cv, "make_resampler", lambda *a, **k: Failing())
+    monkeypatch.setattr(resampling, "make_resampler", lambda *a, **k: Failing())
     X, y = np.zeros((30, 2)), np.r_[np.zeros(20, int), np.ones(10, int)]
     with pytest.raises(DataError, match=r"could not resample .*Try resampling\.method"):
-        cv.resample(X, y, ResamplingConfig(method="adasyn"), seed=0)
+        resampling.resample(X, y, ResamplingConfig(method="adasyn"), seed=0)
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,13 +9,12 @@ import pytest
 from trainguard.training.config import load_config
 from trainguard.training.data import (
     Dataset,
-    check_trainable,
     embedded_dataset,
-    holdout_split,
     load_table,
     write_csv,
 )
 from trainguard.training.errors import DataError
+from trainguard.training.trainable import check_trainable, holdout_split
 
 
 def _write(path, text: str):
@@ -240,7 +239,7 @@ def test_too_few_minority_rows_for_smote_gives_counts_and_fixes():
 def test_trainability_counts_are_those_of_the_real_folds():
     """The mirror of the CV splits agrees with trainguard.training.cv.FoldPlan, fold by fold."""
     from trainguard.training.cv import FoldPlan
-    from trainguard.training.data import _fold_fit_counts
+    from trainguard.training.trainable import _fold_fit_counts
 
     ds = _toy(23, 300, seed=4)
     cfg = load_config(None, {"cv.folds": 4, "resampling.method": "random_over", "seed": 11})

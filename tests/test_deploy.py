@@ -14,7 +14,9 @@ import yaml
 from botocore.exceptions import ClientError
 from moto_server import MotoServer
 from trainguard.pipelines.ci import upsert as deploy
-from trainguard.pipelines.ci.aws import DeployError, aws_errors, client_config
+from trainguard.pipelines.ci.aws import DeployError, aws_errors, client_config, pipeline_clients
+from trainguard.pipelines.ci.diff import diff_definitions
+from trainguard.pipelines.ci.staging import local_data
 from trainguard.pipelines.cli import main
 from trainguard.training.config import load_config
 
@@ -187,7 +189,7 @@ def test_objects_found_unencrypted_at_our_keys_are_replaced_with_sse_kms(
     code_key = bundle.s3_uri("tg-plain", "trainguard").split("/", 3)[3]
     s3.put_object(Bucket="tg-plain", Key=code_key, Body=bundle.data, ServerSideEncryption="AES256")
     cfg = load_config(config_file, {"aws.bucket": "tg-plain"})
-    _name, data = deploy._local_data(cfg)
+    _name, data = local_data(cfg)
     s3.put_object(Bucket="tg-plain", Key="trainguard/data/data.csv", Body=data, ServerSideEncryption="AES256",
                   Metadata={"sha256": hashlib.sha256(data).hexdigest()})
     assert s3.head_object(Bucket="tg-plain", Key=code_key).get("ServerSideEncryption") != "aws:kms"
@@ -304,6 +306,23 @@ def test_bad_params_exit_2(config_file: Path, capsys: pytest.CaptureFixture[str]
     assert _client("sagemaker").list_pipelines()["PipelineSummaries"] == []  # refused before AWS
 
 
+@pytest.mark.parametrize("bad", [["--param", "Nope=1"], ["--param", "MinAuc=high"],
+                                 ["--param", "ModelApprovalStatus=Rejected"], ["--param", "MinAuc"],
+                                 ["--param", "MinAuc=0.8", "--param", "MinAuc=0.9"]])
+def test_a_bad_param_reads_the_same_in_upsert_and_the_local_run(
+        config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: list[str]) -> None:
+    """One check of --param values (pipelines.definition) serves both paths, so one wording."""
+    assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE, "--start", *bad]) == 2
+    upsert_err = capsys.readouterr().err
+    assert main(["run", "--local", "--config", str(config_file), "--workdir", str(tmp_path / "w"),
+                 "--registry", str(tmp_path / "r.db"), *bad]) == 2
+    local_err = capsys.readouterr().err
+    [upsert_msg] = [line.split("error: ", 1)[1] for line in upsert_err.splitlines() if "error: " in line]
+    [local_msg] = [line.split("error: ", 1)[1] for line in local_err.splitlines() if "error: " in line]
+    assert upsert_msg == local_msg and "--param" in upsert_msg
+    assert "Traceback" not in upsert_err + local_err
+
+
 def test_bad_role_arn_exits_2_before_any_aws_call(config_file: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["upsert", "--config", str(config_file), "--role-arn", "trainguard-exec"]) == 2
@@ -397,13 +416,13 @@ def test_lint_errors_refuse_the_upsert(config_file: Path, capsys: pytest.Capture
 @pytest.fixture
 def eu_prices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A price table refreshed for eu-west-1 (the shipped one covers US regions only)."""
-    from trainguard.pipelines.ops import cost
+    from trainguard.pipelines.ops import prices
 
-    table = json.loads(cost.PRICE_TABLE_PATH.read_text(encoding="utf-8"))
+    table = json.loads(prices.PRICE_TABLE_PATH.read_text(encoding="utf-8"))
     table["regions"][REGION] = {"Training": {"ml.m5.xlarge": 0.25}, "Processing": {"ml.m5.xlarge": 0.25}}
     path = tmp_path / "prices.json"
     path.write_text(json.dumps(table))
-    monkeypatch.setattr(cost, "PRICE_TABLE_PATH", path)
+    monkeypatch.setattr(prices, "PRICE_TABLE_PATH", path)
 
 
 def test_start_over_the_cost_limit_is_rejected_before_anything_is_uploaded(
@@ -494,7 +513,7 @@ def test_retries_use_standard_mode_with_bounded_attempts(monkeypatch: pytest.Mon
 def test_structural_diff_matches_steps_by_name() -> None:
     old = {"Steps": [{"Name": "A", "X": 1}, {"Name": "B", "X": 2}]}
     new = {"Steps": [{"Name": "A", "X": 1}, {"Name": "N", "X": 0}, {"Name": "B", "X": 3}]}
-    assert list(deploy.diff_definitions(old, new)) == [
+    assert list(diff_definitions(old, new)) == [
         "Steps[B].X: 2 → 3", '+ Steps[N]: {"Name": "N", "X": 0}']
 
 
@@ -613,7 +632,7 @@ def test_a_region_mismatch_is_noted_and_region_flag_wins(config_file: Path,
 def test_deploy_clients_retry_in_standard_mode(aws: MotoServer, config_file: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
-    s3, sm = deploy._clients(load_config(config_file), boto3.Session(region_name=REGION), None)
+    s3, sm = pipeline_clients(load_config(config_file), boto3.Session(region_name=REGION), None)
     for client in (s3, sm):
         assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
         assert client.meta.endpoint_url == aws.url

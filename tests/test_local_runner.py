@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pytest
 from trainguard.pipelines.bundle import build_bundle
+from trainguard.pipelines.definition import resolve_parameters
 from trainguard.pipelines.local import DefinitionError, UnsupportedStepError, run_definition
-from trainguard.pipelines.local.runner import resolve_parameters
 from trainguard.pipelines.registry import open_registry
 from trainguard.training.errors import ConfigError
 from trainguard.training.jobs import METRIC_DEFINITIONS, run_job
@@ -431,9 +431,9 @@ def test_a_minimized_objective_picks_the_lowest(workdir: Path) -> None:
 def test_parameters_are_typed_and_unknown_ones_refused() -> None:
     d = make_definition()
     assert resolve_parameters(d, {"MinAuc": "0.7"})["MinAuc"] == 0.7
-    with pytest.raises(ConfigError, match="parameter 'MinAUC' is not declared"):
+    with pytest.raises(ConfigError, match="--param 'MinAUC' is not a parameter of the pipeline"):
         resolve_parameters(d, {"MinAUC": 1})
-    with pytest.raises(ConfigError, match="parameter MinAuc is Float; got 'high'"):
+    with pytest.raises(ConfigError, match="--param MinAuc='high': MinAuc is of type Float; give a number"):
         resolve_parameters(d, {"MinAuc": "high"})
     d["Parameters"][-1]["EnumValues"] = ["PendingManualApproval", "Approved", "Rejected"]
     assert resolve_parameters(d, {"ModelApprovalStatus": "Approved"})["ModelApprovalStatus"] == "Approved"

@@ -20,6 +20,7 @@ from trainguard.pipelines.registry import (
     PackageNotFoundError,
     RegistryError,
     metrics_from_evaluation,
+    rows,
 )
 from trainguard.pipelines.registry import local as registry_module
 from trainguard.training.errors import TrainguardError
@@ -164,7 +165,7 @@ def test_a_failure_midway_through_a_write_leaves_nothing(reg: LocalRegistry, mon
     def fail(*args, **kwargs):
         raise RuntimeError("disk pulled out after the package row was inserted")
 
-    monkeypatch.setattr(registry_module, "_insert_audit", fail)
+    monkeypatch.setattr(rows, "insert_audit", fail)
     with pytest.raises(RuntimeError, match="disk pulled out"):
         reg.register("fraud", "Approved", {"auc": 0.9})
     with pytest.raises(RuntimeError, match="disk pulled out"):
@@ -184,10 +185,10 @@ def test_a_writer_killed_mid_transaction_leaves_nothing(reg: LocalRegistry) -> N
     reg.register("fraud", "Approved", {"auc": 0.8})
     script = textwrap.dedent(f"""
         import os
-        from trainguard.pipelines.registry import local as registry
+        from trainguard.pipelines.registry import local as registry, rows
         def die(*args, **kwargs):
             os._exit(9)  # no rollback, no cleanup: as if the process were killed
-        registry._insert_audit = die
+        rows.insert_audit = die
         registry.LocalRegistry({str(reg.path)!r}).register("fraud", "Approved", {{"auc": 0.99}})
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)

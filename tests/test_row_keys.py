@@ -21,11 +21,12 @@ import pyarrow.parquet as pq
 from test_jobs import Container
 from test_monitor_jobs import _capture, _ground_truth
 from trainguard.training.config import load_config
-from trainguard.training.data import holdout_rows, load_table
+from trainguard.training.data import load_table
 from trainguard.training.encoding import FeatureEncoding
 from trainguard.training.jobs import baseline_arguments, drift_arguments, main, run_job
 from trainguard.training.metrics import binary_metrics
 from trainguard.training.monitor.scoring import load_model
+from trainguard.training.trainable import holdout_rows
 
 FAST = {"data.target": "label", "cv.folds": 2, "xgboost.num_round": 30, "xgboost.early_stopping_rounds": 5,
         "xgboost.nthread": 1, "tuning.max_jobs": 1, "resampling.method": "random_over",

@@ -7,15 +7,21 @@ against the field types here, and every mistake is reported with the key that ho
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal
 
+from trainguard.training.config_reading import (
+    ALIASES,
+    build,
+    is_open_mapping,
+    is_string_field,
+    read_yaml,
+    text_value,
+    to_plain,
+    unknown_key_message,
+)
 from trainguard.training.errors import ConfigError
 
 __all__ = [
@@ -399,15 +405,11 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON/YAML ready) that ``load_config`` reads back to an equal Config."""
-        return _to_plain(self)
+        return to_plain(self)
 
     def replace(self, **overrides: Any) -> Config:
         """A copy with dotted-key overrides (``cfg.replace(**{"cv.folds": 3})``), validated."""
         return apply_overrides(self, overrides)
-
-
-# Other spellings accepted on input (XGBoost's scikit-learn names) and the key each stands for.
-_ALIASES = {"xgboost.reg_lambda": "xgboost.lambda", "xgboost.reg_alpha": "xgboost.alpha"}
 
 
 def load_config(source: Config | str | Path | Mapping[str, Any] | None = None,
@@ -422,16 +424,18 @@ def load_config(source: Config | str | Path | Mapping[str, Any] | None = None,
     elif isinstance(source, Config):
         cfg = source
     elif isinstance(source, (str, Path)):
-        cfg = _build(Config, _read_yaml(Path(source)), "")
+        cfg = build(Config, read_yaml(Path(source)), "")
     elif isinstance(source, Mapping):
-        cfg = _build(Config, dict(source), "")
+        cfg = build(Config, dict(source), "")
     else:
         raise ConfigError(
             f"config must be a Config, a path to a YAML file or a mapping; got {type(source).__name__}."
         )
     if overrides:
         cfg = apply_overrides(cfg, overrides)
-    _check_consistency(cfg)
+    from trainguard.training.config_checks import check_consistency
+
+    check_consistency(cfg)
     return cfg
 
 
@@ -454,455 +458,21 @@ def apply_overrides(cfg: Config, overrides: Mapping[str, Any]) -> Config:
     """Return a copy of ``cfg`` with dotted-key overrides applied and the result re-validated."""
     tree = cfg.to_dict()
     for raw_key, value in overrides.items():
-        key = _ALIASES.get(raw_key, raw_key)
+        key = ALIASES.get(raw_key, raw_key)
         parts = key.split(".")
         node: dict[str, Any] = tree
         for i, part in enumerate(parts[:-1]):
             nxt = node.get(part)
             if not isinstance(nxt, dict):
-                raise ConfigError(_unknown_key_message(".".join(parts[: i + 1]), raw_key))
+                raise ConfigError(unknown_key_message(".".join(parts[: i + 1]), raw_key))
             node = nxt
-        if parts[-1] not in node and not _is_open_mapping(parts[:-1]):
-            raise ConfigError(_unknown_key_message(raw_key, raw_key))
+        if parts[-1] not in node and not is_open_mapping(parts[:-1]):
+            raise ConfigError(unknown_key_message(raw_key, raw_key))
         if isinstance(value, str):
-            value = _text_value(value, string_field=_is_string_field(parts))
+            value = text_value(value, string_field=is_string_field(parts))
         node[parts[-1]] = value
-    out = _build(Config, tree, "")
-    _check_consistency(out)
+    out = build(Config, tree, "")
+    from trainguard.training.config_checks import check_consistency  # it reads the sections here
+
+    check_consistency(out)
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# internals
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    if path.is_dir():
-        raise ConfigError(f"config file {path} is a directory; pass a YAML file with --config.")
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist; pass an existing YAML file with --config.")
-    try:
-        raw = path.read_bytes()
-        text = raw.decode("utf-8-sig")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}.") from None
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise ConfigError(f"config file {path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line "
-                          f"{line}); save it as UTF-8 and pass it again.") from None
-    try:
-        data = yaml.load(text, Loader=_unique_key_loader(path))  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of sections at the top level.")
-    return data
-
-
-def _unique_key_loader(path: Path) -> Any:
-    """A SafeLoader that refuses a key given twice in one mapping (YAML would keep the last silently)."""
-    import yaml
-
-    class UniqueKeyLoader(yaml.SafeLoader):
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            seen: dict[Any, int] = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = self.construct_object(key_node, deep=True)
-                line = key_node.start_mark.line + 1
-                try:
-                    first = seen.get(key)
-                    seen.setdefault(key, line)
-                except TypeError:  # an unhashable key: YAML itself refuses it below
-                    continue
-                if first is not None:
-                    where = f"twice on line {line}" if first == line else f"on line {first} and line {line}"
-                    raise ConfigError(f"config file {path}: key {key!r} is given twice in one section, "
-                                      f"{where}; keep one (YAML would silently use the last).")
-            return super().construct_mapping(node, deep=deep)
-
-    return UniqueKeyLoader
-
-
-def _yaml_scalar(raw: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        return raw
-
-
-_YAML11_WORDS = {False: "off", True: "on"}
-
-
-def _text_value(raw: str, *, string_field: bool) -> Any:
-    """A command-line value: text for string fields (``null`` or ``~`` clears an optional one),
-    otherwise a YAML scalar, so ``3`` is an integer and ``false`` a boolean."""
-    if string_field:
-        return None if raw in ("null", "~") else raw
-    return _yaml_scalar(raw)
-
-
-def _to_plain(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out = {}
-        for f in dataclasses.fields(obj):
-            name = "lambda" if f.name == "reg_lambda" else f.name
-            out[name] = _to_plain(getattr(obj, f.name))
-        return out
-    if isinstance(obj, dict):
-        return {k: _to_plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_to_plain(v) for v in obj]
-    return obj
-
-
-def _field_names(cls: type) -> dict[str, dataclasses.Field[Any]]:
-    out = {}
-    for f in dataclasses.fields(cls):
-        out["lambda" if f.name == "reg_lambda" else f.name] = f
-    return out
-
-
-def _build(cls: type, data: Any, path: str) -> Any:
-    where = path or "the config"
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where} must be a mapping of keys to values; got {_describe(data)}.")
-    fields = _field_names(cls)
-    hints = typing.get_type_hints(cls)
-    unknown = [k for k in data if k not in fields and f"{path}.{k}".lstrip(".") not in _ALIASES]
-    if unknown:
-        key = f"{path}.{unknown[0]}" if path else str(unknown[0])
-        raise ConfigError(_unknown_key_message(key, key, sorted(fields)))
-    kwargs = {}
-    for key, value in data.items():
-        full = f"{path}.{key}" if path else str(key)
-        canonical = _ALIASES.get(full, full).rsplit(".", 1)[-1]
-        name = fields[canonical].name
-        kwargs[name] = _coerce(hints[name], value, full)
-    return cls(**kwargs)
-
-
-def _coerce(tp: Any, value: Any, key: str) -> Any:
-    origin = get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, key)
-    if origin in (typing.Union, types.UnionType):
-        options = get_args(tp)
-        if value is None and type(None) in options:
-            return None
-        errors = []
-        for opt in options:
-            if opt is type(None):
-                continue
-            try:
-                return _coerce(opt, value, key)
-            except ConfigError as exc:
-                errors.append(exc)
-        raise ConfigError(f"{key} must be {_type_name(tp)}; got {_describe(value)}.")
-    if origin is Literal:
-        allowed = get_args(tp)
-        if isinstance(value, bool) and _YAML11_WORDS[value] in allowed:
-            value = _YAML11_WORDS[value]  # YAML 1.1 reads a bare off/on as false/true
-        if value not in allowed:
-            raise ConfigError(
-                f"{key} must be one of {', '.join(repr(a) for a in allowed)}; got {_describe(value)}."
-            )
-        return value
-    if origin is list:
-        (item_tp,) = get_args(tp)
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key} must be a list of {_type_name(item_tp)}; got {_describe(value)}.")
-        return [_coerce(item_tp, v, f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        _, val_tp = get_args(tp)
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{key} must be a mapping; got {_describe(value)}.")
-        return {str(k): _coerce(val_tp, v, f"{key}.{k}") for k, v in value.items()}
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key} must be true or false; got {_describe(value)}.")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key} must be an integer; got {_describe(value)}.")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key} must be a number; got {_describe(value)}.")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key} must be a string; got {_describe(value)}.")
-        return value
-    raise ConfigError(f"{key}: unsupported type {tp!r}")  # pragma: no cover - a bug in Config
-
-
-def _type_name(tp: Any) -> str:
-    origin = get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in get_args(tp))
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in get_args(tp))
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-            type(None): "null"}.get(tp, getattr(tp, "__name__", str(tp)))
-
-
-def _describe(value: Any) -> str:
-    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{text} ({type(value).__name__})"
-
-
-def _unknown_key_message(key: str, given: str, known: list[str] | None = None) -> str:
-    parent = key.rsplit(".", 1)[0] if "." in key else ""
-    if known is None:
-        known = _known_keys(parent)
-    hint = f" Known keys{' under ' + parent if parent else ''}: {', '.join(known)}." if known else ""
-    return f"unknown config key {given!r}.{hint}"
-
-
-def _known_keys(parent: str) -> list[str]:
-    cls: Any = Config
-    for part in [p for p in parent.split(".") if p]:
-        fields = _field_names(cls) if dataclasses.is_dataclass(cls) else {}
-        if part not in fields:
-            return []
-        cls = typing.get_type_hints(cls)[fields[part].name]
-    return sorted(_field_names(cls)) if dataclasses.is_dataclass(cls) else []
-
-
-def _is_open_mapping(parts: list[str]) -> bool:
-    """True where the key names an entry of a free-form mapping (tags, tuning ranges)."""
-    joined = ".".join(parts)
-    return joined in ("security.tags", "tuning.ranges")
-
-
-def _is_string_field(parts: list[str]) -> bool:
-    cls: Any = Config
-    for part in parts:
-        if not dataclasses.is_dataclass(cls):
-            return False
-        fields = _field_names(cls)
-        if part not in fields:
-            return False
-        cls = typing.get_type_hints(cls)[fields[part].name]
-    if get_origin(cls) is Literal:
-        return all(isinstance(a, str) for a in get_args(cls))
-    return cls is str or (get_origin(cls) in (typing.Union, types.UnionType)
-                          and set(get_args(cls)) == {str, type(None)})
-
-
-def _check_instances(cfg: Config, need: Any) -> None:
-    """Instance choices the service or the train job cannot honour (see training/instances.py)."""
-    from trainguard.training.instances import (
-        TRAINING_INSTANCE_COUNT_MESSAGE,
-        has_instance_storage,
-        instance_storage_message,
-    )
-
-    aws = cfg.aws
-    need(aws.training_instance_count <= 1,
-         f"aws.training_instance_count is {aws.training_instance_count}: {TRAINING_INSTANCE_COUNT_MESSAGE}")
-    if cfg.security.kms_key_id:
-        for key in ("processing_instance_type", "training_instance_type"):
-            value = getattr(aws, key)
-            need(not has_instance_storage(value), instance_storage_message(f"aws.{key}", value))
-
-
-def _check_data_roles(d: DataConfig, need: Any) -> None:
-    """The column roles of the data section: each column one role, the split has what it needs."""
-    need(d.min_category_count >= 1, f"data.min_category_count must be at least 1; got {d.min_category_count}.")
-    need(d.max_categories >= 2, f"data.max_categories must be at least 2; got {d.max_categories}.")
-    need(d.features is None or not d.exclude,
-         "data.features and data.exclude are both set; use one: data.features lists the columns to "
-         "train on, data.exclude the columns to leave out.")
-    need(d.features is None or bool(d.features), "data.features is an empty list; list the columns "
-         "to train on, or remove the key to train on every column.")
-    need(d.split != "time" or bool(d.timestamp),
-         "data.split is 'time' but data.timestamp is not set; name the time column in data.timestamp.")
-    for key, col in (("data.id", d.id), ("data.timestamp", d.timestamp)):
-        if col is None:
-            continue
-        need(col != d.target, f"{key} names the target column {col!r}; the label cannot be {key[5:]}.")
-        need(col not in (d.features or []) and col not in d.categorical,
-             f"{key} {col!r} is also listed as a feature (data.features or data.categorical); "
-             f"an {'ID' if key == 'data.id' else 'time'} column is never a feature: remove it from the "
-             "feature lists.")
-    need(d.id is None or d.id != d.timestamp, f"data.id and data.timestamp both name {d.id!r}; give "
-         "each role its own column.")
-    for key, cols in (("data.features", d.features or []), ("data.categorical", d.categorical)):
-        need(d.target not in cols, f"{key} lists the target column {d.target!r}; the label is never a "
-             "feature.")
-        dupes = sorted({c for c in cols if cols.count(c) > 1})
-        need(not dupes, f"{key} lists {', '.join(map(repr, dupes))} more than once.")
-    both = [c for c in d.categorical if c in d.exclude]
-    need(not both, f"{', '.join(map(repr, both))} listed in both data.categorical and data.exclude; "
-         "keep one.")
-    outside = [c for c in d.categorical if d.features is not None and c not in d.features]
-    need(not outside, f"data.categorical lists {', '.join(map(repr, outside))}, not in data.features; "
-         "add them to data.features or drop them from data.categorical.")
-
-
-def _check_consistency(cfg: Config) -> None:
-    """Range checks that types alone cannot express; each names its key and the allowed range."""
-    problems: list[str] = []
-
-    def need(ok: bool, message: str) -> None:
-        if not ok:
-            problems.append(message)
-
-    def at_least(key: str, value: float, low: float) -> None:
-        need(value >= low, f"{key} must be at least {low}; got {value}.")
-
-    def within(key: str, value: float, low: float, high: float, shape: str) -> None:
-        inside = {"()": low < value < high, "(]": low < value <= high, "[]": low <= value <= high}[shape]
-        need(inside, f"{key} must be in {shape[0]}{low}, {high}{shape[1]}; got {value}.")
-
-    within("data.test_size", cfg.data.test_size, 0, 1, "()")
-    need(bool(cfg.data.target), "data.target must name the label column; got an empty string.")
-    at_least("cv.folds", cfg.cv.folds, 2)
-    at_least("resampling.k_neighbors", cfg.resampling.k_neighbors, 1)
-    ss = cfg.resampling.sampling_strategy
-    need(ss == "auto" if isinstance(ss, str) else 0.0 < ss <= 1.0,
-         f"resampling.sampling_strategy must be 'auto' or a ratio in (0, 1]; got {ss!r}.")
-    x = cfg.xgboost
-    need(x.eta > 0, f"xgboost.eta must be positive; got {x.eta}.")
-    at_least("xgboost.max_depth", x.max_depth, 1)
-    for name in ("min_child_weight", "alpha", "gamma", "nthread"):
-        at_least(f"xgboost.{name}", getattr(x, name), 0)
-    at_least("xgboost.lambda", x.reg_lambda, 0)
-    within("xgboost.subsample", x.subsample, 0, 1, "(]")
-    within("xgboost.colsample_bytree", x.colsample_bytree, 0, 1, "(]")
-    at_least("xgboost.num_round", x.num_round, 1)
-    at_least("xgboost.early_stopping_rounds", x.early_stopping_rounds, 1)
-    within("xgboost.validation_fraction", x.validation_fraction, 0, 0.5, "()")
-    t = cfg.tuning
-    at_least("tuning.max_jobs", t.max_jobs, 1)
-    at_least("tuning.max_parallel_jobs", t.max_parallel_jobs, 1)
-    for name, r in t.ranges.items():
-        key = f"tuning.ranges.{name}"
-        need(name in TUNABLE, f"{key}: {name!r} is not a tunable hyperparameter; "
-             f"choose from {', '.join(sorted(TUNABLE))}.")
-        if r.type == "categorical":
-            need(bool(r.values), f"{key}.values must list the categories of a categorical range.")
-        elif r.min is None or r.max is None:
-            problems.append(f"{key} needs both min and max for a {r.type} range.")
-        else:
-            need(r.min < r.max, f"{key}.min must be below {key}.max; got {r.min} and {r.max}.")
-            need(r.scaling != "Logarithmic" or r.min > 0,
-                 f"{key}.min must be positive for Logarithmic scaling; got {r.min}.")
-            need(r.type != "integer" or (float(r.min).is_integer() and float(r.max).is_integer()),
-                 f"{key}: integer ranges need whole-number min and max.")
-    _check_data_roles(cfg.data, need)
-    a = cfg.approval
-    within("approval.max_feature_auc", a.max_feature_auc, 0.5, 1, "(]")
-    for name in ("min_auc", "min_recall", "min_pr_auc"):
-        within(f"approval.{name}", getattr(a, name), 0, 1, "[]")
-    at_least("approval.max_overfit_gap", a.max_overfit_gap, 0)
-    at_least("approval.champion_margin", a.champion_margin, 0)
-    s = cfg.security
-    at_least("security.max_runtime_seconds", s.max_runtime_seconds, 60)
-    if not s.allow_insecure:
-        switches = {"security.kms_key_id": bool(s.kms_key_id), "security.subnets": bool(s.subnets),
-                    "security.security_group_ids": bool(s.security_group_ids),
-                    "security.network_isolation": s.network_isolation,
-                    "security.inter_container_encryption": s.inter_container_encryption}
-        off = [k for k, on in switches.items() if not on]
-        need(not off, f"{', '.join(off)} turned off or empty: every job must run encrypted and isolated in "
-             "a VPC. Set them, or set security.allow_insecure=true to build without (lint will still flag it).")
-    need(cfg.aws.role_arn.startswith("arn:aws"), "aws.role_arn must be a full IAM role ARN "
-         f"(arn:aws:iam::<account>:role/<name>); got {cfg.aws.role_arn!r}.")
-    at_least("aws.processing_instance_count", cfg.aws.processing_instance_count, 1)
-    at_least("aws.training_instance_count", cfg.aws.training_instance_count, 1)
-    _check_instances(cfg, need)
-    m = cfg.monitor
-    within("monitor.alpha", m.alpha, 0, 1, "()")
-    within("monitor.min_effect", m.min_effect, 0, 1, "[]")
-    at_least("monitor.bins", m.bins, 2)
-    for name in ("comparison_threshold", "categorical_comparison_threshold",
-                 "datatype_check_threshold", "domain_content_threshold", "min_completeness_drop"):
-        within(f"monitor.{name}", getattr(m, name), 0, 1, "[]")
-    at_least("monitor.max_categories", m.max_categories, 1)
-    at_least("monitor.quality_sigmas", m.quality_sigmas, 0)
-    problems.extend(_cost_problems(cfg))
-    _check_ops(cfg, need, at_least, within)
-    if problems:
-        if len(problems) == 1:
-            raise ConfigError(problems[0])
-        raise ConfigError(f"{len(problems)} config problems:\n" + "\n".join(f"  - {p}" for p in problems))
-
-
-def _cost_problems(cfg: Config) -> list[str]:
-    """The cost section's range checks: no negative money, known currency, caps a job can meet."""
-    c = cfg.cost
-    out: list[str] = []
-    for key in ("max_execution_usd", "budget_usd"):
-        value = getattr(c, key)
-        if value is not None and value <= 0:
-            out.append(f"cost.{key} must be a positive amount (or null for none); got {value}.")
-    if c.anomaly_threshold_usd < 0:
-        out.append(f"cost.anomaly_threshold_usd must be at least 0; got {c.anomaly_threshold_usd}.")
-    if c.currency not in CURRENCIES:
-        out.append(f"cost.currency must be an ISO 4217 code AWS bills in ({', '.join(CURRENCIES)}); "
-                   f"got {c.currency!r}.")
-    if not 0 < c.expected_runtime_fraction <= 1:
-        out.append(f"cost.expected_runtime_fraction must be in (0, 1]; got {c.expected_runtime_fraction}.")
-    if not 0 <= c.spot_expected_saving < 1:
-        out.append(f"cost.spot_expected_saving must be in [0, 1); got {c.spot_expected_saving}.")
-    # A cap below what the smallest job needs can never be met (60 s is the runtime floor
-    # security.max_runtime_seconds accepts). Caps below this pipeline's own settings are lint
-    # findings (cost-max-runtime, cost-instance-count, cost-tuning-budget), as for any definition.
-    for key, value, low in (("max_runtime_processing_seconds", c.max_runtime_processing_seconds, 60),
-                            ("max_runtime_training_seconds", c.max_runtime_training_seconds, 60),
-                            ("max_instance_count", c.max_instance_count, 1),
-                            ("max_tuning_jobs", c.max_tuning_jobs, 1),
-                            ("max_parallel_jobs", c.max_parallel_jobs, 1)):
-        if value < low:
-            out.append(f"cost.{key} ({value}) is below what the smallest job needs ({low}); "
-                       f"raise cost.{key}.")
-    runtime = cfg.security.max_runtime_seconds
-    if c.spot_tuning and c.spot_max_wait_seconds < runtime:
-        out.append(f"cost.spot_max_wait_seconds ({c.spot_max_wait_seconds}) must be at least the "
-                   f"trials' max runtime (security.max_runtime_seconds = {runtime}).")
-    if not c.trigger or not c.trigger.replace("-", "").replace("_", "").isalnum():
-        out.append(f"cost.trigger must be a short word (letters, digits, - or _); got {c.trigger!r}.")
-    return out
-def _check_ops(cfg: Config, need: Any, at_least: Any, within: Any) -> None:
-    """Ranges of the deploy, alarms and triggers sections (the service's limits where it has them)."""
-    d, al, t = cfg.deploy, cfg.alarms, cfg.triggers
-    at_least("deploy.instance_count", d.instance_count, 1)
-    within("deploy.capture_percent", d.capture_percent, 0, 100, "[]")
-    within("deploy.step_percent", d.step_percent, 1, 100, "[]")
-    within("deploy.wait_seconds", d.wait_seconds, 0, 3600, "[]")
-    within("deploy.termination_wait_seconds", d.termination_wait_seconds, 0, 3600, "[]")
-    at_least("alarms.period_seconds", al.period_seconds, 60)
-    need(al.period_seconds % 60 == 0, f"alarms.period_seconds must be a multiple of 60; got {al.period_seconds}.")
-    at_least("alarms.evaluation_periods", al.evaluation_periods, 1)
-    need(al.latency_p99_ms > 0, f"alarms.latency_p99_ms must be positive; got {al.latency_p99_ms}.")
-    at_least("alarms.max_5xx_errors", al.max_5xx_errors, 0)
-    at_least("alarms.max_drifted_features", al.max_drifted_features, 0)
-    for name in ("auc_drop", "precision_drop", "recall_drop"):
-        within(f"alarms.{name}", getattr(al, name), 0, 1, "[]")
-    for name in ("min_auc", "min_precision", "min_recall"):
-        value = getattr(al, name)
-        if value is not None:
-            within(f"alarms.{name}", value, 0, 1, "[]")
-    within("triggers.max_retries", t.max_retries, 0, 185, "[]")
-    within("triggers.max_event_age_seconds", t.max_event_age_seconds, 60, 86400, "[]")
-    # names the services take (botocore's service models: PutMetricData Namespace, CreateTopic
-    # Name, CreateQueue QueueName), refused before any call rather than after the first writes
-    need(0 < len(al.namespace) <= 255 and not al.namespace.startswith((":", "AWS/")),
-         f"alarms.namespace {al.namespace!r} must be 1-255 characters, not starting with ':' or "
-         "'AWS/' (AWS's own namespaces); e.g. Trainguard.")
-    for key, value, most in (("alarms.topic_name", al.topic_name, 256),
-                             ("triggers.dead_letter_queue", t.dead_letter_queue, 80)):
-        need(0 < len(value) <= most and value.replace("-", "").replace("_", "").isalnum() and value.isascii(),
-             f"{key} {value!r} must be 1-{most} ASCII letters, digits, '-' or '_'.")

@@ -17,12 +17,13 @@ import xgboost as xgb
 from trainguard.training.approval import Decision, Thresholds, decide
 from trainguard.training.config import Config
 from trainguard.training.cv import INT_PARAMS, CVResult, FoldPlan, cross_validate, fit_final, xgb_params
-from trainguard.training.data import Dataset, check_trainable, holdout_split
+from trainguard.training.data import Dataset
 from trainguard.training.encoding import FeatureEncoding
 from trainguard.training.evaluation import build_evaluation
 from trainguard.training.leakage import annotate, screen_features
 from trainguard.training.metrics import binary_metrics
 from trainguard.training.search import OnEvent, SearchResult, search
+from trainguard.training.trainable import check_trainable, holdout_split
 
 __all__ = ["CoreResult", "run_core", "tuned_hyperparameters"]
 

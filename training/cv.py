@@ -20,13 +20,12 @@ from typing import Any
 
 import numpy as np
 import xgboost as xgb
-from imblearn import FunctionSampler
-from imblearn.over_sampling import ADASYN, SMOTE, SMOTEN, SMOTENC, BorderlineSMOTE, RandomOverSampler
 from sklearn.model_selection import StratifiedKFold, train_test_split
-from trainguard.training.config import Config, ResamplingConfig
+from trainguard.training.config import Config
 from trainguard.training.encoding import FeatureEncoding
 from trainguard.training.errors import ConfigError, DataError
 from trainguard.training.metrics import METRIC_NAMES, binary_metrics
+from trainguard.training.resampling import resample
 from trainguard.training.timing import phase
 
 __all__ = [
@@ -36,8 +35,6 @@ __all__ = [
     "PreparedFold",
     "cross_validate",
     "fit_final",
-    "make_resampler",
-    "resample",
     "shared_plan",
     "xgb_params",
 ]
@@ -49,91 +46,6 @@ INT_PARAMS = frozenset({"max_depth"})
 FLOAT_PARAMS = frozenset({"eta", "min_child_weight", "alpha", "lambda", "gamma", "subsample",
                           "colsample_bytree"})
 _EVAL_METRIC = {"auc": "auc", "pr_auc": "aucpr"}
-
-
-def make_resampler(resampling: ResamplingConfig, seed: int, n_minority: int | None = None,
-                   categorical: Sequence[int] = (), n_features: int | None = None) -> Any:
-    """The imbalanced-learn over-sampler named by ``resampling.method`` (``none``: identity).
-
-    ``n_minority`` (positives in the rows it will see) lowers ``k_neighbors`` when a small fold
-    has fewer neighbours than asked for; below two positives the neighbour-based methods cannot
-    work and a DataError says what to change. With ``categorical`` feature indices, ``smote``
-    becomes SMOTE-NC (SMOTE-N when every feature is categorical), which gives a synthetic row
-    an existing category of its neighbours instead of interpolating codes.
-    """
-    method = resampling.method
-    strategy = resampling.sampling_strategy
-    if method == "none":
-        return FunctionSampler(validate=False)
-    if method == "random_over":
-        return RandomOverSampler(sampling_strategy=strategy, random_state=seed)
-    k = resampling.k_neighbors
-    if n_minority is not None and n_minority <= k:
-        if n_minority < 2:
-            raise DataError(
-                f"resampling.method={method} needs at least 2 positive rows in each fold's fit part; "
-                f"found {n_minority}. Use fewer folds (cv.folds), more data, or "
-                "resampling.method=random_over."
-            )
-        k = n_minority - 1
-    if method == "smote" and categorical:
-        if n_features is not None and len(categorical) == n_features:
-            return SMOTEN(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
-        return SMOTENC(list(categorical), sampling_strategy=strategy, k_neighbors=k,
-                       random_state=seed)
-    if categorical and method in ("adasyn", "borderline_smote"):
-        raise DataError(f"resampling.method={method} does not respect categories; the table has "
-                        "categorical features. Use smote (SMOTE-NC), random_over or none.")
-    if method == "smote":
-        return SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
-    if method == "adasyn":
-        return ADASYN(sampling_strategy=strategy, n_neighbors=k, random_state=seed)
-    if method == "borderline_smote":
-        return BorderlineSMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed)
-    raise ConfigError(
-        f"resampling.method={method!r} is unknown; use smote, none, random_over, adasyn or "
-        "borderline_smote."
-    )
-
-
-def resample(X: np.ndarray, y: np.ndarray, resampling: ResamplingConfig,
-             seed: int, categorical: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
-    """Over-sample (X, y) with the configured method; rows already at the asked ratio pass through.
-
-    The returned arrays start with the original rows, unchanged, followed by the synthetic ones.
-    ``categorical`` are the indices of categorical columns (codes, NaN = missing): a category-aware
-    sampler is used, and a missing category is a category of its own while sampling.
-    """
-    if resampling.method == "none":
-        return X, y
-    n_pos = int(np.count_nonzero(y))
-    n_neg = y.size - n_pos
-    strategy = resampling.sampling_strategy
-    if isinstance(strategy, float) and n_neg and n_pos / n_neg >= strategy:
-        return X, y  # already at least as balanced as asked: nothing to add
-    sampler = make_resampler(resampling, seed, n_minority=min(n_pos, n_neg),
-                             categorical=categorical, n_features=X.shape[1])
-    neighbours = resampling.method != "random_over" and bool(categorical)
-    missing_code: dict[int, float] = {}
-    if neighbours:  # SMOTE-NC/-N need every cell: missing is one more category while sampling
-        X = X.copy()
-        for j in categorical:
-            col = X[:, j]
-            gaps = np.isnan(col)
-            if gaps.any():
-                missing_code[j] = float(np.nanmax(col) + 1) if (~gaps).any() else 0.0
-                col[gaps] = missing_code[j]
-    try:
-        Xr, yr = sampler.fit_resample(X, y)
-    except (ValueError, RuntimeError) as exc:
-        raise DataError(
-            f"resampling.method={resampling.method} could not resample a fit part of {y.size} rows "
-            f"({n_pos} positive): {exc}. Try resampling.method=smote or random_over."
-        ) from None
-    Xr = np.asarray(Xr, dtype=np.float64)
-    for j, code in missing_code.items():
-        Xr[Xr[:, j] == code, j] = np.nan
-    return Xr, np.asarray(yr)
 
 
 def xgb_params(cfg: Config, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Tabular data in and out: load and validate CSV/Parquet, check it can be trained, split the holdout.
+"""Tabular data in and out: load and validate CSV/Parquet, write CSV, the embedded data set.
+
+Cells are parsed by ``training.cells``; the holdout split and whether a table can be trained as
+configured are ``training.trainable``'s.
 
 Validation happens before any work and reports every problem at once in one DataError, naming
 the file, column and row, so a data scientist fixes the file in one pass. Empty cells and
@@ -9,22 +12,27 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from trainguard.training.cells import (
+    MISSING_TOKENS,
+    csv_line,
+    fast_floats,
+    name_list,
+    parse_feature,
+    parse_role_feature,
+    parse_target,
+)
 from trainguard.training.columns import (
     id_texts,
-    parse_categorical,
     parse_timestamps,
     plan_columns,
-    text_column_kind,
     unusable_message,
 )
 from trainguard.training.errors import DataError
@@ -33,24 +41,13 @@ from trainguard.training.files import open_for_write
 __all__ = [
     "MISSING_TOKENS",
     "Dataset",
-    "check_trainable",
     "embedded_dataset",
-    "holdout_rows",
-    "holdout_split",
     "load_table",
     "resolve_data_file",
     "write_csv",
 ]
 
-MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none"})
-"""Cell texts (case-insensitive, stripped) read as a missing value."""
-
-_FAST_NAN = {t: "nan" for token in MISSING_TOKENS
-             for t in (token, token.upper(), token.capitalize(), "NaN", "N/A")}
-
-_POSITIVE_WORDS = ("1", "true", "yes", "y", "positive", "pos")
 _TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
-_SHOW = 3  # offending rows shown per column before "+N more"
 
 
 @dataclass(frozen=True, eq=False)
@@ -219,7 +216,7 @@ def _read_csv_fast(raw: bytes, target: str,
 
     Plain means: UTF-8, no quotes, no NUL or lone CR, no blank lines, a header of at least two
     columns naming ``target`` once, every row with the header's field count, every feature cell
-    a number or a usual spelling of missing (the cells ``_fast_floats`` accepts), no infinity.
+    a number or a usual spelling of missing (the cells ``fast_floats`` accepts), no infinity.
     Splitting such a file on newlines and commas is exactly what the csv module does with it, so
     the result equals the detailed pass's; any other file returns None and takes that pass, whose
     checks and messages are unchanged. Feature columns come back as float arrays, the target as
@@ -261,14 +258,14 @@ def _read_csv_fast(raw: bytes, target: str,
     try:
         if keep_text.intersection(names):
             raise ValueError("declared categorical")
-        X = _fast_floats(cells).reshape(len(body), n_sep)
+        X = fast_floats(cells).reshape(len(body), n_sep)
         columns: list[Any] = [X[:, j] for j in range(n_sep)]
     except (ValueError, TypeError):  # some column holds text: parse column by column
         columns = []
         for j, name in enumerate(names):
             col = cells[j::n_sep]
             try:
-                columns.append(col if name in keep_text else _fast_floats(col))
+                columns.append(col if name in keep_text else fast_floats(col))
             except (ValueError, TypeError):
                 columns.append(col)
     if any(isinstance(c, np.ndarray) and np.isinf(c).any() for c in columns):
@@ -307,7 +304,7 @@ def _read_csv(file: Path,
         raise DataError("the file is empty (only blank lines); expected a header line with column "
                         "names followed by data rows.", source)
     if not rows and not ragged:
-        raise DataError(f"the file has a header ({_names(header)}) but no data rows; add rows "
+        raise DataError(f"the file has a header ({name_list(header)}) but no data rows; add rows "
                         "below the header.", source)
     problems: list[str] = []
     if ragged:
@@ -336,7 +333,7 @@ def _read_parquet(file: Path, source: str) -> tuple[list[str], list[Any], None, 
         raise DataError(f"the file is not a readable Parquet table: {reason}.", source) from None
     header = [str(n) for n in table.column_names]
     if table.num_rows == 0:
-        raise DataError(f"the file has columns ({_names(header)}) but no data rows.", source)
+        raise DataError(f"the file has columns ({name_list(header)}) but no data rows.", source)
     columns: list[Any] = []
     for col in table.columns:
         if _arrow_is_numeric(col.type):
@@ -358,14 +355,14 @@ def _build_dataset(header: list[str], columns: list[Any], lines: list[int] | Non
     """Validate every column, collecting all problems, then assemble the Dataset."""
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        problems.append(f"duplicate column name(s) {_names(dupes)}; every column needs a unique "
+        problems.append(f"duplicate column name(s) {name_list(dupes)}; every column needs a unique "
                         "name.")
     blank = [i + 1 for i, h in enumerate(header) if not h]
     if blank:
         problems.append(f"column(s) {', '.join(map(str, blank))} have an empty name; name them.")
     if target not in header:
         problems.append(f"target column {target!r} is not in the table; the columns are "
-                        f"{_names(header)}. Set data.target (or --target) to the label column.")
+                        f"{name_list(header)}. Set data.target (or --target) to the label column.")
     elif header.count(target) == 1 and len(header) == 1:
         problems.append(f"the table has only the target column {target!r}; add feature columns.")
 
@@ -377,16 +374,16 @@ def _build_dataset(header: list[str], columns: list[Any], lines: list[int] | Non
         feature_idx = [i for i, h in enumerate(header) if h != target]
         X = np.empty((n_rows, len(feature_idx)), dtype=np.float64)
         for j, i in enumerate(feature_idx):
-            X[:, j] = _parse_feature(header[i], columns[i], lines, problems)
+            X[:, j] = parse_feature(header[i], columns[i], lines, problems)
     else:
         plan = plan_columns(header, roles, problems)
         feature_idx = plan.features
         X = np.empty((n_rows, len(feature_idx)), dtype=np.float64)
         unusable: list[tuple[str, str]] = []
         for j, i in enumerate(feature_idx):
-            X[:, j] = _parse_role_feature(header[i], columns[i], lines, problems, i in plan.categorical,
-                                          i in plan.mentioned, roles.max_categories, categories,
-                                          unusable)
+            X[:, j] = parse_role_feature(header[i], columns[i], lines, problems, i in plan.categorical,
+                                         i in plan.mentioned, roles.max_categories, categories,
+                                         unusable)
         if unusable:
             problems.append(unusable_message(unusable, roles.max_categories))
         if plan.timestamp is not None:
@@ -399,8 +396,8 @@ def _build_dataset(header: list[str], columns: list[Any], lines: list[int] | Non
     classes: tuple[Any, Any] = (0, 1)
     y = np.zeros(n_rows, dtype=np.int64)
     if target in header and header.count(target) == 1:
-        parsed = _parse_target(target, columns[header.index(target)], lines, positive_label,
-                               problems)
+        parsed = parse_target(target, columns[header.index(target)], lines, positive_label,
+                              problems)
         if parsed is not None:
             classes, y = parsed
     if problems:
@@ -409,384 +406,8 @@ def _build_dataset(header: list[str], columns: list[Any], lines: list[int] | Non
                    timestamps, ids, id_name, timestamp_name)
 
 
-def _parse_role_feature(name: str, values: Any, lines: list[int] | None, problems: list[str],
-                        explicit: bool, mentioned: bool, cap: int,
-                        categories: dict[str, tuple[str, ...]],
-                        unusable: list[tuple[str, str]]) -> np.ndarray:
-    """One feature column under the config's roles: numbers, or categories (declared or text)."""
-    if not explicit:
-        if isinstance(values, np.ndarray):
-            return _parse_feature(name, values, lines, problems)
-        try:
-            return _check_finite(name, _fast_floats(values), values, lines, problems)
-        except (ValueError, TypeError):
-            pass
-        codes, vocab = parse_categorical(values)  # counted per distinct text, not per cell
-        counts = np.bincount(codes[~np.isnan(codes)].astype(np.intp), minlength=len(vocab))
-        numeric = sum(int(n) for word, n in zip(vocab, counts.tolist(), strict=True)
-                      if not math.isnan(_cell(word)))
-        if numeric * 2 >= int(counts.sum()):  # numbers with stray text: name the rows, as always
-            out = _parse_feature(name, values, lines, problems)
-            if problems and problems[-1].startswith(f"column {name!r} has"):
-                problems[-1] += (f" If {name!r} holds categories, list it in data.categorical; if it "
-                                 "is not a feature, add it to data.exclude.")
-            return out
-    else:
-        codes, vocab = parse_categorical(values)
-    if len(vocab) > cap:
-        if explicit or mentioned:
-            problems.append(f"categorical column {name!r} has {len(vocab)} distinct values, more than "
-                            f"data.max_categories={cap}: that many categories are an identifier or "
-                            "free text, not a feature. Exclude it (data.exclude), or raise "
-                            "data.max_categories if every value really is a category.")
-        else:
-            unusable.append((name, "many"))
-        return codes
-    if not (explicit or mentioned):
-        kind = text_column_kind(values, vocab, int(np.count_nonzero(~np.isnan(codes))))
-        if kind is not None:
-            unusable.append((name, kind))
-    categories[name] = vocab
-    return codes
-
-
-def _check_finite(name: str, out: np.ndarray, values: Any, lines: list[int] | None,
-                  problems: list[str]) -> np.ndarray:
-    inf = np.flatnonzero(np.isinf(out))
-    if len(inf):
-        shown = [f"{_where(int(k), lines)} {values[int(k)]!r}" for k in inf[:_SHOW]]
-        problems.append(f"column {name!r} has {len(inf)} infinite value(s): "
-                        f"{_listing(shown, len(inf))}; replace them with finite numbers or leave "
-                        "the cells empty (missing).")
-    return out
-
-
-def _where(k: int, lines: list[int] | None) -> str:
-    return f"row {k + 1} (line {lines[k]})" if lines else f"row {k + 1}"
-
-
-def _listing(items: list[str], total: int) -> str:
-    more = f" (+{total - len(items)} more)" if total > len(items) else ""
-    return ", ".join(items) + more
-
-
-def _parse_feature(name: str, values: Any, lines: list[int] | None,
-                   problems: list[str]) -> np.ndarray:
-    if isinstance(values, np.ndarray):  # already numeric (Parquet)
-        out = values.astype(np.float64, copy=False)
-    else:
-        try:
-            out = _fast_floats(values)
-        except (ValueError, TypeError):  # slow path: find and report every offending cell
-            out = np.empty(len(values), dtype=np.float64)
-            bad: list[tuple[int, Any]] = []
-            for k, v in enumerate(values):
-                out[k] = _cell(v)
-                if math.isnan(out[k]) and not _is_missing(v):
-                    bad.append((k, v))
-            if bad:
-                shown = [f"{_where(k, lines)} {v!r}" for k, v in bad[:_SHOW]]
-                problems.append(f"column {name!r} has {len(bad)} non-numeric value(s): "
-                                f"{_listing(shown, len(bad))}; features must be numbers (encode "
-                                "categories as numbers, or drop the column). Empty, NA and nan "
-                                "cells are fine: they mean missing.")
-    inf = np.flatnonzero(np.isinf(out))
-    if len(inf):
-        src = values if not isinstance(values, np.ndarray) else out
-        shown = [f"{_where(int(k), lines)} {src[int(k)]!r}" for k in inf[:_SHOW]]
-        problems.append(f"column {name!r} has {len(inf)} infinite value(s): "
-                        f"{_listing(shown, len(inf))}; replace them with finite numbers or leave "
-                        "the cells empty (missing).")
-    return out
-
-
-def _fast_floats(values: list[Any]) -> np.ndarray:
-    """Numbers, then numbers with the usual spellings of missing; ValueError if anything else."""
-    try:
-        return np.array(values, dtype=np.float64)
-    except (ValueError, TypeError):
-        return np.array([_FAST_NAN.get(v, v) if isinstance(v, str) else v for v in values],
-                        dtype=np.float64)
-
-
-def _is_missing(v: Any) -> bool:
-    if v is None:
-        return True
-    if isinstance(v, float):
-        return math.isnan(v)
-    return isinstance(v, str) and v.strip().lower() in MISSING_TOKENS
-
-
-def _cell(v: Any) -> float:
-    """One feature cell as float; NaN for missing and for text that is not a number."""
-    if _is_missing(v):
-        return math.nan
-    if isinstance(v, bool):
-        return float(v)
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _label(v: Any) -> Any:
-    """A target cell as its natural value: int for whole numbers, float, else stripped text."""
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return int(v) if float(v).is_integer() else float(v)
-    text = str(v).strip()
-    try:
-        num = float(text)
-    except ValueError:
-        return text
-    return int(num) if num.is_integer() else num
-
-
-def _label_key(v: Any) -> Any:
-    """A comparison key so '1', 1 and 1.0 (and 'True'/true) name the same class."""
-    v = _label(v)
-    if isinstance(v, bool):
-        return float(v)
-    if isinstance(v, (int, float)):
-        return float(v)
-    low = v.lower()
-    return {"true": 1.0, "false": 0.0}.get(low, low)
-
-
-def _parse_target(name: str, values: Any, lines: list[int] | None, positive_label: Any,
-                  problems: list[str]) -> tuple[tuple[Any, Any], np.ndarray] | None:
-    # labels repeat: classify each distinct raw value once
-    seen: dict[Any, tuple[Any, Any] | None] = {}
-    keys: list[Any] = []
-    missing: list[int] = []
-    first: dict[Any, Any] = {}
-    for k, v in enumerate(values):
-        try:
-            entry = seen[v]
-        except KeyError:  # (NaN never equals itself: each one lands here, harmlessly)
-            entry = seen[v] = None if _is_missing(v) else (_label_key(v), _label(v))
-        if entry is None:
-            missing.append(k)
-            keys.append(None)
-            continue
-        keys.append(entry[0])
-        first.setdefault(entry[0], entry[1])
-    if missing:
-        shown = [_where(k, lines) for k in missing[:_SHOW]]
-        problems.append(f"target column {name!r} has {len(missing)} missing value(s): "
-                        f"{_listing(shown, len(missing))}; every row needs a label (drop those "
-                        "rows or fill them in).")
-    if len(first) != 2:
-        shown = ", ".join(repr(first[k]) for k in list(first)[:10])
-        more = f" and {len(first) - 10} more" if len(first) > 10 else ""
-        problems.append(f"target column {name!r} has {len(first)} distinct value(s) ({shown}{more}); "
-                        "a binary classifier needs exactly two classes. Map the labels to two "
-                        "values (e.g. 0/1) or pick another data.target.")
-        return None
-    a, b = list(first)
-    if positive_label is not None and str(positive_label).strip() != "":
-        want = _label_key(positive_label)
-        if want not in first:
-            problems.append(f"positive label {positive_label!r} is not one of the target's values "
-                            f"({first[a]!r}, {first[b]!r}); set data.positive_label to one of them.")
-            return None
-        pos = want
-    else:
-        words = [k for k in (a, b) if str(k).lower() in _POSITIVE_WORDS or k == 1.0]
-        if len(words) == 1:
-            pos = words[0]
-        elif isinstance(a, float) and isinstance(b, float):
-            pos = max(a, b)
-        else:
-            pos = max(a, b, key=str)
-    neg = b if pos == a else a
-    y = np.fromiter((1 if k == pos else 0 for k in keys), dtype=np.int64, count=len(keys))
-    return (first[neg], first[pos]), y
-
-
-def _csv_line(cells: list[str]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow(cells)
-    return buf.getvalue()
-
-
-def _names(names: Sequence[str]) -> str:
-    shown = ", ".join(repr(n) for n in names[:20])
-    return shown + (f" and {len(names) - 20} more" if len(names) > 20 else "")
-
-
 # --------------------------------------------------------------------------------------------
-# trainability, split, embedded data, writing
-
-
-def check_trainable(ds: Dataset, cfg: Any) -> None:
-    """Raise one DataError if either class is too small for the holdout, the folds or the resampler.
-
-    Counts are exact, from the real splits on the labels alone: the stratified holdout
-    (``data.test_size``, ``seed``), ``cv.folds`` stratified folds, the early-stopping carve-out
-    (``xgboost.validation_fraction``) from each fold's fit part; SMOTE-like resamplers then need
-    ``k_neighbors + 1`` minority rows in what remains (and no missing values: they interpolate).
-    Each message gives the counts and the settings that would fix it.
-    """
-    problems: list[str] = []
-    folds, k = int(cfg.cv.folds), int(cfg.resampling.k_neighbors)
-    method, vf = cfg.resampling.method, float(cfg.xgboost.validation_fraction)
-    test_size, seed = float(cfg.data.test_size), int(cfg.seed)
-    counts = [int(np.count_nonzero(ds.y == c)) for c in (0, 1)]
-    minority = int(np.argmin(counts))
-    by_time = getattr(cfg.data, "split", "stratified") == "time"
-    if by_time:
-        train_idx = holdout_rows(ds, test_size, seed, "time")[0] if ds.timestamps is not None else None
-        if train_idx is None:
-            raise DataError("data.split=time needs the time column (data.timestamp) in the table.",
-                            ds.source)
-    else:
-        train_idx = _holdout_train_rows(ds.y, test_size, seed) if min(counts) >= 2 else None
-    if train_idx is None:
-        for c in (0, 1):
-            if counts[c] < 2:
-                problems.append(f"class {ds.classes[c]!r} has {counts[c]} row(s); the stratified "
-                                "holdout split needs at least 2 rows of each class (and training "
-                                "many more). Add rows of that class.")
-        if min(counts) >= 2:
-            problems.append(f"{ds.n_rows} rows are too few for a stratified holdout with "
-                            f"data.test_size={test_size:g}; add rows or change data.test_size.")
-        raise DataError(problems, ds.source)
-    y_train = ds.y[train_idx]
-    split_ok = True
-    for c in (0, 1):
-        who, n = f"class {ds.classes[c]!r}", counts[c]
-        n_train = int(np.count_nonzero(y_train == c))
-        if n_train == n:
-            where = "the latest rows (data.split=time)" if by_time else "the holdout"
-            problems.append(f"{who} has {n} rows, so {where} (data.test_size={test_size:g}) "
-                            "would get none of them and its metrics would be undefined; raise "
-                            "data.test_size or add rows of that class.")
-        if n_train < folds:
-            split_ok = False
-            problems.append(f"{who} has {n_train} rows left for training after the holdout, "
-                            f"fewer than cv.folds={folds}: every fold must score rows of both "
-                            f"classes. Use cv.folds={max(2, n_train)} or fewer, or add rows of "
-                            "that class.")
-    fold_counts = _fold_fit_counts(y_train, folds, bool(cfg.cv.shuffle), vf, seed) \
-        if split_ok else {}
-    if split_ok and fold_counts is None:
-        problems.append(f"the fit parts of cv.folds={folds} are too small to carve out an "
-                        f"early-stopping set (xgboost.validation_fraction={vf:g}) with both "
-                        "classes; use fewer folds or add rows.")
-    for c, (fold_fit, fit) in (fold_counts or {}).items():
-        who, n = f"class {ds.classes[c]!r}", counts[c]
-        if fit < 1:
-            problems.append(f"{who} has {fold_fit} rows in the smallest fold fit part, too few to "
-                            f"carve out an early-stopping set (xgboost.validation_fraction={vf:g}) "
-                            "and still fit on the rest; use fewer folds or add rows of that class.")
-        elif c == minority and method in _NEIGHBOUR_METHODS and fit < k + 1:
-            fixes = [f"resampling.k_neighbors={fit - 1} or lower" if fit >= 2 else None,
-                     f"fewer folds (cv.folds={folds - 1})" if folds > 2 else None,
-                     "resampling.method=random_over", "more rows of that class"]
-            n_train = int(np.count_nonzero(y_train == c))
-            problems.append(
-                f"the minority {who} has {n} rows: {n_train} after the holdout "
-                f"(data.test_size={test_size:g}), {fold_fit} in the smallest fit part of "
-                f"cv.folds={folds} and {fit} after its early-stopping carve-out "
-                f"(xgboost.validation_fraction={vf:g}); resampling.method={method} with "
-                f"resampling.k_neighbors={k} needs at least {k + 1}. Fix: "
-                + ", or ".join(f for f in fixes if f) + ".")
-    if ds.categories and method in ("adasyn", "borderline_smote"):
-        problems.append(f"resampling.method={method} interpolates between rows and does not respect "
-                        f"categories, and the table has categorical features ({_names(list(ds.categories))}). "
-                        "Use resampling.method=smote (SMOTE-NC with categories), random_over or none.")
-    if method in _NEIGHBOUR_METHODS:
-        # missing categories are a category of their own for the sampler; missing numbers are not
-        nan_cols = [(name, int(n)) for name, n in zip(ds.feature_names, np.isnan(ds.X).sum(axis=0),
-                                                      strict=True) if n and name not in ds.categories]
-        if nan_cols:
-            shown = ", ".join(f"{name!r} ({n})" for name, n in nan_cols[:5])
-            more = f" and {len(nan_cols) - 5} more" if len(nan_cols) > 5 else ""
-            problems.append(
-                f"{len(nan_cols)} feature column(s) have missing values ({shown}{more}); "
-                f"resampling.method={method} interpolates between neighbours and cannot use rows "
-                "with missing values. Fix: resampling.method=random_over (keeps missing values for "
-                "XGBoost), resampling.method=none, or fill the missing values in the data.")
-    if problems:
-        raise DataError(problems, ds.source)
-
-
-_NEIGHBOUR_METHODS = ("smote", "adasyn", "borderline_smote")
-
-
-def _holdout_train_rows(y: np.ndarray, test_size: float, seed: int) -> np.ndarray | None:
-    """Training rows of the real stratified holdout (as ``holdout_split``); None if it cannot split."""
-    from sklearn.model_selection import train_test_split
-
-    try:
-        train_idx, _ = train_test_split(np.arange(y.size), test_size=test_size, random_state=seed,
-                                        shuffle=True, stratify=y)
-    except ValueError:
-        return None
-    return np.sort(train_idx)
-
-
-def _fold_fit_counts(y: np.ndarray, folds: int, shuffle: bool, vf: float,
-                     seed: int) -> dict[int, tuple[int, int]] | None:
-    """Per class, the smallest (fit part, fit part minus carve-out) row counts over the folds.
-
-    Mirrors the splits of ``trainguard.training.cv.FoldPlan`` (same splitters, same seeds) on labels alone,
-    so the counts are exact. None when a carve-out cannot be split.
-    """
-    from sklearn.model_selection import StratifiedKFold, train_test_split
-
-    splitter = StratifiedKFold(folds, shuffle=shuffle, random_state=seed if shuffle else None)
-    worst: dict[int, tuple[int, int]] = {}
-    for i, (fit_part, _) in enumerate(splitter.split(np.zeros(y.size), y)):
-        try:
-            fit_idx, _ = train_test_split(fit_part, test_size=vf, stratify=y[fit_part],
-                                          random_state=seed + i, shuffle=True)
-        except ValueError:
-            return None
-        for c in (0, 1):
-            pair = (int(np.count_nonzero(y[fit_part] == c)), int(np.count_nonzero(y[fit_idx] == c)))
-            if c not in worst or pair[1] < worst[c][1]:
-                worst[c] = pair
-    return worst
-
-
-def holdout_rows(ds: Dataset, test_size: float, seed: int,
-                 split: str = "stratified") -> tuple[np.ndarray, np.ndarray]:
-    """Sorted (train, test) row indices of the holdout split (see ``holdout_split``)."""
-    if split == "time":
-        if ds.timestamps is None:
-            raise DataError("data.split=time needs data.timestamp: name the time column.", ds.source)
-        n_test = math.ceil(test_size * ds.n_rows)
-        order = np.argsort(ds.timestamps, kind="stable")  # ties keep table order
-        return np.sort(order[: ds.n_rows - n_test]), np.sort(order[ds.n_rows - n_test:])
-    from sklearn.model_selection import train_test_split
-
-    idx = np.arange(ds.n_rows)
-    try:
-        train_idx, test_idx = train_test_split(idx, test_size=test_size, random_state=seed,
-                                               shuffle=True, stratify=ds.y)
-    except ValueError as exc:
-        raise DataError(f"cannot make a stratified holdout split with data.test_size={test_size:g}: "
-                        f"{exc} Add rows of the smaller class or change data.test_size.",
-                        ds.source) from None
-    return np.sort(train_idx), np.sort(test_idx)
-
-
-def holdout_split(ds: Dataset, test_size: float, seed: int,
-                  split: str = "stratified") -> tuple[Dataset, Dataset]:
-    """(train, test) split, deterministic for a seed; the test part stays untouched.
-
-    ``split="stratified"`` draws the holdout at random keeping the class ratio; ``"time"`` keeps
-    the latest ``test_size`` share of rows by ``ds.timestamps`` as the holdout, as a model meets
-    the future. Raises DataError when a class is too small to be split.
-    """
-    train_idx, test_idx = holdout_rows(ds, test_size, seed, split)
-    return (ds.subset(train_idx, f"{ds.source} (train split)"),
-            ds.subset(test_idx, f"{ds.source} (holdout split)"))
+# embedded data, writing
 
 
 def embedded_dataset() -> Dataset:
@@ -813,13 +434,13 @@ def write_csv(ds: Dataset, path: str | Path) -> Path:
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    quoted = [_csv_line([str(c)]) for c in ds.classes]  # the two labels, quoted if need be
+    quoted = [csv_line([str(c)]) for c in ds.classes]  # the two labels, quoted if need be
     if ds.categories:  # categories written as their text, quoted where need be
         _write_csv_text(ds, p)
         return p
     has_nan = np.isnan(ds.X).any(axis=1).tolist()
     with open_for_write(p, "w", newline="") as fh:
-        fh.write(_csv_line([*ds.feature_names, ds.target]) + "\n")
+        fh.write(csv_line([*ds.feature_names, ds.target]) + "\n")
         for row, label, nan in zip(ds.X.tolist(), ds.y.tolist(), has_nan, strict=True):
             cells = [("" if v != v else repr(v)) for v in row] if nan else map(repr, row)
             fh.write(",".join(cells) + ("," if row else "") + quoted[int(label)] + "\n")

@@ -60,11 +60,6 @@ class CategoryMap:
             out.append(math.nan if t is None else index.get(t, fallback))
         return np.array(out, dtype=np.float64)
 
-    @property
-    def n_codes(self) -> int:
-        """Number of codes the model knows (kept categories plus ``other``)."""
-        return len(self.categories) + (self.other is not None)
-
     def to_dict(self) -> dict[str, Any]:
         """JSON form (model attribute and evaluation.json)."""
         return {"name": self.name, "categories": list(self.categories), "other": self.other,

@@ -4,7 +4,8 @@ Three separable pieces, because the local runner emulates a tuning job from the 
 with them: ``Searcher`` proposes hyperparameters (random, or Bayesian: a Gaussian-process
 surrogate with expected improvement on the unit cube), ``MedianStopper`` is the tuner's "Auto"
 trial early stopping (stop a trial whose running CV mean falls below the median of earlier trials
-at the same fold), and ``search`` composes them with leakage-free ``cross_validate``.
+at the same fold), ``run_trials`` is the one trial loop composing them, and ``search`` runs that
+loop with leakage-free ``cross_validate``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from scipy.stats import norm
@@ -32,8 +33,10 @@ __all__ = [
     "OnEvent",
     "SearchResult",
     "Searcher",
+    "StopCheck",
     "Trial",
     "parse_value",
+    "run_trials",
     "search",
 ]
 
@@ -264,6 +267,12 @@ class MedianStopper:
             return True
         return running_score < med if self.maximize else running_score > med
 
+    def check(self, trial: Any, fold_index: int, running_score: float) -> bool:
+        """``should_stop`` judged against earlier trials, then this score ``record``-ed."""
+        stop = self.should_stop(trial, fold_index, running_score)
+        self.record(trial, fold_index, running_score)
+        return stop
+
 
 @dataclass
 class Trial:
@@ -307,6 +316,37 @@ class SearchResult:
                 "trials": [t.to_dict() for t in self.trials]}
 
 
+StopCheck = Callable[[int, float], bool]
+"""``stop(fold_index, running_score)``: records a trial's running score, True when it should stop."""
+
+R = TypeVar("R")
+
+
+def run_trials(ranges: Mapping[str, ParamRange], run_trial: Callable[[int, dict[str, Any], StopCheck], R],
+               score: Callable[[R], float], *, strategy: str, max_jobs: int, seed: int,
+               maximize: bool, early_stopping: bool) -> list[R]:
+    """The tuner's trial loop: suggest, run, observe until the budget or the space is spent.
+
+    ``run_trial(index, params, stop)`` runs one trial (index counts from 0) and calls ``stop``
+    after each fold; with ``early_stopping`` it is the median rule, else it never stops.
+    ``score(result)`` is the objective fed back to the searcher (NaN for a trial without one).
+    """
+    searcher = Searcher(ranges, strategy, max_jobs, seed, maximize)
+    stopper = MedianStopper(maximize) if early_stopping else None
+    results: list[R] = []
+    while not searcher.exhausted:
+        index = len(results)
+        params = searcher.suggest()
+
+        def stop(fold_index: int, running: float, _trial: int = index) -> bool:
+            return stopper is not None and stopper.check(_trial, fold_index, running)
+
+        result = run_trial(index, params, stop)
+        searcher.observe(params, score(result))
+        results.append(result)
+    return results
+
+
 def search(X: Any, y: Any, cfg: Config, on_trial: Callable[[Trial], None] | None = None,
            on_event: OnEvent | None = None, *, plan: FoldPlan | None = None) -> SearchResult:
     """Tune over ``cfg.tuning.ranges`` with ``cfg.tuning.max_jobs`` CV trials; seeded.
@@ -319,32 +359,29 @@ def search(X: Any, y: Any, cfg: Config, on_trial: Callable[[Trial], None] | None
     metric = t.objective
     maximize = metric not in LOWER_IS_BETTER
     plan = plan if plan is not None else FoldPlan(X, y, cfg)
-    searcher = Searcher(t.ranges, t.strategy, t.max_jobs, cfg.seed, maximize)
-    stopper = MedianStopper(maximize) if t.early_stopping == "auto" else None
-    result = SearchResult(objective=f"cv:{metric}", maximize=maximize, strategy=t.strategy)
     emit = on_event or (lambda kind, info: None)
-    number = 0
-    while not searcher.exhausted:
-        params = searcher.suggest()
+
+    def run_trial(number: int, params: dict[str, Any], stop: StopCheck) -> Trial:
         emit("trial_started", {"trial": number, "params": dict(params)})
 
-        def on_fold(i: int, metrics: dict[str, float], partial: CVResult, n: int = number) -> bool:
+        def on_fold(i: int, metrics: dict[str, float], partial: CVResult) -> bool:
             running = partial.mean(metric)
-            stop = stopper is not None and stopper.should_stop(n, i, running)
-            if stopper is not None:
-                stopper.record(n, i, running)
-            emit("fold_done", {"trial": n, "fold": i, "metrics": dict(metrics),
-                               "running": running, "stop": stop})
-            return stop
+            stopping = stop(i, running)
+            emit("fold_done", {"trial": number, "fold": i, "metrics": dict(metrics),
+                               "running": running, "stop": stopping})
+            return stopping
 
         cv = cross_validate(X, y, cfg, params, on_fold=on_fold, plan=plan)
         score = cv.mean(metric)
-        searcher.observe(params, score)
         trial = Trial(number, params, score, cv, cv.stopped_early)
-        result.trials.append(trial)
         emit("trial_finished", {"trial": number, "params": dict(params), "score": score,
                                 "stopped_early": cv.stopped_early, "folds_run": cv.folds_run})
         if on_trial is not None:
             on_trial(trial)
-        number += 1
-    return result
+        return trial
+
+    trials = run_trials(t.ranges, run_trial, lambda trial: trial.score, strategy=t.strategy,
+                        max_jobs=t.max_jobs, seed=cfg.seed, maximize=maximize,
+                        early_stopping=t.early_stopping == "auto")
+    return SearchResult(objective=f"cv:{metric}", maximize=maximize, strategy=t.strategy,
+                        trials=trials)

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from trainguard.training.data import _FAST_NAN, Dataset, _parse_target
+from trainguard.training.cells import FAST_NAN, parse_target
+from trainguard.training.data import Dataset
 from trainguard.training.files import open_for_write
 
 __all__ = ["SPLIT_CONTENT_TYPE", "SPLIT_FILES", "read_bulk", "write_split"]
@@ -27,7 +28,7 @@ SPLIT_CONTENT_TYPE = "application/x-parquet"
 """The train channel's ContentType: SageMaker's name for Parquet input."""
 
 _ROW_GROUP = 1 << 17  # rows per Parquet row group: readers parallelize over groups
-_NULLS = sorted(_FAST_NAN)  # the usual spellings of a missing cell, as the CSV fast path has them
+_NULLS = sorted(FAST_NAN)  # the usual spellings of a missing cell, as the CSV fast path has them
 _MAX_LABELS = 64  # distinct label texts decided here ('1', '1.0' and ' 1' are one class)
 
 
@@ -184,7 +185,7 @@ def _dataset(holder: list[Any], header: list[str], target: str, positive_label: 
 def _labels(name: str, col: Any, positive_label: Any) -> tuple[tuple[Any, Any], np.ndarray] | None:
     """Classes and 0/1 labels, deciding on each distinct value once, in order of first appearance.
 
-    ``_parse_target`` sees the distinct values in that order, which is all its result depends on,
+    ``parse_target`` sees the distinct values in that order, which is all its result depends on,
     so classes and labels are the detailed loader's; any problem (a missing label, not two values)
     returns None for the detailed pass to report with rows.
     """
@@ -208,7 +209,7 @@ def _labels(name: str, col: Any, positive_label: Any) -> tuple[tuple[Any, Any], 
     if len(values) > _MAX_LABELS or any(v is None for v in values):
         return None  # a null label, or a column that is no label at all: the detailed pass
     problems: list[str] = []
-    parsed = _parse_target(name, values, None, positive_label, problems)
+    parsed = parse_target(name, values, None, positive_label, problems)
     if parsed is None or problems:
         return None
     classes, per_value = parsed

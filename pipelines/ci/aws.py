@@ -17,8 +17,8 @@ from typing import Any
 from trainguard.training.config import Config, load_config, parse_override
 from trainguard.training.errors import TrainguardError
 
-__all__ = ["DeployError", "aws_errors", "build_definition", "client_config", "config_from_args",
-           "error_code", "make_session"]
+__all__ = ["DeployError", "aws_errors", "build_definition", "build_definition_and_bundle", "client_config",
+           "config_from_args", "describe_pipeline", "error_code", "make_session", "pipeline_clients"]
 
 DEFAULT_MAX_ATTEMPTS = 5
 """botocore standard retry mode: throttling and 5xx are retried with backoff up to this many tries."""
@@ -162,3 +162,39 @@ def aws_errors(action: str) -> Iterator[None]:
                 "with a concurrency group)."
             ) from None
         raise DeployError(f"{action} failed ({code or 'unknown error'}): {message}") from None
+
+
+# AWS answers ResourceNotFound for a missing pipeline; moto (the test endpoint) answers
+# ValidationException. Treating the latter as "missing" is safe: a request that is really invalid
+# fails again, with its own message, on the CreatePipeline that follows.
+_NOT_FOUND = {"ResourceNotFound", "ResourceNotFoundException", "ValidationException"}
+
+
+def pipeline_clients(cfg: Config, session: Any, endpoint_url: str | None) -> tuple[Any, Any]:
+    """(s3, sagemaker) clients with the retry settings of ``client_config``."""
+    conf = client_config()
+    kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    # creating a client resolves the credentials, so their errors can surface here
+    with aws_errors("AWS client setup"):
+        return (session.client("s3", config=conf, **kwargs),
+                session.client("sagemaker", config=conf, **kwargs))
+
+
+def describe_pipeline(sm: Any, name: str) -> dict[str, Any] | None:
+    """DescribePipeline's answer, or None when no pipeline has that name."""
+    import botocore.exceptions
+
+    with aws_errors("sagemaker:DescribePipeline"):
+        try:
+            return sm.describe_pipeline(PipelineName=name)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) in _NOT_FOUND:
+                return None
+            raise
+
+
+def build_definition_and_bundle(cfg: Config) -> tuple[str, Any]:
+    """The local definition JSON and the code bundle it references (both built once per process)."""
+    from trainguard.pipelines.bundle import build_bundle
+
+    return build_definition(cfg), build_bundle()

@@ -12,7 +12,7 @@ import json
 
 from trainguard.pipelines.ci.aws import build_definition, config_from_args
 from trainguard.pipelines.cli.options import add_config_options
-from trainguard.pipelines.definition import DefinitionError, load_definition, parse_definition
+from trainguard.pipelines.definition import DefinitionError, load_definition, param_pairs, parse_definition
 from trainguard.pipelines.ops.cost import (
     CostLimitExceeded,
     UnknownPrice,
@@ -21,7 +21,6 @@ from trainguard.pipelines.ops.cost import (
     format_estimate,
     infer_region,
     load_price_table,
-    param_pairs,
 )
 from trainguard.training.errors import TrainguardError
 

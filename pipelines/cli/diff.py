@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from trainguard.pipelines.ci.upsert import diff
+from trainguard.pipelines.ci.diff import diff
 from trainguard.pipelines.cli.options import add_aws_options, add_config_options, aws_config, check_role_arn
 
 __all__ = ["add_arguments", "run"]

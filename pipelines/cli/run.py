@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from trainguard.pipelines.definition import param_pairs
 from trainguard.pipelines.local.progress import Progress
 from trainguard.pipelines.local.run import (
     DEFAULT_WORKDIR,
@@ -51,12 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run locally, print progress to stderr and the summary to stdout; return the exit status."""
     overrides = dict(parse_override(o) for o in args.overrides)
-    params: dict[str, Any] = {}
-    for text in args.params:
-        if "=" not in text:
-            raise ConfigError(f"--param {text!r} has no '='; write it as Name=value, e.g. MinAuc=0.8.")
-        name, _, value = text.partition("=")
-        params[name.strip()] = value
+    params = param_pairs(args.params)
     if args.monitoring:
         return _run_monitoring(args, overrides)
     print(f"trainguard run: building the pipeline and running it locally in {args.workdir}/", file=sys.stderr)

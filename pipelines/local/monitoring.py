@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from trainguard.pipelines.bundle import build_bundle
+from trainguard.pipelines.definition import resolve_parameters
 from trainguard.pipelines.local import RunOutcome, run_definition
-from trainguard.pipelines.local.runner import resolve_parameters
 from trainguard.pipelines.local.store import LocalStore
 from trainguard.training.config import load_config
 from trainguard.training.errors import DataError

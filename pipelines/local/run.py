@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from trainguard.pipelines.bundle import build_bundle
+from trainguard.pipelines.definition import resolve_parameters
 from trainguard.pipelines.local import RunOutcome, StepRecord, definition_cache, run_definition
-from trainguard.pipelines.local.runner import resolve_parameters
 from trainguard.pipelines.local.store import LocalStore
 from trainguard.pipelines.local.workdir import lock_workdir
 from trainguard.pipelines.ops.cost import CostEstimate, estimate
@@ -159,13 +159,7 @@ def run_local(config: Config | str | Path | Mapping[str, Any] | None = None, *,
     if data_file is not None:
         _check_roles(data_file, cfg)
     reg = open_registry(registry if registry is not None else cfg.registry.local_path)
-    params = dict(parameters or {})
-    bar = params.get("ChampionBar")
-    if bar is None:
-        found = champion_bar_of(reg, cfg)
-        params["ChampionBar"] = bar = found.value
-        if found.note and on_event is not None:
-            on_event("note", message=found.note)
+    params, bar = _with_champion_bar(reg, cfg, parameters, on_event)
     definitions = Path(workdir) / DEFINITION_CACHE
     text, key, cached = definition_cache.load_or_build(cfg, definitions)  # a miss imports the SDK
     definition = json.loads(text)
@@ -175,31 +169,64 @@ def run_local(config: Config | str | Path | Mapping[str, Any] | None = None, *,
         on_event("plan_cost", estimate=cost)
     workdir = _make_workdir(Path(workdir))
     with lock_workdir(workdir):  # one run per work dir; a second is refused naming the holder
-        declared = {p["Name"]: p for p in definition.get("Parameters", [])}
-        staging = None
-        if "InputDataUri" in declared:
-            uri = str(params.get("InputDataUri", declared["InputDataUri"].get("DefaultValue", "")))
-            staging = _plan_staging(workdir, uri, data_file)  # refused here, before anything changes
+        staging = _staging_of(workdir, definition, params, data_file)  # refused before any change
         if not cached:
             definition_cache.store(definitions, key, text)
-        for name in _OUTPUTS:  # stale evidence from an earlier run must not survive this one
-            (workdir / name).unlink(missing_ok=True)
-        definition_path = workdir / "definition.json"
-        write_text(definition_path, text)
-        if staging is not None:
-            _stage_data(workdir, staging, data_file)
-        bundle = build_bundle()
-        user_paths = _UserPaths(data_file, staging.target.name if staging is not None else None)
-        outcome = run_definition(definition, workdir, parameters=params, registry=reg,
-                                 code_sha=bundle.sha256, pipeline_name=cfg.aws.pipeline_name,
-                                 use_cache=use_cache, on_event=user_paths.events(on_event), seed=cfg.seed,
-                                 lineage={"data": str(data_file.resolve()) if data_file else "embedded digits"})
-        outcome.failure = user_paths(outcome.failure)
-        for record in outcome.steps:
-            record.message = user_paths(record.message)
+        definition_path = _fresh_outputs(workdir, text, staging, data_file)
+        outcome = _execute(definition, workdir, params, reg, cfg, data_file, staging, use_cache, on_event)
         result = _collect(outcome, cfg, workdir, definition_path, float(bar))
         result.cost = cost
         return result
+
+
+def _with_champion_bar(reg: Any, cfg: Config, parameters: Mapping[str, Any] | None,
+                       on_event: Callable[..., None] | None) -> tuple[dict[str, Any], Any]:
+    """(parameters, bar): ChampionBar from the registry's champion unless the caller gave one."""
+    params = dict(parameters or {})
+    bar = params.get("ChampionBar")
+    if bar is None:
+        found = champion_bar_of(reg, cfg)
+        params["ChampionBar"] = bar = found.value
+        if found.note and on_event is not None:
+            on_event("note", message=found.note)
+    return params, bar
+
+
+def _staging_of(workdir: Path, definition: Mapping[str, Any], params: Mapping[str, Any],
+                data_file: Path | None) -> _Staging | None:
+    """Where the user's data goes under InputDataUri's location (None without that parameter)."""
+    declared = {p["Name"]: p for p in definition.get("Parameters", [])}
+    if "InputDataUri" not in declared:
+        return None
+    uri = str(params.get("InputDataUri", declared["InputDataUri"].get("DefaultValue", "")))
+    return _plan_staging(workdir, uri, data_file)
+
+
+def _fresh_outputs(workdir: Path, text: str, staging: _Staging | None, data_file: Path | None) -> Path:
+    """Clear an earlier run's evidence, write this run's definition, stage the data; the definition's path."""
+    for name in _OUTPUTS:  # stale evidence from an earlier run must not survive this one
+        (workdir / name).unlink(missing_ok=True)
+    definition_path = workdir / "definition.json"
+    write_text(definition_path, text)
+    if staging is not None:
+        _stage_data(workdir, staging, data_file)
+    return definition_path
+
+
+def _execute(definition: Mapping[str, Any], workdir: Path, params: Mapping[str, Any], reg: Any,
+             cfg: Config, data_file: Path | None, staging: _Staging | None, use_cache: bool,
+             on_event: Callable[..., None] | None) -> RunOutcome:
+    """Run the definition; messages name the user's data file, not the staged copy."""
+    bundle = build_bundle()
+    user_paths = _UserPaths(data_file, staging.target.name if staging is not None else None)
+    outcome = run_definition(definition, workdir, parameters=params, registry=reg,
+                             code_sha=bundle.sha256, pipeline_name=cfg.aws.pipeline_name,
+                             use_cache=use_cache, on_event=user_paths.events(on_event), seed=cfg.seed,
+                             lineage={"data": str(data_file.resolve()) if data_file else "embedded digits"})
+    outcome.failure = user_paths(outcome.failure)
+    for record in outcome.steps:
+        record.message = user_paths(record.message)
+    return outcome
 
 
 def _check_roles(data_file: Path, cfg: Config) -> None:

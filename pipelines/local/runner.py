@@ -17,20 +17,20 @@ from pathlib import Path
 from typing import Any
 
 from trainguard.pipelines.bundle import build_bundle
-from trainguard.pipelines.definition import read_definition
+from trainguard.pipelines.definition import read_definition, resolve_parameters
 from trainguard.pipelines.local.cache import StepCache, cache_key
 from trainguard.pipelines.local.container import JobRunner
 from trainguard.pipelines.local.context import RunContext, StepResult
-from trainguard.pipelines.local.errors import DefinitionError, StepFailed
+from trainguard.pipelines.local.errors import StepFailed
 from trainguard.pipelines.local.executors import executor_for
 from trainguard.pipelines.local.expressions import Expressions
 from trainguard.pipelines.local.graph import Step, StepGraph, build_graph
 from trainguard.pipelines.local.store import LocalStore
 from trainguard.pipelines.local.workdir import lock_workdir
-from trainguard.training.errors import ConfigError, TrainguardError
+from trainguard.training.errors import TrainguardError
 from trainguard.training.jobs import run_job as default_run_job
 
-__all__ = ["LOCAL_BUILD", "RunOutcome", "StepRecord", "resolve_parameters", "run_definition"]
+__all__ = ["LOCAL_BUILD", "RunOutcome", "StepRecord", "run_definition"]
 
 LOCAL_BUILD = "local-build"
 """``code_sha`` default: the sha256 of the code bundle built from the installed code."""
@@ -73,61 +73,6 @@ class RunOutcome:
             if s.name == name:
                 return s
         raise KeyError(name)
-
-
-_PARAM_TYPES: dict[str, Callable[[Any], Any]] = {"String": str, "Integer": int, "Float": float,
-                                                 "Boolean": bool}
-
-
-def resolve_parameters(definition: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Each declared parameter's value: the override if given (coerced to its type), else default.
-
-    ConfigError for an override of an undeclared parameter, a value of the wrong type or outside
-    the parameter's EnumValues, or a parameter with neither default nor value.
-    """
-    declared = {p["Name"]: p for p in definition.get("Parameters") or []}
-    overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - set(declared))
-    if unknown:
-        raise ConfigError(f"parameter {unknown[0]!r} is not declared by the pipeline; declared: "
-                          f"{', '.join(sorted(declared)) or 'none'}.")
-    values: dict[str, Any] = {}
-    for name, p in declared.items():
-        kind = p.get("Type", "String")
-        if name in overrides:
-            values[name] = _coerce(name, kind, overrides[name])
-        elif "DefaultValue" in p:
-            values[name] = _coerce(name, kind, p["DefaultValue"])
-        else:
-            raise ConfigError(f"parameter {name!r} has no default; give it a value (--param {name}=...).")
-        allowed = p.get("EnumValues")
-        if allowed and values[name] not in allowed:
-            raise ConfigError(f"parameter {name} must be one of {', '.join(map(str, allowed))}; "
-                              f"got {values[name]!r}.")
-    return values
-
-
-def _coerce(name: str, kind: str, value: Any) -> Any:
-    try:
-        if kind == "Boolean" and isinstance(value, str):
-            low = value.strip().lower()
-            if low not in ("true", "false"):
-                raise ValueError(value)
-            return low == "true"
-        if kind == "Integer" and isinstance(value, str):
-            return int(value.strip())
-        if kind == "Float" and isinstance(value, (str, int)) and not isinstance(value, bool):
-            return float(value)
-        if kind == "Integer" and isinstance(value, float) and value.is_integer():
-            return int(value)
-        caster = _PARAM_TYPES.get(kind)
-        if caster is None:
-            raise DefinitionError(f"parameter {name} has unknown type {kind!r}.")
-        if kind != "String" and not isinstance(value, (int, float, bool)):
-            raise ValueError(value)
-        return caster(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"parameter {name} is {kind}; got {value!r}.") from None
 
 
 def run_definition(definition: Mapping[str, Any] | str | Path, workdir: str | Path, *,

@@ -2,16 +2,17 @@
 
 Reads HyperParameterTuningJobConfig (ParameterRanges with types and scaling, Strategy,
 ResourceLimits.MaxNumberOfTrainingJobs, TrainingJobEarlyStoppingType, the objective) and the
-TrainingJobDefinition; runs trials one after another with ``trainguard.training.search``'s Searcher, stops
-trials early with its MedianStopper when the type is Auto, and reports the best job so
-``TrainingJobSummaries[0]`` / ``BestTrainingJob`` references (the top-model URI) resolve.
+TrainingJobDefinition; runs trials one after another through ``trainguard.training.search``'s
+``run_trials`` (its Searcher, and its MedianStopper when the early stopping type is Auto), and
+reports the best job so ``TrainingJobSummaries[0]`` / ``BestTrainingJob`` references (the
+top-model URI) resolve.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from trainguard.pipelines.local.container import MetricReader
@@ -20,7 +21,7 @@ from trainguard.pipelines.local.errors import DefinitionError, StepFailed, Unsup
 from trainguard.pipelines.local.jobrun import check_training, run_training_job
 from trainguard.training.config import ParamRange
 from trainguard.training.jobs import JobStopped
-from trainguard.training.search import MedianStopper, Searcher
+from trainguard.training.search import StopCheck, run_trials
 
 __all__ = ["check_tuning", "parse_ranges", "run_tuning", "training_definition"]
 
@@ -82,46 +83,40 @@ def run_tuning(step: str, args: Mapping[str, Any], ctx: RunContext) -> StepResul
     metric, maximize = _objective(step, cfg, definition)
     ranges = parse_ranges(step, cfg.get("ParameterRanges") or {})
     max_jobs = int((cfg.get("ResourceLimits") or {}).get("MaxNumberOfTrainingJobs", 1))
-    strategy = str(cfg.get("Strategy", "Bayesian")).lower()
     static = {k: str(v) for k, v in (definition.get("StaticHyperParameters") or {}).items()}
-    seed = int(float(static.get("seed", ctx.seed)))
-    folds = int(float(static.get("folds", 5)))
-    searcher = Searcher(ranges, strategy=strategy, max_jobs=max_jobs, seed=seed, maximize=maximize)
-    auto = cfg.get("TrainingJobEarlyStoppingType") == "Auto"
-    stopper = MedianStopper(maximize=maximize) if auto else None
-    defs = (definition.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
-    tuning_name = ctx.job_name(step)
-    trials: list[dict[str, Any]] = []
-    while not searcher.exhausted:
-        number = len(trials) + 1
-        params = searcher.suggest()
-        name = f"{tuning_name}-{number:03d}"
-        hps = {**static, **{k: _fmt(v) for k, v in params.items()}}
-        ctx.emit("trial_start", step=step, trial=number, total=max_jobs, name=name, folds=folds)
+    job = _TrialJob(step, definition, ctx, metric, max_jobs, static)
+    trials = run_trials(ranges, job.run, _objective_value,
+                        strategy=str(cfg.get("Strategy", "Bayesian")).lower(), max_jobs=max_jobs,
+                        seed=int(float(static.get("seed", ctx.seed))), maximize=maximize,
+                        early_stopping=cfg.get("TrainingJobEarlyStoppingType") == "Auto")
+    return _tuning_result(step, args, job.tuning_name, trials, metric, maximize)
+
+
+class _TrialJob:
+    """Runs one trial of the tuning job as a local training job named after the tuning job."""
+
+    def __init__(self, step: str, definition: Mapping[str, Any], ctx: RunContext, metric: str,
+                 max_jobs: int, static: dict[str, str]) -> None:
+        self.step, self.definition, self.ctx, self.metric = step, definition, ctx, metric
+        self.max_jobs, self.static = max_jobs, static
+        self.folds = int(float(static.get("folds", 5)))
+        self.metric_defs = (definition.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
+        self.tuning_name = ctx.job_name(step)
+
+    def run(self, index: int, params: dict[str, Any], stop: StopCheck) -> dict[str, Any]:
+        """The trial's record: status, objective, metrics, model URI and seconds."""
+        step, ctx, metric, number = self.step, self.ctx, self.metric, index + 1
+        name = f"{self.tuning_name}-{number:03d}"
+        hps = {**self.static, **{k: _fmt(v) for k, v in params.items()}}
+        ctx.emit("trial_start", step=step, trial=number, total=self.max_jobs, name=name, folds=self.folds)
         started = time.perf_counter()
         history: list[float] = []
-
-        def on_metric(metric_name: str, value: float, _history: list[float] = history,
-                      _trial: int = number) -> bool:
-            """Each running CV mean of the objective, one per fold: progress and median stopping."""
-            if metric_name != metric:
-                return False
-            _history.append(value)
-            fold = len(_history) - 1
-            if fold >= folds:  # the closing summary line, not a fold
-                return False
-            ctx.emit("fold", step=step, trial=_trial, total=max_jobs, fold=fold + 1, folds=folds)
-            if stopper is None or fold == folds - 1:  # after the last fold the CV result is whole
-                return False
-            stop = stopper.should_stop(_trial, fold, value)
-            stopper.record(_trial, fold, value)
-            return stop
-
-        reader = MetricReader(defs)
+        reader = MetricReader(self.metric_defs)
         trial: dict[str, Any] = {"name": name, "number": number, "hyperparameters": dict(params),
                                  "status": "Completed"}
         try:
-            props = run_training_job(step, name, definition, hps, ctx, reader, on_metric)
+            props = run_training_job(step, name, self.definition, hps, ctx, reader,
+                                     self._on_metric(number, history, stop))
             value = reader.final().get(metric)
             if value is None or not math.isfinite(value):
                 raise StepFailed(step, f"trial {name} reported no {metric} (no metric line matched).")
@@ -136,10 +131,37 @@ def run_tuning(step: str, args: Mapping[str, Any], ctx: RunContext) -> StepResul
                 raise
             trial.update(status="Failed", objective=None, metrics=reader.final(), reason=exc.reason)
         trial["seconds"] = round(time.perf_counter() - started, 3)
-        searcher.observe(params, trial["objective"] if trial["objective"] is not None else math.nan)
-        trials.append(trial)
-        ctx.emit("trial_end", step=step, trial=number, total=max_jobs, name=name,
+        ctx.emit("trial_end", step=step, trial=number, total=self.max_jobs, name=name,
                  status=trial["status"], objective=trial["objective"])
+        return trial
+
+    def _on_metric(self, number: int, history: list[float], stop: StopCheck) -> Callable[[str, float], bool]:
+        """Each running CV mean of the objective, one per fold: progress and median stopping."""
+
+        def on_metric(metric_name: str, value: float) -> bool:
+            if metric_name != self.metric:
+                return False
+            history.append(value)
+            fold = len(history) - 1
+            if fold >= self.folds:  # the closing summary line, not a fold
+                return False
+            self.ctx.emit("fold", step=self.step, trial=number, total=self.max_jobs, fold=fold + 1,
+                          folds=self.folds)
+            if fold == self.folds - 1:  # after the last fold the CV result is whole
+                return False
+            return stop(fold, value)
+
+        return on_metric
+
+
+def _objective_value(trial: Mapping[str, Any]) -> float:
+    """What the searcher learns from a trial: its objective, NaN when it has none."""
+    return trial["objective"] if trial["objective"] is not None else math.nan
+
+
+def _tuning_result(step: str, args: Mapping[str, Any], tuning_name: str, trials: list[dict[str, Any]],
+                   metric: str, maximize: bool) -> StepResult:
+    """The tuning job's properties: best job and summaries, completed ones ranked first."""
     completed = [t for t in trials if t["status"] == "Completed"]
     if not completed:
         reasons = "; ".join(sorted({t.get("reason", t["status"]) for t in trials}))

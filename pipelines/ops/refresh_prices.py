@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from trainguard.pipelines.ops.cost import PRICE_TABLE_PATH, price_table_from_price_list
+from trainguard.pipelines.ops.prices import PRICE_TABLE_PATH, price_table_from_price_list
 from trainguard.training.files import write_text
 
 __all__ = ["fetch_products", "main", "merge_tables", "read_pages", "write_table"]

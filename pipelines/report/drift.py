@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from trainguard.pipelines.report.html import ReportError, _css, _e, _num, _section, _table
+from trainguard.pipelines.report.html import ReportError
+from trainguard.pipelines.report.markup import esc, html_section, html_table, num, report_css
 from trainguard.training.files import write_text
 
 __all__ = ["render_drift_report", "write_drift_report"]
@@ -42,11 +43,11 @@ def render_drift_report(report: Mapping[str, Any], *, title: str = DEFAULT_TITLE
     css = "approved" if clean else "rejected"
     method = report.get("method")
     how = (f"calibrated: chi-squared on the baseline's bins, family-wise alpha "
-           f"{_num(report.get('alpha'))}, minimum effect (total variation) {_num(report.get('min_effect'))}"
+           f"{num(report.get('alpha'))}, minimum effect (total variation) {num(report.get('min_effect'))}"
            if method == "calibrated" else "Model Monitor's L-infinity rules, as the baseline's constraints ask")
-    head = (f'<div class="verdict {css}"><span class="badge">{_e(verdict)}</span>'
-            f'<p>{_e(report.get("data"))}: {_num(report.get("rows"))} rows checked against '
-            f'{_e(report.get("baseline"))}</p><p class="muted">Method: {_e(how)}.</p></div>')
+    head = (f'<div class="verdict {css}"><span class="badge">{esc(verdict)}</span>'
+            f'<p>{esc(report.get("data"))}: {num(report.get("rows"))} rows checked against '
+            f'{esc(report.get("baseline"))}</p><p class="muted">Method: {esc(how)}.</p></div>')
     sections = [head, _table_section(features), _violations_section(violations)]
     if report.get("model_quality"):
         sections.append(_quality_section(report["model_quality"], report.get("labelled_rows")))
@@ -54,54 +55,54 @@ def render_drift_report(report: Mapping[str, Any], *, title: str = DEFAULT_TITLE
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(title)}</title>", f"<style>{_css()}{_EXTRA_CSS}</style>", "</head>",
-        "<body>", "<main>", f"<h1>{_e(title)}</h1>", *sections, "</main>", "</body>", "</html>", ""])
+        f"<title>{esc(title)}</title>", f"<style>{report_css()}{_EXTRA_CSS}</style>", "</head>",
+        "<body>", "<main>", f"<h1>{esc(title)}</h1>", *sections, "</main>", "</body>", "</html>", ""])
 
 
 def _table_section(features: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for f in features:
         cls = ' class="drifted"' if f.get("drifted") else ""
-        note = f" ({_e(f['note'])})" if f.get("note") else ""
+        note = f" ({esc(f['note'])})" if f.get("note") else ""
         flag = '<span class="fail">drifted</span>' if f.get("drifted") else "no"
         rows.append(
-            f"<tr{cls}><td>{_e(f.get('name'))}</td><td>{_e(f.get('inferred_type'))}</td>"
-            f"<td>{_e(f.get('method'))}</td><td>{_num(f.get('distance'))}</td>"
-            f"<td>{_num(f.get('threshold'))}</td><td>{_pvalue(f.get('p_value'))}</td>"
-            f"<td>{_num(f.get('linf'))}</td><td>{_pct(f.get('completeness_baseline'))} &rarr; "
+            f"<tr{cls}><td>{esc(f.get('name'))}</td><td>{esc(f.get('inferred_type'))}</td>"
+            f"<td>{esc(f.get('method'))}</td><td>{num(f.get('distance'))}</td>"
+            f"<td>{num(f.get('threshold'))}</td><td>{_pvalue(f.get('p_value'))}</td>"
+            f"<td>{num(f.get('linf'))}</td><td>{_pct(f.get('completeness_baseline'))} &rarr; "
             f"{_pct(f.get('completeness_current'))}</td>"
             f"<td>{flag}{note}</td></tr>")
     head = ["feature", "type", "method", "distance", "threshold", "p-value", "L-infinity",
             "completeness", "drifted"]
-    return _section("Features", _table(head, "".join(rows)))
+    return html_section("Features", html_table(head, "".join(rows)))
 
 
 def _violations_section(violations: Sequence[Mapping[str, Any]]) -> str:
     if not violations:
-        return _section("Violations", '<p class="pass">No constraint is violated.</p>')
+        return html_section("Violations", '<p class="pass">No constraint is violated.</p>')
     items = "".join(
-        f'<li class="fail"><b>{_e(v.get("feature_name") or v.get("metric_name"))}</b> '
-        f'({_e(v.get("constraint_check_type"))}): {_e(v.get("description"))}</li>' for v in violations)
-    return _section("Violations (constraint_violations.json)", f'<ul class="reasons">{items}</ul>')
+        f'<li class="fail"><b>{esc(v.get("feature_name") or v.get("metric_name"))}</b> '
+        f'({esc(v.get("constraint_check_type"))}): {esc(v.get("description"))}</li>' for v in violations)
+    return html_section("Violations (constraint_violations.json)", f'<ul class="reasons">{items}</ul>')
 
 
 def _quality_section(rows: Sequence[Mapping[str, Any]], labelled: Any) -> str:
     body = "".join(
-        f'<tr class="{"fail" if r.get("violated") else "pass"}"><td>{_e(r.get("metric"))}</td>'
-        f"<td>{_num(r.get('baseline'))}</td><td>{_num(r.get('value'))}</td>"
-        f"<td>{_num(r.get('threshold'))}</td><td>{'below threshold' if r.get('violated') else 'ok'}</td></tr>"
+        f'<tr class="{"fail" if r.get("violated") else "pass"}"><td>{esc(r.get("metric"))}</td>'
+        f"<td>{num(r.get('baseline'))}</td><td>{num(r.get('value'))}</td>"
+        f"<td>{num(r.get('threshold'))}</td><td>{'below threshold' if r.get('violated') else 'ok'}</td></tr>"
         for r in rows)
-    return _section(f"Model quality ({_num(labelled)} labelled rows)",
-                    _table(["metric", "holdout", "current", "threshold", "verdict"], body))
+    return html_section(f"Model quality ({num(labelled)} labelled rows)",
+                        html_table(["metric", "holdout", "current", "threshold", "verdict"], body))
 
 
 def _charts_section(drifted: Sequence[Mapping[str, Any]]) -> str:
     if not drifted:
-        return _section("Drifted features", '<p class="muted">No feature drifted.</p>')
+        return html_section("Drifted features", '<p class="muted">No feature drifted.</p>')
     legend = ('<p class="legend muted"><span style="background:#8aa4c8"></span>baseline'
               '<span style="background:#c62828"></span>current (share of rows per bin)</p>')
-    charts = "".join(f"<h3>{_e(f.get('name'))}</h3>{_bars(f)}" for f in drifted)
-    return _section("Drifted features", legend + charts)
+    charts = "".join(f"<h3>{esc(f.get('name'))}</h3>{_bars(f)}" for f in drifted)
+    return html_section("Drifted features", legend + charts)
 
 
 def _bars(f: Mapping[str, Any]) -> str:
@@ -117,7 +118,7 @@ def _bars(f: Mapping[str, Any]) -> str:
     bar = max(slot * 0.38, 1.0)
     plot_h = height - bottom - top
     parts = [f'<svg class="bars" viewBox="0 0 {width} {height}" width="100%" role="img" '
-             f'aria-label="baseline and current shares of {_e(f.get("name"))}">']
+             f'aria-label="baseline and current shares of {esc(f.get("name"))}">']
     for k in range(5):  # grid lines and share labels
         y = top + plot_h * (1 - k / 4)
         parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d7de"/>'
@@ -128,11 +129,11 @@ def _bars(f: Mapping[str, Any]) -> str:
         for j, (share, cls) in enumerate(((base[i], "base"), (cur[i], "cur"))):
             h = plot_h * share / top_share
             parts.append(f'<rect class="{cls}" x="{x + j * bar:.1f}" y="{top + plot_h - h:.1f}" '
-                         f'width="{bar:.1f}" height="{h:.1f}"><title>{_e(labels[i])}: {share:.1%}'
+                         f'width="{bar:.1f}" height="{h:.1f}"><title>{esc(labels[i])}: {share:.1%}'
                          f"</title></rect>")
         lx, ly = x + bar, height - bottom + 12
         parts.append(f'<text x="{lx:.1f}" y="{ly}" font-size="10" text-anchor="end" '
-                     f'transform="rotate(-45 {lx:.1f} {ly})">{_e(labels[i][:24])}</text>')
+                     f'transform="rotate(-45 {lx:.1f} {ly})">{esc(labels[i][:24])}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

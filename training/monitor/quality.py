@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 from trainguard.training.errors import DataError
+from trainguard.training.monitor.read import DataSource
 
-__all__ = ["QUALITY_METRICS", "check_quality", "quality_constraints", "read_labels", "to_binary"]
+__all__ = ["QUALITY_METRICS", "check_labelled_quality", "check_quality", "quality_constraints", "read_labels",
+           "to_binary"]
 
 QUALITY_METRICS = ("auc", "precision", "recall", "f1")
 DEFAULT_SIGMAS = 3.0
@@ -145,3 +147,55 @@ def read_labels(path: str | Path, key: str | None = None) -> tuple[dict[str, str
     keyed = f"inference_id (or {key})" if key else "inference_id"
     raise DataError(f"{p}: a labels CSV holds one label column, or {keyed} and one label "
                     f"column; got {', '.join(header)}.")
+
+
+def check_labelled_quality(source: DataSource, names: Sequence[str], header: Sequence[str],
+                           label_column: str | None, labels: str | Path | None,
+                           model: str | Path | None, constraints: Mapping[str, Any] | None,
+                           id_column: str | None = None
+                           ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """Score the rows with the model and check the metrics against labels: a label column, labels
+    in row order, or labels keyed by inference id (data capture) or by the table's ID column.
+    Returns (quality rows, violations, labelled rows)."""
+    from trainguard.training.monitor.scoring import load_model, read_column, score_source
+
+    if constraints is None:
+        raise DataError("labels were given but the baseline has no model-quality constraints "
+                        "(model_quality/constraints.json); baseline the model's evaluation first.")
+    if model is None:
+        raise DataError("labels were given but no model to score the rows with; check against a "
+                        "model package (its baseline and model.tar.gz).")
+    booster, features, classes = load_model(model)
+    proba = score_source(source, features, names if source.kind == "capture" else header, booster)
+    if labels is None:
+        texts = read_column(source, str(label_column))
+        keep = np.asarray([t is not None for t in texts])
+        y = to_binary([t for t in texts if t is not None], classes, f"column {label_column!r}")
+        proba = proba[keep]
+    else:
+        by_id, in_order = read_labels(labels, key=id_column)
+        if in_order is not None:
+            if source.kind == "capture" or len(in_order) != proba.size:
+                raise DataError(f"the labels do not join: {len(in_order)} labels in row order for "
+                                f"{proba.size} data rows; give one label per row, or an "
+                                "inference_id column to join on.", str(labels))
+            y = to_binary(in_order, classes, str(labels))
+        else:
+            ids = source.event_ids
+            if source.kind == "table" and id_column and id_column in header:
+                ids = [t or "" for t in read_column(source, id_column)]
+            if not ids:
+                raise DataError("the labels are keyed by inference id but the data is a table "
+                                "without ids; label a data-capture prefix, give one label per "
+                                "row, or train with data.id naming the table's ID column.", str(labels))
+            assert by_id is not None
+            hits = [i for i, k in enumerate(ids) if k in by_id]
+            if not hits:
+                sample = ", ".join(list(by_id)[:3])
+                rows = "captured rows' inference ids" if source.kind == "capture" else f"rows' {id_column!r}"
+                raise DataError(f"the labels do not join: none of their {len(by_id)} ids "
+                                f"(e.g. {sample}) matches one of the {len(ids)} {rows}.", str(labels))
+            y = to_binary([by_id[ids[i]] for i in hits], classes, str(labels))
+            proba = proba[np.asarray(hits)]
+    rows, violations = check_quality(constraints, y, proba)
+    return rows, violations, int(y.size)

@@ -18,10 +18,11 @@ __all__ = ["load_model", "read_column", "score_source"]
 def load_model(path: str | Path) -> tuple[Any, list[str], list[Any] | None]:
     """(booster, feature names, classes) from a model.tar.gz, or a folder holding it or model.json."""
     import xgboost as xgb
-    from trainguard.training.jobs import CV_RECORD, MODEL_FILE, _extract_model
+    from trainguard.training.job_contract import CV_RECORD, MODEL_FILE
+    from trainguard.training.job_files import extract_model
 
     with tempfile.TemporaryDirectory(prefix="trainguard-monitor-model-") as tmp:
-        folder = _extract_model(Path(path), Path(tmp))
+        folder = extract_model(Path(path), Path(tmp))
         booster = xgb.Booster()
         try:
             booster.load_model(str(folder / MODEL_FILE))

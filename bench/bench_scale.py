@@ -69,7 +69,7 @@ def measure(cmd: list[str]) -> dict:
 
 
 def step_split(stderr: str, workdir: Path) -> list[tuple[str, float, dict[str, float], int]]:
-    """(step, wall s, phase seconds summed over its jobs, job count) for each job-running step."""
+    """(step, wall s, phase seconds summed over its jobs or None, job count) for every step run."""
     steps = [(m["step"], float(m["s"])) for line in stderr.splitlines() if (m := _STEP_LINE.match(line))]
     per_job: dict[str, list[dict[str, float]]] = {"preprocess": [], "train": [], "evaluate": []}
     for log in sorted(workdir.glob("jobs/*/output/job.log")):
@@ -87,6 +87,8 @@ def step_split(stderr: str, workdir: Path) -> list[tuple[str, float, dict[str, f
             top = max(jobs, key=lambda j: float(j.get("peak_mb", 0.0)))
             total["peak"] = (float(top.get("peak_mb", 0.0)), top.get("peak_in", "?"))
             rows.append((step, seconds, total, len(jobs)))
+        else:  # a step without timed jobs (baseline, condition, registration): its wall time alone
+            rows.append((step, seconds, None, 0))
     return rows
 
 
@@ -158,13 +160,16 @@ def run_size(rows: int, trials: int, folds: int, repeat: int, goals: tuple) -> N
           + "   process peak MB so far, reached in")
     for step, seconds, total, n_jobs in last_split:
         name = f"{step} ({n_jobs} jobs)" if n_jobs > 1 else step
+        if total is None:
+            print(f"   {name:<22}{seconds:>8.1f}   (no per-phase timing)")
+            continue
         peak_mb, peak_in = total["peak"]
         print(f"   {name:<22}{seconds:>8.1f}" + "".join(f"{total[p]:>9.1f}" for p in (*PHASES, "other"))
               + f"   {peak_mb:>6.0f} ({peak_in})")
         print(f"   {'  CPU s':<22}{total['cpu_total']:>8.1f}"
               + "".join(f"{total['cpu_' + p]:>9.1f}" for p in (*PHASES, "other")))
-    print(f"   {'outside the steps':<22}{outside:>8.1f}   (interpreter start, SDK import and build, "
-          "staging the data, report)")
+    print(f"   {'outside the steps':<22}{outside:>8.1f}   (interpreter start, SDK import and definition build "
+          "on a first run in a work dir, staging the data, report)")
     # the searches draw different points from the same space, so the boosting work differs
     print("   trials (the same space; each side's search draws its own points):")
     for i, hp in enumerate(floor_trials(trials), 1):

@@ -14,7 +14,7 @@ import yaml
 from botocore.exceptions import ClientError
 from moto_server import MotoServer
 from trainguard.pipelines.ci import upsert as deploy
-from trainguard.pipelines.ci.aws import DeployError, aws_errors, client_config, pipeline_clients
+from trainguard.pipelines.ci.aws import DeployError, aws_errors, client_config, pipeline_clients, unless_missing
 from trainguard.pipelines.ci.diff import diff_definitions
 from trainguard.pipelines.ci.staging import local_data
 from trainguard.pipelines.cli import main
@@ -809,3 +809,20 @@ def test_a_role_of_another_account_is_refused_before_anything_is_created(
            f"{ACCOUNT}" in err and "Traceback" not in err
     assert _client("s3").list_buckets()["Buckets"] == []
     assert _client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+
+
+def test_unless_missing_answers_none_only_for_the_named_absence() -> None:
+    """The read-or-absent helper every ops module uses: a missing resource is None, any other
+    AWS error still stops with the action named."""
+    def failing(code: str) -> Any:
+        def call() -> Any:
+            raise ClientError({"Error": {"Code": code, "Message": "m"}}, "GetThing")
+        return call
+
+    assert unless_missing("svc:GetThing", lambda: {"ok": 1}) == {"ok": 1}
+    assert unless_missing("svc:GetThing", failing("ResourceNotFoundException")) is None
+    assert unless_missing("sqs:GetQueueUrl", failing("QueueDoesNotExist"), ("QueueDoesNotExist",)) is None
+    with pytest.raises(DeployError, match=r"svc:GetThing.*AccessDenied"):
+        unless_missing("svc:GetThing", failing("AccessDenied"))
+    with pytest.raises(DeployError, match="svc:GetThing"):  # a code missing elsewhere, not here
+        unless_missing("svc:GetThing", failing("QueueDoesNotExist"))

@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Collection, Iterator
+from typing import Any, TypeVar
 
 from trainguard.training.config import Config, load_config, parse_override
 from trainguard.training.errors import TrainguardError
+
+_T = TypeVar("_T")
 
 __all__ = ["DeployError", "aws_errors", "build_definition", "build_definition_and_bundle", "client_config",
            "config_from_args", "describe_pipeline", "error_code", "make_session", "pipeline_clients"]
@@ -101,6 +103,21 @@ def error_code(exc: BaseException) -> str:
     """The AWS error code of a ClientError ('' for anything else)."""
     response = getattr(exc, "response", None) or {}
     return str((response.get("Error") or {}).get("Code", ""))
+
+
+def unless_missing(action: str, call: Callable[[], _T],
+                   missing: Collection[str] = ("ResourceNotFoundException",)) -> _T | None:
+    """``call()``'s answer, or None when AWS says the resource is absent (an error code in
+    ``missing``); every other failure goes through ``aws_errors(action)`` as ever."""
+    import botocore.exceptions
+
+    with aws_errors(action):
+        try:
+            return call()
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) not in missing:
+                raise
+            return None
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trainguard.pipelines.ci.aws import DeployError, aws_errors, error_code
+from trainguard.pipelines.ci.aws import DeployError, aws_errors, unless_missing
 from trainguard.pipelines.ops.common import MANAGED_TAG, Printer, account_of, managed_tags, tag_list
 from trainguard.training.config import Config
 
@@ -131,15 +131,9 @@ def topic_policy(arn: str, account: str) -> dict[str, Any]:
 
 
 def _topic_attributes(sns: Any, arn: str) -> dict[str, Any] | None:
-    import botocore.exceptions
-
-    with aws_errors("sns:GetTopicAttributes"):
-        try:
-            return dict(sns.get_topic_attributes(TopicArn=arn)["Attributes"])
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) not in {"NotFound", "NotFoundException", "404"}:
-                raise
-            return None
+    found = unless_missing("sns:GetTopicAttributes", lambda: sns.get_topic_attributes(TopicArn=arn),
+                           ("NotFound", "NotFoundException", "404"))
+    return dict(found["Attributes"]) if found is not None else None
 
 
 def _topic_wanted(cfg: Config, arn: str, account: str) -> dict[str, str]:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from trainguard.pipelines.ci.aws import aws_errors, client_config, error_code
+from trainguard.pipelines.ci.aws import aws_errors, client_config, error_code, unless_missing
 from trainguard.pipelines.ops.finops_plan import (
     PIPELINE_TAG,
     Capacity,
@@ -136,27 +136,16 @@ def _tag_message(inactive: list[str]) -> str:
 
 
 def _topic(clients: Clients, arn: str) -> dict[str, str] | None:
-    import botocore.exceptions
-
-    with aws_errors("sns:GetTopicAttributes"):
-        try:
-            return clients.sns.get_topic_attributes(TopicArn=arn)["Attributes"]
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) in ("NotFound", "NotFoundException"):
-                return None
-            raise
+    found = unless_missing("sns:GetTopicAttributes", lambda: clients.sns.get_topic_attributes(TopicArn=arn),
+                           ("NotFound", "NotFoundException"))
+    return found["Attributes"] if found is not None else None
 
 
 def _budget(clients: Clients, account: str, name: str) -> dict[str, Any] | None:
-    import botocore.exceptions
-
-    with aws_errors("budgets:DescribeBudget"):
-        try:
-            return clients.budgets.describe_budget(AccountId=account, BudgetName=name)["Budget"]
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) in ("NotFoundException",):
-                return None
-            raise
+    found = unless_missing("budgets:DescribeBudget",
+                           lambda: clients.budgets.describe_budget(AccountId=account, BudgetName=name),
+                           ("NotFoundException",))
+    return found["Budget"] if found is not None else None
 
 
 def _notifications(clients: Clients, account: str, name: str) -> list[dict[str, Any]]:

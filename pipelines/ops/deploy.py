@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainguard.pipelines.ci.aws import DeployError, aws_errors, error_code, make_session
+from trainguard.pipelines.ci.aws import DeployError, aws_errors, error_code, make_session, unless_missing
 from trainguard.pipelines.ops.alarms import check_topic, endpoint_alarm_names, upsert_endpoint_alarms
 from trainguard.pipelines.ops.common import MANAGED_TAG, Printer, clients, managed_tags, tag_list
 from trainguard.training.config import Config
@@ -191,15 +191,8 @@ def _choose_package(sm: Any, s3: Any, cfg: Config, package: str) -> dict[str, An
 
 def describe_endpoint(sm: Any, name: str) -> dict[str, Any] | None:
     """DescribeEndpoint's answer, or None when there is no such endpoint."""
-    import botocore.exceptions
-
-    with aws_errors("sagemaker:DescribeEndpoint"):
-        try:
-            return sm.describe_endpoint(EndpointName=name)
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) in _NOT_FOUND:
-                return None
-            raise
+    return unless_missing("sagemaker:DescribeEndpoint", lambda: sm.describe_endpoint(EndpointName=name),
+                          _NOT_FOUND)
 
 
 def _exists(call: Any, action: str, **kwargs: Any) -> bool:

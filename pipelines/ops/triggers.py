@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainguard.pipelines.ci.aws import DeployError, aws_errors, error_code
+from trainguard.pipelines.ci.aws import DeployError, aws_errors, error_code, unless_missing
 from trainguard.pipelines.ops.common import MANAGED_TAG, Printer, managed_tags
 from trainguard.pipelines.ops.metrics import ENDED, PIPELINE_EVENT
 from trainguard.pipelines.ops.monitor_start import MONITOR_REASON
@@ -46,7 +46,6 @@ RUNTIME = "python3.12"
 @dataclass
 class Changes:
     """What an upsert wrote (or, with apply=False, would write): one line per resource."""
-
     lines: list[str] = field(default_factory=list)
 
 
@@ -85,19 +84,18 @@ def package_starter() -> bytes:
     return buf.getvalue()
 
 
+def _queue_url(sqs: Any, name: str) -> str | None:
+    """The queue's URL, or None when there is no queue of that name."""
+    found = unless_missing("sqs:GetQueueUrl", lambda: sqs.get_queue_url(QueueName=name),
+                           ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"))
+    return found["QueueUrl"] if found is not None else None
+
+
 def _dlq(sqs: Any, cfg: Config, apply: bool, ch: Changes) -> str:
     """The dead-letter queue's ARN (KMS-encrypted; created when missing)."""
-    import botocore.exceptions
-
     name = cfg.triggers.dead_letter_queue
     wanted = {"KmsMasterKeyId": str(cfg.security.kms_key_id), "MessageRetentionPeriod": "1209600"}
-    with aws_errors("sqs:GetQueueUrl"):
-        try:
-            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) not in {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}:
-                raise
-            url = None
+    url = _queue_url(sqs, name)
     if url is None:
         ch.lines.append(f"+ queue {name} (KMS-encrypted dead-letter queue)")
         if not apply:
@@ -118,8 +116,6 @@ def _dlq(sqs: Any, cfg: Config, apply: bool, ch: Changes) -> str:
 
 def _function(lam: Any, cfg: Config, role: str, dlq: str, apply: bool, ch: Changes) -> str:
     """The starter function's ARN; created, or its code/configuration updated, only when different."""
-    import botocore.exceptions
-
     name = starter_name(cfg)
     code = package_starter()
     sha = base64.b64encode(hashlib.sha256(code).digest()).decode()
@@ -127,13 +123,8 @@ def _function(lam: Any, cfg: Config, role: str, dlq: str, apply: bool, ch: Chang
         "Role": role, "Runtime": RUNTIME, "Handler": "trainguard.pipelines.ops.starter.handler",
         "Timeout": 60, "MemorySize": 256, "KMSKeyArn": str(cfg.security.kms_key_id),
         "Environment": {"Variables": {CONFIG_ENV: json.dumps(starter_config(cfg), sort_keys=True)}}}
-    with aws_errors("lambda:GetFunction"):
-        try:
-            current = lam.get_function(FunctionName=name)["Configuration"]
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
-            current = None
+    found = unless_missing("lambda:GetFunction", lambda: lam.get_function(FunctionName=name))
+    current = found["Configuration"] if found is not None else None
     if current is None:
         ch.lines.append(f"+ function {name} (the retraining starter)")
         if not apply:
@@ -165,15 +156,12 @@ def _function(lam: Any, cfg: Config, role: str, dlq: str, apply: bool, ch: Chang
               "DestinationConfig": {"OnFailure": {"Destination": dlq}}}
     seen_invoke: dict[str, Any] = {}
     if current is not None:
-        with aws_errors("lambda:GetFunctionEventInvokeConfig"):
-            try:
-                got = lam.get_function_event_invoke_config(FunctionName=name)
-                seen_invoke = {k: got.get(k) for k in invoke}
-                seen_invoke["DestinationConfig"] = {"OnFailure": (got.get("DestinationConfig") or {})
-                                                    .get("OnFailure") or {}}
-            except botocore.exceptions.ClientError as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
+        got = unless_missing("lambda:GetFunctionEventInvokeConfig",
+                             lambda: lam.get_function_event_invoke_config(FunctionName=name))
+        if got is not None:
+            seen_invoke = {k: got.get(k) for k in invoke}
+            seen_invoke["DestinationConfig"] = {"OnFailure": (got.get("DestinationConfig") or {})
+                                                .get("OnFailure") or {}}
     if seen_invoke != invoke:
         ch.lines.append(f"function {name}: retries and on-failure queue")
         if apply:
@@ -237,16 +225,9 @@ def monitor_rule(cfg: Config, account: str) -> dict[str, Any]:
 
 
 def _schedule(sch: Any, cfg: Config, request: dict[str, Any], apply: bool, ch: Changes) -> None:
-    import botocore.exceptions
 
     name = request["Name"]
-    with aws_errors("scheduler:GetSchedule"):
-        try:
-            current = sch.get_schedule(Name=name)
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
-            current = None
+    current = unless_missing("scheduler:GetSchedule", lambda: sch.get_schedule(Name=name))
     if current is None:
         ch.lines.append(f"+ schedule {name} ({request['ScheduleExpression']})")
         if apply:
@@ -265,15 +246,10 @@ def _schedule(sch: Any, cfg: Config, request: dict[str, Any], apply: bool, ch: C
 
 def _permitted(lam: Any, cfg: Config, sid: str, rule_arn: str) -> bool:
     """Whether the function's resource policy lets the rule ``rule_arn`` invoke it (statement ``sid``)."""
-    import botocore.exceptions
-
-    with aws_errors("lambda:GetPolicy"):
-        try:
-            policy = json.loads(lam.get_policy(FunctionName=starter_name(cfg))["Policy"])
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
-            return False
+    found = unless_missing("lambda:GetPolicy", lambda: lam.get_policy(FunctionName=starter_name(cfg)))
+    if found is None:
+        return False
+    policy = json.loads(found["Policy"])
     return any(st.get("Sid") == sid and rule_arn in json.dumps(st.get("Condition") or {})
                for st in policy.get("Statement") or [])
 
@@ -287,13 +263,7 @@ def _rule(ev: Any, lam: Any, cfg: Config, rule: dict[str, Any], function_arn: st
 
     name = rule["Name"]
     sid = next(v for k, v in _STATEMENT.items() if name.endswith(k))
-    with aws_errors("events:DescribeRule"):
-        try:
-            current = ev.describe_rule(Name=name)
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
-            current = None
+    current = unless_missing("events:DescribeRule", lambda: ev.describe_rule(Name=name))
     target = {"Id": "starter", "Arn": function_arn, "RetryPolicy": _retry(cfg),
               "DeadLetterConfig": {"Arn": dlq}}
     arn = current.get("Arn") if current is not None else None
@@ -373,15 +343,10 @@ def upsert_triggers(cfg: Config, clients: dict[str, Any], *, starter_role: str, 
 
 def _remove_rule(ev: Any, rule: str, out: Printer) -> bool:
     """Delete the rule ``rule`` (targets first) when it carries trainguard's tag; True if deleted."""
-    import botocore.exceptions
-
-    with aws_errors("events:DescribeRule"):
-        try:
-            arn = ev.describe_rule(Name=rule)["Arn"]
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
-            return False
+    found = unless_missing("events:DescribeRule", lambda: ev.describe_rule(Name=rule))
+    if found is None:
+        return False
+    arn = found["Arn"]
     with aws_errors("events:ListTagsForResource"):
         tags = ev.list_tags_for_resource(ResourceARN=arn).get("Tags") or []
     if {"Key": MANAGED_TAG, "Value": OWNER} not in tags:
@@ -397,15 +362,9 @@ def _remove_rule(ev: Any, rule: str, out: Printer) -> bool:
 
 def _remove_schedule(sch: Any, name: str, fn_arn: str) -> bool:
     """Delete the schedule ``name`` when it targets trainguard's function; True if deleted."""
-    import botocore.exceptions
-
-    with aws_errors("scheduler:GetSchedule"):
-        try:
-            schedule = sch.get_schedule(Name=name)
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
-            return False
+    schedule = unless_missing("scheduler:GetSchedule", lambda: sch.get_schedule(Name=name))
+    if schedule is None:
+        return False
     if schedule.get("Target", {}).get("Arn") != fn_arn:
         return False
     with aws_errors("scheduler:DeleteSchedule"):
@@ -417,20 +376,12 @@ def remove_triggers(cfg: Config, clients: dict[str, Any], out: Printer = print) 
     """Delete the rules, the schedule, the function and the DLQ, only those trainguard created:
     rules, function and queue by their tag; the schedule (Scheduler schedules take no tags) only
     while its target is trainguard's function."""
-    import botocore.exceptions
-
     name, gone = starter_name(cfg), []
     lam, ev, sch, sqs = clients["lambda"], clients["events"], clients["scheduler"], clients["sqs"]
     for rule in (rule_name(cfg, ALARM_RULE), rule_name(cfg, MONITOR_RULE)):
         if _remove_rule(ev, rule, out):
             gone.append(f"rule {rule}")
-    with aws_errors("lambda:GetFunction"):
-        try:
-            fn = lam.get_function(FunctionName=name)
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
-            fn = None
+    fn = unless_missing("lambda:GetFunction", lambda: lam.get_function(FunctionName=name))
     ours = fn is not None and (fn.get("Tags") or {}).get(MANAGED_TAG) == OWNER
     if ours:
         fn_arn = fn["Configuration"]["FunctionArn"]
@@ -442,13 +393,7 @@ def remove_triggers(cfg: Config, clients: dict[str, Any], out: Printer = print) 
         gone.append(f"function {name}")
     elif fn is not None:
         out(f"function {name} was not created by trainguard; left in place with its schedule")
-    with aws_errors("sqs:GetQueueUrl"):
-        try:
-            url = sqs.get_queue_url(QueueName=cfg.triggers.dead_letter_queue)["QueueUrl"]
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) not in {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}:
-                raise
-            url = None
+    url = _queue_url(sqs, cfg.triggers.dead_letter_queue)
     if url is not None:
         with aws_errors("sqs:ListQueueTags"):
             tags = sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}

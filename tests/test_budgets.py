@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +30,6 @@ SUB_ARN = f"arn:aws:ce::{ACCOUNT}:anomalysubscription/66666666-7777-8888-9999-00
 SETTINGS = {"aws.region": REGION, "aws.pipeline_name": "tg-cost", "security.kms_key_id": KMS,
             "cost.budget_usd": 250, "cost.alert_emails": ["finops@example.com"],
             "cost.endpoints": ["churn-prod"], "cost.anomaly_threshold_usd": 40}
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    server = MotoServer()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

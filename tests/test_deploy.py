@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 from moto_server import MotoServer
+from ops_fixtures import counting_session
 from trainguard.pipelines.ci import upsert as deploy
 from trainguard.pipelines.ci.aws import DeployError, aws_errors, client_config, pipeline_clients, unless_missing
 from trainguard.pipelines.ci.diff import diff_definitions
@@ -25,15 +25,6 @@ ACCOUNT = "123456789012"  # moto's default account
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/trainguard-exec"
 DEFAULT_BUCKET = f"sagemaker-{REGION}-{ACCOUNT}"
 KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-
-
-@pytest.fixture(scope="session")
-def moto() -> Iterator[MotoServer]:
-    server = MotoServer()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -88,18 +79,6 @@ def _safe_bucket(s3: Any, name: str) -> None:
         "RestrictPublicBuckets": True})
 
 
-def _counting_session() -> tuple[Any, Counter[str]]:
-    """A boto3 session whose clients count every API call they make (botocore event hook)."""
-    calls: Counter[str] = Counter()
-    session = boto3.Session(region_name=REGION)
-
-    def count(model: Any, **_: Any) -> None:
-        calls[model.name] += 1
-
-    session.events.register("before-call", count)
-    return session, calls
-
-
 def test_first_upsert_creates_second_is_a_noop(config_file: Path, kms_key: str,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["upsert", "--config", str(config_file), "--role-arn", ROLE]) == 0
@@ -113,7 +92,7 @@ def test_first_upsert_creates_second_is_a_noop(config_file: Path, kms_key: str,
     objects = s3.list_objects_v2(Bucket=DEFAULT_BUCKET)["Contents"]
     assert sorted(o["Key"].split("/")[1] for o in objects) == ["code", "data"]
 
-    session, calls = _counting_session()
+    session, calls = counting_session()
     cfg = load_config(config_file)
     result = deploy.upsert(cfg, session=session, out=lambda _line: None)
     assert (result.action, result.uploaded, result.data_uploaded, result.bucket_created) == (
@@ -168,7 +147,7 @@ def test_local_data_is_staged_once_and_strangers_in_the_prefix_are_refused(
     err = capsys.readouterr().err
     assert "already holds trainguard/data/old.csv" in err and "reads the whole prefix" in err
 
-    session, calls = _counting_session()
+    session, calls = counting_session()
     s3_data = load_config(config_file, {"data.uri": "s3://tg-elsewhere/input/data.csv"})
     result = deploy.upsert(s3_data, session=session, out=lambda _line: None)
     assert not result.data_uploaded and calls["PutObject"] == 0
@@ -223,7 +202,7 @@ def test_config_change_shows_in_diff_then_updates(config_file: Path,
     assert 'Steps[Tune].Arguments.Tags[1].Key: "trainguard-model-group" → "team"' in out
     assert '+ Steps[Tune].Arguments.Tags[4]: {"Key": "trainguard-trigger", "Value": "manual"}' in out
 
-    session, calls = _counting_session()
+    session, calls = counting_session()
     result = deploy.upsert(load_config(config_file, {"tuning.max_jobs": 4,
                                                      "security.tags.team": "ml"}),
                            session=session, out=lambda _line: None)

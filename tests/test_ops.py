@@ -20,7 +20,7 @@ from ops_fixtures import (
     config_file,
     counting_session,
 )
-from test_deploy import aws, moto  # noqa: F401 - fixtures: moto server, fresh account, one attempt
+from test_deploy import aws  # noqa: F401 - fixture: a fresh account on the moto server, one attempt
 from trainguard.pipelines.ci.aws import DeployError
 from trainguard.pipelines.cli import main
 from trainguard.pipelines.ops.operate import ops_upsert

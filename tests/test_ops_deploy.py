@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from botocore.stub import Stubber
 from ops_fixtures import ACCOUNT, KMS_KEY, REGION, ROLE, add_package, client, config_file, counting_session
-from test_deploy import aws, moto  # noqa: F401 - fixtures: moto server, fresh account, one attempt
+from test_deploy import aws  # noqa: F401 - fixture: a fresh account on the moto server, one attempt
 from trainguard.pipelines.ci.aws import DeployError
 from trainguard.pipelines.cli import main
 from trainguard.pipelines.ops.deploy import deploy, plan_deploy

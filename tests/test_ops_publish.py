@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 from ops_fixtures import ACCOUNT, BUCKET, GROUP, REGION, add_package, client, config_file, counting_session
-from test_deploy import aws, moto  # noqa: F401 - fixtures: moto server, fresh account, one attempt
+from test_deploy import aws  # noqa: F401 - fixture: a fresh account on the moto server, one attempt
 from trainguard.pipelines.ci.aws import DeployError
 from trainguard.pipelines.cli import main
 from trainguard.pipelines.ops.alarms import alarm_specs

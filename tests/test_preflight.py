@@ -4,7 +4,6 @@ piece at a time, each reported as one line naming the check, the resource and th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +20,6 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}"
 OTHER = f"arn:aws:iam::{ACCOUNT}:role/someone-else"
 TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                  "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    server = MotoServer()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

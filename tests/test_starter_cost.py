@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 import pytest
 from ops_fixtures import ACCOUNT, ROLE, config_file
-from test_deploy import aws, moto  # noqa: F401 - fixtures: moto server, fresh account, one attempt
+from test_deploy import aws  # noqa: F401 - fixture: a fresh account on the moto server, one attempt
 from trainguard.pipelines.ops.cost import CostLimitExceeded, UnknownPrice, load_price_table
 from trainguard.pipelines.ops.starter import CONFIG_ENV, handler, starter_config
 from trainguard.pipelines.ops.triggers import package_starter

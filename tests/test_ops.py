@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -318,6 +319,40 @@ def test_publish_puts_the_checks_metrics_under_trainguards_namespace(tmp_path, c
     names = sorted((m["MetricName"], tuple(sorted(d["Value"] for d in m["Dimensions"]))) for m in metrics)
     assert names == [("auc", (GROUP,)), ("drifted_features", (GROUP,)), ("feature_drift", (GROUP, "x1")),
                      ("feature_drift", (GROUP, "x2")), ("feature_drift", (GROUP, "x3"))]
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_check_that_is_not_utf8_json_or_cannot_be_read_is_named_and_publishes_nothing(tmp_path, capsys) -> None:
+    """Bytes that are not text, a result file that is a folder, a folder that cannot be read: one
+    message each naming the file, exit 2, no traceback, no metric written (also from S3)."""
+    cfg = str(config_file(tmp_path))
+    check = _check_dir(tmp_path, ["x2"], auc=0.7)
+    (check / "drift_report.json").write_bytes(b"\xff\xfe\x00{not utf-8")
+    assert main(["ops", "publish", "--config", cfg, "--check", str(check)]) == 2
+    assert "drift_report.json is not JSON" in capsys.readouterr().err
+    s3 = client("s3")
+    s3.create_bucket(Bucket="checks", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket="checks", Key="run/constraint_violations.json", Body=b"\x80\x81 latin-1 \xe9")
+    assert main(["ops", "publish", "--config", cfg, "--check", "s3://checks/run"]) == 2
+    assert "s3://checks/run/constraint_violations.json is not JSON" in capsys.readouterr().err
+    folder = tmp_path / "odd"
+    (folder / "constraint_violations.json").mkdir(parents=True)  # a folder where the file belongs
+    assert main(["ops", "publish", "--config", cfg, "--check", str(folder)]) == 2
+    assert "has no constraint_violations.json" in capsys.readouterr().err
+    (tmp_path / "locked").mkdir()
+    locked = _check_dir(tmp_path / "locked", [])
+    (locked / "constraint_violations.json").chmod(0)
+    try:
+        if os.access(locked / "constraint_violations.json", os.R_OK):  # root reads anything
+            (locked / "constraint_violations.json").unlink()
+            os.mkfifo(locked / "constraint_violations.json")  # a device-like entry is not a result
+        assert main(["ops", "publish", "--config", cfg, "--check", str(locked)]) == 2
+        err = capsys.readouterr().err
+        assert "cannot read" in err or "has no constraint_violations.json" in err
+        assert "Traceback" not in err
+    finally:
+        (locked / "constraint_violations.json").chmod(0o600)
+    assert client("cloudwatch").list_metrics(Namespace="Trainguard")["Metrics"] == []
 
 
 @pytest.mark.usefixtures("aws")

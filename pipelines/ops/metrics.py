@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from trainguard.pipelines.ci.aws import DeployError, aws_errors
+from trainguard.pipelines.ci.aws import DeployError, aws_errors, unless_missing
 from trainguard.pipelines.ops.alarms import DRIFT_METRIC, FEATURE_METRIC, GROUP_DIMENSION, QUALITY_METRICS
 from trainguard.steps.locations import monitor_output_uri, monitoring_pipeline_name
 from trainguard.training.config import Config
@@ -46,9 +46,9 @@ class CheckResult(dict[str, Any]):
     """The parsed check: ``violations`` (list) and ``report`` (dict, {} when absent)."""
 
 
-def _parse(text: str, where: str) -> Any:
-    try:
-        return json.loads(text)
+def _parse(raw: bytes, where: str) -> Any:
+    try:  # bytes: JSON's own encodings; anything else (not UTF-8, not JSON) is a ValueError
+        return json.loads(raw)
     except ValueError as exc:
         raise DeployError(f"{where} is not JSON ({exc}); point --check at a check's output.") from None
 
@@ -57,21 +57,16 @@ def read_check(source: str | Path, s3: Any = None) -> CheckResult:
     """The check at a folder (or an ``s3://`` prefix with an S3 client): constraint_violations.json
     is required, drift_report.json optional. DeployError when the violations file is missing or
     malformed."""
-    text: dict[str, str | None] = {}
+    text: dict[str, bytes | None] = {}
     src = str(source)
     if src.startswith("s3://"):
-        import botocore.exceptions
-
         bucket, _, prefix = src[len("s3://"):].partition("/")
         for name in (VIOLATIONS, REPORT):
             key = f"{prefix.rstrip('/')}/{name}" if prefix else name
+            found = unless_missing("s3:GetObject", lambda key=key: s3.get_object(Bucket=bucket, Key=key),
+                                   ("NoSuchKey", "404"))
             with aws_errors("s3:GetObject"):
-                try:
-                    text[name] = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-                except botocore.exceptions.ClientError as exc:
-                    if (exc.response.get("Error") or {}).get("Code") not in {"NoSuchKey", "404"}:
-                        raise
-                    text[name] = None
+                text[name] = found["Body"].read() if found is not None else None
     else:
         folder = Path(src)
         if not folder.is_dir():
@@ -79,15 +74,19 @@ def read_check(source: str | Path, s3: Any = None) -> CheckResult:
                               f"{VIOLATIONS} (a drift check's --out).")
         for name in (VIOLATIONS, REPORT):
             path = folder / name
-            text[name] = path.read_text(encoding="utf-8") if path.is_file() else None
+            try:
+                text[name] = path.read_bytes() if path.is_file() else None
+            except OSError as exc:
+                raise DeployError(f"cannot read {path}: {exc.strerror}; make it readable, or point "
+                                  "--check at a check's output.") from None
     if text[VIOLATIONS] is None:
         raise DeployError(f"{src} has no {VIOLATIONS}; the check did not finish (it writes that "
                           "file last). Rerun the check, or point --check at its output.")
-    violations = _parse(str(text[VIOLATIONS]), f"{src}/{VIOLATIONS}")
+    violations = _parse(text[VIOLATIONS], f"{src}/{VIOLATIONS}")
     if not isinstance(violations, Mapping) or not isinstance(violations.get("violations"), list):
         raise DeployError(f"{src}/{VIOLATIONS} must hold {{\"violations\": [...]}} (Model Monitor's "
                           "format).")
-    report = _parse(str(text[REPORT]), f"{src}/{REPORT}") if text[REPORT] else {}
+    report = _parse(text[REPORT], f"{src}/{REPORT}") if text[REPORT] else {}
     return CheckResult(violations=violations["violations"],
                        report=report if isinstance(report, Mapping) else {})
 

@@ -169,6 +169,22 @@ def test_the_sketch_ranks_within_its_bound() -> None:
     assert np.allclose(again.cdf(points), sk.cdf(points))
 
 
+def test_grid_counts_are_the_per_value_lookup_counts() -> None:
+    """The sorted-batch counting gives exactly bincount(searchsorted(grid, v, 'left')): values
+    on a cut point, below the first, above the last, ties and signed zeros included."""
+    from trainguard.training.monitor.profile import grid_counts
+
+    rng = np.random.default_rng(3)
+    grid = np.unique(np.round(rng.normal(size=40), 1))
+    grid = np.unique(np.concatenate([grid, [0.0]]))
+    values = np.concatenate([np.round(rng.normal(scale=2, size=5_000), 1), grid, grid, [-0.0, 0.0, -50.0, 50.0]])
+    rng.shuffle(values)
+    expected = np.bincount(np.searchsorted(grid, values, "left"), minlength=grid.size + 1)
+    got = grid_counts(grid, values)
+    assert got.tolist() == expected.tolist()
+    assert got.sum() == values.size
+
+
 def test_a_feature_empty_in_the_baseline_is_noted_not_tested(tmp_path: Path) -> None:
     rng = np.random.default_rng(4)
     base = _baseline(tmp_path, {"x": rng.normal(size=500), "gone": np.full(500, np.nan)})

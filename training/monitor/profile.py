@@ -19,7 +19,7 @@ from trainguard.training.errors import DataError
 from trainguard.training.monitor.read import Chunk, DataSource, ReadAgain, iter_capture, iter_table, read_header
 from trainguard.training.monitor.sketch import KLLSketch
 
-__all__ = ["NumericProfile", "TextProfile", "scan", "source_header"]
+__all__ = ["NumericProfile", "TextProfile", "grid_counts", "scan", "source_header"]
 
 MAX_DISTINCT = 100_000
 """Distinct values a text column keeps counts for; beyond, the rest is counted as one overflow."""
@@ -79,8 +79,7 @@ class NumericProfile:
         if lo < 0:
             self.n_negative += int(np.count_nonzero(finite < 0))
         if self.grid.size:
-            idx = np.searchsorted(self.grid, finite, "left")
-            c = np.bincount(idx, minlength=self.grid.size + 1)
+            c = grid_counts(self.grid, finite)
             self.counts = c if self.counts is None else self.counts + c
         if self.sketch is not None:
             self.sketch.update(finite)
@@ -132,6 +131,15 @@ class TextProfile:
     def n_present(self) -> int:
         """Non-missing cells."""
         return sum(self.counts.values()) + self.overflow
+
+
+def grid_counts(grid: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """counts[i] = values in (grid[i-1], grid[i]] (``searchsorted(grid, v, 'left') == i``), i.e.
+    ``bincount(searchsorted(grid, values))``; computed by sorting the batch and cutting it at the
+    grid points, several times faster than looking every value up in the grid."""
+    ordered = np.sort(values)
+    at = np.searchsorted(ordered, grid, "right")  # values <= grid[i]
+    return np.diff(at, prepend=0, append=ordered.size)
 
 
 def _number_text(v: float) -> str:

@@ -81,6 +81,7 @@ try:
         TrainingStep,
         TuningStep,
     )
+    from sagemaker.mlops.workflow import steps as workflow_steps
     from sagemaker.serve.model_builder import ModelBuilder
     from sagemaker.train.model_trainer import ModelTrainer
     from sagemaker.train.tuner import HyperparameterTuner
@@ -141,4 +142,5 @@ __all__ = [
     "boto3",
     "image_uris",
     "telemetry_logging",
+    "workflow_steps",
 ]

@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from trainguard.steps.sdk import CREDENTIAL_ENV, PipelineSession, boto3, telemetry_logging
+from trainguard.steps.sdk import CREDENTIAL_ENV, PipelineSession, boto3, telemetry_logging, workflow_steps
 
 __all__ = ["OFFLINE_ENV", "offline_sdk", "offline_session"]
 
@@ -58,7 +58,7 @@ def offline_sdk(region: str) -> Iterator[None]:
             saved_levels[name] = logger.level
             logger.setLevel(logging.ERROR)
         try:
-            with _telemetry_disabled(), warnings.catch_warnings():
+            with _telemetry_disabled(), _no_throwaway_local_session(), warnings.catch_warnings():
                 # "Running within a PipelineSession, there will be No Wait...": expected here.
                 warnings.simplefilter("ignore", UserWarning)
                 yield
@@ -119,3 +119,29 @@ def _telemetry_disabled() -> Iterator[None]:
         yield
     finally:
         telemetry_logging._send_telemetry_request = saved
+
+
+@contextlib.contextmanager
+def _no_throwaway_local_session() -> Iterator[None]:
+    """Let ``ProcessingStep``/``TransformStep`` read their local-mode method names without a session.
+
+    Their constructors build a ``LocalSagemakerClient()`` only to read
+    ``create_processing_job.__name__``; without a session argument that client makes a
+    ``LocalSession`` on a new ``boto3.Session``, which re-reads botocore's service models: about
+    0.4 s per step, most of a build. Inside the scope the name is read from a client given a
+    placeholder session; nothing in the definition depends on it.
+    """
+    real = workflow_steps.LocalSagemakerClient
+
+    def _names_only(sagemaker_session: Any = None) -> Any:
+        return real(sagemaker_session=sagemaker_session if sagemaker_session is not None else _NO_SESSION)
+
+    workflow_steps.LocalSagemakerClient = _names_only
+    try:
+        yield
+    finally:
+        workflow_steps.LocalSagemakerClient = real
+
+
+_NO_SESSION = object()
+"""Stands for the session of a LocalSagemakerClient that is only asked for method names."""

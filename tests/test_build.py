@@ -175,6 +175,29 @@ def test_the_socket_guard_catches_the_sdk_telemetry_when_it_is_not_disabled(
     assert "network call attempted" in stderr
 
 
+def test_a_build_makes_no_throwaway_local_session_and_restores_the_sdk(monkeypatch) -> None:
+    """ProcessingStep's constructor asks a LocalSagemakerClient for a method name; without our
+    scope that client builds a LocalSession on a fresh boto3 Session (service models re-read, about
+    0.4 s a step). The build must make none, emit the same bytes, and leave the SDK as it was."""
+    from sagemaker.core.local import local_session
+    from sagemaker.mlops.workflow import steps as workflow_steps
+
+    made: list[object] = []
+    real_init = local_session.LocalSession.__init__
+
+    def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        made.append(self)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(local_session.LocalSession, "__init__", counting_init)
+    text = definition_json()
+    assert made == []
+    assert workflow_steps.LocalSagemakerClient is local_session.LocalSagemakerClient
+    assert text == definition_json()
+    client = workflow_steps.LocalSagemakerClient.__new__(workflow_steps.LocalSagemakerClient)
+    assert client.create_processing_job.__name__ == "create_processing_job"
+
+
 # ---- the code bundle ---------------------------------------------------------------------
 
 

@@ -58,3 +58,42 @@ def test_a_closed_pipe_ends_quietly(tmp_path) -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def _console(tmp_path, body: str) -> subprocess.CompletedProcess:
+    """Run ``cli.console()`` on a one-off command whose ``run(args)`` is ``body``."""
+    (tmp_path / "probe_cmd.py").write_text("import atexit, sys, threading, time\n"
+                                           "def add_arguments(parser):\n    pass\n"
+                                           "def run(args):\n" + body)
+    code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); sys.argv = ['trainguard', 'probe']; "
+            "from trainguard.pipelines import cli; cli.COMMANDS['probe'] = ('probe_cmd', 'probe'); "
+            "cli.console()")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+
+
+def test_the_quick_exit_keeps_the_status_every_buffered_line_and_the_exit_handlers(tmp_path) -> None:
+    """console() skips the interpreter's teardown, not its duties: buffered output is flushed, the
+    exit handlers run (temporary files, logging), the command's status is the process's."""
+    out = _console(tmp_path, "    atexit.register(lambda: open('handler-ran', 'w').write('yes'))\n"
+                             "    sys.stdout.write(''.join(f'line {i}\\n' for i in range(50000)))\n"
+                             "    sys.stderr.write('last words')\n"
+                             "    return 3\n")
+    assert out.returncode == 3, out.stderr
+    assert out.stdout.count("\n") == 50000 and out.stdout.endswith("line 49999\n")
+    assert out.stderr == "last words"
+    assert (tmp_path / "handler-ran").read_text() == "yes"
+
+
+def test_the_quick_exit_waits_for_a_running_non_daemon_thread(tmp_path) -> None:
+    out = _console(tmp_path, "    def late():\n        time.sleep(0.5)\n        open('thread-done', 'w').write('yes')\n"
+                             "    threading.Thread(target=late).start()\n"
+                             "    return 0\n")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "thread-done").read_text() == "yes"
+
+
+def test_the_installed_command_is_the_quick_exit_entry_point() -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "trainguard"]
+    assert script.value == "trainguard.pipelines.cli:console"

@@ -1,7 +1,5 @@
 """``python -m trainguard.pipelines.cli``: the same as the ``trainguard`` command."""
 
-import sys
+from trainguard.pipelines.cli import console
 
-from trainguard.pipelines.cli import main
-
-sys.exit(main())
+console()

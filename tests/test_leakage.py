@@ -57,3 +57,26 @@ def test_whole_numbers_all_different_are_an_id_and_repeats_are_not():
     repeated[0] = repeated[1]
     screen = screen_features(np.column_stack([ids, repeated, ids + 0.5]), y, ["id", "rep", "half"])
     assert [r["unique_per_row"] for r in screen["features"]] == [True, False, False]
+
+
+def test_the_screen_on_two_threads_equals_the_screen_on_one(monkeypatch) -> None:
+    """A big table is screened two columns at a time; every figure is the one-thread figure, in
+    the columns' order (numbers, a category, an ID, a column missing exactly when positive)."""
+    from trainguard.training import leakage
+
+    rng = np.random.default_rng(5)
+    n = 60_000
+    y = (rng.random(n) < 0.1).astype(int)
+    X = rng.normal(size=(n, 20))
+    X[:, 1] = rng.integers(0, 6, size=n)
+    X[:, 2] = np.arange(n)
+    X[:, 3] = np.where(y == 1, np.nan, X[:, 3])
+    X[::11, 4] = np.nan
+    names = [f"c{j}" for j in range(20)]
+    assert leakage._workers(X) == 2
+    both = leakage.screen_features(X, y, names, {1: [str(v) for v in range(6)]}, seed=3)
+    monkeypatch.setattr(leakage, "_workers", lambda X: 1)
+    one = leakage.screen_features(X, y, names, {1: [str(v) for v in range(6)]}, seed=3)
+    assert both == one
+    assert [r["feature"] for r in both["features"]] == names
+    assert both["features"][2]["unique_per_row"] and both["features"][3]["missing_auc"] == 1.0

@@ -203,3 +203,21 @@ def test_chi2_survival_matches_scipy_down_to_tiny_p_values() -> None:
         for x in (0.01, 0.5, df * 0.8, df, df + 3, df * 3 + 10, df * 10 + 100):
             want = float(chdtrc(df, x))
             assert chi2_sf(x, df) == pytest.approx(want, rel=1e-9, abs=1e-300), (df, x)
+
+
+def test_columns_folded_in_on_two_threads_give_the_one_thread_baseline(tmp_path: Path, monkeypatch) -> None:
+    """A batch's numeric columns are folded in two at a time while the next batch is read; each
+    column must still take its batches in order (its sketch depends on it): the baseline over
+    five batches is the one-thread baseline, byte for byte."""
+    from trainguard.training.monitor import profile
+
+    rng = np.random.default_rng(11)
+    wide = _write(tmp_path / "wide.parquet", {**_frame(rng, 300_000, bimodal=True),
+                                              **{f"n{j}": rng.standard_t(3, size=300_000) for j in range(6)}})
+    # one numeric column: the two threads would take consecutive batches of the same column
+    narrow = _write(tmp_path / "narrow.parquet", {"x": rng.standard_t(3, size=600_000)})
+    assert profile._WORKERS == 2
+    two = [json.dumps(build_baseline(p), sort_keys=True) for p in (wide, narrow)]
+    monkeypatch.setattr(profile, "_WORKERS", 1)
+    one = [json.dumps(build_baseline(p), sort_keys=True) for p in (wide, narrow)]
+    assert two == one

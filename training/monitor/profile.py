@@ -9,7 +9,9 @@ Memory is O(grid + sketch + distinct values) per column whatever the number of r
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,9 @@ from trainguard.training.monitor.read import Chunk, DataSource, ReadAgain, iter_
 from trainguard.training.monitor.sketch import KLLSketch
 
 __all__ = ["NumericProfile", "TextProfile", "grid_counts", "scan", "source_header"]
+
+_WORKERS = 2 if (os.cpu_count() or 1) > 1 else 1
+"""Threads folding a batch's numeric columns in."""
 
 MAX_DISTINCT = 100_000
 """Distinct values a text column keeps counts for; beyond, the rest is counted as one overflow."""
@@ -181,15 +186,20 @@ def scan(source: DataSource, numeric: Sequence[str], texts: Sequence[str], *,
         txts = {n: TextProfile() for n in texts}
         rows = 0
         try:
-            for batch in _batches(source, numeric, texts, as_text, capture_features, discover):
-                first = next(iter(batch.values()), None)
-                if first is not None:
-                    rows += _chunk_rows(first)
-                for name, chunk in batch.items():
-                    if name in nums:
-                        nums[name].add(chunk)
-                    elif name in txts:
-                        txts[name].add(chunk)
+            with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+                folding: list[Any] = []  # the previous batch's numeric columns, being folded in
+                for batch in _batches(source, numeric, texts, as_text, capture_features, discover):
+                    first = next(iter(batch.values()), None)
+                    if first is not None:
+                        rows += _chunk_rows(first)
+                    for name, chunk in batch.items():
+                        if name in txts:
+                            txts[name].add(chunk)
+                    _wait(folding)  # a column takes its batches in order
+                    # numeric columns are independent and their sorts release the GIL: two at a
+                    # time, while the next batch is read
+                    folding = [pool.submit(nums[n].add, c) for n, c in batch.items() if n in nums]
+                _wait(folding)
         except ReadAgain as again:
             if discover:
                 numeric.remove(again.column)
@@ -198,6 +208,12 @@ def scan(source: DataSource, numeric: Sequence[str], texts: Sequence[str], *,
                 as_text.add(again.column)
             continue
         return nums, txts, rows
+
+
+def _wait(futures: list[Any]) -> None:
+    """Wait for every future; raise the first error among them."""
+    for f in futures:
+        f.result()
 
 
 def _batches(source: DataSource, numeric: Sequence[str], texts: Sequence[str],

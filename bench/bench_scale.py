@@ -10,7 +10,7 @@ the machine's load alike; the load average is printed beside the figures.
 Then, for trainguard, where the time went: each step's wall time and its jobs' phases (parse,
 split, screen, write, resample, matrix, train, score) from the jobs' ``trainguard-timing`` lines,
 in wall seconds and, below them, in CPU seconds (CPU over wall: the cores a phase kept busy).
-Usage: python bench/bench_scale.py [--size 1m|200k|both] [--repeat 1] [--rows N --trials T --folds F]
+Usage: python bench/bench_scale.py [--size 1m|200k|both] [--repeat 1] [--again] [--rows N --trials T --folds F]
 """
 
 from __future__ import annotations
@@ -112,11 +112,14 @@ def floor_trials(trials: int) -> list[dict]:
     return list(ParameterSampler(SPACE, n_iter=trials, random_state=7))
 
 
-def run_size(rows: int, trials: int, folds: int, repeat: int, goals: tuple) -> None:
-    """Measure one size: floor.py and trainguard interleaved, then trainguard's step split."""
+def run_size(rows: int, trials: int, folds: int, repeat: int, goals: tuple, again: bool = False) -> None:
+    """Measure one size: floor.py and trainguard interleaved, then trainguard's step split.
+
+    ``again``: after each trainguard run, a second one in the same work dir (its definition read
+    from the work dir's cache, no SDK import), with a registry of its own."""
     csv = data_file(rows)
     load_before = os.getloadavg()
-    runs: dict[str, list[dict]] = {"floor": [], "trainguard": []}
+    runs: dict[str, list[dict]] = {"floor": [], "trainguard": [], **({"again": []} if again else {})}
     last_split: list = []
     last_trials: list[str] = []
     with tempfile.TemporaryDirectory(prefix="trainguard-bench-scale-") as tmp:
@@ -134,6 +137,8 @@ def run_size(rows: int, trials: int, folds: int, repeat: int, goals: tuple) -> N
             last_split = step_split(runs["trainguard"][-1]["stderr"], work)
             last_trials = trials_trained(work)
             outside = runs["trainguard"][-1]["wall"] - sum(s for _, s, _, _ in last_split)
+            if again:
+                runs["again"].append(measure([*cli[:-2], str(t / f"reg{r}-again.db"), "--no-cache"]))
     load_after = os.getloadavg()
     med = {name: {k: statistics.median(x[k] for x in rs) for k in ("wall", "cpu", "rss_mb")}
            for name, rs in runs.items()}
@@ -145,8 +150,11 @@ def run_size(rows: int, trials: int, folds: int, repeat: int, goals: tuple) -> N
           f"{repeat} run(s); load average {load_before[0]:.1f} before, {load_after[0]:.1f} after")
     print(f"   {'run':<26}{'wall s':>9}{'ratio':>8}{'cpu s':>9}{'ratio':>8}{'peak MB':>10}{'ratio':>8}"
           f"{'holdout AUC':>13}  wall of each run (s)")
-    for name, label, auc in (("floor", "floor.py (reference)", floor_auc),
-                             ("trainguard", "trainguard run --local", ours_auc and float(ours_auc[1]))):
+    rows_shown = [("floor", "floor.py (reference)", floor_auc),
+                  ("trainguard", "trainguard run --local", ours_auc and float(ours_auc[1]))]
+    if again:
+        rows_shown.append(("again", "  again, same work dir", ours_auc and float(ours_auc[1])))
+    for name, label, auc in rows_shown:
         m = med[name]
         each = ", ".join(f"{x['wall']:.1f}" for x in runs[name])
         print(f"   {label:<26}{m['wall']:>9.1f}{m['wall'] / ref['wall']:>7.2f}x{m['cpu']:>9.1f}"
@@ -187,16 +195,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, help="a custom size instead of --size (with --trials, --folds)")
     p.add_argument("--trials", type=int, default=1)
     p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--again", action="store_true",
+                   help="also time a second trainguard run in each work dir (definition cached)")
     a = p.parse_args(argv)
     if not FLOOR.is_file():
         print(f"bench_scale: the reference {FLOOR} is missing; set TRAINGUARD_FLOOR.", file=sys.stderr)
         return 2
     if a.rows:
-        run_size(a.rows, a.trials, a.folds, a.repeat, (1.0, 1.2))
+        run_size(a.rows, a.trials, a.folds, a.repeat, (1.0, 1.2), a.again)
         return 0
     for name in SIZES if a.size == "both" else [a.size]:
         rows, trials, folds, wall_goal, mem_goal = SIZES[name]
-        run_size(rows, trials, folds, a.repeat, (wall_goal, mem_goal))
+        run_size(rows, trials, folds, a.repeat, (wall_goal, mem_goal), a.again)
     return 0
 
 

@@ -131,3 +131,5 @@ def test_bootstrap_std_is_the_one_of_resampling_and_rescoring_every_draw(monkeyp
     want = {m: float(np.std([d[m] for d in draws], ddof=1)) for m in METRIC_NAMES}
     monkeypatch.setattr(ev, "_BOOTSTRAP_BLOCK", 700 * 7)  # blocks of 7 draws, one of 4
     assert ev.bootstrap_std(y, p, 0.5, 60, 9) == want
+    monkeypatch.setattr(ev, "_THREADED_ROWS", 1)  # two draws scored at a time: the same figures
+    assert ev.bootstrap_std(y, p, 0.5, 60, 9) == want

@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ METADATA_VALUE_MAX = 256
 """CreateModelPackage's limit on a CustomerMetadataProperties value (letters, digits, spaces, _.:/=+-@)."""
 
 _BOOTSTRAP_BLOCK = 1 << 22  # row indices drawn at once (32 MB)
+_THREADED_ROWS = 50_000  # holdouts from this size score their resamples on two threads
 
 
 def build_evaluation(y_test: Any, proba: Any, cv: CVResult | Mapping[str, Any], decision: Any,
@@ -111,10 +113,13 @@ def bootstrap_std(y: np.ndarray, proba: np.ndarray, threshold: float = 0.5, n: i
         return dict.fromkeys(METRIC_NAMES, 0.0)
     rng = np.random.default_rng(seed)
     resampled = ResampledMetrics(y, proba, threshold)
-    # draws a block of resamples at a time: the same stream as one (n, size) draw, less memory
+    # draws a block of resamples at a time: the same stream as one (n, size) draw, less memory;
+    # on a big holdout two resamples are scored at a time (numpy releases the GIL), in order
     block = max(1, _BOOTSTRAP_BLOCK // y.size)
-    draws = [resampled.metrics(idx) for start in range(0, n, block)
-             for idx in rng.integers(0, y.size, size=(min(block, n - start), y.size))]
+    draws: list[dict[str, float]] = []
+    with ThreadPoolExecutor(max_workers=2 if y.size >= _THREADED_ROWS else 1) as pool:
+        for start in range(0, n, block):
+            draws.extend(pool.map(resampled.metrics, rng.integers(0, y.size, size=(min(block, n - start), y.size))))
     return {name: float(np.std([d[name] for d in draws], ddof=1)) for name in METRIC_NAMES}
 
 

@@ -221,3 +221,17 @@ def test_columns_folded_in_on_two_threads_give_the_one_thread_baseline(tmp_path:
     monkeypatch.setattr(profile, "_WORKERS", 1)
     one = [json.dumps(build_baseline(p), sort_keys=True) for p in (wide, narrow)]
     assert two == one
+
+
+def test_monitor_json_is_strict_readable_and_round_trips(tmp_path: Path) -> None:
+    from trainguard.training.monitor.baseline import write_json_atomic
+
+    data = {"features": [{"name": "x", "sketch": {"data": [[0.5, -1e-300, 3.0], []]}}],
+            "version": 0, "empty": {}, "pairs": [[1, 2], [3]], "text": "é\"q", "none": None}
+    path = write_json_atomic(tmp_path / "s.json", data)
+    text = path.read_text()
+    assert json.loads(text) == data
+    assert '\n   "sketch": {\n' in text and '"data": [[0.5, -1e-300, 3.0], []]' in text
+    with pytest.raises(ValueError):
+        write_json_atomic(tmp_path / "nan.json", {"x": [float("nan")]})
+    assert not (tmp_path / "nan.json").exists()

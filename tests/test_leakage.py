@@ -80,3 +80,17 @@ def test_the_screen_on_two_threads_equals_the_screen_on_one(monkeypatch) -> None
     assert both == one
     assert [r["feature"] for r in both["features"]] == names
     assert both["features"][2]["unique_per_row"] and both["features"][3]["missing_auc"] == 1.0
+
+
+def test_a_constant_column_scores_exactly_half() -> None:
+    """One value on every row ranks nothing: AUC 0.5, not the few hundredths under it that
+    out-of-fold rates alone would give (each fold's rate differs from the others')."""
+    from trainguard.training import leakage
+
+    rng = np.random.default_rng(2)
+    y = (rng.random(3_000) < 0.3).astype(int)
+    X = np.column_stack([np.full(y.size, 7.0), np.full(y.size, np.nan), rng.normal(size=y.size)])
+    rows = leakage.screen_features(X, y, ["const", "empty", "noise"])["features"]
+    assert rows[0]["auc"] == 0.5 and rows[1]["auc"] == 0.5
+    assert rows[1]["missing_auc"] is None  # all missing: says nothing either
+    assert 0.4 < rows[2]["auc"] < 0.6

@@ -153,6 +153,9 @@ def _oof_auc(bins: Any, y: Any, fold: Any, prior: float) -> float:
     import numpy as np
 
     n_bins = int(bins.max()) + 1 if bins.size else 1
+    if n_bins == 1:  # one value on every row (or none): it ranks nothing. Out-of-fold rates would
+        # still differ by fold and score it a little under 0.5, an artefact of the folds alone
+        return 0.5 if 0 < int(y.sum()) < y.size else None
     pair = fold * n_bins + bins
     cnt = np.bincount(pair, minlength=_FOLDS * n_bins).reshape(_FOLDS, n_bins).astype(np.float64)
     pos = np.bincount(pair, weights=y, minlength=_FOLDS * n_bins).reshape(_FOLDS, n_bins)

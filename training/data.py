@@ -154,6 +154,11 @@ def load_table(path: str | Path, target: str, positive_label: Any = None, *,
     if file.stat().st_size == 0:
         raise DataError("the file is empty (0 bytes); expected a header line with column names "
                         "followed by data rows.", source)
+    from trainguard.training.prefetch import take
+
+    ahead = take(file, target, positive_label, roles)  # read ahead by the local run, if at all
+    if ahead is not None:
+        return replace(ahead, source=source)
     if not reuse:
         return _load(file, target, positive_label, source, roles)
     key = (_file_digest(file), file.suffix.lower(), target, repr(positive_label), repr(roles))

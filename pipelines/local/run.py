@@ -19,11 +19,11 @@ import tarfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainguard.pipelines.bundle import build_bundle
 from trainguard.pipelines.definition import resolve_parameters
-from trainguard.pipelines.local import RunOutcome, StepRecord, definition_cache, run_definition
+from trainguard.pipelines.local import definition_cache
 from trainguard.pipelines.local.store import LocalStore
 from trainguard.pipelines.local.workdir import lock_workdir
 from trainguard.pipelines.ops.cost import CostEstimate, estimate
@@ -35,6 +35,10 @@ from trainguard.training.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXI
 from trainguard.training.files import copy_file, link_or_copy, write_bytes, write_text
 from trainguard.training.metrics import METRIC_NAMES
 from trainguard.training.predictions import PREDICTIONS_FILE
+from trainguard.training.prefetch import prefetch_table
+
+if TYPE_CHECKING:
+    from trainguard.pipelines.local.runner import RunOutcome, StepRecord
 
 __all__ = ["DEFAULT_WORKDIR", "EXIT_APPROVED", "EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_REJECTED",
            "RunResult", "run_local"]
@@ -156,6 +160,20 @@ def run_local(config: Config | str | Path | Mapping[str, Any] | None = None, *,
         merged["data.target"] = target
     cfg = load_config(config, merged)
     data_file = _data_file(cfg, data)
+    if data_file is None:
+        return _run_local(cfg, None, workdir, registry, parameters, use_cache, on_event)
+    # the preprocess job's parse of this file, started now: it overlaps this process's start-up
+    forget = prefetch_table(data_file, cfg.data.target, cfg.data.positive_label, roles=cfg.data)
+    try:
+        return _run_local(cfg, data_file, workdir, registry, parameters, use_cache, on_event)
+    finally:
+        forget()  # a table the run did not use (it failed first) is not kept
+
+
+def _run_local(cfg: Config, data_file: Path | None, workdir: str | Path, registry: str | Path | None,
+               parameters: Mapping[str, Any] | None, use_cache: bool,
+               on_event: Callable[..., None] | None) -> RunResult:
+    """``run_local`` once the config is loaded and the data file known (None: the embedded set)."""
     if data_file is not None:
         _check_roles(data_file, cfg)
     reg = open_registry(registry if registry is not None else cfg.registry.local_path)
@@ -217,6 +235,8 @@ def _execute(definition: Mapping[str, Any], workdir: Path, params: Mapping[str, 
              cfg: Config, data_file: Path | None, staging: _Staging | None, use_cache: bool,
              on_event: Callable[..., None] | None) -> RunOutcome:
     """Run the definition; messages name the user's data file, not the staged copy."""
+    from trainguard.pipelines.local.runner import run_definition
+
     bundle = build_bundle()
     user_paths = _UserPaths(data_file, staging.target.name if staging is not None else None)
     outcome = run_definition(definition, workdir, parameters=params, registry=reg,

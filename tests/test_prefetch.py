@@ -87,3 +87,19 @@ def test_the_local_run_parses_the_users_table_once(tmp_path: Path, monkeypatch) 
     assert calls.count("user.csv") == 1  # the prefetch's; the preprocess job took it
     assert "data.csv" not in calls and "user.csv" in calls
     assert prefetch._jobs == {}
+
+
+def test_the_table_handed_over_is_not_kept_alive_by_the_prefetch(tmp_path: Path) -> None:
+    """The run holds its forget function to the end: that must not keep the table in memory
+    after the job that took it has dropped it (a second copy through the rest of the run)."""
+    import gc
+    import weakref
+
+    path = _table(tmp_path / "t.csv")
+    forget = prefetch.prefetch_table(path, "label")
+    ds = data_mod.load_table(path, "label")
+    alive = weakref.ref(ds.X.base if ds.X.base is not None else ds.X)
+    del ds
+    gc.collect()
+    assert alive() is None
+    forget()

@@ -83,7 +83,8 @@ def take(file: Path, target: str, positive_label: Any, roles: Any) -> Any:
     if job is None:
         return None
     job.done.wait()
-    return job.dataset
+    dataset, job.dataset = job.dataset, None  # the caller's now: nothing else may keep it alive
+    return dataset
 
 
 def _key(file: Path, target: str, positive_label: Any, roles: Any) -> tuple[Any, ...]:

@@ -7,7 +7,7 @@ changed. A pipeline not deployed yet is one difference (upsert will create it).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from trainguard.pipelines.ci.aws import build_definition_and_bundle, describe_pipeline, make_session, pipeline_clients
@@ -28,14 +28,8 @@ def diff_definitions(old: Any, new: Any, path: str = "") -> Iterator[str]:
     added step rather than every later step changing.
     """
     if isinstance(old, dict) and isinstance(new, dict):
-        for k in sorted(set(old) | set(new), key=str):
-            sub = f"{path}.{k}" if path else str(k)
-            if k not in new:
-                yield f"- {sub}: {_short(old[k])}"
-            elif k not in old:
-                yield f"+ {sub}: {_short(new[k])}"
-            else:
-                yield from diff_definitions(old[k], new[k], sub)
+        yield from _members(old, new, sorted(set(old) | set(new), key=str),
+                            lambda k: f"{path}.{k}" if path else str(k))
         return
     if isinstance(old, list) and isinstance(new, list):
         old_names = [_key(i) for i in old]
@@ -44,28 +38,29 @@ def diff_definitions(old: Any, new: Any, path: str = "") -> Iterator[str]:
                 and len(set(new_names)) == len(new_names):
             olds = dict(zip(old_names, old, strict=True))
             news = dict(zip(new_names, new, strict=True))
-            for name in [*old_names, *[n for n in new_names if n not in olds]]:
-                sub = f"{path}[{name}]"
-                if name not in news:
-                    yield f"- {sub}: {_short(olds[name])}"
-                elif name not in olds:
-                    yield f"+ {sub}: {_short(news[name])}"
-                else:
-                    yield from diff_definitions(olds[name], news[name], sub)
+            yield from _members(olds, news, [*old_names, *[n for n in new_names if n not in olds]],
+                                lambda name: f"{path}[{name}]")
             if [n for n in old_names if n in news] != [n for n in new_names if n in olds]:
                 yield f"{path}: order of items changed"
             return
-        for i in range(max(len(old), len(new))):
-            sub = f"{path}[{i}]"
-            if i >= len(new):
-                yield f"- {sub}: {_short(old[i])}"
-            elif i >= len(old):
-                yield f"+ {sub}: {_short(new[i])}"
-            else:
-                yield from diff_definitions(old[i], new[i], sub)
+        yield from _members(dict(enumerate(old)), dict(enumerate(new)), range(max(len(old), len(new))),
+                            lambda i: f"{path}[{i}]")
         return
     if old != new or type(old) is not type(new):
         yield f"{path}: {_short(old)} → {_short(new)}"
+
+
+def _members(olds: Mapping[Any, Any], news: Mapping[Any, Any], keys: Iterable[Any],
+             where: Callable[[Any], str]) -> Iterator[str]:
+    """Differences of matched members, in ``keys`` order: removed, added, or compared deeper."""
+    for k in keys:
+        sub = where(k)
+        if k not in news:
+            yield f"- {sub}: {_short(olds[k])}"
+        elif k not in olds:
+            yield f"+ {sub}: {_short(news[k])}"
+        else:
+            yield from diff_definitions(olds[k], news[k], sub)
 
 
 def _short(value: Any, limit: int = 120) -> str:

@@ -78,6 +78,18 @@ def _sketch_points(st: Mapping[str, Any]) -> np.ndarray:
     return np.unique(sk.quantiles(np.arange(1, CDF_POINTS + 1) / (CDF_POINTS + 1)))
 
 
+def _calibrated(row: FeatureDrift, base: np.ndarray, current: np.ndarray, per_test: float,
+                min_effect: float) -> FeatureDrift:
+    """trainguard's test on binned counts, for numbers and text alike: drifted when the chi-squared
+    p-value is below this feature's share of alpha and the total-variation distance is at least
+    ``min_effect``."""
+    row.distance = total_variation(base, current)
+    _, _, row.p_value = chi_squared(base, current)
+    row.threshold = min_effect
+    row.drifted = row.p_value < per_test and row.distance >= min_effect
+    return row
+
+
 def compare_numeric(name: str, kind: str, st: Mapping[str, Any], cons: Mapping[str, Any],
                     p: NumericProfile, method: str, dist: Mapping[str, Any], per_test: float,
                     min_effect: float) -> FeatureDrift:
@@ -117,11 +129,7 @@ def compare_numeric(name: str, kind: str, st: Mapping[str, Any], cons: Mapping[s
         if not base_counts.size:
             raise DataError(f"feature {name!r}: the baseline carries no trainguard bins (a Model "
                             "Monitor baseline); check it with method model_monitor.")
-        row.distance = total_variation(base_counts, cur_counts)
-        _, _, row.p_value = chi_squared(base_counts, cur_counts)
-        row.threshold = min_effect
-        row.drifted = row.p_value < per_test and row.distance >= min_effect
-        return row
+        return _calibrated(row, base_counts, cur_counts, per_test, min_effect)
     mm = str(dist.get("comparison_method", "Simple"))
     d = row.linf if row.linf is not None else 0.0
     row.method = f"model_monitor:{mm}"
@@ -185,11 +193,7 @@ def compare_text(name: str, st: Mapping[str, Any], cons: Mapping[str, Any], p: T
         return row
     row.linf = linf(bs, cs)
     if method == "calibrated":
-        row.distance = total_variation(b, c)
-        _, _, row.p_value = chi_squared(b, c)
-        row.threshold = min_effect
-        row.drifted = row.p_value < per_test and row.distance >= min_effect
-        return row
+        return _calibrated(row, b, c, per_test, min_effect)
     how = str(dist.get("categorical_drift_method", "LInfinity"))
     row.method = f"model_monitor:{how}"
     row.threshold = float(dist.get("categorical_comparison_threshold", 0.1))

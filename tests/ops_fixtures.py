@@ -75,3 +75,12 @@ def counting_session() -> tuple[Any, Counter[str]]:
 
     session.events.register("before-call", count)
     return session, calls
+
+
+def lambda_roles() -> None:
+    """The starter function's execution role and the role EventBridge invokes it with (moto)."""
+    iam = client("iam")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                                "Principal": {"Service": "lambda.amazonaws.com"}}]})
+    for role in ("tg-starter", "tg-invoke"):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)

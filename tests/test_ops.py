@@ -20,6 +20,7 @@ from ops_fixtures import (
     client,
     config_file,
     counting_session,
+    lambda_roles,
 )
 from test_deploy import aws  # noqa: F401 - fixture: a fresh account on the moto server, one attempt
 from trainguard.pipelines.ci.aws import DeployError
@@ -155,14 +156,6 @@ def test_the_starter_package_is_deterministic_and_holds_the_handler() -> None:
 # against moto
 
 
-def _roles() -> None:
-    iam = client("iam")
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                                "Principal": {"Service": "lambda.amazonaws.com"}}]})
-    for role in ("tg-starter", "tg-invoke"):
-        iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
-
-
 def _ops(path: Path, action: str, *extra: str) -> int:
     roles = [] if action == "remove" else ["--starter-role-arn", STARTER_ROLE, "--invoke-role-arn", INVOKE_ROLE]
     return main(["ops", action, "--config", str(path), *roles, *extra])
@@ -170,7 +163,7 @@ def _ops(path: Path, action: str, *extra: str) -> int:
 
 @pytest.mark.usefixtures("aws")
 def test_ops_upsert_creates_alarms_and_triggers_and_a_rerun_writes_nothing(tmp_path, capsys) -> None:
-    _roles()
+    lambda_roles()
     add_package("Approved", metrics={"auc": 0.9, "precision": 0.8, "recall": 0.7})
     path = config_file(tmp_path, triggers={"schedule": "cron(0 3 ? * MON *)", "max_retries": 4})
     assert _ops(path, "diff") == 1

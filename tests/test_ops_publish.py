@@ -19,7 +19,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ops_fixtures import ACCOUNT, BUCKET, GROUP, REGION, add_package, client, config_file, counting_session
+from ops_fixtures import (
+    ACCOUNT,
+    BUCKET,
+    GROUP,
+    REGION,
+    add_package,
+    client,
+    config_file,
+    counting_session,
+    lambda_roles,
+)
 from test_deploy import aws  # noqa: F401 - fixture: a fresh account on the moto server, one attempt
 from trainguard.pipelines.ci.aws import DeployError
 from trainguard.pipelines.cli import main
@@ -72,14 +82,6 @@ def test_the_rule_matches_this_monitoring_pipelines_ends_only(tmp_path) -> None:
     assert not pattern.matches_event(_event("Succeeded", pipeline="other-monitor"))
 
 
-def _roles() -> None:
-    iam = client("iam")
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                                "Principal": {"Service": "lambda.amazonaws.com"}}]})
-    for role in ("tg-starter", "tg-invoke"):
-        iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
-
-
 def _ops(path: Path, action: str) -> int:
     roles = [] if action == "remove" else ["--starter-role-arn", STARTER_ROLE, "--invoke-role-arn", INVOKE_ROLE]
     return main(["ops", action, "--config", str(path), *roles])
@@ -87,7 +89,7 @@ def _ops(path: Path, action: str) -> int:
 
 @pytest.mark.usefixtures("aws")
 def test_ops_upsert_wires_the_monitoring_rule_to_the_function_and_removes_it(tmp_path, capsys) -> None:
-    _roles()
+    lambda_roles()
     add_package("Approved")
     path = config_file(tmp_path, triggers={"schedule": None, "on_alarms": False, "monitor_schedule": "rate(1 day)"})
     assert _ops(path, "diff") == 1
@@ -146,7 +148,7 @@ def test_ops_upsert_wires_the_monitoring_rule_to_the_function_and_removes_it(tmp
 
 @pytest.mark.usefixtures("aws")
 def test_a_rule_trainguard_did_not_create_is_neither_overwritten_nor_removed(tmp_path, capsys) -> None:
-    _roles()
+    lambda_roles()
     add_package("Approved")
     path = config_file(tmp_path, triggers={"schedule": None, "on_alarms": False})
     events = client("events")

@@ -37,6 +37,7 @@ from trainguard.training.columns import (
 )
 from trainguard.training.errors import DataError
 from trainguard.training.files import open_for_write
+from trainguard.training.prefetch import take as take_prefetched
 
 __all__ = [
     "MISSING_TOKENS",
@@ -154,9 +155,7 @@ def load_table(path: str | Path, target: str, positive_label: Any = None, *,
     if file.stat().st_size == 0:
         raise DataError("the file is empty (0 bytes); expected a header line with column names "
                         "followed by data rows.", source)
-    from trainguard.training.prefetch import take
-
-    ahead = take(file, target, positive_label, roles)  # read ahead by the local run, if at all
+    ahead = take_prefetched(file, target, positive_label, roles)  # read ahead by the local run, if at all
     if ahead is not None:
         return replace(ahead, source=source)
     if not reuse:

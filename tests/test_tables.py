@@ -14,7 +14,7 @@ from trainguard.training.tables import read_bulk, write_split
 
 def _detailed(path, target, positive_label=None, monkeypatch=None) -> Dataset:
     """What load_table gives without the bulk reader (the loader as it was)."""
-    monkeypatch.setattr(tables, "read_bulk", lambda *a: None)
+    monkeypatch.setattr(tables, "read_bulk", lambda *a, **k: None)
     try:
         return load_table(path, target, positive_label)
     finally:
@@ -126,3 +126,23 @@ def test_reuse_key_hashes_the_file_without_reading_it_whole(tmp_path, monkeypatc
     assert again.X is first.X and not first.X.flags.writeable
     f.write_text("a,label\n1,0\n2,1\n4,0\n", encoding="utf-8")
     assert load_table(f, "label", reuse=True).X[2, 0] == 4.0
+
+
+@pytest.mark.parametrize("threads", [True, False])
+def test_bulk_csv_of_many_blocks_on_one_thread_or_the_pool(tmp_path, threads):
+    """A table of many pyarrow blocks (columns arrive in chunks) with missing cells late in the
+    file reads the same on one thread (the local run's read-ahead) as on pyarrow's pool."""
+    rng = np.random.default_rng(3)
+    n = 120_000  # about 5 MB: several of pyarrow's 1 MB blocks
+    X = rng.normal(size=(n, 3)).round(6)
+    X[[5, n // 2, n - 1], [0, 1, 2]] = np.nan
+    y = (rng.random(n) < 0.1).astype(int)
+    f = tmp_path / "big.csv"
+    lines = ["a,b,c,label", *(",".join("" if np.isnan(v) else repr(float(v)) for v in row) + f",{t}"
+                             for row, t in zip(X, y, strict=True))]
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ds = read_bulk(f, "label", None, str(f), threads=threads)
+    assert ds is not None and ds.X.flags.c_contiguous
+    np.testing.assert_array_equal(ds.X, X)
+    np.testing.assert_array_equal(ds.y, y)
+    assert ds.classes == (0, 1)

@@ -192,13 +192,15 @@ def _file_digest(file: Path) -> bytes:
     return h.digest()
 
 
-def _load(file: Path, target: str, positive_label: Any, source: str, roles: Any = None) -> Dataset:
+def _load(file: Path, target: str, positive_label: Any, source: str, roles: Any = None, *,
+          threads: bool = True) -> Dataset:
     """Parse and validate one table: in bulk when plain (all numeric, no declared column roles),
-    else the detailed pass that applies the roles and words every problem."""
+    else the detailed pass that applies the roles and words every problem. ``threads=False``
+    keeps the bulk parse on the calling thread (see ``read_bulk``)."""
     from trainguard.training.tables import read_bulk  # imports this module: imported on use
 
     if _no_declared_roles(roles):
-        bulk = read_bulk(file, target, positive_label, source)
+        bulk = read_bulk(file, target, positive_label, source, threads=threads)
         if bulk is not None:
             return bulk
     raw = file.read_bytes()

@@ -2,9 +2,10 @@
 
 The local run knows the user's file before its own start-up is over (the SDK's import and the
 definition build on a first run, the training stack's import): ``prefetch_table`` parses the file
-meanwhile (pyarrow parses and numpy copies without holding the GIL), and the preprocess job's
-``load_table`` of that file, staged as a hard link, takes the parsed table instead of parsing it
-again. A job in a SageMaker container never finds one: nothing prefetches there.
+meanwhile on one core (pyarrow parses without holding the GIL; the imports it runs beside use
+the other core, and a parse on pyarrow's whole pool slowed them about as much as it gained), and
+the preprocess job's ``load_table`` of that file, staged as a hard link, takes the parsed table
+instead of parsing it again. A job in a SageMaker container never finds one: nothing prefetches there.
 
 A prefetched table is used only when everything its parse depends on matches: the same file on
 disk (device, inode, size and modification time, so a file changed since is read afresh), the
@@ -54,7 +55,7 @@ def prefetch_table(path: str | Path, target: str, positive_label: Any = None, *,
         from trainguard.training.data import _load
 
         try:
-            job.dataset = _load(file, target, positive_label, str(file), roles)
+            job.dataset = _load(file, target, positive_label, str(file), roles, threads=False)
         except BaseException:  # not handed over: the job parses and words it
             job.dataset = None
         finally:

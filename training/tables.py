@@ -32,8 +32,13 @@ _NULLS = sorted(FAST_NAN)  # the usual spellings of a missing cell, as the CSV f
 _MAX_LABELS = 64  # distinct label texts decided here ('1', '1.0' and ' 1' are one class)
 
 
-def read_bulk(file: Path, target: str, positive_label: Any, source: str) -> Dataset | None:
-    """The Dataset of a plain CSV or Parquet table, read in bulk; None when the detailed pass must."""
+def read_bulk(file: Path, target: str, positive_label: Any, source: str, *,
+              threads: bool = True) -> Dataset | None:
+    """The Dataset of a plain CSV or Parquet table, read in bulk; None when the detailed pass must.
+
+    ``threads=False`` parses on the calling thread alone instead of pyarrow's pool: the local
+    run's read-ahead shares the machine with the run's own imports, which use one core.
+    """
     try:
         import pyarrow  # noqa: F401  (a core dependency; without it the detailed pass reads)
     except ImportError:  # pragma: no cover - pyarrow is a core dependency and in the image
@@ -41,8 +46,8 @@ def read_bulk(file: Path, target: str, positive_label: Any, source: str) -> Data
     with file.open("rb") as fh:
         magic = fh.read(4)
     if magic == b"PAR1" or file.suffix.lower() in (".parquet", ".pq"):
-        return _read_parquet(file, target, positive_label, source)
-    return _read_csv(file, target, positive_label, source)
+        return _read_parquet(file, target, positive_label, source, threads)
+    return _read_csv(file, target, positive_label, source, threads)
 
 
 def write_split(ds: Dataset, path: str | Path) -> Path:
@@ -97,7 +102,8 @@ def _category_text(codes: np.ndarray, categories: Any) -> Any:
     return pa.array(lut[index].tolist(), type=pa.string())
 
 
-def _read_csv(file: Path, target: str, positive_label: Any, source: str) -> Dataset | None:
+def _read_csv(file: Path, target: str, positive_label: Any, source: str,
+              threads: bool = True) -> Dataset | None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -108,7 +114,7 @@ def _read_csv(file: Path, target: str, positive_label: Any, source: str) -> Data
     try:
         table = pacsv.read_csv(
             file,
-            read_options=pacsv.ReadOptions(skip_rows=1, column_names=header),
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=header, use_threads=threads),
             parse_options=pacsv.ParseOptions(delimiter=",", quote_char='"', double_quote=True,
                                              escape_char=False, newlines_in_values=_has_quote(file),
                                              ignore_empty_lines=True),
@@ -121,7 +127,8 @@ def _read_csv(file: Path, target: str, positive_label: Any, source: str) -> Data
     return _dataset(holder, header, target, positive_label, source)
 
 
-def _read_parquet(file: Path, target: str, positive_label: Any, source: str) -> Dataset | None:
+def _read_parquet(file: Path, target: str, positive_label: Any, source: str,
+                  threads: bool = True) -> Dataset | None:
     import pyarrow as pa
     import pyarrow.parquet as pq
     import pyarrow.types as pat
@@ -134,7 +141,7 @@ def _read_parquet(file: Path, target: str, positive_label: Any, source: str) -> 
         if any(not (pat.is_integer(f.type) or pat.is_floating(f.type))
                for f in schema if f.name != target):
             return None  # booleans, decimals, text...: the detailed pass
-        table = pq.read_table(file)
+        table = pq.read_table(file, use_threads=threads)
     except (pa.ArrowException, ValueError, OSError):
         return None
     holder = [table]
@@ -162,12 +169,10 @@ def _dataset(holder: list[Any], header: list[str], target: str, positive_label: 
     names = [h for h in header if h != target]
     X = np.empty((n, len(names)), dtype=np.float64)
     for j in range(len(names)):
-        start = 0
-        for chunk in columns[j].chunks:
-            # the detailed loader's conversion (nulls become NaN), one chunk at a time
-            X[start:start + len(chunk), j] = np.asarray(chunk.to_numpy(zero_copy_only=False),
-                                                        dtype=np.float64)
-            start += len(chunk)
+        # the detailed loader's conversion (nulls become NaN), the whole column in one call: a
+        # call per chunk (hundreds per column) would take the GIL that often, and the read-ahead
+        # thread then waits on the run's imports for each of them
+        X[:, j] = np.asarray(columns[j].to_numpy(), dtype=np.float64)
         columns[j] = None  # this column's buffers go now, not after the last one
     if np.isinf(X).any():
         return None

@@ -14,7 +14,7 @@ from trainguard.training.data import (
     write_csv,
 )
 from trainguard.training.errors import DataError
-from trainguard.training.trainable import check_trainable, holdout_split
+from trainguard.training.trainable import check_trainable, holdout_rows, holdout_split
 
 
 def _write(path, text: str):
@@ -220,6 +220,20 @@ def test_not_utf8(tmp_path):
 
 def test_trainable_data_passes():
     check_trainable(_toy(60, 400), load_config())
+
+
+def test_check_trainable_returns_the_holdout_it_counted():
+    """The rows the check counts are the split's: the preprocess job splits on them, not on a
+    second draw, and gets the same train and test parts a fresh draw gives."""
+    ds = _toy(60, 400, seed=5)
+    cfg = load_config(None, {"seed": 9, "data.test_size": 0.25})
+    rows = check_trainable(ds, cfg)
+    fresh = holdout_rows(ds, 0.25, 9)
+    assert all(np.array_equal(a, b) for a, b in zip(rows, fresh, strict=True))
+    given, drawn = holdout_split(ds, 0.25, 9, rows=rows), holdout_split(ds, 0.25, 9)
+    for a, b in zip(given, drawn, strict=True):
+        assert np.array_equal(a.X, b.X) and np.array_equal(a.y, b.y)
+    assert not np.array_equal(rows[1], holdout_rows(ds, 0.25, 10)[1])  # the seed is honoured
 
 
 def test_too_few_minority_rows_for_smote_gives_counts_and_fixes():

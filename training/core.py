@@ -60,8 +60,8 @@ def run_core(dataset: Dataset, cfg: Config, champion_value: float | Mapping[str,
     DataError when the data cannot be trained on as configured.
     """
     emit = on_event or (lambda kind, info: None)
-    check_trainable(dataset, cfg)
-    train, test = holdout_split(dataset, cfg.data.test_size, cfg.seed, cfg.data.split)
+    rows = check_trainable(dataset, cfg)
+    train, test = holdout_split(dataset, cfg.data.test_size, cfg.seed, cfg.data.split, rows=rows)
     emit("split", {"n_train": train.n_rows, "n_test": test.n_rows,
                    "positive_rate": train.positive_rate})
     cats = train.categorical_index

@@ -172,8 +172,8 @@ def preprocess(argv: Sequence[str], env: Mapping[str, str]) -> None:
     with phase("parse"):
         ds = load_table(data, cfg.data.target, cfg.data.positive_label, roles=cfg.data)
     with phase("split"):
-        check_trainable(ds, cfg)
-        train_ds, test_ds = holdout_split(ds, cfg.data.test_size, cfg.seed, cfg.data.split)
+        rows = check_trainable(ds, cfg)
+        train_ds, test_ds = holdout_split(ds, cfg.data.test_size, cfg.seed, cfg.data.split, rows=rows)
     n_rows, positive_rate = ds.n_rows, ds.positive_rate
     train_path = root / "processing" / "train" / SPLIT_FILES["train"]
     test_path = root / "processing" / "test" / SPLIT_FILES["test"]

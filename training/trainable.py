@@ -5,6 +5,7 @@ before any work is done.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -39,37 +40,42 @@ def holdout_rows(ds: Dataset, test_size: float, seed: int,
     return np.sort(train_idx), np.sort(test_idx)
 
 
-def holdout_split(ds: Dataset, test_size: float, seed: int,
-                  split: str = "stratified") -> tuple[Dataset, Dataset]:
+def holdout_split(ds: Dataset, test_size: float, seed: int, split: str = "stratified", *,
+                  rows: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Dataset, Dataset]:
     """(train, test) split, deterministic for a seed; the test part stays untouched.
 
     ``split="stratified"`` draws the holdout at random keeping the class ratio; ``"time"`` keeps
     the latest ``test_size`` share of rows by ``ds.timestamps`` as the holdout, as a model meets
-    the future. Raises DataError when a class is too small to be split.
+    the future. Raises DataError when a class is too small to be split. ``rows``: the
+    ``holdout_rows`` of these settings already drawn (``check_trainable`` returns them), so the
+    split is not drawn twice.
     """
-    train_idx, test_idx = holdout_rows(ds, test_size, seed, split)
+    train_idx, test_idx = rows if rows is not None else holdout_rows(ds, test_size, seed, split)
     return (ds.subset(train_idx, f"{ds.source} (train split)"),
             ds.subset(test_idx, f"{ds.source} (holdout split)"))
 
 
-def check_trainable(ds: Dataset, cfg: Any) -> None:
+def check_trainable(ds: Dataset, cfg: Any) -> tuple[np.ndarray, np.ndarray]:
     """Raise one DataError if either class is too small for the holdout, the folds or the resampler.
 
     Counts are exact, from the real splits on the labels alone: the stratified holdout
     (``data.test_size``, ``seed``), ``cv.folds`` stratified folds, the early-stopping carve-out
     (``xgboost.validation_fraction``) from each fold's fit part; SMOTE-like resamplers then need
     ``k_neighbors + 1`` minority rows in what remains (and no missing values: they interpolate).
-    Each message gives the counts and the settings that would fix it.
+    Each message gives the counts and the settings that would fix it. Returns the holdout's
+    sorted (train, test) rows, ``holdout_rows`` of the same settings, for ``holdout_split``.
     """
     s = _Settings.of(cfg)
     counts = [int(np.count_nonzero(ds.y == c)) for c in (0, 1)]
-    y_train = ds.y[_training_rows(ds, s, counts)]
+    rows = _holdout(ds, s, counts)
+    y_train = ds.y[rows[0]]
     problems, split_ok = _holdout_and_fold_problems(ds, s, counts, y_train)
     if split_ok:
         problems += _fit_part_problems(ds, s, counts, y_train)
     problems += _resampler_problems(ds, s.method)
     if problems:
         raise DataError(problems, ds.source)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -92,18 +98,20 @@ class _Settings:
                    bool(cfg.cv.shuffle), getattr(cfg.data, "split", "stratified") == "time")
 
 
-def _training_rows(ds: Dataset, s: _Settings, counts: list[int]) -> np.ndarray:
-    """The rows the holdout leaves for training; DataError when no holdout can be split."""
+def _holdout(ds: Dataset, s: _Settings, counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The holdout's sorted (train, test) rows; DataError when no holdout can be split."""
     problems: list[str] = []
     test_size, seed, by_time = s.test_size, s.seed, s.by_time
     if by_time:
-        train_idx = holdout_rows(ds, test_size, seed, "time")[0] if ds.timestamps is not None else None
-        if train_idx is None:
+        if ds.timestamps is None:
             raise DataError("data.split=time needs the time column (data.timestamp) in the table.",
                             ds.source)
-    else:
-        train_idx = _holdout_train_rows(ds.y, test_size, seed) if min(counts) >= 2 else None
-    if train_idx is None:
+        return holdout_rows(ds, test_size, seed, "time")
+    rows = None
+    if min(counts) >= 2:
+        with contextlib.suppress(DataError):  # worded below with the counts
+            rows = holdout_rows(ds, test_size, seed)
+    if rows is None:
         for c in (0, 1):
             if counts[c] < 2:
                 problems.append(f"class {ds.classes[c]!r} has {counts[c]} row(s); the stratified "
@@ -113,7 +121,7 @@ def _training_rows(ds: Dataset, s: _Settings, counts: list[int]) -> np.ndarray:
             problems.append(f"{ds.n_rows} rows are too few for a stratified holdout with "
                             f"data.test_size={test_size:g}; add rows or change data.test_size.")
         raise DataError(problems, ds.source)
-    return train_idx
+    return rows
 
 
 def _holdout_and_fold_problems(ds: Dataset, s: _Settings, counts: list[int],
@@ -193,18 +201,6 @@ def _resampler_problems(ds: Dataset, method: str) -> list[str]:
 
 
 _NEIGHBOUR_METHODS = ("smote", "adasyn", "borderline_smote")
-
-
-def _holdout_train_rows(y: np.ndarray, test_size: float, seed: int) -> np.ndarray | None:
-    """Training rows of the real stratified holdout (as ``holdout_split``); None if it cannot split."""
-    from sklearn.model_selection import train_test_split
-
-    try:
-        train_idx, _ = train_test_split(np.arange(y.size), test_size=test_size, random_state=seed,
-                                        shuffle=True, stratify=y)
-    except ValueError:
-        return None
-    return np.sort(train_idx)
 
 
 def _fold_fit_counts(y: np.ndarray, folds: int, shuffle: bool, vf: float,

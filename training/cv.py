@@ -10,7 +10,6 @@ reused by every trial of a search.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections import OrderedDict
@@ -22,6 +21,7 @@ import numpy as np
 import xgboost as xgb
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from trainguard.training.config import Config
+from trainguard.training.digest import buffer_digest
 from trainguard.training.encoding import FeatureEncoding
 from trainguard.training.errors import ConfigError, DataError
 from trainguard.training.metrics import METRIC_NAMES, binary_metrics
@@ -378,8 +378,7 @@ def _nthread(cfg: Config) -> int:
 def _digest(a: np.ndarray) -> tuple[Any, ...]:
     """Content key of an array: dtype, shape and a BLAKE2 hash of its bytes."""
     data = np.ascontiguousarray(a)
-    return (data.dtype.str, data.shape, hashlib.blake2b(memoryview(data).cast("B"),
-                                                          digest_size=32).digest())
+    return (data.dtype.str, data.shape, buffer_digest(memoryview(data)))
 
 
 def _predict(booster: xgb.Booster, X: np.ndarray, rounds: int) -> np.ndarray:

@@ -11,7 +11,6 @@ NA/nan/null are missing values (XGBoost handles them) in features, never in the 
 from __future__ import annotations
 
 import csv
-import hashlib
 import math
 import threading
 from collections import OrderedDict
@@ -35,6 +34,7 @@ from trainguard.training.columns import (
     plan_columns,
     unusable_message,
 )
+from trainguard.training.digest import file_digest
 from trainguard.training.errors import DataError
 from trainguard.training.files import open_for_write
 from trainguard.training.prefetch import take as take_prefetched
@@ -160,7 +160,7 @@ def load_table(path: str | Path, target: str, positive_label: Any = None, *,
         return replace(ahead, source=source)
     if not reuse:
         return _load(file, target, positive_label, source, roles)
-    key = (_file_digest(file), file.suffix.lower(), target, repr(positive_label), repr(roles))
+    key = (file_digest(file), file.suffix.lower(), target, repr(positive_label), repr(roles))
     with _loaded_lock:
         hit = _loaded.get(key)
         if hit is not None:
@@ -181,15 +181,6 @@ def _no_declared_roles(roles: Any) -> bool:
     """True when no column is given a role (features, exclude, id, timestamp, categorical)."""
     return roles is None or not any(getattr(roles, k, None) for k in
                                     ("features", "exclude", "id", "timestamp", "categorical"))
-
-
-def _file_digest(file: Path) -> bytes:
-    """BLAKE2 of a file's bytes, read in blocks (the file is never held whole for this)."""
-    h = hashlib.blake2b(digest_size=32)
-    with file.open("rb") as fh:
-        while block := fh.read(1 << 24):
-            h.update(block)
-    return h.digest()
 
 
 def _load(file: Path, target: str, positive_label: Any, source: str, roles: Any = None, *,

@@ -116,3 +116,48 @@ def test_resampled_metrics_are_bit_identical_to_binary_metrics_on_the_resample(n
     draws.append(np.flatnonzero(y == 0)[np.zeros(n, dtype=int)])  # one class only
     for idx in draws:
         assert fast.metrics(idx) == binary_metrics(y[idx], p[idx], 0.5)
+
+
+def _two_sorts(y: np.ndarray, p: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """AUC, PR AUC and the cumulative counts as computed before the single sort: average ranks
+    from a stable ascending sort, counts from a stable descending one (the reference)."""
+    y = y.astype(bool)
+    n_pos = int(y.sum())
+    order = np.argsort(p, kind="mergesort")
+    ps = p[order]
+    ranks = np.empty(p.size)
+    bounds = np.r_[0, np.flatnonzero(np.diff(ps)) + 1, ps.size]
+    ranks[order] = np.repeat((bounds[:-1] + bounds[1:] + 1) / 2.0, np.diff(bounds))
+    auc = float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * (y.size - n_pos)))
+    down = np.argsort(-p, kind="mergesort")
+    ds, ys = p[down], y[down]
+    last = np.r_[np.flatnonzero(np.diff(ds)), ds.size - 1]
+    tps = np.cumsum(ys, dtype=float)[last]
+    fps = (last + 1) - tps
+    ap = float(np.sum(np.diff(np.r_[0.0, tps / n_pos]) * (tps / (tps + fps))))
+    return auc, ap, tps, fps
+
+
+@pytest.mark.parametrize("n, decimals", [(200_000, None), (50_000, 3), (3000, 1), (7, None)])
+def test_one_sort_gives_the_two_sort_values_bit_for_bit(n, decimals):
+    """AUC, PR AUC and the curves' counts come from one unstable sort's tie groups; they equal
+    the values of the stable two-sort computation exactly, with many ties or none."""
+    from trainguard.training.metrics import _cumulative_counts
+
+    rng = np.random.default_rng(n)
+    y = (rng.random(n) < 0.07).astype(np.int64)
+    y[:2] = [0, 1]
+    p = rng.random(n) * 0.7 + 0.25 * y
+    if decimals is not None:
+        p = np.round(p, decimals)
+    auc, ap, tps, fps = _two_sorts(y, p)
+    m = binary_metrics(y, p)
+    assert (m["auc"], m["pr_auc"]) == (auc, ap)
+    got_tps, got_fps = _cumulative_counts(y.astype(bool), p)
+    assert np.array_equal(got_tps, tps) and np.array_equal(got_fps, fps)
+
+
+def test_no_rows_gives_the_defined_values() -> None:
+    m = binary_metrics(np.zeros(0, int), np.zeros(0))
+    assert (m["auc"], m["pr_auc"], m["accuracy"]) == (0.5, 0.0, 0.0)
+    assert curves(np.zeros(0, int), np.zeros(0))["receiver_operating_characteristic_curve"]

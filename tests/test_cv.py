@@ -281,3 +281,20 @@ def test_a_shared_plan_gives_bit_identical_cv_and_final_models(signal, fresh_pla
         alone = cross_validate(X, y, cfg, p)
         assert res.to_dict() == alone.to_dict()
         assert booster.save_raw("json") == fit_final(X, y, cfg, p, num_round=15).save_raw("json")
+
+
+def test_fold_scores_come_from_predictions_equal_to_the_rows_own(signal) -> None:
+    """The folds' scored and fit rows are picked from one prediction over every row; each value
+    equals predicting those rows alone (missing cells included), so the metrics are unchanged."""
+    X, y = signal
+    X = X.copy()
+    X[::7, 2] = np.nan
+    cfg = fast_cfg(**{"resampling.method": "random_over"})
+    plan = FoldPlan(X, y, cfg)
+    for i in range(len(plan)):
+        f = plan.fold(i)
+        booster = xgb.train(xgb_params(cfg), f.dtrain, num_boost_round=25)
+        picked = cv._fold_predictions(plan, i, booster, 20, f.score_idx, f.fit_idx)
+        alone = [cv._predict(booster, np.ascontiguousarray(X[idx]), 20) for idx in (f.score_idx, f.fit_idx)]
+        assert all(np.array_equal(a, b) for a, b in zip(picked, alone, strict=True))
+        assert [p.size for p in picked] == [f.score_idx.size, f.fit_idx.size]

@@ -311,8 +311,7 @@ def cross_validate(X: Any, y: Any, cfg: Config, params: Mapping[str, Any] | None
                                 verbose_eval=False)
         rounds = booster.best_iteration + 1
         with phase("score"):
-            scored = _predict(booster, plan.rows(i, f.score_idx), rounds)
-            fitted = _predict(booster, plan.rows(i, f.fit_idx), rounds)
+            scored, fitted = _fold_predictions(plan, i, booster, rounds, f.score_idx, f.fit_idx)
             fold_metrics = binary_metrics(plan.y[f.score_idx], scored)
             result.per_fold.append(fold_metrics)
             result.train_per_fold.append(binary_metrics(plan.y[f.fit_idx], fitted))
@@ -383,6 +382,21 @@ def _digest(a: np.ndarray) -> tuple[Any, ...]:
 
 def _predict(booster: xgb.Booster, X: np.ndarray, rounds: int) -> np.ndarray:
     return np.asarray(booster.inplace_predict(X, iteration_range=(0, rounds)))
+
+
+def _fold_predictions(plan: FoldPlan, i: int, booster: xgb.Booster, rounds: int,
+                      *row_sets: np.ndarray) -> list[np.ndarray]:
+    """Fold ``i``'s model's predictions on each set of rows of the plan's X.
+
+    Numeric features: one prediction over every row, then picked per set. A row's prediction
+    does not depend on the rows beside it, so the values are those of predicting each set, and
+    the sets' copies of X (0.46 s a fold at 800,000 x 30) are not made; the carve-out's rows,
+    a few percent more to predict, are the price. Categorical features: each set in the fold's
+    own category codes."""
+    if plan.categorical:
+        return [_predict(booster, plan.rows(i, idx), rounds) for idx in row_sets]
+    every = _predict(booster, plan.X, rounds)
+    return [every[idx] for idx in row_sets]
 
 
 def _summary(values: Sequence[float]) -> dict[str, Any]:

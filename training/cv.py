@@ -19,13 +19,14 @@ from typing import Any
 
 import numpy as np
 import xgboost as xgb
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedKFold
 from trainguard.training.config import Config
 from trainguard.training.digest import buffer_digest
 from trainguard.training.encoding import FeatureEncoding
 from trainguard.training.errors import ConfigError, DataError
 from trainguard.training.metrics import METRIC_NAMES, binary_metrics
 from trainguard.training.resampling import resample
+from trainguard.training.splits import stratified_split
 from trainguard.training.timing import phase
 
 __all__ = [
@@ -209,9 +210,8 @@ class FoldPlan:
     def _prepare(self, i: int) -> PreparedFold:
         cfg, X, y = self.cfg, self.X, self.y
         fit_part, score_idx = self.splits[i]
-        fit_idx, stop_idx = train_test_split(
-            fit_part, test_size=cfg.xgboost.validation_fraction, stratify=y[fit_part],
-            random_state=cfg.seed + i, shuffle=True)
+        fit_idx, stop_idx = stratified_split(fit_part, y[fit_part], cfg.xgboost.validation_fraction,
+                                             cfg.seed + i)
         fit_idx, stop_idx = np.sort(fit_idx), np.sort(stop_idx)
         nthread = _nthread(cfg)
         if not self.categorical:

@@ -14,6 +14,7 @@ import numpy as np
 from trainguard.training.cells import name_list
 from trainguard.training.data import Dataset
 from trainguard.training.errors import DataError
+from trainguard.training.splits import stratified_split
 
 __all__ = ["check_trainable", "holdout_rows", "holdout_split"]
 
@@ -27,12 +28,9 @@ def holdout_rows(ds: Dataset, test_size: float, seed: int,
         n_test = math.ceil(test_size * ds.n_rows)
         order = np.argsort(ds.timestamps, kind="stable")  # ties keep table order
         return np.sort(order[: ds.n_rows - n_test]), np.sort(order[ds.n_rows - n_test:])
-    from sklearn.model_selection import train_test_split
-
     idx = np.arange(ds.n_rows)
     try:
-        train_idx, test_idx = train_test_split(idx, test_size=test_size, random_state=seed,
-                                               shuffle=True, stratify=ds.y)
+        train_idx, test_idx = stratified_split(idx, ds.y, test_size, seed)
     except ValueError as exc:
         raise DataError(f"cannot make a stratified holdout split with data.test_size={test_size:g}: "
                         f"{exc} Add rows of the smaller class or change data.test_size.",
@@ -210,14 +208,13 @@ def _fold_fit_counts(y: np.ndarray, folds: int, shuffle: bool, vf: float,
     Mirrors the splits of ``trainguard.training.cv.FoldPlan`` (same splitters, same seeds) on labels alone,
     so the counts are exact. None when a carve-out cannot be split.
     """
-    from sklearn.model_selection import StratifiedKFold, train_test_split
+    from sklearn.model_selection import StratifiedKFold
 
     splitter = StratifiedKFold(folds, shuffle=shuffle, random_state=seed if shuffle else None)
     worst: dict[int, tuple[int, int]] = {}
     for i, (fit_part, _) in enumerate(splitter.split(np.zeros(y.size), y)):
         try:
-            fit_idx, _ = train_test_split(fit_part, test_size=vf, stratify=y[fit_part],
-                                          random_state=seed + i, shuffle=True)
+            fit_idx, _ = stratified_split(fit_part, y[fit_part], vf, seed + i)
         except ValueError:
             return None
         for c in (0, 1):

@@ -73,6 +73,7 @@ def test_the_screen_on_two_threads_equals_the_screen_on_one(monkeypatch) -> None
     X[:, 3] = np.where(y == 1, np.nan, X[:, 3])
     X[::11, 4] = np.nan
     names = [f"c{j}" for j in range(20)]
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert leakage._workers(X) == 2
     both = leakage.screen_features(X, y, names, {1: [str(v) for v in range(6)]}, seed=3)
     monkeypatch.setattr(leakage, "_workers", lambda X: 1)

@@ -13,6 +13,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from trainguard.training.threads import helper_threads
+
 __all__ = ["buffer_digest", "file_digest"]
 
 _BLOCK = 1 << 24
@@ -25,7 +27,7 @@ def buffer_digest(data: bytes | memoryview) -> bytes:
     view = memoryview(data).cast("B")
     mid = len(view) // 2
     halves = (view[:mid], view[mid:])
-    if len(view) < _TWO_HALVES:
+    if helper_threads(len(view), _TWO_HALVES) == 1:
         parts = [hashlib.sha256(h).digest() for h in halves]
     else:
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -41,7 +43,7 @@ def file_digest(path: str | os.PathLike[str]) -> bytes:
         size = os.fstat(fd).st_size
         mid = size // 2
         spans = ((0, mid), (mid, size))
-        if size < _TWO_HALVES:
+        if helper_threads(size, _TWO_HALVES) == 1:
             parts = [_span_digest(fd, a, b) for a, b in spans]
         else:
             with ThreadPoolExecutor(max_workers=2) as pool:

@@ -25,6 +25,7 @@ from trainguard.training.metrics import (
     confusion_matrix,
     curves,
 )
+from trainguard.training.threads import helper_threads
 
 __all__ = ["SERVING_CONTENT_TYPE", "bootstrap_std", "build_evaluation", "json_safe", "serving_block",
            "write_evaluation"]
@@ -117,7 +118,7 @@ def bootstrap_std(y: np.ndarray, proba: np.ndarray, threshold: float = 0.5, n: i
     # on a big holdout two resamples are scored at a time (numpy releases the GIL), in order
     block = max(1, _BOOTSTRAP_BLOCK // y.size)
     draws: list[dict[str, float]] = []
-    with ThreadPoolExecutor(max_workers=2 if y.size >= _THREADED_ROWS else 1) as pool:
+    with ThreadPoolExecutor(max_workers=helper_threads(y.size, _THREADED_ROWS)) as pool:
         for start in range(0, n, block):
             draws.extend(pool.map(resampled.metrics, rng.integers(0, y.size, size=(min(block, n - start), y.size))))
     return {name: float(np.std([d[name] for d in draws], ddof=1)) for name in METRIC_NAMES}

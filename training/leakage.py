@@ -17,10 +17,11 @@ Whether a finding blocks approval is the approval rule's call (``approval.max_fe
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from trainguard.training.threads import helper_threads
 
 __all__ = ["annotate", "findings", "screen_features"]
 
@@ -77,7 +78,7 @@ def _screen_column(col: Any, y: Any, fold: Any, prior: float, name: str, is_cate
 
 def _workers(X: Any) -> int:
     """Threads for the screen: two on a table big enough to gain from them, else one."""
-    return 2 if X.size >= 1_000_000 and (os.cpu_count() or 1) > 1 else 1
+    return helper_threads(X.size, 1_000_000)
 
 
 def findings(screen: Mapping[str, Any] | None, max_auc: float) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ Memory is O(grid + sketch + distinct values) per column whatever the number of r
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,10 +19,11 @@ import numpy as np
 from trainguard.training.errors import DataError
 from trainguard.training.monitor.read import Chunk, DataSource, ReadAgain, iter_capture, iter_table, read_header
 from trainguard.training.monitor.sketch import KLLSketch
+from trainguard.training.threads import helper_threads
 
 __all__ = ["NumericProfile", "TextProfile", "grid_counts", "scan", "source_header"]
 
-_WORKERS = 2 if (os.cpu_count() or 1) > 1 else 1
+_WORKERS = helper_threads()
 """Threads folding a batch's numeric columns in."""
 
 MAX_DISTINCT = 100_000

@@ -298,3 +298,23 @@ def test_fold_scores_come_from_predictions_equal_to_the_rows_own(signal) -> None
         alone = [cv._predict(booster, np.ascontiguousarray(X[idx]), 20) for idx in (f.score_idx, f.fit_idx)]
         assert all(np.array_equal(a, b) for a, b in zip(picked, alone, strict=True))
         assert [p.size for p in picked] == [f.score_idx.size, f.fit_idx.size]
+
+
+@pytest.mark.parametrize("strategy", [1.0, 0.5])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_smote_in_two_halves_gives_smotes_rows_bit_for_bit(monkeypatch, strategy, dtype) -> None:
+    """trainguard's SMOTE computes big draws' synthetic rows on two threads: the very rows and
+    labels of imbalanced-learn's SMOTE at the same seed (float32 input takes SMOTE's own code)."""
+    halves: list[int] = []
+    monkeypatch.setattr(resampling, "helper_threads",  # every draw takes the two-thread path
+                        lambda size, threshold: halves.append(size) or 2)
+    X, y = make_classification(n_samples=3000, n_features=7, weights=[0.9], random_state=5)
+    X = X.astype(dtype)
+    X[:40, 3] = X[40:80, 3]  # repeated values: tied neighbour distances
+    ours = resampling.make_resampler(ResamplingConfig(method="smote", sampling_strategy=strategy), 11)
+    assert isinstance(ours, SMOTE) and type(ours) is not SMOTE
+    got = ours.fit_resample(X, y)
+    want = SMOTE(sampling_strategy=strategy, random_state=11).fit_resample(X, y)
+    assert got[0].dtype == want[0].dtype and np.array_equal(got[0], want[0])
+    assert np.array_equal(got[1], want[1]) and got[0].shape[0] > X.shape[0]
+    assert halves == ([] if dtype is np.float32 else [(got[0].shape[0] - X.shape[0]) * 7])

@@ -216,9 +216,9 @@ def test_columns_folded_in_on_two_threads_give_the_one_thread_baseline(tmp_path:
                                               **{f"n{j}": rng.standard_t(3, size=300_000) for j in range(6)}})
     # one numeric column: the two threads would take consecutive batches of the same column
     narrow = _write(tmp_path / "narrow.parquet", {"x": rng.standard_t(3, size=600_000)})
-    monkeypatch.setattr(profile, "_WORKERS", 2)
+    monkeypatch.setattr(profile, "helper_threads", lambda: 2)
     two = [json.dumps(build_baseline(p), sort_keys=True) for p in (wide, narrow)]
-    monkeypatch.setattr(profile, "_WORKERS", 1)
+    monkeypatch.setattr(profile, "helper_threads", lambda: 1)
     one = [json.dumps(build_baseline(p), sort_keys=True) for p in (wide, narrow)]
     assert two == one
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from trainguard.training.threads import helper_threads, usable_cores
+from trainguard.training.threads import helper_threads, thread_map, usable_cores
 
 
 @pytest.fixture
@@ -44,7 +44,8 @@ def test_without_an_affinity_call_the_core_count_decides(monkeypatch):
 
 
 def test_every_helper_follows_the_rule(monkeypatch):
-    """The screen, the bootstrap and the memo keys ask the one rule (the baseline scan at import)."""
+    """The screen, the bootstrap and the memo keys ask the one rule (the baseline scan too, when
+    a scan starts: tests/test_monitor_drift.py)."""
     import numpy as np
     from trainguard.training import digest, evaluation, leakage
 
@@ -60,3 +61,18 @@ def test_every_helper_follows_the_rule(monkeypatch):
     evaluation.bootstrap_std(np.array([0, 1, 0, 1]), np.array([0.1, 0.9, 0.2, 0.8]), n=3)
     digest.buffer_digest(b"abc")
     assert asked == [(30, 1_000_000), (4, evaluation._THREADED_ROWS), (3, digest._TWO_HALVES)]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_thread_map_keeps_order_and_one_thread_stays_on_the_caller(threads):
+    import threading
+
+    seen: list[str] = []
+
+    def square(x: int) -> int:
+        seen.append(threading.current_thread().name)
+        return x * x
+
+    assert thread_map(square, range(7), threads) == [x * x for x in range(7)]
+    on_caller = set(seen) == {threading.current_thread().name}
+    assert on_caller == (threads == 1)

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from trainguard.training.threads import helper_threads
+from trainguard.training.threads import helper_threads, thread_map
 
 __all__ = ["buffer_digest", "file_digest"]
 
@@ -26,12 +25,8 @@ def buffer_digest(data: bytes | memoryview) -> bytes:
     """Digest of a buffer's bytes (a C-contiguous array's ``memoryview(a).cast("B")``)."""
     view = memoryview(data).cast("B")
     mid = len(view) // 2
-    halves = (view[:mid], view[mid:])
-    if helper_threads(len(view), _TWO_HALVES) == 1:
-        parts = [hashlib.sha256(h).digest() for h in halves]
-    else:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            parts = list(pool.map(lambda h: hashlib.sha256(h).digest(), halves))
+    parts = thread_map(lambda h: hashlib.sha256(h).digest(), (view[:mid], view[mid:]),
+                       helper_threads(len(view), _TWO_HALVES))
     return _combine(len(view), parts)
 
 
@@ -42,12 +37,8 @@ def file_digest(path: str | os.PathLike[str]) -> bytes:
     try:
         size = os.fstat(fd).st_size
         mid = size // 2
-        spans = ((0, mid), (mid, size))
-        if helper_threads(size, _TWO_HALVES) == 1:
-            parts = [_span_digest(fd, a, b) for a, b in spans]
-        else:
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                parts = list(pool.map(lambda s: _span_digest(fd, *s), spans))
+        parts = thread_map(lambda span: _span_digest(fd, *span), ((0, mid), (mid, size)),
+                           helper_threads(size, _TWO_HALVES))
     finally:
         os.close(fd)
     return _combine(size, parts)

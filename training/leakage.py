@@ -18,10 +18,9 @@ Whether a finding blocks approval is the approval rule's call (``approval.max_fe
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from trainguard.training.threads import helper_threads
+from trainguard.training.threads import helper_threads, thread_map
 
 __all__ = ["annotate", "findings", "screen_features"]
 
@@ -46,8 +45,7 @@ def screen_features(X: Any, y: Any, feature_names: Sequence[str],
         return _screen_column(X[:, j], y, fold, prior, feature_names[j], j in categorical)
 
     # columns are independent and their sorts and searches release the GIL: two at a time
-    with ThreadPoolExecutor(max_workers=_workers(X)) as pool:
-        rows = list(pool.map(row, range(len(feature_names))))
+    rows = thread_map(row, range(len(feature_names)), _workers(X))
     return {"method": f"one-feature target rate, out-of-fold ({_FOLDS} folds, numbers in up to {_BINS} "
                       "quantile bins, missing as its own value), on the training split",
             "n_rows": int(y.size), "features": rows}

@@ -7,7 +7,6 @@ fit part and on the final fit), never to rows that are scored.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,7 @@ from imblearn import FunctionSampler
 from imblearn.over_sampling import ADASYN, SMOTE, SMOTEN, SMOTENC, BorderlineSMOTE, RandomOverSampler
 from trainguard.training.config import ResamplingConfig
 from trainguard.training.errors import ConfigError, DataError
-from trainguard.training.threads import helper_threads
+from trainguard.training.threads import helper_threads, thread_map
 
 __all__ = ["make_resampler", "resample"]
 
@@ -48,8 +47,7 @@ class _SMOTE(SMOTE):
             np.add(base, diffs, out=out[part])  # x + u * (neighbour - x)
 
         mid = rows.size // 2
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(half, (slice(0, mid), slice(mid, rows.size))))
+        thread_map(half, (slice(0, mid), slice(mid, rows.size)), 2)
         return out
 
 

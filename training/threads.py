@@ -10,8 +10,11 @@ cap a numeric job's threads; else one, and the figures are the same either way.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-__all__ = ["helper_threads", "usable_cores"]
+__all__ = ["helper_threads", "thread_map", "usable_cores"]
 
 
 def usable_cores() -> int:
@@ -29,3 +32,11 @@ def usable_cores() -> int:
 def helper_threads(size: int = 0, threshold: int = 0) -> int:
     """2 when ``size`` reaches ``threshold`` and two cores are usable, else 1."""
     return 2 if size >= threshold and usable_cores() > 1 else 1
+
+
+def thread_map(fn: Callable[[Any], Any], items: Iterable[Any], threads: int) -> list[Any]:
+    """``[fn(x) for x in items]``, in order, on ``threads`` threads (1: on this one, no pool)."""
+    if threads <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(fn, items))

@@ -23,9 +23,6 @@ from trainguard.training.threads import helper_threads
 
 __all__ = ["NumericProfile", "TextProfile", "grid_counts", "scan", "source_header"]
 
-_WORKERS = helper_threads()
-"""Threads folding a batch's numeric columns in."""
-
 MAX_DISTINCT = 100_000
 """Distinct values a text column keeps counts for; beyond, the rest is counted as one overflow."""
 
@@ -186,7 +183,7 @@ def scan(source: DataSource, numeric: Sequence[str], texts: Sequence[str], *,
         txts = {n: TextProfile() for n in texts}
         rows = 0
         try:
-            with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+            with ThreadPoolExecutor(max_workers=helper_threads()) as pool:
                 folding: list[Any] = []  # the previous batch's numeric columns, being folded in
                 for batch in _batches(source, numeric, texts, as_text, capture_features, discover):
                     first = next(iter(batch.values()), None)

@@ -375,7 +375,7 @@ def _nthread(cfg: Config) -> int:
 
 
 def _digest(a: np.ndarray) -> tuple[Any, ...]:
-    """Content key of an array: dtype, shape and a BLAKE2 hash of its bytes."""
+    """Content key of an array: dtype, shape and the digest of its bytes (``training.digest``)."""
     data = np.ascontiguousarray(a)
     return (data.dtype.str, data.shape, buffer_digest(memoryview(data)))
 

@@ -172,9 +172,11 @@ def _arrays(y_true: Any, proba: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _cumulative_counts(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """True/false positive counts at each distinct threshold, from the highest score down."""
-    if p.size == 0:
-        return np.zeros(0), np.zeros(0)
-    per_group, pos_group = _tie_groups(y, p)
+    return _descending_counts(*_tie_groups(y, p))
+
+
+def _descending_counts(per_group: np.ndarray, pos_group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(true, false) positives above each tie group's threshold, from the highest score down."""
     tps = np.cumsum(pos_group[::-1]).astype(float)
     return tps, np.cumsum(per_group[::-1]) - tps
 
@@ -215,8 +217,7 @@ def _grouped_average_precision(per_group: np.ndarray, pos_group: np.ndarray, n_p
     the recall it adds."""
     if n_pos == 0:
         return 0.0
-    tps = np.cumsum(pos_group[::-1]).astype(float)
-    fps = np.cumsum(per_group[::-1]) - tps
+    tps, fps = _descending_counts(per_group, pos_group)
     precision = tps / (tps + fps)
     recall = tps / n_pos
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))

@@ -169,9 +169,8 @@ def _dataset(holder: list[Any], header: list[str], target: str, positive_label: 
     names = [h for h in header if h != target]
     X = np.empty((n, len(names)), dtype=np.float64)
     for j in range(len(names)):
-        # the detailed loader's conversion (nulls become NaN), the whole column in one call: a
-        # call per chunk (hundreds per column) would take the GIL that often, and the read-ahead
-        # thread then waits on the run's imports for each of them
+        # the detailed loader's conversion (nulls become NaN), the whole column in one call
+        # rather than one per block pyarrow read
         X[:, j] = np.asarray(columns[j].to_numpy(), dtype=np.float64)
         columns[j] = None  # this column's buffers go now, not after the last one
     if np.isinf(X).any():
